@@ -1,0 +1,41 @@
+# dind_add_test(NAME <target> SOURCES <files...> [LIBS <targets...>] [LABELS <labels...>])
+#
+# The one way tests are registered. Unit tests carry the label "unit" and run anywhere without
+# root. Tests labelled "root" need CAP_NET_ADMIN and build their own network namespaces; run
+# them apart with `ctest -L root` (or leave them out with `ctest -LE root`).
+function(dind_add_test)
+  cmake_parse_arguments(ARG "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  add_executable(${ARG_NAME} ${ARG_SOURCES})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_LIBS} GTest::gmock_main)
+  set_target_properties(${ARG_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  target_compile_definitions(${ARG_NAME} PRIVATE
+    DIND_NETCFG_BINARY="${CMAKE_BINARY_DIR}/bin/dind-netcfg"
+    DIND_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+  # Tests run serially within a binary; the root ones share the kernel and must not race.
+  add_test(NAME ${ARG_NAME} COMMAND ${ARG_NAME})
+  set_tests_properties(${ARG_NAME} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
+  if("root" IN_LIST ARG_LABELS OR "e2e" IN_LIST ARG_LABELS)
+    set_tests_properties(${ARG_NAME} PROPERTIES RUN_SERIAL TRUE)
+    add_dependencies(${ARG_NAME} dind-netcfg)
+  endif()
+endfunction()
+
+# dind_add_script_test(NAME <name> SCRIPT <file> [LABELS <labels...>] [TIMEOUT <s>])
+# For end-to-end scenarios that drive real binaries (dockerd, iptables) from bash.
+function(dind_add_script_test)
+  cmake_parse_arguments(ARG "" "NAME;SCRIPT;TIMEOUT" "LABELS" ${ARGN})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 600)
+  endif()
+  add_test(NAME ${ARG_NAME} COMMAND bash ${ARG_SCRIPT} ${CMAKE_BINARY_DIR}/bin/dind-netcfg)
+  set_tests_properties(${ARG_NAME} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+                                              RUN_SERIAL TRUE)
+endfunction()
+
+find_package(GTest REQUIRED)

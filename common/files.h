@@ -1,0 +1,21 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace dind {
+
+// Reads a whole file. A missing file is an Error with errnum ENOENT so callers can tell
+// "absent" from "unreadable".
+Result<std::string> ReadFile(const std::string& path);
+
+// Reads a gzip-compressed file such as /proc/config.gz.
+Result<std::string> ReadGzipFile(const std::string& path);
+
+// Runs argv (no shell) and returns its standard output; fails when it cannot be started or
+// exits non-zero. Used for `dockerd --version` only: kernel state is never read from tools.
+Result<std::string> RunAndCapture(const std::vector<std::string>& argv);
+
+}  // namespace dind

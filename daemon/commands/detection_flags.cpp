@@ -1,0 +1,58 @@
+#include "daemon/commands/detection_flags.h"
+
+#include "daemon/commands/flags.h"
+#include "netcfg/netlink/rtnl_reader.h"
+
+namespace dind::cli {
+
+void AddDetectionFlags(CLI::App& command, DetectionFlags& flags) {
+  AddOption(command, "--mtu", flags.mtu,
+            "docker MTU: 'auto' (uplink MTU minus --reserve, capped by the path) or 1280..uplink")
+      ->default_str("auto");
+  AddOption(command, "--reserve", flags.reserve,
+            "bytes to keep free below the uplink MTU for overlays nested workloads add")
+      ->default_str("0");
+  AddOption(command, "--avoid", flags.avoid,
+            "CIDR docker's address pools must not overlap (repeatable, or comma-separated)")
+      ->delimiter(',');
+  AddOption(command, "--dockerd-version", flags.dockerd_version,
+            "dockerd version the file is for: 'auto' runs dockerd --version")
+      ->default_str("auto");
+  AddOption(command, "--calico-mtu-file", flags.sources.calico_mtu_file,
+            "Calico's MTU file, read when mounted")
+      ->default_str(flags.sources.calico_mtu_file);
+  AddOption(command, "--cni-config", flags.sources.cni_config,
+            "CNI config file or directory, read when mounted")
+      ->default_str(flags.sources.cni_config);
+  AddOption(command, "--resolv-conf", flags.sources.resolv_conf,
+            "resolv.conf whose nameservers the pools must avoid")
+      ->default_str(flags.sources.resolv_conf);
+}
+
+Result<netcfg::DetectionReport> RunDetection(const DetectionFlags& flags) {
+  netcfg::DetectOptions options;
+  auto mtu = ParseAutoOrNumber("--mtu", flags.mtu);
+  if (!mtu) return mtu.error();
+  options.mtu.override_mtu = *mtu;
+  auto reserve = ParseNumber("--reserve", flags.reserve);
+  if (!reserve) return reserve.error();
+  options.mtu.reserve = *reserve;
+  auto avoid = ParseCidrs("--avoid", flags.avoid);
+  if (!avoid) return avoid.error();
+  options.avoid = std::move(avoid).value();
+  options.dockerd_version = flags.dockerd_version;
+  // Validate the version flag before touching the system, so usage errors come first.
+  if (options.dockerd_version != "auto") {
+    auto dockerd = netcfg::DecideDockerd(options.dockerd_version, std::nullopt);
+    if (!dockerd) return dockerd.error();
+  }
+
+  netcfg::FactSources sources = flags.sources;
+  sources.run_dockerd_version = options.dockerd_version == "auto";
+  netcfg::RtnlReader netlink;
+  auto facts = netcfg::GatherFacts(netlink, sources);
+  if (!facts) return facts.error();
+  return netcfg::Detect(*facts, options);
+}
+
+}  // namespace dind::cli

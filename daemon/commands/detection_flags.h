@@ -1,0 +1,26 @@
+// Flags that steer detection, shared by `detect` and `init`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "netcfg/detect/detector.h"
+#include "netcfg/detect/system_facts.h"
+
+namespace dind::cli {
+
+struct DetectionFlags {
+  std::string mtu = "auto";
+  std::string reserve = "0";
+  std::vector<std::string> avoid;
+  std::string dockerd_version = "auto";
+  netcfg::FactSources sources;
+};
+
+void AddDetectionFlags(CLI::App& command, DetectionFlags& flags);
+
+// Validates the flags, reads the system through netlink and files, and decides.
+Result<netcfg::DetectionReport> RunDetection(const DetectionFlags& flags);
+
+}  // namespace dind::cli

@@ -1,0 +1,59 @@
+#include "daemon/commands/flags.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+namespace dind::cli {
+namespace {
+std::string BothSpellings(const std::string& flag) { return flag + " (" + EnvName(flag) + ")"; }
+}  // namespace
+
+std::string EnvName(const std::string& flag) {
+  std::string name = "DIND_NETCFG_";
+  for (char c : flag.substr(flag.find_first_not_of('-'))) {
+    name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return name;
+}
+
+CLI::Option* AddFlag(CLI::App& app, const std::string& flag, bool& target,
+                     const std::string& help) {
+  return app.add_flag(flag, target, help)->envname(EnvName(flag));
+}
+
+Result<std::uint32_t> ParseNumber(const std::string& flag, const std::string& value) {
+  std::uint32_t number = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+  if (value.empty() || ec != std::errc() || end != value.data() + value.size() ||
+      number > 65535) {
+    return Error::BadInput(BothSpellings(flag) + " value '" + value + "' is not a number",
+                           "give a whole number of bytes, e.g. " + flag + " 1450");
+  }
+  return number;
+}
+
+Result<std::optional<std::uint32_t>> ParseAutoOrNumber(const std::string& flag,
+                                                       const std::string& value) {
+  if (value == "auto") return std::optional<std::uint32_t>();
+  auto number = ParseNumber(flag, value);
+  if (!number) {
+    return Error::BadInput(BothSpellings(flag) + " value '" + value +
+                               "' is neither 'auto' nor a number",
+                           "give e.g. " + flag + " 1450, or " + flag + " auto");
+  }
+  return std::optional<std::uint32_t>(*number);
+}
+
+Result<std::vector<Cidr>> ParseCidrs(const std::string& flag,
+                                     const std::vector<std::string>& values) {
+  std::vector<Cidr> cidrs;
+  for (const auto& value : values) {
+    auto cidr = Cidr::Parse(value);
+    if (!cidr) return cidr.error().Wrap(BothSpellings(flag));
+    cidrs.push_back(*cidr);
+  }
+  return cidrs;
+}
+
+}  // namespace dind::cli

@@ -1,0 +1,40 @@
+// Flag handling shared by the subcommands: every flag also reads DIND_NETCFG_<FLAG> from the
+// environment (the flag wins), and every value error names both spellings and the fix.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/cidr.h"
+#include "common/result.h"
+
+namespace dind::cli {
+
+// "--mtu" -> "DIND_NETCFG_MTU"
+std::string EnvName(const std::string& flag);
+
+// Adds an option and binds its environment variable.
+template <typename T>
+CLI::Option* AddOption(CLI::App& app, const std::string& flag, T& target,
+                       const std::string& help) {
+  return app.add_option(flag, target, help)->envname(EnvName(flag));
+}
+CLI::Option* AddFlag(CLI::App& app, const std::string& flag, bool& target,
+                     const std::string& help);
+
+// "auto" -> nullopt; a number -> the number; anything else -> kBadInput naming the flag.
+Result<std::optional<std::uint32_t>> ParseAutoOrNumber(const std::string& flag,
+                                                       const std::string& value);
+Result<std::uint32_t> ParseNumber(const std::string& flag, const std::string& value);
+Result<std::vector<Cidr>> ParseCidrs(const std::string& flag,
+                                     const std::vector<std::string>& values);
+
+// Options every subcommand has.
+struct CommonOptions {
+  bool json = false;
+};
+
+}  // namespace dind::cli

@@ -1,0 +1,300 @@
+// ReadDaemonJson and WriteFileAtomically: the file-system half of daemon.json handling.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "netcfg/daemon_json/daemon_json.h"
+
+namespace dind::netcfg {
+namespace {
+
+// A daemon.json is a few kilobytes; anything this large is the wrong file.
+constexpr off_t kMaxDaemonJsonBytes = 4 * 1024 * 1024;
+constexpr mode_t kNewFileMode = 0644;
+constexpr int kMaxSymlinkHops = 40;  // the kernel's own limit
+
+std::string DirName(const std::string& path) {
+  const std::size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string BaseName(const std::string& path) {
+  const std::size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string OctalMode(mode_t mode) {
+  std::array<char, 8> buffer{};
+  std::snprintf(buffer.data(), buffer.size(), "%04o", static_cast<unsigned>(mode & 07777));
+  return buffer.data();
+}
+
+// What the operator can do about `errnum` while writing into `dir`.
+std::string WriteHint(int errnum, const std::string& dir) {
+  switch (errnum) {
+    case ENOSPC:
+    case EDQUOT:
+      return "free space (or inodes, or quota) on the file system holding " + dir;
+    case EROFS:
+      return "mount " + dir +
+             " read-write (a Kubernetes ConfigMap or Secret volume is always read-only: mount an "
+             "emptyDir or hostPath there instead)";
+    case EACCES:
+    case EPERM:
+      return "run dind-netcfg as root, or give it write access to " + dir;
+    case ENOENT:
+      return "create the directory " + dir + " first (mkdir -p) or choose another daemon.json path";
+    case ENOTDIR:
+      return "a component of " + dir + " is not a directory; fix the daemon.json path";
+    case EMFILE:
+    case ENFILE:
+      return "raise the open-file limit (ulimit -n)";
+    case EFBIG:
+      return "raise the file-size limit (ulimit -f)";
+    case EIO:
+      return "the storage reported an I/O error; check dmesg";
+    default:
+      return "make sure " + dir + " is a writable directory";
+  }
+}
+
+Error WriteError(std::string what, int errnum, const std::string& dir) {
+  if (errnum == EACCES || errnum == EPERM) {
+    return Error::Permission(std::move(what), errnum, WriteHint(errnum, dir));
+  }
+  return Error::Environment(std::move(what), errnum, WriteHint(errnum, dir));
+}
+
+std::string ReadHint(int errnum, const std::string& path) {
+  switch (errnum) {
+    case EACCES:
+    case EPERM:
+      return "run dind-netcfg as root, or make " + path + " readable";
+    case EISDIR:
+      return path + " is a directory; remove it or choose another daemon.json path";
+    case ENOTDIR:
+      return "a component of " + path + " is not a directory; fix the daemon.json path";
+    case ELOOP:
+      return "fix the symbolic link loop at " + path;
+    default:
+      return "check that " + path + " is a readable file";
+  }
+}
+
+Error ReadError(int errnum, const std::string& path) {
+  std::string what = "reading " + path;
+  if (errnum == EACCES || errnum == EPERM) {
+    return Error::Permission(std::move(what), errnum, ReadHint(errnum, path));
+  }
+  return Error::Environment(std::move(what), errnum, ReadHint(errnum, path));
+}
+
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+  // Closes now and reports the result: close() is where some file systems report write errors.
+  int Close() {
+    const int result = ::close(fd_);
+    fd_ = -1;
+    return result;
+  }
+
+ private:
+  int fd_;
+};
+
+// The temporary file is unlinked unless Commit() says it was renamed into place.
+class TemporaryFile {
+ public:
+  TemporaryFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~TemporaryFile() {
+    if (!committed_) ::unlink(path_.c_str());
+  }
+  TemporaryFile(const TemporaryFile&) = delete;
+  TemporaryFile& operator=(const TemporaryFile&) = delete;
+  FileDescriptor& fd() { return fd_; }
+  const std::string& path() const { return path_; }
+  void Commit() { committed_ = true; }
+
+ private:
+  FileDescriptor fd_;
+  std::string path_;
+  bool committed_ = false;
+};
+
+// Follows `path` through symbolic links to the file that is really written. A dangling link
+// resolves to the missing target, which is then created.
+Result<std::string> ResolveSymlinks(const std::string& path) {
+  std::string current = path;
+  for (int hop = 0; hop < kMaxSymlinkHops; ++hop) {
+    struct stat status {};
+    if (::lstat(current.c_str(), &status) != 0) {
+      if (errno == ENOENT) return current;
+      return WriteError("looking up " + current, errno, DirName(current));
+    }
+    if (!S_ISLNK(status.st_mode)) return current;
+    std::vector<char> target(static_cast<std::size_t>(status.st_size > 0 ? status.st_size : 255) +
+                             1);
+    const ssize_t length = ::readlink(current.c_str(), target.data(), target.size());
+    if (length < 0)
+      return WriteError("reading the symbolic link " + current, errno, DirName(current));
+    if (static_cast<std::size_t>(length) >= target.size()) {
+      continue;  // the link changed under us: look at it again
+    }
+    const std::string link(target.data(), static_cast<std::size_t>(length));
+    current = link.front() == '/' ? link : DirName(current) + "/" + link;
+  }
+  return Error::Environment("resolving " + path, ELOOP,
+                            "fix the symbolic link loop (more than 40 links to follow)");
+}
+
+Status WriteAll(int fd, std::string_view content) {
+  while (!content.empty()) {
+    const ssize_t written = ::write(fd, content.data(), content.size());
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return Error::FromErrno("");
+    }
+    if (written == 0) return Error::Environment("", EIO);  // no progress and no errno: give up
+    content.remove_prefix(static_cast<std::size_t>(written));
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> ReadDaemonJson(const std::string& path) {
+  // O_NONBLOCK: a FIFO at the path must not hang the daemon; it is refused below.
+  const int raw_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (raw_fd < 0) {
+    if (errno == ENOENT) return std::optional<std::string>();
+    return ReadError(errno, path);
+  }
+  FileDescriptor fd(raw_fd);
+  struct stat status {};
+  if (::fstat(fd.get(), &status) != 0) return ReadError(errno, path);
+  if (S_ISDIR(status.st_mode)) return ReadError(EISDIR, path);
+  if (!S_ISREG(status.st_mode)) {
+    return Error::BadInput("reading " + path + ": not a regular file",
+                           "point dind-netcfg at a regular daemon.json file");
+  }
+  if (status.st_size > kMaxDaemonJsonBytes) {
+    return Error::BadInput("reading " + path + ": " + std::to_string(status.st_size) +
+                               " bytes is far too large for a daemon.json",
+                           "check that the daemon.json path names the right file");
+  }
+  std::string content;
+  std::array<char, 8192> buffer;
+  while (true) {
+    const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ReadError(errno, path);
+    }
+    if (n == 0) break;
+    content.append(buffer.data(), static_cast<std::size_t>(n));
+    if (static_cast<off_t>(content.size()) > kMaxDaemonJsonBytes) {
+      return Error::BadInput("reading " + path + ": it grew past " +
+                                 std::to_string(kMaxDaemonJsonBytes) + " bytes while being read",
+                             "check that the daemon.json path names the right file");
+    }
+  }
+  return std::optional<std::string>(std::move(content));
+}
+
+Status WriteFileAtomically(const std::string& path, std::string_view content) {
+  if (path.empty() || path.back() == '/') {
+    return Error::BadInput("writing \"" + path + "\": not a file path",
+                           "pass the path of the file to write, e.g. /etc/docker/daemon.json");
+  }
+  auto resolved = ResolveSymlinks(path);
+  if (!resolved.ok()) return resolved.error().Wrap("writing " + path);
+  const std::string& target = *resolved;
+  const std::string dir = DirName(target);
+  // Every message names the path the user gave, and the real file when a link led elsewhere.
+  const std::string shown = target == path ? path : path + " (symbolic link to " + target + ")";
+
+  struct stat existing {};
+  bool exists = true;
+  if (::stat(target.c_str(), &existing) != 0) {
+    if (errno != ENOENT) return WriteError("looking up " + shown, errno, dir);
+    exists = false;
+  } else if (S_ISDIR(existing.st_mode)) {
+    return Error::Environment("replacing " + shown, EISDIR,
+                              "remove the directory or choose another daemon.json path");
+  } else if (!S_ISREG(existing.st_mode)) {
+    return Error::BadInput("replacing " + shown + ": not a regular file",
+                           "remove it or choose another daemon.json path");
+  }
+  const mode_t mode = exists ? (existing.st_mode & 07777) : kNewFileMode;
+
+  std::string name = dir + "/." + BaseName(target) + ".tmp-XXXXXX";
+  const int raw_fd = ::mkostemp(name.data(), O_CLOEXEC);
+  if (raw_fd < 0) {
+    return WriteError("creating a temporary file in " + dir + " to replace " + shown, errno, dir);
+  }
+  TemporaryFile temporary(raw_fd, name);
+  const int fd = temporary.fd().get();
+
+  if (auto written = WriteAll(fd, content); !written.ok()) {
+    return WriteError("writing " + temporary.path() + " to replace " + shown,
+                      written.error().errnum, dir);
+  }
+  if (exists) {
+    struct stat created {};
+    if (::fstat(fd, &created) != 0) {
+      return WriteError("looking up " + temporary.path(), errno, dir);
+    }
+    // Before fchmod: changing the owner clears set-id bits.
+    if ((created.st_uid != existing.st_uid || created.st_gid != existing.st_gid) &&
+        ::fchown(fd, existing.st_uid, existing.st_gid) != 0) {
+      return WriteError("giving " + temporary.path() + " the owner of " + shown + " (" +
+                            std::to_string(existing.st_uid) + ":" +
+                            std::to_string(existing.st_gid) + ")",
+                        errno, dir);
+    }
+  }
+  if (::fchmod(fd, mode) != 0) {
+    return WriteError("setting mode " + OctalMode(mode) + " on " + temporary.path(), errno, dir);
+  }
+  if (::fsync(fd) != 0) {
+    return WriteError("flushing " + temporary.path() + " to disk", errno, dir);
+  }
+  if (temporary.fd().Close() != 0) {
+    return WriteError("closing " + temporary.path(), errno, dir);
+  }
+  if (::rename(temporary.path().c_str(), target.c_str()) != 0) {
+    return WriteError("renaming " + temporary.path() + " over " + shown, errno, dir);
+  }
+  temporary.Commit();
+
+  // Without this the rename itself may be lost on power failure.
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) {
+    return WriteError(shown + " was replaced, but opening " + dir + " to flush it failed", errno,
+                      dir);
+  }
+  FileDescriptor directory(dir_fd);
+  // Some file systems (FUSE, some network mounts) cannot fsync a directory: nothing to flush.
+  if (::fsync(directory.get()) != 0 && errno != EINVAL && errno != ENOTSUP) {
+    return WriteError(shown + " was replaced, but flushing " + dir + " to disk failed", errno, dir);
+  }
+  return OkStatus();
+}
+
+}  // namespace dind::netcfg

@@ -1,0 +1,53 @@
+// daemon.json as dind-netcfg edits it: a merge that only touches the keys the tool owns, and an
+// atomic write that never leaves a torn or lost file behind.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace dind::netcfg {
+
+using OrderedJson = nlohmann::ordered_json;
+
+// One owned setting. `path` names a key, nested for objects:
+//   {"mtu"}  or  {"default-network-opts", "bridge", "com.docker.network.driver.mtu"}.
+// A value sets (replaces) it; nullopt removes it when present, and objects that become empty
+// because of that removal are removed too.
+struct KeyUpdate {
+  std::vector<std::string> path;
+  std::optional<OrderedJson> value;
+};
+
+struct KeyChange {
+  std::string key;  // dotted path for display: "default-network-opts.bridge.com.docker…"
+  std::optional<OrderedJson> before;  // nullopt: was absent
+  std::optional<OrderedJson> after;   // nullopt: removed
+};
+
+struct MergeResult {
+  std::string text;                // the new file content, ending in a newline
+  std::vector<KeyChange> changes;  // empty when nothing changed
+};
+
+// Merges `updates` into `existing_text` (nullopt: the file does not exist). Keys not named by an
+// update keep their values and their order; new keys are appended. Fails with kBadInput, naming
+// `source_name` and the line and column, when the existing text is not a JSON object.
+Result<MergeResult> MergeDaemonJson(const std::optional<std::string>& existing_text,
+                                    const std::vector<KeyUpdate>& updates,
+                                    std::string_view source_name);
+
+// Reads `path`: nullopt when it does not exist, an Error when it exists but cannot be read.
+Result<std::optional<std::string>> ReadDaemonJson(const std::string& path);
+
+// Replaces `path` with `content` atomically: temporary file in the same directory, fsync, rename,
+// fsync of the directory. Keeps the existing file's mode and owner (new files get 0644). A
+// symlinked path is written through to its target. On any failure the old file is untouched and
+// no temporary file is left behind.
+Status WriteFileAtomically(const std::string& path, std::string_view content);
+
+}  // namespace dind::netcfg

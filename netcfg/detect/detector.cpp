@@ -1,0 +1,176 @@
+#include "netcfg/detect/detector.h"
+
+namespace dind::netcfg {
+namespace {
+
+constexpr const char* kBridgeMtuOption = "com.docker.network.driver.mtu";
+
+OrderedJson UplinkToJson(const std::optional<Uplink>& uplink) {
+  if (!uplink) return nullptr;
+  OrderedJson json;
+  json["interface"] = uplink->interface;
+  json["kind"] = uplink->kind;
+  json["mtu"] = uplink->mtu;
+  json["route_mtu"] = uplink->route_mtu;
+  json["gateway"] = uplink->gateway ? OrderedJson(uplink->gateway->ToString()) : nullptr;
+  json["addresses"] = uplink->addresses;
+  return json;
+}
+
+OrderedJson FeatureToJson(const FeatureFacts& feature) {
+  return {{"available", AvailabilityName(feature.available)},
+          {"loaded", feature.loaded},
+          {"evidence", feature.evidence}};
+}
+
+OrderedJson OptionalString(const std::optional<std::string>& value) {
+  return value ? OrderedJson(*value) : OrderedJson(nullptr);
+}
+
+}  // namespace
+
+Result<DetectionReport> Detect(const SystemFacts& facts, const DetectOptions& options) {
+  DetectionReport report;
+  report.uplinks = FindUplinks(facts.network);
+  if (!report.uplinks.ipv4) {
+    return Error::Environment(
+        "no IPv4 default route in this network namespace, so there is no uplink to size the "
+        "docker MTU from",
+        "run dind-netcfg in the DinD pod's network namespace (as its init container or "
+        "sidecar), after the CNI has set up eth0");
+  }
+  const Uplink& uplink = *report.uplinks.ipv4;
+  report.overlay = DetectOverlay(facts, uplink);
+  auto mtu = DecideMtu(uplink, report.overlay, options.mtu);
+  if (!mtu) return mtu.error();
+  report.mtu = std::move(mtu).value();
+  report.kernel = DetectKernel(facts);
+  report.cgroup = DecideCgroupParent(facts);
+  auto pools = DecideAddressPools(facts, options.avoid);
+  if (!pools) return pools.error();
+  report.pools = std::move(pools).value();
+  auto dockerd = DecideDockerd(options.dockerd_version, facts.dockerd_version_output);
+  if (!dockerd) return dockerd.error();
+  report.dockerd = std::move(dockerd).value();
+
+  if (report.uplinks.ipv6 && report.uplinks.ipv6->mtu < report.mtu.docker) {
+    report.warnings.push_back("IPv6 uplink " + report.uplinks.ipv6->interface + " has MTU " +
+                              std::to_string(report.uplinks.ipv6->mtu) +
+                              ", below the docker MTU " + std::to_string(report.mtu.docker));
+  }
+  if (!report.dockerd.supports_default_network_opts) {
+    report.warnings.push_back(
+        "dockerd " + report.dockerd.version.ToString() +
+        " cannot set a default MTU for user-defined networks: create them with "
+        "-o com.docker.network.driver.mtu=" + std::to_string(report.mtu.docker) +
+        " (KIND: set KIND_EXPERIMENTAL_DOCKER_NETWORK or pre-create the 'kind' network)");
+  }
+  if (report.kernel.nf_tables.available == Availability::kNo &&
+      report.kernel.ip_tables.available == Availability::kNo) {
+    report.warnings.push_back("the kernel offers neither nf_tables nor ip_tables: nested "
+                              "containers cannot be masqueraded");
+  }
+  return report;
+}
+
+std::vector<KeyUpdate> PlanDaemonJson(const DetectionReport& report) {
+  std::vector<KeyUpdate> updates;
+  updates.push_back({{"mtu"}, OrderedJson(report.mtu.docker)});
+  // Older dockerd refuses to start on keys it does not know, so the key is removed for them.
+  updates.push_back({{"default-network-opts", "bridge", kBridgeMtuOption},
+                     report.dockerd.supports_default_network_opts
+                         ? std::optional(OrderedJson(std::to_string(report.mtu.docker)))
+                         : std::nullopt});
+  updates.push_back({{"bip"}, OrderedJson(report.pools.bip)});
+  OrderedJson pools = OrderedJson::array();
+  for (const auto& pool : report.pools.default_address_pools) {
+    pools.push_back({{"base", pool.base.ToString()}, {"size", pool.size}});
+  }
+  updates.push_back({{"default-address-pools"}, pools});
+  // cgroup-parent is only owned when detection decided one: a user's own choice is kept.
+  if (report.cgroup.parent) {
+    updates.push_back({{"cgroup-parent"}, OrderedJson(*report.cgroup.parent)});
+  }
+  return updates;
+}
+
+OrderedJson ReportToJson(const DetectionReport& report) {
+  OrderedJson json;
+  json["uplink"] = {{"ipv4", UplinkToJson(report.uplinks.ipv4)},
+                    {"ipv6", UplinkToJson(report.uplinks.ipv6)}};
+  json["overlay"] = {{"overhead_bytes", report.overlay.overhead_bytes},
+                     {"kind", report.overlay.kind},
+                     {"evidence", report.overlay.evidence},
+                     {"detail", report.overlay.detail}};
+  json["mtu"] = {{"uplink", report.mtu.uplink},
+                 {"path_limit", report.mtu.path_limit},
+                 {"path_limit_source", report.mtu.path_limit_source},
+                 {"reserve", report.mtu.reserve},
+                 {"docker", report.mtu.docker},
+                 {"source", report.mtu.source},
+                 {"reason", report.mtu.reason}};
+  json["kernel"] = {{"release", report.kernel.release},
+                    {"nf_tables", FeatureToJson(report.kernel.nf_tables)},
+                    {"ip_tables", FeatureToJson(report.kernel.ip_tables)}};
+  json["cgroup"] = {{"version", report.cgroup.version},
+                    {"own_path", report.cgroup.own_path},
+                    {"parent", OptionalString(report.cgroup.parent)},
+                    {"reason", report.cgroup.reason}};
+  OrderedJson avoided = OrderedJson::array();
+  for (const auto& range : report.pools.avoided) {
+    avoided.push_back({{"cidr", range.cidr.ToString()}, {"reason", range.reason}});
+  }
+  OrderedJson pools = OrderedJson::array();
+  for (const auto& pool : report.pools.default_address_pools) {
+    pools.push_back({{"base", pool.base.ToString()}, {"size", pool.size}});
+  }
+  json["pools"] = {{"bip", report.pools.bip},
+                   {"default_address_pools", pools},
+                   {"avoided", avoided},
+                   {"reason", report.pools.reason}};
+  json["dockerd"] = {{"version", report.dockerd.version.ToString()},
+                     {"source", report.dockerd.source},
+                     {"supports_default_network_opts", report.dockerd.supports_default_network_opts},
+                     {"reason", report.dockerd.reason}};
+  json["warnings"] = report.warnings;
+  return json;
+}
+
+std::string ReportToText(const DetectionReport& report) {
+  const Uplink& uplink = *report.uplinks.ipv4;
+  std::string text;
+  const auto line = [&text](const std::string& label, const std::string& value) {
+    text += label + std::string(label.size() < 12 ? 12 - label.size() : 1, ' ') + value + "\n";
+  };
+  line("uplink", uplink.interface + " MTU " + std::to_string(uplink.mtu) +
+                     (uplink.gateway ? " via " + uplink.gateway->ToString() : std::string()));
+  if (report.uplinks.ipv6) {
+    line("uplink6", report.uplinks.ipv6->interface + " MTU " +
+                        std::to_string(report.uplinks.ipv6->mtu));
+  }
+  line("overlay", std::to_string(report.overlay.overhead_bytes) + " bytes [" +
+                      report.overlay.evidence + "] " + report.overlay.detail);
+  line("docker MTU", std::to_string(report.mtu.docker) + " (" + report.mtu.source + ": " +
+                         report.mtu.reason + ")");
+  line("kernel", report.kernel.release + ": nf_tables " +
+                     std::string(AvailabilityName(report.kernel.nf_tables.available)) + " (" +
+                     report.kernel.nf_tables.evidence + "), ip_tables " +
+                     std::string(AvailabilityName(report.kernel.ip_tables.available)) + " (" +
+                     report.kernel.ip_tables.evidence + ")");
+  line("cgroup", report.cgroup.version + ", parent " + report.cgroup.parent.value_or("(default)") +
+                     ": " + report.cgroup.reason);
+  std::string pools = "bip " + report.pools.bip + ", pools";
+  for (const auto& pool : report.pools.default_address_pools) {
+    pools += " " + pool.base.ToString() + " (/" + std::to_string(pool.size) + " each)";
+  }
+  line("pools", pools + "; " + report.pools.reason);
+  for (const auto& range : report.pools.avoided) {
+    line("  avoided", range.cidr.ToString() + " (" + range.reason + ")");
+  }
+  line("dockerd", report.dockerd.version.ToString() + " [" + report.dockerd.source + "] " +
+                      report.dockerd.reason);
+  for (const auto& warning : report.warnings) line("warning", warning);
+  return text;
+}
+
+}  // namespace dind::netcfg

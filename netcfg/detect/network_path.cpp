@@ -1,0 +1,243 @@
+#include <algorithm>
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "netcfg/detect/decide.h"
+
+namespace dind::netcfg {
+namespace {
+
+constexpr std::uint32_t kMainTable = 254;
+
+std::optional<Uplink> FindUplink(const NetworkSnapshot& network, Family family) {
+  const RouteInfo* best = nullptr;
+  for (const auto& route : network.routes) {
+    if (route.family != family || !route.is_default() || route.out_link_index == 0) continue;
+    // The main table decides where the pod's traffic goes unless policy routing says otherwise;
+    // prefer it, then the lowest metric, as the kernel would.
+    const auto rank = [](const RouteInfo& r) {
+      return std::pair(r.table == kMainTable ? 0 : 1, r.priority);
+    };
+    if (best == nullptr || rank(route) < rank(*best)) best = &route;
+  }
+  if (best == nullptr) return std::nullopt;
+  const LinkInfo* link = network.FindLink(best->out_link_index);
+  if (link == nullptr) return std::nullopt;
+  Uplink uplink{.interface = link->name,
+                .link_index = link->index,
+                .kind = link->kind,
+                .mtu = link->mtu,
+                .route_mtu = best->mtu,
+                .gateway = best->gateway,
+                .addresses = {}};
+  for (const auto& address : network.addresses) {
+    if (address.link_index == link->index) {
+      uplink.addresses.push_back(address.address.ToString() + "/" +
+                                 std::to_string(address.prefix_length));
+    }
+  }
+  return uplink;
+}
+
+std::optional<std::uint32_t> ParseMtuNumber(const std::string& text) {
+  std::uint32_t value = 0;
+  const char* begin = text.data();
+  const char* end = text.data() + text.size();
+  while (begin < end && std::isspace(static_cast<unsigned char>(*begin))) ++begin;
+  while (end > begin && std::isspace(static_cast<unsigned char>(end[-1]))) --end;
+  auto [ptr, ec] = std::from_chars(begin, end, value);
+  if (ec != std::errc() || ptr != end || value < 68 || value > 65535) return std::nullopt;
+  return value;
+}
+
+// The smallest numeric "mtu" anywhere in a CNI config (calico, flannel and cilium put it on
+// the plugin object; a conflist nests plugins in an array).
+std::optional<std::uint32_t> FindCniMtu(const nlohmann::json& node) {
+  std::optional<std::uint32_t> lowest;
+  const auto consider = [&lowest](std::optional<std::uint32_t> mtu) {
+    if (mtu && (!lowest || *mtu < *lowest)) lowest = mtu;
+  };
+  if (node.is_object()) {
+    for (const auto& [key, value] : node.items()) {
+      if (key == "mtu" && value.is_number_unsigned()) {
+        consider(ParseMtuNumber(std::to_string(value.get<std::uint64_t>())));
+      } else {
+        consider(FindCniMtu(value));
+      }
+    }
+  } else if (node.is_array()) {
+    for (const auto& element : node) consider(FindCniMtu(element));
+  }
+  return lowest;
+}
+
+}  // namespace
+
+Uplinks FindUplinks(const NetworkSnapshot& network) {
+  return Uplinks{FindUplink(network, Family::kIPv4), FindUplink(network, Family::kIPv6)};
+}
+
+std::optional<std::uint32_t> TunnelOverhead(const std::string& kind,
+                                            std::optional<Family> underlay) {
+  const bool over_v6 = underlay == Family::kIPv6;
+  if (kind == "ipip" || kind == "sit") return 20;
+  if (kind == "gre") return 24;
+  if (kind == "ip6tnl") return 40;
+  if (kind == "ip6gre") return 44;
+  if (kind == "vxlan" || kind == "geneve") return over_v6 ? 70u : 50u;
+  if (kind == "wireguard") return over_v6 ? 80u : 60u;
+  return std::nullopt;
+}
+
+OverlayEvidence DetectOverlay(const SystemFacts& facts, const Uplink& uplink) {
+  OverlayEvidence overlay;
+
+  // Limits stated by the CNI itself lower the path MTU even when the pod's eth0 claims more.
+  if (facts.calico_mtu_file) {
+    if (auto mtu = ParseMtuNumber(*facts.calico_mtu_file)) {
+      overlay.mtu_limit = mtu;
+      overlay.mtu_limit_source = "Calico MTU file " + facts.calico_mtu_path;
+    }
+  }
+  if (facts.cni_config) {
+    const auto config = nlohmann::json::parse(*facts.cni_config, nullptr, false);
+    if (auto mtu = config.is_discarded() ? std::nullopt : FindCniMtu(config)) {
+      if (!overlay.mtu_limit || *mtu < *overlay.mtu_limit) {
+        overlay.mtu_limit = mtu;
+        overlay.mtu_limit_source = "CNI config " + facts.cni_config_path;
+      }
+    }
+  }
+
+  // 1. A tunnel device in this namespace: the uplink itself first, else any tunnel that is up.
+  const LinkInfo* tunnel = nullptr;
+  if (const LinkInfo* link = facts.network.FindLink(uplink.link_index);
+      link && TunnelOverhead(link->kind, link->underlay_family)) {
+    tunnel = link;
+  }
+  for (const auto& link : facts.network.links) {
+    if (tunnel == nullptr && link.up && TunnelOverhead(link.kind, link.underlay_family)) {
+      tunnel = &link;
+    }
+  }
+  if (tunnel != nullptr) {
+    overlay.overhead_bytes = *TunnelOverhead(tunnel->kind, tunnel->underlay_family);
+    overlay.kind = tunnel->kind;
+    overlay.evidence = "tunnel-device";
+    overlay.detail = tunnel->kind + " device " + tunnel->name + " (MTU " +
+                     std::to_string(tunnel->mtu) + ") adds " +
+                     std::to_string(overlay.overhead_bytes) + " bytes per packet";
+    return overlay;
+  }
+
+  // 2. The CNI's own MTU statement, against the underlay the uplink suggests.
+  if (overlay.mtu_limit) {
+    overlay.evidence = overlay.mtu_limit_source.starts_with("Calico") ? "calico-mtu-file"
+                                                                      : "cni-config";
+    overlay.detail = overlay.mtu_limit_source + " says MTU " + std::to_string(*overlay.mtu_limit);
+    if (*overlay.mtu_limit < uplink.mtu) {
+      overlay.overhead_bytes = uplink.mtu - *overlay.mtu_limit;
+      overlay.detail += ", " + std::to_string(overlay.overhead_bytes) + " bytes below the uplink";
+    }
+    return overlay;
+  }
+
+  // 3. Inference from the uplink MTU against the underlay MTUs clouds and datacentres use.
+  struct Encapsulation {
+    const char* kind;
+    std::uint32_t bytes;
+  };
+  constexpr Encapsulation kEncapsulations[] = {{"ipip", 20},      {"gre", 24},
+                                               {"vxlan", 50},     {"wireguard", 60},
+                                               {"vxlan (IPv6 underlay)", 70},
+                                               {"wireguard (IPv6 underlay)", 80}};
+  std::vector<std::string> candidates;
+  for (std::uint32_t underlay : {1500u, 1460u, 9001u, 8981u}) {
+    if (underlay <= uplink.mtu) continue;
+    for (const auto& encapsulation : kEncapsulations) {
+      if (underlay - uplink.mtu != encapsulation.bytes) continue;
+      if (candidates.empty()) {
+        overlay.overhead_bytes = encapsulation.bytes;
+        overlay.kind = encapsulation.kind;
+      }
+      candidates.push_back(std::string(encapsulation.kind) + " over a " +
+                           std::to_string(underlay) + " underlay");
+    }
+  }
+  if (!candidates.empty()) {
+    overlay.evidence = "inference";
+    overlay.detail = "inferred, not seen: uplink MTU " + std::to_string(uplink.mtu) + " matches ";
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      overlay.detail += (i == 0 ? "" : " or ") + candidates[i];
+    }
+    return overlay;
+  }
+  overlay.evidence = "none";
+  overlay.detail = "no tunnel device, CNI MTU file or config visible, and uplink MTU " +
+                   std::to_string(uplink.mtu) + " matches no known encapsulation";
+  return overlay;
+}
+
+Result<MtuDecision> DecideMtu(const Uplink& uplink, const OverlayEvidence& overlay,
+                              const MtuOptions& options) {
+  MtuDecision decision;
+  decision.uplink = uplink.mtu;
+  decision.reserve = options.reserve;
+  decision.path_limit = uplink.mtu;
+  decision.path_limit_source = "uplink " + uplink.interface;
+  if (uplink.route_mtu != 0 && uplink.route_mtu < decision.path_limit) {
+    decision.path_limit = uplink.route_mtu;
+    decision.path_limit_source = "default route's mtu metric";
+  }
+  if (overlay.mtu_limit && *overlay.mtu_limit < decision.path_limit) {
+    decision.path_limit = *overlay.mtu_limit;
+    decision.path_limit_source = overlay.mtu_limit_source;
+  }
+
+  if (options.override_mtu) {
+    const std::uint32_t wanted = *options.override_mtu;
+    if (wanted < kMinimumMtu || wanted > uplink.mtu) {
+      return Error::BadInput(
+          "--mtu " + std::to_string(wanted) + " is outside the usable range",
+          "use a value from " + std::to_string(kMinimumMtu) + " (the IPv6 minimum) to " +
+              std::to_string(uplink.mtu) + " (the MTU of uplink " + uplink.interface +
+              "), or --mtu auto");
+    }
+    decision.docker = wanted;
+    decision.source = "flag";
+    decision.reason = "--mtu " + std::to_string(wanted) + " given";
+    if (wanted > decision.path_limit) {
+      decision.reason += "; above the path limit " + std::to_string(decision.path_limit) +
+                         " from " + decision.path_limit_source + ", expect stalls";
+    }
+    return decision;
+  }
+
+  if (options.reserve + kMinimumMtu > uplink.mtu) {
+    return Error::BadInput("--reserve " + std::to_string(options.reserve) +
+                               " leaves less than " + std::to_string(kMinimumMtu) +
+                               " bytes of the " + std::to_string(uplink.mtu) +
+                               "-byte MTU of uplink " + uplink.interface,
+                           "use at most " + std::to_string(uplink.mtu - kMinimumMtu));
+  }
+  decision.source = "auto";
+  decision.docker = uplink.mtu - options.reserve;
+  decision.reason = "uplink " + uplink.interface + " MTU " + std::to_string(uplink.mtu);
+  if (options.reserve != 0) {
+    decision.reason += " minus --reserve " + std::to_string(options.reserve);
+  }
+  if (decision.path_limit < decision.docker) {
+    decision.docker = decision.path_limit;
+    decision.reason += ", capped at " + std::to_string(decision.path_limit) + " by " +
+                       decision.path_limit_source;
+  }
+  if (decision.docker < kMinimumMtu) {
+    return Error::Environment("the path MTU " + std::to_string(decision.path_limit) + " from " +
+                                  decision.path_limit_source + " is below " +
+                                  std::to_string(kMinimumMtu),
+                              "check the CNI's MTU setting, or force one with --mtu");
+  }
+  return decision;
+}
+
+}  // namespace dind::netcfg

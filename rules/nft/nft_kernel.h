@@ -1,0 +1,38 @@
+// The nf_tables backend's seam to the kernel, in domain verbs: read the ruleset, commit a
+// transaction. NetlinkNftKernel is the real one; unit tests pass an in-memory kernel.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+#include "rules/nft/nft_model.h"
+#include "rules/nft/nft_socket.h"
+
+namespace dind::rules::nft {
+
+class NftKernel {
+ public:
+  virtual ~NftKernel() = default;
+  // One consistent snapshot of all tables, chains and rules (all families).
+  virtual Result<NftRuleset> ReadRuleset() = 0;
+  // Applies `ops` atomically, or nothing. With a non-zero `generation` the kernel refuses
+  // (ERESTART) when the ruleset is no longer the one read at that generation.
+  virtual Status Commit(const std::vector<NftOp>& ops, std::uint32_t generation) = 0;
+};
+
+class NetlinkNftKernel final : public NftKernel {
+ public:
+  explicit NetlinkNftKernel(NftSocket socket) : socket_(std::move(socket)) {}
+  Result<NftRuleset> ReadRuleset() override;
+  Status Commit(const std::vector<NftOp>& ops, std::uint32_t generation) override;
+
+ private:
+  Result<std::uint32_t> ReadGeneration();
+  Result<NftRuleset> ReadRulesetOnce();
+
+  NftSocket socket_;
+};
+
+}  // namespace dind::rules::nft

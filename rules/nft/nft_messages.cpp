@@ -1,0 +1,452 @@
+#include "rules/nft/nft_messages.h"
+
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/gen.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/table.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <net/if.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <string_view>
+
+namespace dind::rules::nft {
+namespace {
+
+// Large enough for any single message we build (a rule is ~300 bytes).
+constexpr std::size_t kMessageBufferSize = 8192;
+using MessageBuffer = std::array<char, kMessageBufferSize>;
+
+const std::string kTableName(kNftTable);
+const std::string kChainName(kNftChain);
+
+constexpr std::uint32_t kIpv4SaddrOffset = 12;  // in struct iphdr
+constexpr std::uint32_t kIpv6SaddrOffset = 8;   // in struct ipv6hdr
+
+std::uint32_t SaddrOffset(Family family) {
+  return family == Family::kIPv4 ? kIpv4SaddrOffset : kIpv6SaddrOffset;
+}
+std::uint32_t AddressLength(Family family) {
+  return family == Family::kIPv4 ? 4 : 16;
+}
+
+void AppendMessage(const nlmsghdr* message, std::vector<char>& out) {
+  const char* begin = reinterpret_cast<const char*>(message);
+  out.insert(out.end(), begin, begin + NLMSG_ALIGN(message->nlmsg_len));
+}
+
+std::uint16_t Flags(int flags) {
+  return static_cast<std::uint16_t>(flags);
+}
+std::uint16_t FamilyArg(std::uint32_t nfproto) {
+  return static_cast<std::uint16_t>(nfproto);
+}
+
+nftnl_expr* NewExpr(const char* name) {
+  nftnl_expr* expr = nftnl_expr_alloc(name);
+  if (expr == nullptr) std::abort();  // allocation failure; nothing sensible to return
+  return expr;
+}
+
+void AddRegisterCompare(nftnl_rule* rule, const void* data, std::uint32_t length) {
+  nftnl_expr* cmp = NewExpr("cmp");
+  nftnl_expr_set_u32(cmp, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+  nftnl_expr_set_u32(cmp, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+  nftnl_expr_set(cmp, NFTNL_EXPR_CMP_DATA, data, length);
+  nftnl_rule_add_expr(rule, cmp);
+}
+
+// The bytes of an expression attribute, empty when unset.
+std::string_view ExprData(const nftnl_expr* expr, std::uint16_t attr) {
+  if (!nftnl_expr_is_set(expr, attr)) return {};
+  std::uint32_t length = 0;
+  const void* data = nftnl_expr_get(expr, attr, &length);
+  return data == nullptr ? std::string_view{}
+                         : std::string_view(static_cast<const char*>(data), length);
+}
+
+bool Named(const nftnl_expr* expr, std::string_view name) {
+  const char* expr_name = nftnl_expr_get_str(expr, NFTNL_EXPR_NAME);
+  return expr_name != nullptr && name == expr_name;
+}
+
+std::uint32_t U32Or(const nftnl_expr* expr, std::uint16_t attr, std::uint32_t fallback) {
+  return nftnl_expr_is_set(expr, attr) ? nftnl_expr_get_u32(expr, attr) : fallback;
+}
+
+// Leading one bits of `mask`, or -1 when the mask is not a prefix mask.
+int PrefixLengthOfMask(std::string_view mask) {
+  int length = 0;
+  bool seen_zero = false;
+  for (unsigned char byte : mask) {
+    for (int bit = 7; bit >= 0; --bit) {
+      const bool one = (byte >> bit) & 1u;
+      if (one && seen_zero) return -1;
+      if (one) ++length;
+      if (!one) seen_zero = true;
+    }
+  }
+  return length;
+}
+
+bool AllZero(std::string_view bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
+}
+
+// Walks `payload [bitwise] cmp meta(oifname) cmp counter masq` strictly; anything else is not
+// one of our rules (and Apply replaces it).
+std::optional<MasqueradeMatch> MatchOurShape(Family family,
+                                             const std::vector<const nftnl_expr*>& exprs) {
+  std::size_t at = 0;
+  auto take = [&](std::string_view name) -> const nftnl_expr* {
+    if (at < exprs.size() && Named(exprs[at], name)) return exprs[at++];
+    return nullptr;
+  };
+
+  const nftnl_expr* payload = take("payload");
+  if (payload == nullptr ||
+      U32Or(payload, NFTNL_EXPR_PAYLOAD_BASE, ~0u) != NFT_PAYLOAD_NETWORK_HEADER ||
+      U32Or(payload, NFTNL_EXPR_PAYLOAD_OFFSET, ~0u) != SaddrOffset(family) ||
+      !nftnl_expr_is_set(payload, NFTNL_EXPR_PAYLOAD_DREG)) {
+    return std::nullopt;
+  }
+  const std::uint32_t length = U32Or(payload, NFTNL_EXPR_PAYLOAD_LEN, 0);
+  const std::uint32_t address_register = nftnl_expr_get_u32(payload, NFTNL_EXPR_PAYLOAD_DREG);
+  if (length == 0 || length > AddressLength(family)) return std::nullopt;
+
+  int prefix_length = static_cast<int>(length * 8);
+  std::string_view mask;
+  if (const nftnl_expr* bitwise = take("bitwise")) {
+    mask = ExprData(bitwise, NFTNL_EXPR_BITWISE_MASK);
+    if (U32Or(bitwise, NFTNL_EXPR_BITWISE_SREG, ~0u) != address_register ||
+        U32Or(bitwise, NFTNL_EXPR_BITWISE_DREG, ~0u) != address_register ||
+        U32Or(bitwise, NFTNL_EXPR_BITWISE_OP, NFT_BITWISE_BOOL) != NFT_BITWISE_BOOL ||
+        mask.size() != length || !AllZero(ExprData(bitwise, NFTNL_EXPR_BITWISE_XOR)) ||
+        ExprData(bitwise, NFTNL_EXPR_BITWISE_XOR).size() != length) {
+      return std::nullopt;
+    }
+    prefix_length = PrefixLengthOfMask(mask);
+    if (prefix_length < 0) return std::nullopt;
+  }
+  const nftnl_expr* address_cmp = take("cmp");
+  if (address_cmp == nullptr || U32Or(address_cmp, NFTNL_EXPR_CMP_SREG, ~0u) != address_register ||
+      U32Or(address_cmp, NFTNL_EXPR_CMP_OP, ~0u) != NFT_CMP_EQ) {
+    return std::nullopt;
+  }
+  const std::string_view address_bytes = ExprData(address_cmp, NFTNL_EXPR_CMP_DATA);
+  if (address_bytes.size() != length) return std::nullopt;
+
+  const nftnl_expr* meta = take("meta");
+  if (meta == nullptr || U32Or(meta, NFTNL_EXPR_META_KEY, ~0u) != NFT_META_OIFNAME ||
+      !nftnl_expr_is_set(meta, NFTNL_EXPR_META_DREG)) {
+    return std::nullopt;
+  }
+  const nftnl_expr* name_cmp = take("cmp");
+  if (name_cmp == nullptr ||
+      U32Or(name_cmp, NFTNL_EXPR_CMP_SREG, ~0u) != nftnl_expr_get_u32(meta, NFTNL_EXPR_META_DREG) ||
+      U32Or(name_cmp, NFTNL_EXPR_CMP_OP, ~0u) != NFT_CMP_EQ) {
+    return std::nullopt;
+  }
+  // An exact name is NUL-terminated within the compared bytes; "eth*" wildcards are not.
+  const std::string_view name_bytes = ExprData(name_cmp, NFTNL_EXPR_CMP_DATA);
+  const std::size_t nul = name_bytes.find('\0');
+  if (name_bytes.size() > IFNAMSIZ || nul == std::string_view::npos || nul == 0 ||
+      !AllZero(name_bytes.substr(nul))) {
+    return std::nullopt;
+  }
+  const nftnl_expr* masq = nullptr;
+  if (take("counter") == nullptr || (masq = take("masq")) == nullptr || at != exprs.size() ||
+      U32Or(masq, NFTNL_EXPR_MASQ_FLAGS, 0) != 0 ||
+      nftnl_expr_is_set(masq, NFTNL_EXPR_MASQ_REG_PROTO_MIN)) {
+    return std::nullopt;
+  }
+
+  std::array<std::uint8_t, 16> address{};
+  std::memcpy(address.data(), address_bytes.data(), address_bytes.size());
+  const Cidr source = Cidr::Of(IpAddress::FromBytes(family, address.data()), prefix_length);
+  // A compare value with bits outside the mask never matches anything: not a prefix match.
+  for (std::size_t i = 0; i < mask.size(); ++i) {
+    if ((address_bytes[i] & ~mask[i]) != 0) return std::nullopt;
+  }
+  return MasqueradeMatch{source, std::string(name_bytes.substr(0, nul))};
+}
+
+void StartBatchMessage(char* buffer, std::uint16_t type, std::uint32_t seq,
+                       std::uint32_t generation) {
+  nlmsghdr* message = mnl_nlmsg_put_header(buffer);
+  message->nlmsg_type = type;
+  message->nlmsg_flags = NLM_F_REQUEST;
+  message->nlmsg_seq = seq;
+  auto* header = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(message, sizeof(nfgenmsg)));
+  header->nfgen_family = AF_UNSPEC;
+  header->version = NFNETLINK_V0;
+  header->res_id = htons(NFNL_SUBSYS_NFTABLES);
+  if (generation != 0) mnl_attr_put_u32(message, NFNL_BATCH_GENID, htonl(generation));
+}
+
+void AppendOp(const NftOp& op, std::uint32_t seq, std::vector<char>& out) {
+  MessageBuffer buffer{};
+  nlmsghdr* message = nullptr;
+  if (const auto* add_table = std::get_if<AddTable>(&op)) {
+    UniqueTable table = BuildTable(add_table->family);
+    message = nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_NEWTABLE,
+                                    FamilyArg(NfprotoOf(add_table->family)),
+                                    Flags(NLM_F_CREATE | NLM_F_ACK), seq);
+    nftnl_table_nlmsg_build_payload(message, table.get());
+  } else if (const auto* add_chain = std::get_if<AddChain>(&op)) {
+    UniqueChain chain = BuildBaseChain(add_chain->family);
+    message = nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_NEWCHAIN,
+                                    FamilyArg(NfprotoOf(add_chain->family)),
+                                    Flags(NLM_F_CREATE | NLM_F_ACK), seq);
+    nftnl_chain_nlmsg_build_payload(message, chain.get());
+  } else if (const auto* add_rule = std::get_if<AddRule>(&op)) {
+    UniqueRule rule = BuildMasqueradeRule(add_rule->match);
+    message = nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_NEWRULE,
+                                    FamilyArg(NfprotoOf(add_rule->match.source.family())),
+                                    Flags(NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK), seq);
+    nftnl_rule_nlmsg_build_payload(message, rule.get());
+  } else if (const auto* delete_rule = std::get_if<DeleteRule>(&op)) {
+    UniqueRule rule(nftnl_rule_alloc());
+    nftnl_rule_set_u32(rule.get(), NFTNL_RULE_FAMILY, NfprotoOf(delete_rule->family));
+    nftnl_rule_set_str(rule.get(), NFTNL_RULE_TABLE, kTableName.c_str());
+    nftnl_rule_set_str(rule.get(), NFTNL_RULE_CHAIN, kChainName.c_str());
+    nftnl_rule_set_u64(rule.get(), NFTNL_RULE_HANDLE, delete_rule->handle);
+    message =
+        nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_DELRULE,
+                              FamilyArg(NfprotoOf(delete_rule->family)), Flags(NLM_F_ACK), seq);
+    nftnl_rule_nlmsg_build_payload(message, rule.get());
+  } else if (const auto* delete_table = std::get_if<DeleteTable>(&op)) {
+    UniqueTable table = BuildTable(delete_table->family);
+    message =
+        nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_DELTABLE,
+                              FamilyArg(NfprotoOf(delete_table->family)), Flags(NLM_F_ACK), seq);
+    nftnl_table_nlmsg_build_payload(message, table.get());
+  }
+  AppendMessage(message, out);
+}
+
+}  // namespace
+
+void NftnlDeleter::operator()(nftnl_table* table) const {
+  nftnl_table_free(table);
+}
+void NftnlDeleter::operator()(nftnl_chain* chain) const {
+  nftnl_chain_free(chain);
+}
+void NftnlDeleter::operator()(nftnl_rule* rule) const {
+  nftnl_rule_free(rule);
+}
+
+UniqueTable BuildTable(Family family) {
+  UniqueTable table(nftnl_table_alloc());
+  nftnl_table_set_u32(table.get(), NFTNL_TABLE_FAMILY, NfprotoOf(family));
+  nftnl_table_set_str(table.get(), NFTNL_TABLE_NAME, kTableName.c_str());
+  return table;
+}
+
+UniqueChain BuildBaseChain(Family family) {
+  UniqueChain chain(nftnl_chain_alloc());
+  nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_FAMILY, NfprotoOf(family));
+  nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TABLE, kTableName.c_str());
+  nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_NAME, kChainName.c_str());
+  nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TYPE, "nat");
+  nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_HOOKNUM, NF_INET_POST_ROUTING);
+  nftnl_chain_set_s32(chain.get(), NFTNL_CHAIN_PRIO, 100);  // srcnat
+  nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
+  return chain;
+}
+
+UniqueRule BuildMasqueradeRule(const MasqueradeMatch& match) {
+  const Family family = match.source.family();
+  UniqueRule rule(nftnl_rule_alloc());
+  nftnl_rule* r = rule.get();
+  nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NfprotoOf(family));
+  nftnl_rule_set_str(r, NFTNL_RULE_TABLE, kTableName.c_str());
+  nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, kChainName.c_str());
+
+  const int prefix_length = match.source.prefix_length();
+  const bool byte_aligned = prefix_length > 0 && prefix_length % 8 == 0;
+  const std::uint32_t load_length =
+      byte_aligned ? static_cast<std::uint32_t>(prefix_length / 8) : AddressLength(family);
+
+  nftnl_expr* payload = NewExpr("payload");
+  nftnl_expr_set_u32(payload, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
+  nftnl_expr_set_u32(payload, NFTNL_EXPR_PAYLOAD_OFFSET, SaddrOffset(family));
+  nftnl_expr_set_u32(payload, NFTNL_EXPR_PAYLOAD_LEN, load_length);
+  nftnl_expr_set_u32(payload, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+  nftnl_rule_add_expr(r, payload);
+
+  if (!byte_aligned) {
+    std::array<std::uint8_t, 16> mask{};
+    for (int bit = 0; bit < prefix_length; ++bit) {
+      mask[bit / 8] = static_cast<std::uint8_t>(mask[bit / 8] | (0x80u >> (bit % 8)));
+    }
+    const std::array<std::uint8_t, 16> zeros{};
+    nftnl_expr* bitwise = NewExpr("bitwise");
+    nftnl_expr_set_u32(bitwise, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+    nftnl_expr_set_u32(bitwise, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+    nftnl_expr_set_u32(bitwise, NFTNL_EXPR_BITWISE_LEN, load_length);
+    nftnl_expr_set(bitwise, NFTNL_EXPR_BITWISE_MASK, mask.data(), load_length);
+    nftnl_expr_set(bitwise, NFTNL_EXPR_BITWISE_XOR, zeros.data(), load_length);
+    nftnl_rule_add_expr(r, bitwise);
+  }
+  AddRegisterCompare(r, match.source.network().bytes().data(), load_length);
+
+  nftnl_expr* meta = NewExpr("meta");
+  nftnl_expr_set_u32(meta, NFTNL_EXPR_META_KEY, NFT_META_OIFNAME);
+  nftnl_expr_set_u32(meta, NFTNL_EXPR_META_DREG, NFT_REG_1);
+  nftnl_rule_add_expr(r, meta);
+  std::array<char, IFNAMSIZ> name{};  // NUL-padded: an exact match, as nft does
+  std::memcpy(name.data(), match.out_interface.data(),
+              std::min(match.out_interface.size(), name.size() - 1));
+  AddRegisterCompare(r, name.data(), IFNAMSIZ);
+
+  nftnl_rule_add_expr(r, NewExpr("counter"));
+  nftnl_rule_add_expr(r, NewExpr("masq"));
+  return rule;
+}
+
+NftTableRecord ParseTable(const nftnl_table* table) {
+  NftTableRecord record;
+  record.family = nftnl_table_get_u32(table, NFTNL_TABLE_FAMILY);
+  if (const char* name = nftnl_table_get_str(table, NFTNL_TABLE_NAME)) record.name = name;
+  return record;
+}
+
+NftChainRecord ParseChain(const nftnl_chain* chain) {
+  NftChainRecord record;
+  record.family = nftnl_chain_get_u32(chain, NFTNL_CHAIN_FAMILY);
+  if (const char* table = nftnl_chain_get_str(chain, NFTNL_CHAIN_TABLE)) record.table = table;
+  if (const char* name = nftnl_chain_get_str(chain, NFTNL_CHAIN_NAME)) record.name = name;
+  record.is_base = nftnl_chain_is_set(chain, NFTNL_CHAIN_HOOKNUM);
+  if (record.is_base) {
+    record.hook = nftnl_chain_get_u32(chain, NFTNL_CHAIN_HOOKNUM);
+    record.priority = nftnl_chain_get_s32(chain, NFTNL_CHAIN_PRIO);
+    if (const char* type = nftnl_chain_get_str(chain, NFTNL_CHAIN_TYPE)) record.type = type;
+    record.policy = nftnl_chain_is_set(chain, NFTNL_CHAIN_POLICY)
+                        ? nftnl_chain_get_u32(chain, NFTNL_CHAIN_POLICY)
+                        : NF_ACCEPT;
+  }
+  return record;
+}
+
+NftRuleRecord ParseRule(const nftnl_rule* rule) {
+  NftRuleRecord record;
+  record.family = nftnl_rule_get_u32(rule, NFTNL_RULE_FAMILY);
+  if (const char* table = nftnl_rule_get_str(rule, NFTNL_RULE_TABLE)) record.table = table;
+  if (const char* chain = nftnl_rule_get_str(rule, NFTNL_RULE_CHAIN)) record.chain = chain;
+  if (nftnl_rule_is_set(rule, NFTNL_RULE_HANDLE)) {
+    record.handle = nftnl_rule_get_u64(rule, NFTNL_RULE_HANDLE);
+  }
+
+  std::vector<const nftnl_expr*> exprs;
+  nftnl_expr_iter* iter = nftnl_expr_iter_create(rule);
+  if (iter == nullptr) std::abort();
+  while (nftnl_expr* expr = nftnl_expr_iter_next(iter)) exprs.push_back(expr);
+  nftnl_expr_iter_destroy(iter);
+
+  bool counted = false;
+  for (const nftnl_expr* expr : exprs) {
+    if (Named(expr, "masq")) record.has_masquerade = true;
+    if (Named(expr, "masq") || Named(expr, "nat") || Named(expr, "redir")) {
+      record.has_nat_statement = true;
+    }
+    if (Named(expr, "counter") && !counted) {
+      counted = true;
+      record.packets = nftnl_expr_get_u64(expr, NFTNL_EXPR_CTR_PACKETS);
+      record.bytes = nftnl_expr_get_u64(expr, NFTNL_EXPR_CTR_BYTES);
+    }
+  }
+  if (record.family == kNfprotoIpv4) {
+    record.masquerade_match = MatchOurShape(Family::kIPv4, exprs);
+  } else if (record.family == kNfprotoIpv6) {
+    record.masquerade_match = MatchOurShape(Family::kIPv6, exprs);
+  }
+  return record;
+}
+
+Result<NftTableRecord> ParseTableMessage(const nlmsghdr* message) {
+  UniqueTable table(nftnl_table_alloc());
+  if (nftnl_table_nlmsg_parse(message, table.get()) < 0) {
+    return Error::FromErrno("parsing an nf_tables table message from the kernel");
+  }
+  return ParseTable(table.get());
+}
+
+Result<NftChainRecord> ParseChainMessage(const nlmsghdr* message) {
+  UniqueChain chain(nftnl_chain_alloc());
+  if (nftnl_chain_nlmsg_parse(message, chain.get()) < 0) {
+    return Error::FromErrno("parsing an nf_tables chain message from the kernel");
+  }
+  return ParseChain(chain.get());
+}
+
+Result<NftRuleRecord> ParseRuleMessage(const nlmsghdr* message) {
+  UniqueRule rule(nftnl_rule_alloc());
+  if (nftnl_rule_nlmsg_parse(message, rule.get()) < 0) {
+    return Error::FromErrno("parsing an nf_tables rule message from the kernel");
+  }
+  return ParseRule(rule.get());
+}
+
+Result<std::uint32_t> ParseGenerationMessage(const nlmsghdr* message) {
+  std::unique_ptr<nftnl_gen, void (*)(const nftnl_gen*)> generation(nftnl_gen_alloc(),
+                                                                    nftnl_gen_free);
+  if (nftnl_gen_nlmsg_parse(message, generation.get()) < 0 ||
+      !nftnl_gen_is_set(generation.get(), NFTNL_GEN_ID)) {
+    return Error::Environment("parsing the nf_tables generation reply from the kernel", EINVAL);
+  }
+  return nftnl_gen_get_u32(generation.get(), NFTNL_GEN_ID);
+}
+
+NftBatch BuildBatch(const std::vector<NftOp>& ops, std::uint32_t first_seq,
+                    std::uint32_t generation) {
+  NftBatch batch;
+  std::uint32_t seq = first_seq;
+  MessageBuffer buffer{};
+  batch.begin_seq = seq++;
+  StartBatchMessage(buffer.data(), NFNL_MSG_BATCH_BEGIN, batch.begin_seq, generation);
+  AppendMessage(reinterpret_cast<nlmsghdr*>(buffer.data()), batch.bytes);
+  for (const NftOp& op : ops) {
+    batch.op_seqs.push_back(seq);
+    AppendOp(op, seq++, batch.bytes);
+  }
+  batch.end_seq = seq;
+  buffer.fill(0);
+  StartBatchMessage(buffer.data(), NFNL_MSG_BATCH_END, batch.end_seq, 0);
+  AppendMessage(reinterpret_cast<nlmsghdr*>(buffer.data()), batch.bytes);
+  return batch;
+}
+
+std::vector<char> BuildDumpRequest(std::uint16_t nft_msg_type, std::uint32_t seq) {
+  MessageBuffer buffer{};
+  std::vector<char> out;
+  AppendMessage(
+      nftnl_nlmsg_build_hdr(buffer.data(), nft_msg_type, NFPROTO_UNSPEC, Flags(NLM_F_DUMP), seq),
+      out);
+  return out;
+}
+
+std::vector<char> BuildGenerationRequest(std::uint32_t seq) {
+  MessageBuffer buffer{};
+  std::vector<char> out;
+  AppendMessage(
+      nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_GETGEN, AF_UNSPEC, Flags(NLM_F_ACK), seq), out);
+  return out;
+}
+
+std::string RuleToString(const nftnl_rule* rule) {
+  std::array<char, 4096> text{};
+  nftnl_rule_snprintf(text.data(), text.size(), rule, NFTNL_OUTPUT_DEFAULT, 0);
+  return text.data();
+}
+
+}  // namespace dind::rules::nft

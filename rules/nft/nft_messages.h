@@ -1,0 +1,66 @@
+// nf_tables netlink messages as values: libnftnl objects for our table, chain and rules, the
+// batch (transaction) bytes for a list of operations, dump requests, and the parsers that turn
+// dumped objects into the plain records of nft_model.h. No sockets here.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "common/result.h"
+#include "rules/nft/nft_model.h"
+
+struct nftnl_table;
+struct nftnl_chain;
+struct nftnl_rule;
+struct nlmsghdr;
+
+namespace dind::rules::nft {
+
+struct NftnlDeleter {
+  void operator()(nftnl_table* table) const;
+  void operator()(nftnl_chain* chain) const;
+  void operator()(nftnl_rule* rule) const;
+};
+using UniqueTable = std::unique_ptr<nftnl_table, NftnlDeleter>;
+using UniqueChain = std::unique_ptr<nftnl_chain, NftnlDeleter>;
+using UniqueRule = std::unique_ptr<nftnl_rule, NftnlDeleter>;
+
+UniqueTable BuildTable(Family family);
+UniqueChain BuildBaseChain(Family family);
+// Mirrors what nft itself generates for `ip saddr S oifname "X" counter masquerade`, so
+// `nft list ruleset` prints exactly that: byte-aligned prefixes load only the prefix bytes,
+// others load the whole address through a bitwise mask.
+UniqueRule BuildMasqueradeRule(const MasqueradeMatch& match);
+
+// Reads a dumped (or built) object. Rules are recognised as ours only by their exact shape.
+NftTableRecord ParseTable(const nftnl_table* table);
+NftChainRecord ParseChain(const nftnl_chain* chain);
+NftRuleRecord ParseRule(const nftnl_rule* rule);
+// nftnl_*_nlmsg_parse on a kernel message, then the above.
+Result<NftTableRecord> ParseTableMessage(const nlmsghdr* message);
+Result<NftChainRecord> ParseChainMessage(const nlmsghdr* message);
+Result<NftRuleRecord> ParseRuleMessage(const nlmsghdr* message);
+Result<std::uint32_t> ParseGenerationMessage(const nlmsghdr* message);
+
+// A transaction: BATCH_BEGIN, one message per operation (each asking for an ACK), BATCH_END.
+struct NftBatch {
+  std::vector<char> bytes;
+  std::uint32_t begin_seq = 0;
+  std::vector<std::uint32_t> op_seqs;  // op_seqs[i] is the sequence number of ops[i]
+  std::uint32_t end_seq = 0;
+};
+// `generation` (when non-zero) makes the kernel refuse the batch with ERESTART if the ruleset
+// changed since it was read, so a diff is never applied to a ruleset it was not computed on.
+NftBatch BuildBatch(const std::vector<NftOp>& ops, std::uint32_t first_seq,
+                    std::uint32_t generation);
+
+// NFT_MSG_GETTABLE/GETCHAIN/GETRULE dump over all families, or NFT_MSG_GETGEN.
+std::vector<char> BuildDumpRequest(std::uint16_t nft_msg_type, std::uint32_t seq);
+std::vector<char> BuildGenerationRequest(std::uint32_t seq);
+
+// What nftnl_rule_snprintf prints, for tests and debug logs.
+std::string RuleToString(const nftnl_rule* rule);
+
+}  // namespace dind::rules::nft

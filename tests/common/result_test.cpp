@@ -1,0 +1,34 @@
+#include "common/result.h"
+
+#include <gtest/gtest.h>
+
+namespace dind {
+namespace {
+
+Status FailsWith(Error error) { return error; }
+Status Propagates(Error error) {
+  DIND_RETURN_IF_ERROR(FailsWith(std::move(error)));
+  return OkStatus();
+}
+
+TEST(ResultTest, ExitCodesFollowTheKind) {
+  EXPECT_EQ(Error::BadInput("x").ExitCode(), 2);
+  EXPECT_EQ(Error::Usage("x").ExitCode(), 2);
+  EXPECT_EQ(Error::Environment("x", EPERM).ExitCode(), 1);
+  EXPECT_EQ(Error::Permission("x", EPERM).ExitCode(), 1);
+}
+
+TEST(ResultTest, MessageCarriesWhatErrnoAndHint) {
+  const Error error = Error::Environment("reading /x", ENOENT, "mount it").Wrap("init");
+  EXPECT_EQ(error.Message(), "init: reading /x: No such file or directory (errno 2); mount it");
+}
+
+TEST(ResultTest, ReturnIfErrorPropagates) {
+  EXPECT_TRUE(Propagates(Error::Environment("x")).error().what == "x");
+  Result<int> value = 7;
+  ASSERT_TRUE(value.ok());
+  EXPECT_EQ(*value, 7);
+}
+
+}  // namespace
+}  // namespace dind

@@ -1,0 +1,46 @@
+// Builders for injected detection inputs.
+#pragma once
+
+#include "netcfg/detect/facts.h"
+
+namespace dind::netcfg::testing {
+
+inline LinkInfo Link(int index, std::string name, std::string kind, std::uint32_t mtu) {
+  LinkInfo link;
+  link.index = index;
+  link.name = std::move(name);
+  link.kind = std::move(kind);
+  link.mtu = mtu;
+  link.up = true;
+  return link;
+}
+
+inline AddressInfo Address(int link_index, const std::string& cidr_with_host) {
+  const auto slash = cidr_with_host.find('/');
+  return AddressInfo{link_index, *IpAddress::Parse(cidr_with_host.substr(0, slash)),
+                     std::stoi(cidr_with_host.substr(slash + 1))};
+}
+
+inline RouteInfo Route(const std::string& destination, int out_link_index,
+                       std::optional<std::string> gateway = std::nullopt,
+                       std::uint32_t table = 254) {
+  RouteInfo route;
+  route.destination = *Cidr::Parse(destination);
+  route.family = route.destination.family();
+  route.out_link_index = out_link_index;
+  if (gateway) route.gateway = *IpAddress::Parse(*gateway);
+  route.table = table;
+  return route;
+}
+
+// A typical pod: lo, eth0 (veth) with 10.244.1.5/24 and a default route via 10.244.1.1.
+inline SystemFacts PodFacts(std::uint32_t eth0_mtu = 1500) {
+  SystemFacts facts;
+  facts.network.links = {Link(1, "lo", "", 65536), Link(2, "eth0", "veth", eth0_mtu)};
+  facts.network.addresses = {Address(1, "127.0.0.1/8"), Address(2, "10.244.1.5/24")};
+  facts.network.routes = {Route("0.0.0.0/0", 2, "10.244.1.1"), Route("10.244.1.0/24", 2)};
+  facts.kernel_release = "6.1.0-13-amd64";
+  return facts;
+}
+
+}  // namespace dind::netcfg::testing

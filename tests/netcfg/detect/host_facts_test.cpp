@@ -1,0 +1,204 @@
+// Kernel, cgroup, address pool and dockerd decisions from injected file contents.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "netcfg/detect/decide.h"
+#include "tests/netcfg/detect/fixtures.h"
+
+namespace dind::netcfg {
+namespace {
+using testing::Address;
+using testing::Link;
+using testing::PodFacts;
+using testing::Route;
+
+TEST(DetectKernelTest, CentOs7ConfigWithModulesNotLoaded) {
+  SystemFacts facts;
+  facts.kernel_release = "3.10.0-1160.el7.x86_64";
+  facts.kernel_config = "CONFIG_NF_TABLES=m\nCONFIG_IP_NF_IPTABLES=m\n";
+  facts.kernel_config_source = "/boot/config-3.10.0-1160.el7.x86_64";
+  facts.proc_modules = "ip_tables 27126 5 iptable_nat, Live 0x0\n";
+  const KernelFacts kernel = DetectKernel(facts);
+  EXPECT_EQ(kernel.major, 3);
+  EXPECT_EQ(kernel.minor, 10);
+  EXPECT_EQ(kernel.ip_tables.available, Availability::kYes);
+  EXPECT_TRUE(kernel.ip_tables.loaded);
+  EXPECT_EQ(kernel.nf_tables.available, Availability::kYes);
+  EXPECT_FALSE(kernel.nf_tables.loaded);
+  EXPECT_NE(kernel.nf_tables.evidence.find("module, not loaded"), std::string::npos);
+}
+
+TEST(DetectKernelTest, MissingOptionMeansNo) {
+  SystemFacts facts;
+  facts.kernel_release = "5.15.0";
+  facts.kernel_config = "# CONFIG_NF_TABLES is not set\nCONFIG_IP_NF_IPTABLES=y\n";
+  facts.kernel_config_source = "/proc/config.gz";
+  const KernelFacts kernel = DetectKernel(facts);
+  EXPECT_EQ(kernel.nf_tables.available, Availability::kNo);
+  EXPECT_EQ(kernel.ip_tables.available, Availability::kYes);
+}
+
+TEST(DetectKernelTest, BuiltinListAndRegisteredTables) {
+  SystemFacts facts;
+  facts.kernel_release = "6.1.0";
+  facts.modules_builtin = "kernel/net/netfilter/nf_tables.ko\n";
+  facts.ip_tables_names_present = true;
+  const KernelFacts kernel = DetectKernel(facts);
+  EXPECT_EQ(kernel.nf_tables.available, Availability::kYes);
+  EXPECT_NE(kernel.nf_tables.evidence.find("built into"), std::string::npos);
+  EXPECT_TRUE(kernel.ip_tables.loaded);
+}
+
+TEST(DetectKernelTest, NothingReadableIsUnknown) {
+  SystemFacts facts;
+  facts.kernel_release = "6.1.0";
+  EXPECT_EQ(DetectKernel(facts).nf_tables.available, Availability::kUnknown);
+}
+
+constexpr const char* kHostCgroupV1Mounts =
+    "30 25 0:26 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755\n"
+    "35 30 0:31 / /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory\n"
+    "36 30 0:32 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct\n";
+constexpr const char* kPodCgroupV1 =
+    "11:memory:/kubepods/burstable/pod1234/abcd\n"
+    "4:cpu,cpuacct:/kubepods/burstable/pod1234/abcd\n"
+    "1:name=systemd:/kubepods/burstable/pod1234/abcd\n";
+
+TEST(DecideCgroupParentTest, HostHierarchyMountedNestsUnderOwnCgroup) {
+  SystemFacts facts;
+  facts.proc_self_mountinfo = kHostCgroupV1Mounts;
+  facts.proc_self_cgroup = kPodCgroupV1;
+  const auto decision = DecideCgroupParent(facts);
+  EXPECT_EQ(decision.version, "v1");
+  EXPECT_EQ(decision.parent, "/kubepods/burstable/pod1234/abcd");
+}
+
+TEST(DecideCgroupParentTest, OwnCgroupMountedAsRootNeedsNoParent) {
+  SystemFacts facts;
+  facts.proc_self_mountinfo =
+      "35 30 0:31 /kubepods/burstable/pod1234/abcd /sys/fs/cgroup/memory rw - cgroup cgroup "
+      "rw,memory\n";
+  facts.proc_self_cgroup = kPodCgroupV1;
+  const auto decision = DecideCgroupParent(facts);
+  EXPECT_FALSE(decision.parent);
+  EXPECT_NE(decision.reason.find("nests under it"), std::string::npos);
+}
+
+TEST(DecideCgroupParentTest, CgroupNamespaceV2NeedsNoParent) {
+  SystemFacts facts;
+  facts.proc_self_mountinfo = "30 25 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n";
+  facts.proc_self_cgroup = "0::/\n";
+  const auto decision = DecideCgroupParent(facts);
+  EXPECT_EQ(decision.version, "v2");
+  EXPECT_FALSE(decision.parent);
+  EXPECT_NE(decision.reason.find("cgroup namespace"), std::string::npos);
+}
+
+TEST(DecideCgroupParentTest, V2HostHierarchyWithoutNamespace) {
+  SystemFacts facts;
+  facts.proc_self_mountinfo = "30 25 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n";
+  facts.proc_self_cgroup = "0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-ab.scope\n";
+  EXPECT_EQ(DecideCgroupParent(facts).parent,
+            "/kubepods.slice/kubepods-pod1.slice/cri-containerd-ab.scope");
+}
+
+TEST(DecideCgroupParentTest, NoCgroupMountSaysSo) {
+  SystemFacts facts;
+  facts.proc_self_mountinfo = "22 1 0:21 / /proc rw - proc proc rw\n";
+  facts.proc_self_cgroup = "0::/\n";
+  const auto decision = DecideCgroupParent(facts);
+  EXPECT_EQ(decision.version, "unknown");
+  EXPECT_NE(decision.reason.find("no cgroup filesystem"), std::string::npos);
+}
+
+TEST(ParseNameserversTest, ReadsV4V6AndScoped) {
+  const auto servers =
+      ParseNameservers("search x.svc\nnameserver 10.96.0.10\n# nameserver 1.1.1.1\n"
+                       "nameserver fe80::1%eth0\nnameserver 2001:db8::53\noptions ndots:5\n");
+  ASSERT_EQ(servers.size(), 3u);
+  EXPECT_EQ(servers[0].ToString(), "10.96.0.10");
+  EXPECT_EQ(servers[2].ToString(), "2001:db8::53");
+}
+
+TEST(DecideAddressPoolsTest, DefaultsWhenNothingCollides) {
+  auto decision = DecideAddressPools(PodFacts(), {});
+  ASSERT_TRUE(decision.ok());
+  EXPECT_EQ(decision->bip, "172.17.0.1/16");
+  ASSERT_EQ(decision->default_address_pools.size(), 2u);
+  EXPECT_EQ(decision->default_address_pools[0].base.ToString(), "172.18.0.0/16");
+  EXPECT_EQ(decision->default_address_pools[0].size, 24);
+}
+
+TEST(DecideAddressPoolsTest, AvoidsPodAddressesRoutesServiceNameserversAndFlags) {
+  SystemFacts facts = PodFacts();
+  facts.network.addresses.push_back(Address(2, "172.17.3.4/24"));
+  facts.network.routes.push_back(Route("172.18.0.0/15", 2, "10.244.1.1"));  // 172.18-19
+  facts.kubernetes_service_host = "172.20.0.1";
+  facts.resolv_conf = "nameserver 172.21.0.10\n";
+  auto decision = DecideAddressPools(facts, {*Cidr::Parse("172.22.0.0/16")});
+  ASSERT_TRUE(decision.ok());
+  EXPECT_EQ(decision->bip, "172.23.0.1/16");
+  EXPECT_EQ(decision->default_address_pools[0].base.ToString(), "172.24.0.0/16");
+  std::vector<std::string> reasons;
+  for (const auto& avoided : decision->avoided) reasons.push_back(avoided.reason);
+  EXPECT_THAT(reasons, ::testing::IsSupersetOf({"address on eth0", "route via eth0",
+                                                "KUBERNETES_SERVICE_HOST",
+                                                "nameserver in resolv.conf", "--avoid"}));
+}
+
+TEST(DecideAddressPoolsTest, IgnoresDockersOwnBridgesSoReRunsAreStable) {
+  SystemFacts facts = PodFacts();
+  facts.network.links.push_back(Link(5, "docker0", "bridge", 1450));
+  facts.network.addresses.push_back(Address(5, "172.17.0.1/16"));
+  facts.network.routes.push_back(Route("172.17.0.0/16", 5));
+  EXPECT_EQ(DecideAddressPools(facts, {})->bip, "172.17.0.1/16");
+}
+
+TEST(DecideAddressPoolsTest, FailsClearlyWhenEverythingCollides) {
+  auto decision = DecideAddressPools(
+      PodFacts(), {*Cidr::Parse("172.16.0.0/12"), *Cidr::Parse("192.168.0.0/16"),
+                   *Cidr::Parse("10.0.0.0/8")});
+  ASSERT_FALSE(decision.ok());
+  EXPECT_EQ(decision.error().ExitCode(), 1);
+  EXPECT_NE(decision.error().Message().find("--avoid"), std::string::npos);
+}
+
+TEST(ParseDockerVersionTest, AcceptsCommonSpellings) {
+  EXPECT_EQ(ParseDockerVersion("Docker version 20.10.24+dfsg1, build 5d6db84")->ToString(),
+            "20.10.24");
+  EXPECT_EQ(ParseDockerVersion("24.0.7")->ToString(), "24.0.7");
+  EXPECT_EQ(ParseDockerVersion("v25.0")->ToString(), "25.0.0");
+  EXPECT_EQ(ParseDockerVersion("26")->ToString(), "26.0.0");
+  EXPECT_FALSE(ParseDockerVersion("latest"));
+  EXPECT_FALSE(ParseDockerVersion(""));
+  EXPECT_FALSE(ParseDockerVersion("99999999999"));
+  EXPECT_EQ(ParseDockerVersion(" 24.0.7-rc.1 \n")->ToString(), "24.0.7");
+  EXPECT_EQ(ParseDockerVersion("Docker version 27.1.1, build 6312585")->ToString(), "27.1.1");
+  EXPECT_FALSE(ParseDockerVersion("24.0.7 extra"));
+  EXPECT_FALSE(ParseDockerVersion("Docker version 24, build x"));
+}
+
+TEST(DecideDockerdTest, VersionGatesDefaultNetworkOpts) {
+  EXPECT_FALSE(DecideDockerd("23.0.6", std::nullopt)->supports_default_network_opts);
+  EXPECT_TRUE(DecideDockerd("24.0", std::nullopt)->supports_default_network_opts);
+  EXPECT_EQ(DecideDockerd("auto", "Docker version 27.1.1, build 6312585")->source,
+            "dockerd --version");
+}
+
+TEST(DecideDockerdTest, AbsentDockerdAssumesOldestAndSaysSo) {
+  const auto decision = DecideDockerd("auto", std::nullopt);
+  EXPECT_EQ(decision->source, "assumed");
+  EXPECT_EQ(decision->version.ToString(), "20.10.0");
+  EXPECT_FALSE(decision->supports_default_network_opts);
+  EXPECT_NE(decision->reason.find("--dockerd-version"), std::string::npos);
+}
+
+TEST(DecideDockerdTest, BadFlagIsBadInput) {
+  auto decision = DecideDockerd("newest", std::nullopt);
+  ASSERT_FALSE(decision.ok());
+  EXPECT_EQ(decision.error().ExitCode(), 2);
+  EXPECT_NE(decision.error().Message().find("'newest'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dind::netcfg

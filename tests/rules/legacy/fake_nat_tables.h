@@ -1,0 +1,161 @@
+// An in-memory kernel nat table for the backend's unit tests: snapshots, commits that fail
+// with EAGAIN when someone else committed in between, and a hook to play that someone else.
+#pragma once
+
+#include <netinet/in.h>
+// After netinet/in.h (see masquerade_entry.cpp).
+#include <linux/netfilter/x_tables.h>
+#include <linux/netfilter_ipv4/ip_tables.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "rules/legacy/nat_table.h"
+
+namespace dind::rules::legacy::testing {
+
+struct FakeRule {
+  std::string target;
+  EntryBytes entry;
+};
+
+struct FakeTableContents {
+  // Chains in order: the four built-ins first, as the kernel lists them.
+  std::vector<std::pair<std::string, std::vector<FakeRule>>> chains = {
+      {"PREROUTING", {}}, {"INPUT", {}}, {"OUTPUT", {}}, {"POSTROUTING", {}}};
+
+  std::vector<FakeRule>* Find(std::string_view name) {
+    for (auto& [chain, rules] : chains) {
+      if (chain == name) return &rules;
+    }
+    return nullptr;
+  }
+  const std::vector<FakeRule>* Find(std::string_view name) const {
+    return const_cast<FakeTableContents*>(this)->Find(name);
+  }
+};
+
+// The name a rule's target header carries (for our entries: MASQUERADE or the jump's chain).
+inline std::string TargetNameOf(Family family, EntryView entry) {
+  const std::size_t head = family == Family::kIPv4 ? sizeof(ipt_entry) : sizeof(ip6t_entry);
+  xt_entry_target target;
+  std::memcpy(&target, entry.data() + head, sizeof(target));
+  return target.u.user.name;
+}
+
+struct FakeKernelTable {
+  bool exists = true;
+  FakeTableContents contents;
+  int generation = 0;  // bumped by every commit
+  int commits = 0;
+  int opens = 0;
+  // Runs inside Commit before the generation check: a writer racing us.
+  std::function<void(FakeKernelTable&)> before_commit;
+  // Commits that replace the table but then fail with EINVAL, as libiptc's commit does when the
+  // table changes between its replace and its counter update.
+  int replaced_but_failed = 0;
+  int refuse_with = 0;  // an errno every commit fails with, changing nothing
+
+  void CommitFromOutside(FakeTableContents next) {
+    contents = std::move(next);
+    ++generation;
+  }
+};
+
+class FakeNatTable final : public NatTable {
+ public:
+  FakeNatTable(Family family, FakeKernelTable& kernel)
+      : family_(family), kernel_(kernel), snapshot_(kernel.contents), base_(kernel.generation) {}
+
+  Family family() const override { return family_; }
+  std::vector<std::string> Chains() const override {
+    std::vector<std::string> names;
+    for (const auto& chain : snapshot_.chains) names.push_back(chain.first);
+    return names;
+  }
+  bool HasChain(std::string_view chain) const override { return snapshot_.Find(chain) != nullptr; }
+  std::vector<NatRule> Rules(std::string_view chain) const override {
+    std::vector<NatRule> rules;
+    if (const auto* found = snapshot_.Find(chain)) {
+      for (const auto& rule : *found) rules.push_back(NatRule{rule.target, rule.entry});
+    }
+    return rules;
+  }
+  Status CreateChain(std::string_view chain) override {
+    if (HasChain(chain)) return Fail(EEXIST);
+    snapshot_.chains.emplace_back(std::string(chain), std::vector<FakeRule>{});
+    return OkStatus();
+  }
+  Status DeleteChain(std::string_view chain) override {
+    const auto* rules = snapshot_.Find(chain);
+    if (rules == nullptr) return Fail(ENOENT);
+    if (!rules->empty()) return Fail(ENOTEMPTY);
+    for (const auto& other : snapshot_.chains) {
+      for (const auto& rule : other.second) {
+        if (rule.target == chain) return Fail(EMLINK);
+      }
+    }
+    std::erase_if(snapshot_.chains, [&](const auto& entry) { return entry.first == chain; });
+    return OkStatus();
+  }
+  Status AppendRule(std::string_view chain, EntryView entry) override {
+    auto* rules = snapshot_.Find(chain);
+    if (rules == nullptr) return Fail(ENOENT);
+    rules->push_back(
+        FakeRule{TargetNameOf(family_, entry), EntryBytes(entry.begin(), entry.end())});
+    return OkStatus();
+  }
+  Status DeleteRule(std::string_view chain, unsigned index) override {
+    auto* rules = snapshot_.Find(chain);
+    if (rules == nullptr) return Fail(ENOENT);
+    if (index >= rules->size()) return Fail(E2BIG);
+    rules->erase(rules->begin() + index);
+    return OkStatus();
+  }
+  Status Commit() override {
+    if (kernel_.before_commit) kernel_.before_commit(kernel_);
+    if (kernel_.refuse_with != 0) return Fail(kernel_.refuse_with);
+    if (kernel_.generation != base_) return Fail(EAGAIN);
+    kernel_.contents = snapshot_;
+    ++kernel_.generation;
+    ++kernel_.commits;
+    if (kernel_.replaced_but_failed > 0) {
+      --kernel_.replaced_but_failed;
+      return Fail(EINVAL);
+    }
+    return OkStatus();
+  }
+
+ private:
+  Error Fail(int errnum) const { return NatTableError(family_, "fake nat table", errnum); }
+
+  Family family_;
+  FakeKernelTable& kernel_;
+  FakeTableContents snapshot_;
+  int base_;
+};
+
+class FakeNatTables final : public NatTables {
+ public:
+  FakeKernelTable v4;
+  FakeKernelTable v6;
+
+  FakeKernelTable& Of(Family family) { return family == Family::kIPv4 ? v4 : v6; }
+
+  Result<bool> Exists(Family family) override { return Of(family).exists; }
+  Result<std::unique_ptr<NatTable>> Open(Family family) override {
+    FakeKernelTable& kernel = Of(family);
+    ++kernel.opens;
+    kernel.exists = true;  // as in the kernel: reading a table instantiates it
+    return std::unique_ptr<NatTable>(std::make_unique<FakeNatTable>(family, kernel));
+  }
+};
+
+}  // namespace dind::rules::legacy::testing
