@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs everything dind-netcfg needs to build, test and benchmark, from Debian 12's packages.
+# Safe to re-run. Installing docker.io must not start the machine's own dockerd (it would add
+# docker0 and iptables rules to the machine's namespace), so service starts are held off.
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps.sh: run as root (apt-get needs it): sudo $0" >&2
+  exit 2
+fi
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config clang-format
+  # libraries (see README, "Dependencies")
+  libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev libiptc-dev
+  libboost-dev libboost-system-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
+  libcap-dev libsystemd-dev
+  # tests and benchmarks
+  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev
+  # the real kernel-facing peers the tests drive inside their own namespaces
+  iproute2 iptables nftables ethtool docker.io busybox-static netcat-openbsd jq procps
+  util-linux kmod
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||
+    missing+=("$package")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps.sh: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod 755 "$policy"
+  created_policy=1
+fi
+trap '[[ $created_policy -eq 1 ]] && rm -f "$policy"' EXIT
+
+echo "install-deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
