@@ -7,3 +7,5 @@ pkg_check_modules(IPTC REQUIRED IMPORTED_TARGET libip4tc libip6tc)
 find_package(Boost 1.74 REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(CLI11 REQUIRED)
+# The daemon's event loop: Boost.Asio and Beast are header-only; Asio needs the thread library.
+find_package(Threads REQUIRED)

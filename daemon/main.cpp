@@ -23,7 +23,9 @@ int main(int argc, char** argv) {
 
   std::map<std::string, Runner> runners{{"detect", dind::cli::AddDetectCommand(app)},
                                         {"init", dind::cli::AddInitCommand(app)},
-                                        {"version", dind::cli::AddVersionCommand(app)}};
+                                        {"version", dind::cli::AddVersionCommand(app)},
+                                        {"probe", dind::cli::AddProbeCommand(app)},
+                                        {"rules", dind::cli::AddRulesCommand(app)}};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& help) {

@@ -3,7 +3,10 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <functional>
+#include <string>
+#include <string_view>
 
 #include "common/result.h"
 
@@ -14,6 +17,17 @@ using Runner = std::function<int()>;
 Runner AddDetectCommand(CLI::App& app);
 Runner AddInitCommand(CLI::App& app);
 Runner AddVersionCommand(CLI::App& app);
+// `rules apply|check|remove` (rules.cpp); the runner dispatches on the sub-subcommand.
+Runner AddRulesCommand(CLI::App& app);
+Runner AddProbeCommand(CLI::App& app);
+
+// The --url of `probe`: http://HOST:PORT/PATH (HOST may be [IPv6]).
+struct ProbeUrl {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string path;
+};
+Result<ProbeUrl> ParseProbeUrl(std::string_view url);
 
 // Logs the error on one line and returns its exit code.
 int ReportFailure(const Error& error);

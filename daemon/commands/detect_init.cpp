@@ -6,6 +6,7 @@
 #include "daemon/commands/commands.h"
 #include "daemon/commands/detection_flags.h"
 #include "daemon/commands/flags.h"
+#include "daemon/commands/rules_command.h"
 
 namespace dind::cli {
 namespace {
@@ -41,13 +42,23 @@ Runner AddDetectCommand(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
   AddFlag(*command, "--json", *json, "print one JSON object");
   AddDetectionFlags(*command, *flags);
-  return [flags, json]() {
+  auto backend = std::make_shared<std::string>("auto");
+  AddBackendFlag(*command, *backend);
+  return [flags, json, backend]() {
+    if (auto valid = ValidateBackendFlag(*backend); !valid) {
+      return ReportFailure(valid.error().Wrap("detect"));
+    }
     auto report = RunDetection(*flags);
     if (!report) return ReportFailure(report.error().Wrap("detect"));
+    // Read-only here: the census only reads, the proof runs in throwaway namespaces.
+    auto decision = DescribeBackendDecision(report->kernel, *backend);
+    if (!decision) return ReportFailure(decision.error().Wrap("detect"));
     if (*json) {
-      std::cout << netcfg::ReportToJson(*report).dump(2) << "\n";
+      auto output = netcfg::ReportToJson(*report);
+      output["backend"] = decision->json;
+      std::cout << output.dump(2) << "\n";
     } else {
-      std::cout << netcfg::ReportToText(*report);
+      std::cout << netcfg::ReportToText(*report) << decision->text;
     }
     return 0;
   };
@@ -60,6 +71,9 @@ Runner AddInitCommand(CLI::App& app) {
     DetectionFlags detection;
     std::string daemon_json;
     bool json = false;
+    std::string backend = "auto";
+    bool apply_rules = true;
+    bool no_rules = false;
   };
   auto flags = std::make_shared<InitFlags>();
   AddOption(*command, "--daemon-json", flags->daemon_json,
@@ -67,9 +81,14 @@ Runner AddInitCommand(CLI::App& app) {
       ->required();
   AddFlag(*command, "--json", flags->json, "print one JSON object");
   AddDetectionFlags(*command, flags->detection);
+  AddApplyRulesFlags(*command, flags->apply_rules, flags->no_rules);
+  AddBackendFlag(*command, flags->backend);
 
   return [flags]() {
     const std::string& path = flags->daemon_json;
+    if (auto valid = ValidateBackendFlag(flags->backend); !valid) {
+      return ReportFailure(valid.error().Wrap("init"));
+    }
     // A malformed existing file is a usage error found before anything else is done.
     auto existing = netcfg::ReadDaemonJson(path);
     if (!existing) return ReportFailure(existing.error().Wrap("init"));
@@ -94,11 +113,24 @@ Runner AddInitCommand(CLI::App& app) {
                {"mtu", std::to_string(report->mtu.docker)},
                {"changes", std::to_string(merged->changes.size())}});
 
+    // The masquerade for the networks just written, so one init container does both.
+    std::optional<RulesOutput> rules;
+    if (flags->apply_rules && !flags->no_rules) {
+      auto applied = ApplyRulesForInit(*report, flags->backend);
+      if (!applied) {
+        return ReportFailure(applied.error().Wrap("init: daemon.json " + path +
+                                                  " is written, but the masquerade rules are not "
+                                                  "(--no-rules skips them)"));
+      }
+      rules = std::move(applied).value();
+    }
+
     if (flags->json) {
       auto json = netcfg::ReportToJson(*report);
       json["daemon_json"] = {{"path", path},
                              {"written", write},
                              {"changes", ChangesToJson(merged->changes)}};
+      json["rules"] = rules ? rules->json : netcfg::OrderedJson(nullptr);
       std::cout << json.dump(2) << "\n";
     } else {
       std::cout << netcfg::ReportToText(*report);
@@ -106,6 +138,7 @@ Runner AddInitCommand(CLI::App& app) {
       for (const auto& change : merged->changes) {
         std::cout << "  changed   " << DescribeChange(change) << "\n";
       }
+      std::cout << (rules ? rules->text : "rules       not applied (--no-rules)\n");
     }
     return 0;
   };

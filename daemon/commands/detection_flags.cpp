@@ -33,6 +33,13 @@ Result<netcfg::DetectionReport> RunDetection(const DetectionFlags& flags) {
   netcfg::DetectOptions options;
   auto mtu = ParseAutoOrNumber("--mtu", flags.mtu);
   if (!mtu) return mtu.error();
+  // Below the IPv6 minimum is wrong on any network: refuse it before detection can fail first.
+  if (*mtu && **mtu < netcfg::kMinimumMtu) {
+    return Error::BadInput("--mtu (" + EnvName("--mtu") + ") value " + flags.mtu + " is below " +
+                               std::to_string(netcfg::kMinimumMtu) + ", the IPv6 minimum MTU",
+                           "use a value from " + std::to_string(netcfg::kMinimumMtu) +
+                               " up to the uplink's MTU, or --mtu auto");
+  }
   options.mtu.override_mtu = *mtu;
   auto reserve = ParseNumber("--reserve", flags.reserve);
   if (!reserve) return reserve.error();
@@ -42,9 +49,10 @@ Result<netcfg::DetectionReport> RunDetection(const DetectionFlags& flags) {
   options.avoid = std::move(avoid).value();
   options.dockerd_version = flags.dockerd_version;
   // Validate the version flag before touching the system, so usage errors come first.
-  if (options.dockerd_version != "auto") {
-    auto dockerd = netcfg::DecideDockerd(options.dockerd_version, std::nullopt);
-    if (!dockerd) return dockerd.error();
+  if (options.dockerd_version != "auto" && !netcfg::ParseDockerVersion(options.dockerd_version)) {
+    return Error::BadInput("--dockerd-version (" + EnvName("--dockerd-version") + ") value '" +
+                               options.dockerd_version + "' is not a version",
+                           "write it like 24.0.7, or use auto");
   }
 
   netcfg::FactSources sources = flags.sources;

@@ -92,12 +92,16 @@ KernelFacts DetectKernel(const SystemFacts& facts);
 
 // ---- cgroup -------------------------------------------------------------------------------
 struct CgroupDecision {
-  std::string version;   // "v1", "v2" or "unknown"
-  std::string own_path;  // this process's cgroup as /proc/self/cgroup shows it
+  std::string version;                // "v1", "v2" or "unknown"
+  std::string own_path;               // this process's cgroup as /proc/self/cgroup shows it
   std::optional<std::string> parent;  // cgroup-parent for dockerd, when one is needed
-  std::string reason;
+  std::string reason;                 // why, and when no parent is written, why not
 };
 
+// Nests dockerd's containers under this container's cgroup (per the D2iQ write-up) when the
+// mounted hierarchy shows more than this container; writes nothing when dockerd's default
+// already nests (a cgroup namespace, or this cgroup mounted as the root), and nothing when the
+// process looks like a host session or service rather than a container.
 CgroupDecision DecideCgroupParent(const SystemFacts& facts);
 
 // ---- Address pools ------------------------------------------------------------------------

@@ -157,7 +157,9 @@ std::string ReportToText(const DetectionReport& report) {
                      report.kernel.nf_tables.evidence + "), ip_tables " +
                      std::string(AvailabilityName(report.kernel.ip_tables.available)) + " (" +
                      report.kernel.ip_tables.evidence + ")");
-  line("cgroup", report.cgroup.version + ", parent " + report.cgroup.parent.value_or("(default)") +
+  line("cgroup", report.cgroup.version + ", " +
+                     (report.cgroup.parent ? "cgroup-parent " + *report.cgroup.parent
+                                           : std::string("no cgroup-parent")) +
                      ": " + report.cgroup.reason);
   std::string pools = "bip " + report.pools.bip + ", pools";
   for (const auto& pool : report.pools.default_address_pools) {

@@ -1,5 +1,7 @@
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "netcfg/detect/decide.h"
@@ -69,6 +71,43 @@ std::optional<std::uint32_t> FindCniMtu(const nlohmann::json& node) {
     for (const auto& element : node) consider(FindCniMtu(element));
   }
   return lowest;
+}
+
+// Underlay MTUs pods commonly sit on: Ethernet, GCE, AWS jumbo frames, and AWS jumbo frames
+// below an IPIP hop.
+constexpr std::uint32_t kCommonUnderlayMtus[] = {1500, 1460, 9001, 8981};
+
+struct InferableEncapsulation {
+  const char* kind;
+  std::uint32_t bytes;
+  const char* description;
+};
+constexpr InferableEncapsulation kInferableEncapsulations[] = {
+    {"ipip", 20, "ipip"},
+    {"gre", 24, "gre"},
+    {"vxlan", 50, "vxlan or geneve"},
+    {"wireguard", 60, "wireguard"},
+    {"vxlan", 70, "vxlan or geneve over IPv6"},
+    {"wireguard", 80, "wireguard over IPv6"}};
+
+struct InferenceCandidate {
+  std::uint32_t underlay;
+  const InferableEncapsulation* encapsulation;
+};
+
+// "1500 (a common underlay MTU) minus 50 bytes of vxlan or geneve"
+std::string Describe(const InferenceCandidate& candidate) {
+  return std::to_string(candidate.underlay) + " (a common underlay MTU) minus " +
+         std::to_string(candidate.encapsulation->bytes) + " bytes of " +
+         candidate.encapsulation->description;
+}
+
+std::string UnderlayList() {
+  std::string list;
+  for (std::uint32_t mtu : kCommonUnderlayMtus) {
+    list += (list.empty() ? "" : ", ") + std::to_string(mtu);
+  }
+  return list;
 }
 
 }  // namespace
@@ -142,39 +181,53 @@ OverlayEvidence DetectOverlay(const SystemFacts& facts, const Uplink& uplink) {
     return overlay;
   }
 
-  // 3. Inference from the uplink MTU against the underlay MTUs clouds and datacentres use.
-  struct Encapsulation {
-    const char* kind;
-    std::uint32_t bytes;
-  };
-  constexpr Encapsulation kEncapsulations[] = {{"ipip", 20},      {"gre", 24},
-                                               {"vxlan", 50},     {"wireguard", 60},
-                                               {"vxlan (IPv6 underlay)", 70},
-                                               {"wireguard (IPv6 underlay)", 80}};
-  std::vector<std::string> candidates;
-  for (std::uint32_t underlay : {1500u, 1460u, 9001u, 8981u}) {
-    if (underlay <= uplink.mtu) continue;
-    for (const auto& encapsulation : kEncapsulations) {
-      if (underlay - uplink.mtu != encapsulation.bytes) continue;
-      if (candidates.empty()) {
-        overlay.overhead_bytes = encapsulation.bytes;
-        overlay.kind = encapsulation.kind;
+  // 3. Inference from the uplink MTU. The pod cannot see the node's network, so an uplink MTU
+  // that equals a common underlay MTU minus a known overhead only suggests that encapsulation.
+  // It names one only when exactly one explanation fits and the value is not also a round
+  // number people set by hand (1400 = 1460 - 60 is a coincidence far more often than wireguard
+  // over GCE); otherwise it says "ambiguous" and assumes no overlay.
+  std::vector<InferenceCandidate> candidates;
+  for (std::uint32_t underlay : kCommonUnderlayMtus) {
+    for (const auto& encapsulation : kInferableEncapsulations) {
+      if (underlay == uplink.mtu + encapsulation.bytes) {
+        candidates.push_back({underlay, &encapsulation});
       }
-      candidates.push_back(std::string(encapsulation.kind) + " over a " +
-                           std::to_string(underlay) + " underlay");
     }
   }
-  if (!candidates.empty()) {
-    overlay.evidence = "inference";
-    overlay.detail = "inferred, not seen: uplink MTU " + std::to_string(uplink.mtu) + " matches ";
-    for (size_t i = 0; i < candidates.size(); ++i) {
-      overlay.detail += (i == 0 ? "" : " or ") + candidates[i];
-    }
+  const bool uplink_is_underlay_mtu =
+      std::find(std::begin(kCommonUnderlayMtus), std::end(kCommonUnderlayMtus), uplink.mtu) !=
+      std::end(kCommonUnderlayMtus);
+  const std::string mtu_text = "uplink MTU " + std::to_string(uplink.mtu);
+  if (candidates.empty()) {
+    overlay.evidence = "none";
+    overlay.detail = "no tunnel device, CNI MTU file or CNI config visible, and " + mtu_text +
+                     (uplink_is_underlay_mtu ? " is a common underlay MTU itself"
+                                             : " is no common underlay MTU (" + UnderlayList() +
+                                                   ") minus a known encapsulation overhead") +
+                     ": no overlay assumed";
     return overlay;
   }
-  overlay.evidence = "none";
-  overlay.detail = "no tunnel device, CNI MTU file or config visible, and uplink MTU " +
-                   std::to_string(uplink.mtu) + " matches no known encapsulation";
+  overlay.evidence = "inference";
+  const bool round_value = uplink.mtu % 100 == 0;
+  if (candidates.size() == 1 && !uplink_is_underlay_mtu && !round_value) {
+    const InferenceCandidate& only = candidates.front();
+    overlay.kind = only.encapsulation->kind;
+    overlay.overhead_bytes = only.encapsulation->bytes;
+    overlay.detail = "inference, not evidence: " + mtu_text + " = " + Describe(only) +
+                     "; no tunnel device or CNI MTU statement confirms it";
+    return overlay;
+  }
+  overlay.detail = "ambiguous: " + mtu_text + " fits ";
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    overlay.detail += (i == 0 ? "" : " or ") + Describe(candidates[i]);
+  }
+  if (uplink_is_underlay_mtu) {
+    overlay.detail += " or no overlay on a " + std::to_string(uplink.mtu) + " underlay";
+  }
+  if (round_value) {
+    overlay.detail += ", and " + std::to_string(uplink.mtu) + " is a round value often set by hand";
+  }
+  overlay.detail += "; an inference, not evidence, so no overlay is assumed";
   return overlay;
 }
 

@@ -42,7 +42,8 @@ TEST(PlanDaemonJsonTest, NewDockerdGetsDefaultNetworkOpts) {
 TEST(PlanDaemonJsonTest, OldDockerdNeverGetsKeysItDoesNotKnow) {
   auto report = Detect(testing::PodFacts(1450), {.dockerd_version = "20.10.24"});
   ASSERT_TRUE(report.ok());
-  const KeyUpdate* opts = FindUpdate(PlanDaemonJson(*report), "default-network-opts");
+  const auto updates = PlanDaemonJson(*report);
+  const KeyUpdate* opts = FindUpdate(updates, "default-network-opts");
   ASSERT_NE(opts, nullptr);
   EXPECT_FALSE(opts->value) << "the key must be removed, not written";
   EXPECT_FALSE(report->warnings.empty());

@@ -108,7 +108,133 @@ TEST(DecideCgroupParentTest, NoCgroupMountSaysSo) {
   facts.proc_self_cgroup = "0::/\n";
   const auto decision = DecideCgroupParent(facts);
   EXPECT_EQ(decision.version, "unknown");
+  EXPECT_FALSE(decision.parent);
   EXPECT_NE(decision.reason.find("no cgroup filesystem"), std::string::npos);
+  EXPECT_NE(decision.reason.find("cgroup-parent not written"), std::string::npos);
+}
+
+TEST(DecideCgroupParentTest, UnreadableProcFilesSayNotWritten) {
+  SystemFacts facts;
+  const auto decision = DecideCgroupParent(facts);
+  EXPECT_EQ(decision.version, "unknown");
+  EXPECT_FALSE(decision.parent);
+  EXPECT_NE(decision.reason.find("cgroup-parent not written"), std::string::npos);
+}
+
+constexpr const char* kHostCgroupV2Mount =
+    "30 25 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n";
+
+TEST(DecideCgroupParentTest, CgroupNamespaceRootSaysNotNeededAndNotWritten) {
+  for (const char* mountinfo : {kHostCgroupV2Mount, kHostCgroupV1Mounts}) {
+    SystemFacts facts;
+    facts.proc_self_mountinfo = mountinfo;
+    facts.proc_self_cgroup = std::string(mountinfo) == kHostCgroupV2Mount
+                                 ? "0::/\n"
+                                 : "11:memory:/\n4:cpu,cpuacct:/\n0::/\n";
+    const auto decision = DecideCgroupParent(facts);
+    EXPECT_FALSE(decision.parent);
+    EXPECT_EQ(decision.own_path, "/");
+    EXPECT_NE(decision.reason.find("not needed, not written"), std::string::npos)
+        << decision.reason;
+  }
+}
+
+TEST(DecideCgroupParentTest, ReasonForANestingParentNamesTheHostHierarchy) {
+  SystemFacts facts;
+  facts.proc_self_mountinfo = kHostCgroupV2Mount;
+  facts.proc_self_cgroup = "0::/kubepods/burstable/pod1/abc\n";
+  const auto decision = DecideCgroupParent(facts);
+  EXPECT_EQ(decision.parent, "/kubepods/burstable/pod1/abc");
+  EXPECT_NE(decision.reason.find("beside the pod"), std::string::npos) << decision.reason;
+}
+
+// A v1 hybrid host: tmpfs at /sys/fs/cgroup, v1 controllers, and cgroup2 at .../unified. The
+// unified mount must not make it v2: dockerd decides by what /sys/fs/cgroup itself is.
+TEST(DecideCgroupParentTest, HybridHostIsV1AndUsesTheMemoryLine) {
+  SystemFacts facts;
+  facts.proc_self_mountinfo = std::string(kHostCgroupV1Mounts) +
+                              "41 30 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
+  facts.proc_self_cgroup = "11:memory:/kubepods/pod9/c1\n4:cpu,cpuacct:/\n0::/\n";
+  const auto decision = DecideCgroupParent(facts);
+  EXPECT_EQ(decision.version, "v1");
+  EXPECT_EQ(decision.parent, "/kubepods/pod9/c1");
+}
+
+// The memory controller is found by its mount options, also when co-mounted under another name.
+TEST(DecideCgroupParentTest, V1MemoryFoundByMountOptionsNotName) {
+  SystemFacts facts;
+  facts.proc_self_mountinfo =
+      "35 30 0:31 / /sys/fs/cgroup/mem,blkio rw - cgroup cgroup rw,memory,blkio\n";
+  facts.proc_self_cgroup = "5:memory,blkio:/kubepods/pod1/c2\n";
+  EXPECT_EQ(DecideCgroupParent(facts).parent, "/kubepods/pod1/c2");
+}
+
+// D2iQ's workaround bind-mounts the container's cgroup again below the mount point; the first
+// mount is the one runc uses, so the later one must not change the decision.
+TEST(DecideCgroupParentTest, LaterBindMountBelowTheHierarchyIsIgnored) {
+  SystemFacts facts;
+  facts.proc_self_mountinfo =
+      "35 30 0:31 /kubepods/pod1/c3 /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+      "50 35 0:31 /kubepods/pod1/c3 /sys/fs/cgroup/memory/kubepods/pod1/c3 rw - cgroup cgroup "
+      "rw,memory\n";
+  facts.proc_self_cgroup = "11:memory:/kubepods/pod1/c3\n";
+  const auto decision = DecideCgroupParent(facts);
+  EXPECT_FALSE(decision.parent);
+  EXPECT_NE(decision.reason.find("this container's own cgroup"), std::string::npos)
+      << decision.reason;
+}
+
+// A mount of the pod's cgroup (not the container's): the parent is the container's cgroup
+// relative to what is mounted, or dockerd would double the path.
+TEST(DecideCgroupParentTest, MountAboveTheContainerGivesARelativeParent) {
+  SystemFacts facts;
+  facts.proc_self_mountinfo =
+      "30 25 0:26 /kubepods.slice/pod1.slice /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+  facts.proc_self_cgroup = "0::/kubepods.slice/pod1.slice/cri-containerd-ab.scope\n";
+  EXPECT_EQ(DecideCgroupParent(facts).parent, "/cri-containerd-ab.scope");
+}
+
+// Inside a cgroup namespace with the host's hierarchy bind-mounted, mountinfo shows the mount's
+// root relative to the namespace ("/.."): /docker would land outside the pod, and nothing
+// visible says where the pod is.
+TEST(DecideCgroupParentTest, MountFromOutsideTheNamespaceIsNotGuessed) {
+  SystemFacts facts;
+  facts.proc_self_mountinfo = "30 25 0:26 /../.. /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+  facts.proc_self_cgroup = "0::/\n";
+  const auto decision = DecideCgroupParent(facts);
+  EXPECT_FALSE(decision.parent);
+  EXPECT_NE(decision.reason.find("does not contain"), std::string::npos) << decision.reason;
+  EXPECT_NE(decision.reason.find("cgroup-parent not written"), std::string::npos);
+}
+
+class HostSessionTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(HostSessionTest, HostSessionOrServiceGetsNoParent) {
+  SystemFacts facts;
+  facts.proc_self_mountinfo = kHostCgroupV2Mount;
+  facts.proc_self_cgroup = std::string("0::") + GetParam() + "\n";
+  const auto decision = DecideCgroupParent(facts);
+  EXPECT_FALSE(decision.parent) << GetParam();
+  EXPECT_EQ(decision.own_path, GetParam());
+  EXPECT_NE(decision.reason.find("systemd session or service on the host"), std::string::npos)
+      << decision.reason;
+  EXPECT_NE(decision.reason.find("run init inside the container"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Paths, HostSessionTest,
+    ::testing::Values("/user.slice/user-0.slice/session-3.scope", "/system.slice/ssh.service",
+                      "/init.scope", "/user.slice/user-1000.slice/user@1000.service/app.slice"));
+
+// Containers that systemd placed (docker or CRI with the systemd cgroup driver) are containers.
+TEST(DecideCgroupParentTest, ContainerScopesUnderSystemSliceAreNested) {
+  for (const char* path :
+       {"/system.slice/docker-0123abcd.scope", "/system.slice/cri-containerd-0123abcd.scope"}) {
+    SystemFacts facts;
+    facts.proc_self_mountinfo = kHostCgroupV2Mount;
+    facts.proc_self_cgroup = std::string("0::") + path + "\n";
+    EXPECT_EQ(DecideCgroupParent(facts).parent, path);
+  }
 }
 
 TEST(ParseNameserversTest, ReadsV4V6AndScoped) {

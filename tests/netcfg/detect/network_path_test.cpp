@@ -110,34 +110,81 @@ struct InferenceCase {
   std::uint32_t mtu;
   std::uint32_t overhead;
   const char* kind;
+  const char* evidence;
 };
 
 class InferenceTest : public ::testing::TestWithParam<InferenceCase> {};
 
-TEST_P(InferenceTest, InfersFromCommonUnderlays) {
+TEST_P(InferenceTest, NamesAnEncapsulationOnlyForASingleClearMatch) {
   SystemFacts facts = PodFacts(GetParam().mtu);
   const auto overlay = DetectOverlay(facts, UplinkOf(facts));
-  EXPECT_EQ(overlay.overhead_bytes, GetParam().overhead);
-  EXPECT_EQ(overlay.kind, GetParam().kind);
-  EXPECT_EQ(overlay.evidence, GetParam().overhead ? "inference" : "none");
-  if (GetParam().overhead) {
-    EXPECT_NE(overlay.detail.find("inferred"), std::string::npos);
+  EXPECT_EQ(overlay.overhead_bytes, GetParam().overhead) << overlay.detail;
+  EXPECT_EQ(overlay.kind, GetParam().kind) << overlay.detail;
+  EXPECT_EQ(overlay.evidence, GetParam().evidence) << overlay.detail;
+  if (overlay.evidence == std::string("inference")) {
+    EXPECT_NE(overlay.detail.find("inference, not evidence"), std::string::npos) << overlay.detail;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Mtus, InferenceTest,
-                         ::testing::Values(InferenceCase{1480, 20, "ipip"},
-                                           InferenceCase{1450, 50, "vxlan"},
-                                           InferenceCase{1440, 60, "wireguard"},
-                                           InferenceCase{8951, 50, "vxlan"},
-                                           InferenceCase{1500, 0, ""},
-                                           InferenceCase{1300, 0, ""}));
+INSTANTIATE_TEST_SUITE_P(
+    Mtus, InferenceTest,
+    ::testing::Values(InferenceCase{1480, 20, "ipip", "inference"},       // 1500 - ipip
+                      InferenceCase{1476, 24, "gre", "inference"},        // 1500 - gre
+                      InferenceCase{1450, 50, "vxlan", "inference"},      // 1500 - vxlan
+                      InferenceCase{1410, 50, "vxlan", "inference"},      // 1460 - vxlan (GCE)
+                      InferenceCase{1420, 80, "wireguard", "inference"},  // 1500 - wg over v6
+                      InferenceCase{8951, 50, "vxlan", "inference"},      // 9001 - vxlan (AWS)
+                      InferenceCase{1440, 0, "", "inference"},  // 1500 - wg or 1460 - ipip
+                      InferenceCase{1400, 0, "", "inference"},  // 1460 - wg, but a round value
+                      InferenceCase{8981, 0, "", "inference"},  // 9001 - ipip, or an underlay
+                      InferenceCase{1500, 0, "", "none"}, InferenceCase{1300, 0, "", "none"}));
 
-TEST(InferenceTest, AmbiguousMtuListsEveryCandidate) {
+TEST(InferenceTest, SeveralMatchesAreAmbiguousAndListEveryCandidate) {
   SystemFacts facts = PodFacts(1440);
   const auto detail = DetectOverlay(facts, UplinkOf(facts)).detail;
-  EXPECT_NE(detail.find("wireguard over a 1500 underlay"), std::string::npos) << detail;
-  EXPECT_NE(detail.find("ipip over a 1460 underlay"), std::string::npos) << detail;
+  EXPECT_TRUE(detail.starts_with("ambiguous: uplink MTU 1440")) << detail;
+  EXPECT_NE(detail.find("1500 (a common underlay MTU) minus 60 bytes of wireguard"),
+            std::string::npos)
+      << detail;
+  EXPECT_NE(detail.find("1460 (a common underlay MTU) minus 20 bytes of ipip"), std::string::npos)
+      << detail;
+  EXPECT_NE(detail.find("no overlay is assumed"), std::string::npos) << detail;
+}
+
+TEST(InferenceTest, RoundValueIsAWeakMatchNotWireguard) {
+  SystemFacts facts = PodFacts(1400);
+  const auto overlay = DetectOverlay(facts, UplinkOf(facts));
+  EXPECT_TRUE(overlay.detail.starts_with("ambiguous:")) << overlay.detail;
+  EXPECT_NE(overlay.detail.find("wireguard"), std::string::npos) << overlay.detail;
+  EXPECT_NE(overlay.detail.find("round value often set by hand"), std::string::npos)
+      << overlay.detail;
+}
+
+TEST(InferenceTest, UplinkThatIsItselfACommonUnderlayMtuIsAmbiguous) {
+  SystemFacts facts = PodFacts(8981);
+  const auto detail = DetectOverlay(facts, UplinkOf(facts)).detail;
+  EXPECT_NE(detail.find("9001 (a common underlay MTU) minus 20 bytes of ipip"), std::string::npos)
+      << detail;
+  EXPECT_NE(detail.find("or no overlay on a 8981 underlay"), std::string::npos) << detail;
+}
+
+TEST(InferenceTest, NoMatchSaysWhyNoOverlayIsAssumed) {
+  SystemFacts ethernet = PodFacts(1500);
+  EXPECT_NE(DetectOverlay(ethernet, UplinkOf(ethernet)).detail.find("common underlay MTU itself"),
+            std::string::npos);
+  SystemFacts odd = PodFacts(1300);
+  EXPECT_NE(DetectOverlay(odd, UplinkOf(odd)).detail.find("(1500, 1460, 9001, 8981)"),
+            std::string::npos);
+}
+
+TEST(InferenceTest, EvidenceOutranksInference) {
+  SystemFacts facts = PodFacts(1450);
+  facts.network.links.push_back(Link(3, "tunl0", "ipip", 1430));
+  EXPECT_EQ(DetectOverlay(facts, UplinkOf(facts)).evidence, "tunnel-device");
+  facts.network.links.pop_back();
+  facts.calico_mtu_file = "1450";
+  facts.calico_mtu_path = "/var/lib/calico/mtu";
+  EXPECT_EQ(DetectOverlay(facts, UplinkOf(facts)).evidence, "calico-mtu-file");
 }
 
 MtuDecision MustDecide(const SystemFacts& facts, MtuOptions options) {

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "netcfg/netlink/rtnl_reader.h"
+#include "netcfg/netlink/rtnl_watcher.h"
 #include "tests/support/netns.h"
 
 namespace dind::netcfg {
@@ -220,6 +222,31 @@ TEST_F(RtnlReaderKernelTest, FreshNamespaceHasLoopbackAndNoUnicastRoutes) {
   std::vector<std::string> destinations;
   for (const auto& route : snapshot.routes) destinations.push_back(route.destination.ToString());
   EXPECT_THAT(destinations, IsEmpty());
+}
+
+// The watcher hears what happens in its own namespace, and only there.
+TEST_F(RtnlReaderKernelTest, WatcherHearsLinkMtuAndAddressChanges) {
+  ScopedNetns netns("nl-watch");
+  ScopedNetns elsewhere("nl-quiet");
+  std::optional<RtnlWatcher> watcher;
+  {
+    EnterNetns inside(netns);
+    auto opened = RtnlWatcher::Open();
+    ASSERT_TRUE(opened.ok()) << opened.error().Message();
+    watcher.emplace(std::move(opened).value());
+  }
+  auto drained = watcher->Drain();
+  ASSERT_TRUE(drained.ok());
+  EXPECT_EQ(*drained, 0) << "nothing has changed yet";
+
+  elsewhere.MustExec("ip link add docker0 type bridge");
+  EXPECT_EQ(watcher->Drain().value(), 0) << "another namespace's bridge must not be heard";
+
+  netns.MustExec("ip link add docker0 type bridge && ip addr add 172.17.0.1/16 dev docker0");
+  EXPECT_GE(watcher->Drain().value(), 2) << "a new link and its address";
+  netns.MustExec("ip link set docker0 mtu 1400");
+  EXPECT_GE(watcher->Drain().value(), 1) << "an MTU change";
+  EXPECT_EQ(watcher->Drain().value(), 0) << "drained";
 }
 
 }  // namespace

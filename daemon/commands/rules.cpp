@@ -1,0 +1,465 @@
+// `rules apply|check|remove`: the masquerade safety net that lets nested containers reach the
+// outside, installed in process in the backend this kernel really runs.
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+
+#include "common/log.h"
+#include "daemon/commands/commands.h"
+#include "daemon/commands/flags.h"
+#include "daemon/commands/rules_command.h"
+#include "daemon/commands/rules_sources.h"
+#include "daemon/commands/rules_verdict.h"
+#include "netcfg/detect/system_facts.h"
+#include "netcfg/netlink/rtnl_reader.h"
+#include "rules/choice/decision_report.h"
+#include "rules/proof/traffic_proof.h"
+
+namespace dind::cli {
+namespace {
+
+using Json = netcfg::OrderedJson;
+using rules::BackendKind;
+
+constexpr const char* kBackendFlagNames = "--backend (DIND_NETCFG_BACKEND)";
+constexpr BackendKind kBothKinds[] = {BackendKind::kLegacy, BackendKind::kNft};
+
+BackendKind Other(BackendKind kind) {
+  return kind == BackendKind::kLegacy ? BackendKind::kNft : BackendKind::kLegacy;
+}
+std::string Name(BackendKind kind) {
+  return std::string(rules::BackendName(kind));
+}
+
+void Line(std::string& text, const std::string& label, const std::string& value) {
+  text += label + std::string(label.size() < 12 ? 12 - label.size() : 1, ' ') + value + "\n";
+}
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string joined;
+  for (const auto& item : items) joined += (joined.empty() ? "" : ", ") + item;
+  return joined;
+}
+
+const netcfg::FeatureFacts& FeatureOf(const netcfg::KernelFacts& kernel, BackendKind kind) {
+  return kind == BackendKind::kLegacy ? kernel.ip_tables : kernel.nf_tables;
+}
+
+// Read-only: Inspect never creates or changes anything.
+Result<rules::BackendState> TakeCensus(const netcfg::KernelFacts& kernel, BackendKind kind) {
+  if (FeatureOf(kernel, kind).available == netcfg::Availability::kNo) {
+    return Error::Environment("not taken: the kernel lacks " + Name(kind) + " (" +
+                              FeatureOf(kernel, kind).evidence + ")");
+  }
+  auto backend = rules::MakeBackend(kind);
+  if (!backend) return backend.error();
+  return (*backend)->Inspect();
+}
+
+void LogDecision(const rules::BackendDecision& decision) {
+  log::Info("masquerade backend chosen", {{"backend", Name(decision.chosen)},
+                                          {"step", std::string(ChoiceStepName(decision.step))},
+                                          {"reason", decision.reason}});
+  for (const auto& finding : decision.split_brain) log::Warn("split brain: " + finding);
+  for (const auto& warning : decision.warnings) log::Warn(warning);
+}
+
+// ---- What the commands print ----------------------------------------------------------------
+
+struct ResolvedRules {
+  ResolvedSpec resolved;
+  rules::BackendDecision decision;
+};
+
+Json SpecToJson(const ResolvedSpec& resolved) {
+  Json sources = Json::array();
+  for (const auto& source : resolved.spec.sources) sources.push_back(source.ToString());
+  return {{"sources", sources},
+          {"sources_from", resolved.sources_from},
+          {"out_interface", resolved.spec.out_interface},
+          {"out_interface_from", resolved.out_interface_from}};
+}
+
+std::string SpecToText(const ResolvedSpec& resolved) {
+  std::vector<std::string> sources;
+  for (const auto& source : resolved.spec.sources) sources.push_back(source.ToString());
+  std::string text;
+  Line(text, "sources", Join(sources) + " (from " + resolved.sources_from + ")");
+  Line(text, "out", resolved.spec.out_interface + " (" + resolved.out_interface_from + ")");
+  return text;
+}
+
+std::string ContainerName(BackendKind kind) {
+  return kind == BackendKind::kLegacy ? "nat chain " + std::string(rules::kLegacyChain)
+                                      : "table " + std::string(rules::kNftTable);
+}
+
+Json StateToJson(BackendKind kind, const rules::BackendState& state) {
+  Json installed = Json::array();
+  for (const auto& rule : state.rules) {
+    installed.push_back({{"source", rule.source.ToString()},
+                         {"out_interface", rule.out_interface},
+                         {"packets", rule.packets},
+                         {"bytes", rule.bytes}});
+  }
+  return {{"backend", Name(kind)},
+          {"container", ContainerName(kind)},
+          {"present", state.container_present},
+          {"hooked", state.hooked},
+          {"rules", installed},
+          {"foreign_nat_rules", state.foreign_nat_rules},
+          {"foreign_masquerade_rules", state.foreign_masquerade_rules}};
+}
+
+std::string StateToText(BackendKind kind, const rules::BackendState& state) {
+  std::string summary =
+      Name(kind) + ": " + ContainerName(kind) + (state.container_present ? "" : " absent") +
+      (state.container_present && state.hooked ? ", hooked" : "") +
+      (state.container_present && !state.hooked ? ", NOT hooked" : "") + ", " +
+      std::to_string(state.rules.size()) + " rule" + (state.rules.size() == 1 ? "" : "s");
+  std::string text;
+  Line(text, "rules", summary);
+  for (const auto& rule : state.rules) {
+    Line(text, "  rule",
+         rule.source.ToString() + " out of " + rule.out_interface + ": " +
+             std::to_string(rule.packets) + " packets");
+  }
+  return text;
+}
+
+// ---- Shared steps -----------------------------------------------------------------------------
+
+struct Applied {
+  rules::BackendState state;
+  std::optional<BackendKind> cleaned;  // the other backend, when our rules left there
+};
+
+// Makes `spec` present in the chosen backend, and takes our rules out of the other one when an
+// earlier run chose it: the safety net lives in exactly one place.
+Result<Applied> ApplyInChosen(const rules::MasqueradeSpec& spec,
+                              const rules::BackendDecision& decision) {
+  auto backend = rules::MakeBackend(decision.chosen);
+  if (!backend) return backend.error();
+  DIND_RETURN_IF_ERROR((*backend)->Apply(spec));
+  Applied applied;
+  const BackendKind other = Other(decision.chosen);
+  const auto& census = decision.evidence(other).census;
+  if (census.ok() && census->container_present) {
+    auto stale = rules::MakeBackend(other);
+    if (!stale) return stale.error();
+    DIND_RETURN_IF_ERROR((*stale)->Remove());
+    applied.cleaned = other;
+    log::Info("removed dind-netcfg's rules from the backend no longer chosen",
+              {{"backend", Name(other)}});
+  }
+  auto state = (*backend)->Inspect();
+  if (!state) return state.error();
+  applied.state = std::move(state).value();
+  return applied;
+}
+
+RulesOutput AppliedOutput(const ResolvedSpec& resolved, const rules::BackendDecision& decision,
+                          const Applied& applied) {
+  RulesOutput output;
+  output.json["backend"] = rules::DecisionToJson(decision);
+  output.json["spec"] = SpecToJson(resolved);
+  output.json["state"] = StateToJson(decision.chosen, applied.state);
+  output.json["removed_from"] = applied.cleaned ? Json(Name(*applied.cleaned)) : Json(nullptr);
+  output.text = rules::DecisionToText(decision) + SpecToText(resolved) +
+                StateToText(decision.chosen, applied.state);
+  if (applied.cleaned) {
+    Line(output.text, "removed", "dind-netcfg's earlier rules in " + Name(*applied.cleaned));
+  }
+  return output;
+}
+
+// ---- The subcommands ---------------------------------------------------------------------------
+
+struct RulesFlags {
+  std::string backend = "auto";
+  std::vector<std::string> sources;
+  std::string out_interface;
+  std::string daemon_json = std::string(kDefaultDaemonJsonPath);
+  bool json = false;
+};
+
+void AddRulesFlags(CLI::App& command, RulesFlags& flags) {
+  AddBackendFlag(command, flags.backend);
+  AddOption(command, "--source", flags.sources,
+            "network to masquerade (repeatable, or comma-separated); overrides daemon.json and "
+            "the docker bridges")
+      ->delimiter(',');
+  AddOption(command, "--out-interface", flags.out_interface,
+            "interface nested traffic leaves by (default: the IPv4 uplink)");
+  AddOption(command, "--daemon-json", flags.daemon_json,
+            "the daemon.json init wrote: its bip and default-address-pools are the sources "
+            "(when absent: the networks of docker0 and br-* bridges)")
+      ->default_str(flags.daemon_json);
+  AddFlag(command, "--json", flags.json, "print one JSON object");
+}
+
+// Flag or environment: a missing file is then an error, not a reason to look at the bridges.
+bool DaemonJsonGiven(CLI::App& command) {
+  return command.get_option("--daemon-json")->count() > 0 ||
+         std::getenv(EnvName("--daemon-json").c_str()) != nullptr;
+}
+
+Result<netcfg::SystemFacts> ReadSystem() {
+  netcfg::FactSources sources;
+  sources.run_dockerd_version = false;
+  netcfg::RtnlReader netlink;
+  return netcfg::GatherFacts(netlink, sources);
+}
+
+// Validates every input (exit 2 before anything changes), then decides the backend.
+Result<ResolvedRules> Resolve(const RulesFlags& flags, bool daemon_json_given) {
+  auto requested = rules::ParseBackendRequest(flags.backend, kBackendFlagNames);
+  if (!requested) return requested.error();
+  auto sources = ParseCidrs("--source", flags.sources);
+  if (!sources) return sources.error();
+  auto facts = ReadSystem();
+  if (!facts) return facts.error();
+
+  SourcesRequest request{*sources, flags.out_interface, flags.daemon_json, daemon_json_given,
+                         std::nullopt};
+  if (sources->empty()) {
+    auto text = netcfg::ReadDaemonJson(flags.daemon_json);
+    if (!text) return text.error();
+    request.daemon_json_text = std::move(text).value();
+  }
+  auto resolved = ResolveMasqueradeSpec(request, facts->network);
+  if (!resolved) return resolved.error();
+  auto decision = DecideBackendHere(netcfg::DetectKernel(*facts), flags.backend, true);
+  if (!decision) return decision.error();
+  LogDecision(*decision);
+  return ResolvedRules{std::move(resolved).value(), std::move(decision).value()};
+}
+
+void Print(const RulesFlags& flags, const std::string& action, RulesOutput output) {
+  if (flags.json) {
+    Json json{{"action", action}};
+    for (auto& [key, value] : output.json.items()) json[key] = value;
+    std::cout << json.dump(2) << "\n";
+  } else {
+    std::cout << output.text;
+  }
+}
+
+int RunApply(const RulesFlags& flags, bool daemon_json_given) {
+  auto resolved = Resolve(flags, daemon_json_given);
+  if (!resolved) return ReportFailure(resolved.error().Wrap("rules apply"));
+  auto applied = ApplyInChosen(resolved->resolved.spec, resolved->decision);
+  if (!applied) return ReportFailure(applied.error().Wrap("rules apply"));
+  log::Info("masquerade rules applied", {{"backend", Name(resolved->decision.chosen)},
+                                         {"rules", std::to_string(applied->state.rules.size())},
+                                         {"out_interface", resolved->resolved.spec.out_interface}});
+  Print(flags, "apply", AppliedOutput(resolved->resolved, resolved->decision, *applied));
+  return 0;
+}
+
+int RunCheck(const RulesFlags& flags, bool daemon_json_given) {
+  auto resolved = Resolve(flags, daemon_json_given);
+  if (!resolved) return ReportFailure(resolved.error().Wrap("rules check"));
+  const rules::BackendDecision& decision = resolved->decision;
+  // The question is whether the safety net works. In auto mode, rules an earlier run put in
+  // the other backend are judged where they are (the decision is a preference, and their
+  // counters or proof show whether they work); an explicit --backend is judged as asked.
+  BackendKind judged = decision.chosen;
+  const auto& other_census = decision.evidence(Other(decision.chosen)).census;
+  const bool ours_in_other = other_census.ok() && other_census->container_present;
+  const auto& chosen_census = decision.evidence(decision.chosen).census;
+  const bool ours_in_chosen = chosen_census.ok() && chosen_census->container_present;
+  if (decision.step != rules::ChoiceStep::kExplicit && ours_in_other && !ours_in_chosen) {
+    judged = Other(decision.chosen);
+  }
+  auto backend = rules::MakeBackend(judged);
+  if (!backend) return ReportFailure(backend.error().Wrap("rules check"));
+  auto state = (*backend)->Inspect();
+  if (!state) return ReportFailure(state.error().Wrap("rules check"));
+  const bool ours_elsewhere = judged == decision.chosen && ours_in_other;
+  const auto prove = [&decision, judged]() -> Result<rules::ProofOutcome> {
+    if (const auto& proven = decision.evidence(judged).proof) return *proven;
+    return rules::MakeTrafficProver(rules::MakeBackend)->Prove(judged);
+  };
+  const RulesVerdict verdict =
+      JudgeRules(judged, resolved->resolved.spec, *state, ours_elsewhere, prove);
+  const std::string note = judged == decision.chosen
+                               ? ""
+                               : "dind-netcfg's rules are in " + Name(judged) +
+                                     " while the decision now prefers " + Name(decision.chosen) +
+                                     "; `rules apply` would move them";
+
+  RulesOutput output;
+  output.json["ok"] = verdict.ok();
+  output.json["backend"] = rules::DecisionToJson(decision);
+  output.json["spec"] = SpecToJson(resolved->resolved);
+  output.json["state"] = StateToJson(judged, *state);
+  output.json["note"] = note.empty() ? Json(nullptr) : Json(note);
+  output.json["present"] = verdict.present;
+  output.json["effective"] = {{"ok", verdict.effective}, {"evidence", verdict.effect_evidence}};
+  output.json["missing"] = verdict.missing;
+  output.json["stale"] = verdict.stale;
+  output.text = rules::DecisionToText(decision) + SpecToText(resolved->resolved) +
+                StateToText(judged, *state);
+  if (!note.empty()) Line(output.text, "note", note);
+  for (const auto& missing : verdict.missing) Line(output.text, "  missing", missing);
+  for (const auto& stale : verdict.stale)
+    Line(output.text, "  stale", stale + " (apply removes it)");
+  Line(output.text, "effective",
+       std::string(verdict.effective ? "yes: " : "no: ") + verdict.effect_evidence);
+  Line(output.text, "check", verdict.ok() ? "ok" : "FAILED: " + Join(verdict.missing));
+  Print(flags, "check", std::move(output));
+  if (verdict.ok()) return 0;
+  const std::string fix = verdict.present
+                              ? "the rules are in place but not shown to work (see 'effective'); "
+                                "`rules apply --backend " +
+                                    Name(Other(judged)) + "` moves them to the other backend"
+                              : "run dind-netcfg rules apply with the same flags";
+  log::Error("masquerade rules missing or ineffective",
+             {{"backend", Name(judged)}, {"missing", Join(verdict.missing)}, {"fix", fix}});
+  return 1;
+}
+
+int RunRemove(const RulesFlags& flags) {
+  const auto fail = [](const Error& error) { return ReportFailure(error.Wrap("rules remove")); };
+  auto requested = rules::ParseBackendRequest(flags.backend, kBackendFlagNames);
+  if (!requested) return fail(requested.error());
+  // --source is not needed to remove, but a malformed value is still a mistake worth naming.
+  if (auto sources = ParseCidrs("--source", flags.sources); !sources) return fail(sources.error());
+  auto facts = ReadSystem();
+  if (!facts) return fail(facts.error());
+  const netcfg::KernelFacts kernel = netcfg::DetectKernel(*facts);
+  if (*requested) {
+    if (auto available = rules::RequireAvailable(kernel, **requested); !available) {
+      return fail(available.error());
+    }
+  }
+
+  RulesOutput output;
+  output.json["backends"] = Json::object();
+  for (BackendKind kind : kBothKinds) {
+    if (*requested ? kind != **requested
+                   : FeatureOf(kernel, kind).available == netcfg::Availability::kNo) {
+      continue;
+    }
+    auto backend = rules::MakeBackend(kind);
+    if (!backend) return fail(backend.error());
+    auto before = (*backend)->Inspect();
+    if (!before) return fail(before.error());
+    if (auto removed = (*backend)->Remove(); !removed) return fail(removed.error());
+    output.json["backends"][Name(kind)] = {{"had_rules", before->container_present},
+                                           {"removed_rules", before->rules.size()}};
+    Line(output.text, "removed",
+         Name(kind) + ": " +
+             (before->container_present
+                  ? ContainerName(kind) + " with " + std::to_string(before->rules.size()) +
+                        " rule" + (before->rules.size() == 1 ? "" : "s")
+                  : "nothing of dind-netcfg's was there"));
+    log::Info("masquerade rules removed",
+              {{"backend", Name(kind)}, {"had_rules", before->container_present ? "yes" : "no"}});
+  }
+  Print(flags, "remove", std::move(output));
+  return 0;
+}
+
+}  // namespace
+
+void AddBackendFlag(CLI::App& command, std::string& backend) {
+  AddOption(command, "--backend", backend,
+            "masquerade backend: auto (decided by kernel, rule census and a traffic proof), "
+            "legacy (ip_tables) or nft (nf_tables)")
+      ->default_str("auto");
+}
+
+Status ValidateBackendFlag(const std::string& backend) {
+  auto requested = rules::ParseBackendRequest(backend, kBackendFlagNames);
+  if (!requested) return requested.error();
+  return OkStatus();
+}
+
+void AddApplyRulesFlags(CLI::App& command, bool& apply, bool& skip) {
+  auto* apply_flag = AddFlag(command, "--apply-rules", apply,
+                             "after writing daemon.json, install the masquerade rules for its "
+                             "networks (the default)");
+  AddFlag(command, "--no-rules", skip, "only write daemon.json; install no masquerade rules")
+      ->excludes(apply_flag);
+}
+
+Result<rules::BackendDecision> DecideBackendHere(const netcfg::KernelFacts& kernel,
+                                                 const std::string& backend_flag,
+                                                 bool to_change_rules) {
+  auto requested = rules::ParseBackendRequest(backend_flag, kBackendFlagNames);
+  if (!requested) return requested.error();
+  if (*requested) DIND_RETURN_IF_ERROR(rules::RequireAvailable(kernel, **requested));
+  rules::ChoiceInputs inputs{*requested, kernel, TakeCensus(kernel, BackendKind::kLegacy),
+                             TakeCensus(kernel, BackendKind::kNft)};
+  // Both refused: no backend would take a change either. One refused (legacy also needs
+  // CAP_NET_RAW, which restricted pods drop) leaves the other to the decision.
+  const auto refused = [](const Result<rules::BackendState>& census) {
+    return !census.ok() && census.error().kind == ErrorKind::kPermission;
+  };
+  if (to_change_rules && refused(inputs.legacy_census) && refused(inputs.nft_census)) {
+    return inputs.nft_census.error();
+  }
+  auto prover = rules::MakeTrafficProver(rules::MakeBackend);
+  return rules::ChooseBackend(inputs, *prover);
+}
+
+Result<RulesOutput> DescribeBackendDecision(const netcfg::KernelFacts& kernel,
+                                            const std::string& backend_flag) {
+  auto decision = DecideBackendHere(kernel, backend_flag, false);
+  if (!decision) {
+    if (decision.error().ExitCode() == 2) return decision.error();
+    RulesOutput output{Json{{"error", decision.error().Message()}}, ""};
+    Line(output.text, "backend", "none: " + decision.error().Message());
+    return output;
+  }
+  return RulesOutput{rules::DecisionToJson(*decision), rules::DecisionToText(*decision)};
+}
+
+Result<RulesOutput> ApplyRulesForInit(const netcfg::DetectionReport& report,
+                                      const std::string& backend_flag) {
+  auto decision = DecideBackendHere(report.kernel, backend_flag, true);
+  if (!decision) return decision.error();
+  LogDecision(*decision);
+  // Detect refuses a namespace without an IPv4 uplink, so the report always has one.
+  const ResolvedSpec resolved{{NetworksFromPools(report.pools), report.uplinks.ipv4->interface},
+                              "init's bip network and default-address-pools",
+                              "IPv4 uplink (default route)"};
+  auto applied = ApplyInChosen(resolved.spec, *decision);
+  if (!applied) return applied.error();
+  log::Info("masquerade rules applied", {{"backend", Name(decision->chosen)},
+                                         {"rules", std::to_string(applied->state.rules.size())},
+                                         {"out_interface", resolved.spec.out_interface}});
+  return AppliedOutput(resolved, *decision, *applied);
+}
+
+Runner AddRulesCommand(CLI::App& app) {
+  auto* command = app.add_subcommand(
+      "rules",
+      "Install, check or remove the masquerade rules nested containers need to reach "
+      "the outside");
+  command->require_subcommand(1);
+  auto flags = std::make_shared<RulesFlags>();
+  auto* apply = command->add_subcommand(
+      "apply", "Make the masquerade rules present (idempotent: changes only what differs)");
+  auto* check = command->add_subcommand(
+      "check",
+      "Exit 0 when the rules are present and take effect, 1 (saying what is missing) "
+      "otherwise");
+  auto* remove =
+      command->add_subcommand("remove", "Remove dind-netcfg's masquerade rules, and nothing else");
+  // Only one of the three is parsed per run, so they can share one set of values.
+  for (auto* sub : {apply, check, remove}) AddRulesFlags(*sub, *flags);
+
+  return [command, apply, check, flags]() {
+    for (auto* chosen : command->get_subcommands()) {
+      if (chosen == apply) return RunApply(*flags, DaemonJsonGiven(*apply));
+      if (chosen == check) return RunCheck(*flags, DaemonJsonGiven(*check));
+      return RunRemove(*flags);
+    }
+    return 2;
+  };
+}
+
+}  // namespace dind::cli

@@ -1,0 +1,69 @@
+// The kernel seam of the probe attachment: reading the pod namespace's bridge, making the probe
+// namespace and carrying out an AttachPlan's steps over rtnetlink (libnl). The Build*
+// functions turn one step into the libnl object that is sent, without sending it, so unit
+// tests read them back without root.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "daemon/probe/attach_plan.h"
+#include "daemon/probe/netns_thread.h"
+#include "netcfg/netlink/libnl_ptr.h"
+#include "netcfg/netlink/snapshot.h"
+
+namespace dind::probe {
+
+template <typename T>
+using LibnlPtr = netcfg::LibnlPtr<T>;
+
+class AttachKernel {
+ public:
+  virtual ~AttachKernel() = default;
+  // The links named `links` that exist in the pod namespace, with their IPv4 and IPv6
+  // addresses.
+  virtual Result<netcfg::NetworkSnapshot> ReadPodLinks(const std::vector<std::string>& links) = 0;
+  // A new network namespace that lives while the descriptor is open.
+  virtual Result<ScopedFd> CreateProbeNamespace() = 0;
+  // The plan's steps in order; stops at the first that fails and names it.
+  virtual Status Execute(const AttachPlan& plan, int probe_netns_fd) = 0;
+  // Deletes the pod-namespace link `name` (a veth takes its peer along); Ok when it is absent.
+  virtual Status DeletePodLink(const std::string& name) = 0;
+  // Whether both ends of the probe's veth are operationally up. The kernel's link watcher turns
+  // a new veth's carrier on asynchronously (up to a second later), and the bridge enables the
+  // port only then: packets sent before are dropped.
+  virtual Result<bool> LinksUp(const std::string& host_link, const std::string& probe_link,
+                               int probe_netns_fd) = 0;
+};
+
+// rtnetlink through libnl; every call opens its sockets afresh in the namespaces it needs, so
+// a failed exchange never leaves a socket out of step with the kernel.
+class NetlinkAttachKernel final : public AttachKernel {
+ public:
+  // `pod_netns_fd`: the namespace with the docker bridge; not owned, must stay open.
+  explicit NetlinkAttachKernel(int pod_netns_fd) : pod_netns_fd_(pod_netns_fd) {}
+
+  Result<netcfg::NetworkSnapshot> ReadPodLinks(const std::vector<std::string>& links) override;
+  Result<ScopedFd> CreateProbeNamespace() override;
+  Status Execute(const AttachPlan& plan, int probe_netns_fd) override;
+  Status DeletePodLink(const std::string& name) override;
+  Result<bool> LinksUp(const std::string& host_link, const std::string& probe_link,
+                       int probe_netns_fd) override;
+
+ private:
+  int pod_netns_fd_;
+};
+
+// The veth pair of `step`, its peer made inside the namespace behind `probe_netns_fd`.
+LibnlPtr<rtnl_link> BuildVeth(const CreateVeth& step, int probe_netns_fd);
+// The change that sets a link up.
+LibnlPtr<rtnl_link> BuildLinkUp();
+// The change that makes a link a port of the bridge with index `bridge_index`.
+LibnlPtr<rtnl_link> BuildEnslave(int bridge_index);
+// The address of `step` on the link with index `ifindex`.
+Result<LibnlPtr<rtnl_addr>> BuildAddress(const AddAddress& step, int ifindex);
+// The default route of `step` through the link with index `ifindex`.
+Result<LibnlPtr<rtnl_route>> BuildDefaultRoute(const AddDefaultRoute& step, int ifindex);
+
+}  // namespace dind::probe

@@ -1,0 +1,124 @@
+// Where the egress probes stand, as plain data: the docker bridge's facts, the address the tool
+// reserves for itself on it, and the ordered netlink steps that attach a private "probe"
+// network namespace to the bridge the way dockerd attaches a container:
+//
+//   pod namespace (where dockerd runs)             probe namespace (owned by dind-netcfg)
+//   docker0 172.17.0.1/16 ── port dnc-probe0 <─veth─> eth0 172.17.255.254/16
+//                                                       default via 172.17.0.1
+//
+// Packets from the probe namespace take the nested containers' path: through the bridge, the
+// pod's forwarding and masquerade rules, and the docker MTU.
+//
+// The reserved address is the LAST usable address of the bridge network, because dockerd's
+// IPAM starts at the bottom of the range. dockerd allocates serially (it continues above the
+// last address it handed out and wraps around), so a long-lived pod that starts many
+// containers on a small bridge network can reach the top; SuggestedFixedCidr gives the
+// daemon.json "fixed-cidr" that keeps dockerd in the lower half and out of the way for good.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/cidr.h"
+#include "common/result.h"
+#include "netcfg/netlink/snapshot.h"
+
+namespace dind::probe {
+
+struct BridgeFacts {
+  std::string name;   // "docker0"
+  int index = 0;      // ifindex, which changes when the bridge is deleted and made again
+  Cidr network;       // 172.17.0.0/16, from the bridge's IPv4 address
+  IpAddress gateway;  // 172.17.0.1: the bridge's own address, the containers' default gateway
+  std::uint32_t mtu = 0;
+  bool operator==(const BridgeFacts&) const = default;
+};
+
+struct BridgeLookup {
+  enum class State {
+    kAbsent,         // no link of that name: dockerd has not created it (yet)
+    kNotABridge,     // a link of that name exists but is not a bridge
+    kNoIpv4Address,  // the bridge exists but has no IPv4 address yet
+    kPresent,
+  };
+  State state = State::kAbsent;
+  std::optional<BridgeFacts> facts;  // for kPresent
+  std::string kind;                  // the link's kind, for kNotABridge
+};
+
+// The bridge `name` in a snapshot of the pod namespace; its first IPv4 address gives network
+// and gateway.
+BridgeLookup FindBridge(const netcfg::NetworkSnapshot& pod, const std::string& name);
+
+// The last usable address of `network` (172.17.255.254 for 172.17.0.0/16), or the one below
+// when that is the gateway. kBadInput for IPv6 and for networks with no room (/31, /32).
+Result<IpAddress> ReservedProbeAddress(const Cidr& network, const IpAddress& gateway);
+
+// The lower half of `network` (172.17.0.0/17 for 172.17.0.0/16): as dockerd's "fixed-cidr" it
+// keeps container addresses away from the reserved one. Requires prefix < 31.
+Cidr SuggestedFixedCidr(const Cidr& network);
+
+// "dnc-probe<slot>": the probe veth's end on the bridge (≤ 15 bytes for slots below 10^6).
+std::string ProbeHostLinkName(int slot);
+// The probe's end inside its own namespace, named like a container's.
+inline constexpr const char* kProbeLinkName = "eth0";
+
+enum class AttachSide { kPod, kProbe };
+
+// Made through the pod's socket; the peer is created straight in the probe namespace.
+struct CreateVeth {
+  std::string host_link;   // stays in the pod namespace
+  std::string probe_link;  // created in the probe namespace
+  std::uint32_t mtu = 0;   // both ends, the bridge's MTU, so the bridge's MTU never drops
+};
+struct SetLinkUp {
+  AttachSide side;
+  std::string link;
+};
+struct EnslaveToBridge {
+  std::string link;
+  std::string bridge;
+  int bridge_index = 0;  // the bridge the plan was made for: a newer one of the same name fails
+};
+struct AddAddress {
+  std::string link;  // in the probe namespace
+  IpAddress address;
+  int prefix_length = 0;
+};
+struct AddDefaultRoute {
+  std::string link;  // in the probe namespace
+  IpAddress gateway;
+};
+using AttachStep =
+    std::variant<CreateVeth, SetLinkUp, EnslaveToBridge, AddAddress, AddDefaultRoute>;
+
+struct AttachPlan {
+  BridgeFacts bridge;
+  std::string host_link;
+  std::string probe_link;
+  IpAddress probe_address;
+  Cidr suggested_fixed_cidr;
+  std::vector<AttachStep> steps;
+};
+
+// The plan for attaching slot `slot` to `bridge`; kBadInput when the bridge's network leaves no
+// address to reserve.
+Result<AttachPlan> PlanAttachment(const BridgeFacts& bridge, int slot = 0);
+
+// "pod: enslave dnc-probe0 to docker0", for errors.
+std::string DescribeStep(const AttachStep& step);
+
+// What to do about the attachment, given the bridge now and what the probe is attached to.
+enum class AttachAction { kKeep, kAttach, kReattach, kDetach, kStayDetached };
+
+// `attached`: the bridge facts the current attachment was made for (nullopt: not attached).
+// `host_link_on_bridge`: the probe's veth end still exists and is a port of that bridge.
+// A bridge deleted and made again (new ifindex), readdressed or with a new MTU needs a new
+// attachment; a missing bridge means detaching.
+AttachAction DecideAttachment(const std::optional<BridgeFacts>& attached, const BridgeLookup& now,
+                              bool host_link_on_bridge);
+
+}  // namespace dind::probe

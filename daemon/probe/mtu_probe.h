@@ -1,0 +1,94 @@
+// The path-MTU probe: ICMP echoes with DF set, sized by MtuSearch, sent through an EchoSender.
+// RawEchoSender is the real one (a raw ICMP socket in the probe namespace, CAP_NET_RAW); unit
+// tests drive PathMtuProbe with a simulated path.
+#pragma once
+
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/icmp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/cidr.h"
+#include "common/result.h"
+#include "daemon/probe/mtu_search.h"
+#include "daemon/probe/netns_thread.h"
+#include "daemon/probe/probe.h"
+
+namespace dind::probe {
+
+class EchoSender {
+ public:
+  virtual ~EchoSender() = default;
+  // Sends one echo request whose IPv4 packet is `packet_size` bytes, with DF set. `done` runs
+  // once, later, on the io_context, unless Cancel() comes first. One echo at a time.
+  virtual void Send(int packet_size, std::function<void(EchoResult)> done) = 0;
+  virtual void Cancel() = 0;
+};
+
+class RawEchoSender final : public EchoSender, public std::enable_shared_from_this<RawEchoSender> {
+ public:
+  // `raw_fd`: socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) from the probe namespace. Sets DF without
+  // the kernel's path-MTU cache in the way (IP_PMTUDISC_PROBE), asks for ICMP errors
+  // (IP_RECVERR) and connects to `target` so only its packets are read.
+  static Result<std::shared_ptr<RawEchoSender>> Create(boost::asio::io_context& io, ScopedFd raw_fd,
+                                                       const IpAddress& target, std::uint16_t id,
+                                                       std::chrono::milliseconds echo_timeout);
+
+  RawEchoSender(boost::asio::io_context& io, std::uint16_t id,
+                std::chrono::milliseconds echo_timeout);
+  void Send(int packet_size, std::function<void(EchoResult)> done) override;
+  void Cancel() override;
+
+ private:
+  void Receive();
+  void WatchErrors();
+  // Reads the error queue; the next-hop MTU of a "fragmentation needed" for the echo in flight.
+  std::optional<int> DrainErrors();
+  void Complete(std::uint16_t sequence, EchoResult result);
+
+  boost::asio::io_context& io_;
+  boost::asio::ip::icmp::socket socket_;
+  boost::asio::steady_timer timer_;
+  std::uint16_t id_;
+  std::chrono::milliseconds echo_timeout_;
+  std::uint16_t sequence_ = 0;
+  std::function<void(EchoResult)> pending_;  // the echo in flight has sequence_
+  bool receiving_ = false;
+  bool watching_errors_ = false;
+  bool cancelled_ = false;
+  std::array<std::uint8_t, 65536> buffer_{};
+};
+
+class PathMtuProbe final : public Probe, public std::enable_shared_from_this<PathMtuProbe> {
+ public:
+  // `target`: the address echoed ("10.96.0.10"); `from`: Vantage::From().
+  PathMtuProbe(boost::asio::io_context& io, std::shared_ptr<EchoSender> sender,
+               MtuSearchConfig config, std::string target, std::string from,
+               std::chrono::milliseconds echo_timeout);
+
+  std::string Description() const override;
+  // Enough for the longest search (every echo timing out) plus a second.
+  std::chrono::milliseconds Timeout() const override;
+  void Start(ProbeDone done) override;
+  void Cancel() override;
+
+ private:
+  void Next();
+
+  boost::asio::io_context& io_;
+  std::shared_ptr<EchoSender> sender_;
+  MtuSearch search_;
+  std::string target_;
+  std::string from_;
+  std::chrono::milliseconds echo_timeout_;
+  ProbeDone done_;
+  bool stopped_ = false;
+};
+
+}  // namespace dind::probe

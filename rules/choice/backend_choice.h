@@ -1,0 +1,79 @@
+// Which masquerade backend really works in this network namespace: a pure decision over the
+// kernel facts and the rule census, asking a BackendProver (proof by traffic) only when the
+// cheaper evidence cannot decide. Steps, first to decide wins:
+//   1. explicit: --backend / DIND_NETCFG_BACKEND (a backend the kernel lacks is bad input);
+//   2. kernel:   no nf_tables -> legacy; no legacy ip_tables -> nft; a kernel older than 4.x
+//                (CentOS 7's 3.10 accepts nft NAT rules it never runs) -> legacy;
+//   3. census:   the backend other writers (dockerd's iptables) already use, when only one of
+//                the two holds rules, confirmed by the proof when the proof can run;
+//   4. proof:    nft first, then legacy; the first whose rule counted a masqueraded packet;
+//   5. default:  when no proof could run (or none passed): legacy before 4.18, nft from 4.18.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "netcfg/detect/decide.h"
+#include "rules/masquerade.h"
+#include "rules/proof/traffic_proof.h"
+
+namespace dind::rules {
+
+enum class ChoiceStep { kExplicit, kKernel, kCensus, kProof, kDefault };
+// "explicit", "kernel", "census", "proof", "default"
+std::string_view ChoiceStepName(ChoiceStep step);
+
+// "--backend" values: "auto" -> nullopt, "legacy", "nft"; anything else is kBadInput naming
+// `flag_names` (e.g. "--backend (DIND_NETCFG_BACKEND)").
+Result<std::optional<BackendKind>> ParseBackendRequest(std::string_view value,
+                                                       std::string_view flag_names);
+
+struct ChoiceInputs {
+  std::optional<BackendKind> requested;  // nullopt: auto
+  netcfg::KernelFacts kernel;
+  // What each backend's Inspect() found in this namespace, or why it could not look.
+  Result<BackendState> legacy_census;
+  Result<BackendState> nft_census;
+};
+
+// Everything known about one backend when the decision was made.
+struct BackendEvidence {
+  BackendKind kind;
+  netcfg::Availability available;  // from the kernel facts
+  std::string availability_evidence;
+  Result<BackendState> census;
+  std::optional<Result<ProofOutcome>> proof;  // nullopt: not run; an Error: could not run
+};
+
+struct BackendDecision {
+  BackendKind chosen;
+  ChoiceStep step;
+  std::string reason;  // one sentence: why `chosen`
+  std::string kernel_release;
+  BackendEvidence legacy;
+  BackendEvidence nft;
+  // Rules of other writers that cannot work as they are, e.g. docker's masquerade rules in nft
+  // on a kernel that honours only legacy, or masquerade rules in both backends.
+  std::vector<std::string> split_brain;
+  std::vector<std::string> warnings;  // e.g. chosen without proof
+
+  const BackendEvidence& evidence(BackendKind kind) const {
+    return kind == BackendKind::kLegacy ? legacy : nft;
+  }
+};
+
+// kBadInput naming --backend when the kernel lacks `kind` (availability "no"; "unknown" passes).
+Status RequireAvailable(const netcfg::KernelFacts& kernel, BackendKind kind);
+
+// Proves at most once per backend, and only when the steps above leave the decision open.
+// Errors: kBadInput when the requested backend is one the kernel lacks; kEnvironment when the
+// kernel offers neither backend.
+Result<BackendDecision> ChooseBackend(const ChoiceInputs& inputs, BackendProver& prover);
+
+// The backend dind-netcfg uses when no proof can tell (see the .cpp for why 4.18).
+BackendKind DefaultBackend(const netcfg::KernelFacts& kernel);
+
+}  // namespace dind::rules

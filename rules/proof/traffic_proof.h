@@ -1,0 +1,61 @@
+// Proof by traffic: does a masquerade backend really take effect in this kernel?
+//
+// Some kernels accept rules they never run (the iptables-nft shim on CentOS 7's 3.10 installs
+// nf_tables rules nobody hooks), so "the rule is listed" proves nothing. The production prover
+// installs the rule through the candidate backend in a pair of throwaway network namespaces,
+// sends real datagrams through it, and checks both that the rule's counter moved and that the
+// datagrams arrived with the masqueraded source. The caller's namespace is never touched.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "rules/masquerade.h"
+
+namespace dind::rules {
+
+struct ProofOutcome {
+  bool passed = false;  // counter moved AND the packet arrived with the masqueraded source
+  std::uint64_t counter_packets = 0;
+  bool arrived = false;
+  bool masqueraded = false;
+  // One line a human reads, e.g. "rule counted 1 packet; it arrived from 192.0.2.1,
+  // masqueraded" or "rules accepted but their counter stayed 0: this kernel does not run nft's
+  // nat hooks".
+  std::string detail;
+
+  bool rule_accepted = false;  // Apply succeeded (false: the backend refused the rule)
+  std::string arrived_from;    // source address of the first datagram received, "" if none
+  std::chrono::milliseconds elapsed{0};  // wall time of the whole proof, measured by the caller
+};
+
+using BackendFactory = std::function<Result<std::unique_ptr<MasqueradeBackend>>(BackendKind)>;
+
+// The seam the backend choice uses; unit tests fake it.
+class BackendProver {
+ public:
+  virtual ~BackendProver() = default;
+  // An Error (not a failed outcome) when the proof could not be run at all: no permission to
+  // create namespaces, a timeout, a crash. A backend that refuses or ignores the rule is a
+  // failed outcome.
+  virtual Result<ProofOutcome> Prove(BackendKind kind) = 0;
+};
+
+// The production prover: a child process builds throwaway network namespaces, creates the
+// backend with `factory` inside them and sends real packets; the child is killed after
+// `timeout`. The child is forked without exec (the factory must run in it): should another
+// thread of the caller hold a lock at that instant that the child then needs (glibc's malloc
+// is fork-safe; libnl's port map and sanitizer runtimes are not), the child stalls and the
+// timeout ends the proof with an error, never a hang.
+std::unique_ptr<BackendProver> MakeTrafficProver(
+    BackendFactory factory, std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
+
+// The factory for the real backends (legacy: MakeLegacyBackend(); nft: MakeNftBackend()), in
+// the calling thread's network namespace.
+Result<std::unique_ptr<MasqueradeBackend>> MakeBackend(BackendKind kind);
+
+}  // namespace dind::rules

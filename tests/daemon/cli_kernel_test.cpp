@@ -1,0 +1,419 @@
+// `detect --json` and `init` run inside sandbox pods made of network namespaces: a pod whose
+// eth0 is a veth with its peer in a node namespace and a default route through it, plus tunnels,
+// routes and addresses per test. The binary runs under `nsenter --net=`, as in a real pod; every
+// namespace is deleted when its test ends, also on failure.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/cidr.h"
+#include "tests/daemon/run_cli.h"
+#include "tests/netcfg/daemon_json/temp_dir.h"
+#include "tests/support/netns.h"
+
+namespace dind::cli {
+namespace {
+
+using ::dind::testing::ScopedNetns;
+using netcfg::testing::ReadTestFile;
+using netcfg::testing::TempDir;
+using netcfg::testing::WriteTestFile;
+using ::testing::Contains;
+using testing::Describe;
+using testing::Environment;
+using ::testing::HasSubstr;
+using testing::ProcessResult;
+using Json = nlohmann::ordered_json;
+
+constexpr const char* kPodAddress = "10.77.0.2";
+constexpr const char* kNodeAddress = "10.77.0.1";
+
+// A pod namespace whose eth0 (a veth of `mtu`) reaches a node namespace, with an IPv4 default
+// route via the node. The files detection would read from the machine are replaced by ones in
+// a scratch directory, so nothing but the namespace decides.
+class SandboxPod {
+ public:
+  explicit SandboxPod(std::uint32_t mtu) : pod_("cli-pod"), node_("cli-node") {
+    const std::string m = std::to_string(mtu);
+    pod_.MustExec("ip link add eth0 mtu " + m + " type veth peer name host0 mtu " + m + " netns " +
+                  node_.name());
+    node_.MustExec("ip link set host0 up && ip addr add " + std::string(kNodeAddress) +
+                   "/24 dev host0 && ip -6 addr add fd00:77::1/64 dev host0 nodad");
+    pod_.MustExec("ip link set eth0 up && ip addr add " + std::string(kPodAddress) +
+                  "/24 dev eth0 && ip route add default via " + kNodeAddress);
+    WriteTestFile(resolv_conf(), "", 0644);
+  }
+
+  const ScopedNetns& pod() const { return pod_; }
+  const ScopedNetns& node() const { return node_; }
+  std::string resolv_conf() const { return files_ / "resolv.conf"; }
+  std::string daemon_json() const { return files_ / "daemon.json"; }
+
+  // Another veth from the pod to the node, for second uplinks and extra addresses.
+  void AddVeth(const std::string& name, std::uint32_t mtu) const {
+    const std::string m = std::to_string(mtu);
+    pod_.MustExec("ip link add " + name + " mtu " + m + " type veth peer name n-" + name + " mtu " +
+                  m + " netns " + node_.name() + " && ip link set " + name + " up");
+    node_.MustExec("ip link set n-" + name + " up");
+  }
+
+  ProcessResult Run(std::vector<std::string> args, const Environment& env = {}) const {
+    std::vector<std::string> argv{"nsenter", "--net=" + pod_.path(), DIND_NETCFG_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    for (const auto& [flag, path] :
+         {std::pair<std::string, std::string>{"--calico-mtu-file", files_ / "absent"},
+          {"--cni-config", files_ / "absent"},
+          {"--resolv-conf", resolv_conf()}}) {
+      argv.push_back(flag);
+      argv.push_back(path);
+    }
+    return testing::RunProcess(argv, env);
+  }
+
+  // `detect --json` (dockerd version given, so no dockerd binary is needed); fails the test
+  // unless it exits 0 with one JSON object.
+  Json Detect(std::vector<std::string> args = {}, const Environment& env = {}) const {
+    std::vector<std::string> full{"detect", "--json", "--dockerd-version", "24.0.0"};
+    full.insert(full.end(), args.begin(), args.end());
+    const ProcessResult result = Run(full, env);
+    EXPECT_EQ(result.exit_code, 0) << Describe(result);
+    Json json = Json::parse(result.out, nullptr, false);
+    EXPECT_TRUE(json.is_object()) << Describe(result);
+    return json.is_object() ? json : Json::object();
+  }
+
+  // `init --json` on daemon_json(); returns the report, the file is read by the caller.
+  Json Init(const std::string& dockerd_version, std::vector<std::string> args = {}) const {
+    std::vector<std::string> full{
+        "init", "--json", "--daemon-json", daemon_json(), "--dockerd-version", dockerd_version};
+    full.insert(full.end(), args.begin(), args.end());
+    const ProcessResult result = Run(full);
+    EXPECT_EQ(result.exit_code, 0) << Describe(result);
+    Json json = Json::parse(result.out, nullptr, false);
+    EXPECT_TRUE(json.is_object()) << Describe(result);
+    return json.is_object() ? json : Json::object();
+  }
+
+ private:
+  TempDir files_;
+  ScopedNetns pod_;
+  ScopedNetns node_;
+};
+
+class CliKernelTest : public ::testing::Test {
+ protected:
+  void SetUp() override { DIND_REQUIRE_NETNS(); }
+};
+
+std::vector<std::string> Strings(const Json& array) {
+  std::vector<std::string> strings;
+  for (const auto& element : array) strings.push_back(element.get<std::string>());
+  return strings;
+}
+
+// "cidr (reason)" for every range the pools avoided.
+std::vector<std::string> Avoided(const Json& report) {
+  std::vector<std::string> avoided;
+  for (const auto& range : report["pools"]["avoided"]) {
+    avoided.push_back(range["cidr"].get<std::string>() + " (" + range["reason"].get<std::string>() +
+                      ")");
+  }
+  return avoided;
+}
+
+// bip's network and every pool base overlap none of the avoided ranges.
+void ExpectPoolsClearOfAvoided(const Json& report) {
+  // Parsing clears host bits: bip "172.17.0.1/16" is the network 172.17.0.0/16.
+  std::vector<Cidr> chosen{*Cidr::Parse(report["pools"]["bip"].get<std::string>())};
+  for (const auto& pool : report["pools"]["default_address_pools"]) {
+    chosen.push_back(*Cidr::Parse(pool["base"].get<std::string>()));
+  }
+  for (const auto& range : report["pools"]["avoided"]) {
+    const Cidr avoided = *Cidr::Parse(range["cidr"].get<std::string>());
+    for (const auto& network : chosen) {
+      EXPECT_FALSE(network.Overlaps(avoided))
+          << network.ToString() << " overlaps avoided " << avoided.ToString();
+    }
+  }
+}
+
+// ---- Uplinks of the MTUs CNIs use ----------------------------------------------------------
+
+struct UplinkCase {
+  std::uint32_t mtu;
+  const char* evidence;
+  const char* kind;
+  std::uint32_t overhead;
+};
+
+class VethUplinkTest : public ::testing::TestWithParam<UplinkCase> {
+ protected:
+  void SetUp() override { DIND_REQUIRE_NETNS(); }
+};
+
+TEST_P(VethUplinkTest, DetectReportsUplinkOverlayMtuAndPools) {
+  const UplinkCase& c = GetParam();
+  SandboxPod sandbox(c.mtu);
+  const Json report = sandbox.Detect();
+
+  const Json& uplink = report["uplink"]["ipv4"];
+  EXPECT_EQ(uplink["interface"], "eth0");
+  EXPECT_EQ(uplink["kind"], "veth");
+  EXPECT_EQ(uplink["mtu"], c.mtu);
+  EXPECT_EQ(uplink["route_mtu"], 0);
+  EXPECT_EQ(uplink["gateway"], kNodeAddress);
+  EXPECT_THAT(Strings(uplink["addresses"]), Contains(std::string(kPodAddress) + "/24"));
+  EXPECT_TRUE(report["uplink"]["ipv6"].is_null());
+
+  EXPECT_EQ(report["overlay"]["evidence"], c.evidence) << report["overlay"].dump();
+  EXPECT_EQ(report["overlay"]["kind"], c.kind);
+  EXPECT_EQ(report["overlay"]["overhead_bytes"], c.overhead);
+  if (std::string(c.evidence) == "inference") {
+    EXPECT_THAT(report["overlay"]["detail"].get<std::string>(),
+                HasSubstr("inference, not evidence"));
+  }
+
+  EXPECT_EQ(report["mtu"]["uplink"], c.mtu);
+  EXPECT_EQ(report["mtu"]["path_limit"], c.mtu);
+  EXPECT_EQ(report["mtu"]["docker"], c.mtu);
+  EXPECT_EQ(report["mtu"]["source"], "auto");
+
+  EXPECT_THAT(Avoided(report), Contains("10.77.0.0/24 (address on eth0)"));
+  EXPECT_EQ(report["pools"]["bip"], "172.17.0.1/16");
+  ExpectPoolsClearOfAvoided(report);
+}
+
+TEST_P(VethUplinkTest, InitWritesTheUplinkMtuAndReserveLowersIt) {
+  const UplinkCase& c = GetParam();
+  SandboxPod sandbox(c.mtu);
+  sandbox.Init("24.0.0");
+  Json written = Json::parse(ReadTestFile(sandbox.daemon_json()));
+  EXPECT_EQ(written["mtu"], c.mtu);
+  EXPECT_EQ(written["default-network-opts"]["bridge"]["com.docker.network.driver.mtu"],
+            std::to_string(c.mtu));
+
+  const Json report = sandbox.Init("24.0.0", {"--reserve", "50"});
+  written = Json::parse(ReadTestFile(sandbox.daemon_json()));
+  EXPECT_EQ(report["mtu"]["docker"], c.mtu - 50);
+  EXPECT_EQ(written["mtu"], c.mtu - 50);
+}
+
+INSTANTIATE_TEST_SUITE_P(Mtus, VethUplinkTest,
+                         ::testing::Values(UplinkCase{1500, "none", "", 0},
+                                           UplinkCase{1480, "inference", "ipip", 20},
+                                           UplinkCase{1450, "inference", "vxlan", 50},
+                                           UplinkCase{1410, "inference", "vxlan", 50}),
+                         [](const auto& test) { return std::to_string(test.param.mtu); });
+
+TEST_F(CliKernelTest, TextReportShowsTheUplink) {
+  SandboxPod sandbox(1450);
+  const ProcessResult result = sandbox.Run({"detect", "--dockerd-version", "24.0.0"});
+  ASSERT_EQ(result.exit_code, 0) << Describe(result);
+  EXPECT_THAT(result.out, HasSubstr("eth0 MTU 1450 via 10.77.0.1"));
+  EXPECT_THAT(result.out, HasSubstr("docker MTU  1450"));
+}
+
+TEST_F(CliKernelTest, NoDefaultRouteIsAnEnvironmentFailureWithAHint) {
+  SandboxPod sandbox(1500);
+  sandbox.pod().MustExec("ip route del default");
+  const ProcessResult result = sandbox.Run({"detect", "--dockerd-version", "24.0.0"});
+  EXPECT_EQ(result.exit_code, 1) << Describe(result);
+  EXPECT_THAT(result.err, HasSubstr("no IPv4 default route"));
+  EXPECT_THAT(result.err, HasSubstr("network namespace"));
+}
+
+// ---- Tunnel devices are evidence -----------------------------------------------------------
+
+TEST_F(CliKernelTest, VxlanDeviceOverIpv4IsEvidenceOf50Bytes) {
+  SandboxPod sandbox(1500);
+  sandbox.pod().MustExec(
+      "ip link add vxlan0 type vxlan id 42 local 10.77.0.2 remote 10.77.0.1 dstport 4789 "
+      "dev eth0 && ip link set vxlan0 up");
+  const Json report = sandbox.Detect();
+  EXPECT_EQ(report["overlay"]["evidence"], "tunnel-device");
+  EXPECT_EQ(report["overlay"]["kind"], "vxlan");
+  EXPECT_EQ(report["overlay"]["overhead_bytes"], 50);
+  EXPECT_THAT(report["overlay"]["detail"].get<std::string>(), HasSubstr("vxlan0"));
+  // The device is evidence of an overlay, not a limit on eth0's path.
+  EXPECT_EQ(report["mtu"]["docker"], 1500);
+}
+
+TEST_F(CliKernelTest, VxlanDeviceOverIpv6IsEvidenceOf70Bytes) {
+  SandboxPod sandbox(1500);
+  sandbox.pod().MustExec(
+      "ip -6 addr add fd00:77::2/64 dev eth0 nodad && "
+      "ip link add vxlan6 type vxlan id 43 local fd00:77::2 remote fd00:77::1 dstport 4789 "
+      "dev eth0 && ip link set vxlan6 up");
+  const Json report = sandbox.Detect();
+  EXPECT_EQ(report["overlay"]["evidence"], "tunnel-device");
+  EXPECT_EQ(report["overlay"]["overhead_bytes"], 70) << report["overlay"].dump();
+}
+
+TEST_F(CliKernelTest, VxlanUplinkIsItsOwnEvidence) {
+  SandboxPod sandbox(1500);
+  sandbox.pod().MustExec(
+      "ip link add vxlan0 type vxlan id 42 local 10.77.0.2 remote 10.77.0.1 dstport 4789 "
+      "dev eth0 && ip link set vxlan0 up && ip addr add 10.88.0.2/24 dev vxlan0 && "
+      "ip route replace default via 10.88.0.1 dev vxlan0");
+  const Json report = sandbox.Detect();
+  EXPECT_EQ(report["uplink"]["ipv4"]["interface"], "vxlan0");
+  EXPECT_EQ(report["uplink"]["ipv4"]["kind"], "vxlan");
+  EXPECT_EQ(report["uplink"]["ipv4"]["mtu"], 1450) << "the kernel sizes vxlan to eth0 - 50";
+  EXPECT_EQ(report["overlay"]["evidence"], "tunnel-device");
+  EXPECT_EQ(report["mtu"]["docker"], 1450);
+}
+
+TEST_F(CliKernelTest, TunnelThatIsDownIsNotEvidence) {
+  SandboxPod sandbox(1500);
+  sandbox.pod().MustExec(
+      "ip link add vxlan0 type vxlan id 42 local 10.77.0.2 remote 10.77.0.1 dstport 4789 "
+      "dev eth0");
+  EXPECT_EQ(sandbox.Detect()["overlay"]["evidence"], "none");
+}
+
+// ---- IPv6 ----------------------------------------------------------------------------------
+
+TEST_F(CliKernelTest, Ipv6DefaultRouteIsTheIpv6Uplink) {
+  SandboxPod sandbox(1450);
+  sandbox.pod().MustExec(
+      "ip -6 addr add fd00:77::2/64 dev eth0 nodad && ip -6 route add default via fd00:77::1");
+  const Json report = sandbox.Detect();
+  const Json& uplink = report["uplink"]["ipv6"];
+  ASSERT_TRUE(uplink.is_object()) << report["uplink"].dump();
+  EXPECT_EQ(uplink["interface"], "eth0");
+  EXPECT_EQ(uplink["mtu"], 1450);
+  EXPECT_EQ(uplink["gateway"], "fd00:77::1");
+  EXPECT_THAT(Strings(uplink["addresses"]), Contains("fd00:77::2/64"));
+  EXPECT_THAT(Avoided(report), Contains("fd00:77::/64 (address on eth0)"));
+  EXPECT_THAT(Strings(report["warnings"]), ::testing::Not(Contains(HasSubstr("IPv6 uplink"))));
+}
+
+TEST_F(CliKernelTest, NarrowerIpv6UplinkIsWarnedAbout) {
+  SandboxPod sandbox(1500);
+  sandbox.AddVeth("eth1", 1400);
+  sandbox.node().MustExec("ip -6 addr add fd00:78::1/64 dev n-eth1 nodad");
+  sandbox.pod().MustExec(
+      "ip -6 addr add fd00:78::2/64 dev eth1 nodad && ip -6 route add default via fd00:78::1");
+  const Json report = sandbox.Detect();
+  EXPECT_EQ(report["uplink"]["ipv6"]["interface"], "eth1");
+  EXPECT_EQ(report["mtu"]["docker"], 1500);
+  EXPECT_THAT(Strings(report["warnings"]), Contains(HasSubstr("IPv6 uplink eth1 has MTU 1400")));
+}
+
+// ---- A smaller MTU on the route --------------------------------------------------------------
+
+TEST_F(CliKernelTest, DefaultRouteMtuCapsTheDockerMtu) {
+  SandboxPod sandbox(1500);
+  sandbox.pod().MustExec("ip route replace default via 10.77.0.1 mtu 1400");
+  const Json report = sandbox.Detect();
+  EXPECT_EQ(report["uplink"]["ipv4"]["mtu"], 1500);
+  EXPECT_EQ(report["uplink"]["ipv4"]["route_mtu"], 1400);
+  EXPECT_EQ(report["mtu"]["path_limit"], 1400);
+  EXPECT_EQ(report["mtu"]["path_limit_source"], "default route's mtu metric");
+  EXPECT_EQ(report["mtu"]["docker"], 1400);
+  EXPECT_THAT(report["mtu"]["reason"].get<std::string>(), HasSubstr("capped at 1400"));
+
+  // Forcing more than the route allows is taken, with a warning in the reason.
+  const Json forced = sandbox.Detect({"--mtu", "1450"});
+  EXPECT_EQ(forced["mtu"]["docker"], 1450);
+  EXPECT_THAT(forced["mtu"]["reason"].get<std::string>(), HasSubstr("expect stalls"));
+}
+
+TEST_F(CliKernelTest, MtuAboveTheUplinkIsRefusedNamingTheUplink) {
+  SandboxPod sandbox(1450);
+  const ProcessResult result = sandbox.Run({"init", "--daemon-json", sandbox.daemon_json(), "--mtu",
+                                            "1451", "--dockerd-version", "24.0.0"});
+  EXPECT_EQ(result.exit_code, 2) << Describe(result);
+  EXPECT_THAT(result.err, HasSubstr("--mtu 1451"));
+  EXPECT_THAT(result.err, HasSubstr("1450"));
+  EXPECT_THAT(result.err, HasSubstr("eth0"));
+}
+
+// ---- Address pools -------------------------------------------------------------------------
+
+TEST_F(CliKernelTest, RouteInto172_17ForcesBipElsewhere) {
+  SandboxPod sandbox(1500);
+  sandbox.pod().MustExec("ip route add 172.17.5.0/24 via 10.77.0.1");
+  const Json report = sandbox.Detect();
+  EXPECT_THAT(Avoided(report), Contains("172.17.5.0/24 (route via eth0)"));
+  EXPECT_EQ(report["pools"]["bip"], "172.18.0.1/16");
+  EXPECT_THAT(report["pools"]["reason"].get<std::string>(), HasSubstr("collides"));
+  ExpectPoolsClearOfAvoided(report);
+
+  sandbox.Init("24.0.0");
+  EXPECT_EQ(Json::parse(ReadTestFile(sandbox.daemon_json()))["bip"], "172.18.0.1/16");
+}
+
+TEST_F(CliKernelTest, PoolsAvoidAddressesRoutesServiceNameserverAndFlags) {
+  SandboxPod sandbox(1500);
+  sandbox.AddVeth("eth1", 1500);
+  sandbox.pod().MustExec(
+      "ip route add 172.17.5.0/24 via 10.77.0.1 && "
+      "ip addr add 172.19.3.4/24 dev eth1");
+  WriteTestFile(sandbox.resolv_conf(), "search svc.cluster.local\nnameserver 172.21.0.10\n", 0644);
+  const Json report =
+      sandbox.Detect({"--avoid", "172.18.0.0/16"}, {{"KUBERNETES_SERVICE_HOST", "172.20.0.1"}});
+  EXPECT_THAT(Avoided(report),
+              ::testing::IsSupersetOf({"172.17.5.0/24 (route via eth0)", "172.18.0.0/16 (--avoid)",
+                                       "172.19.3.0/24 (address on eth1)",
+                                       "172.20.0.1/32 (KUBERNETES_SERVICE_HOST)",
+                                       "172.21.0.10/32 (nameserver in resolv.conf)"}));
+  EXPECT_EQ(report["pools"]["bip"], "172.22.0.1/16");
+  ASSERT_EQ(report["pools"]["default_address_pools"].size(), 2u);
+  EXPECT_EQ(report["pools"]["default_address_pools"][0]["base"], "172.23.0.0/16");
+  EXPECT_EQ(report["pools"]["default_address_pools"][1]["base"], "172.24.0.0/16");
+  ExpectPoolsClearOfAvoided(report);
+}
+
+// ---- init: keys per dockerd version, existing keys kept ------------------------------------
+
+TEST_F(CliKernelTest, InitForDockerd24WritesEveryOwnedKeyAndKeepsForeignOnes) {
+  SandboxPod sandbox(1450);
+  WriteTestFile(sandbox.daemon_json(),
+                "{\n  \"storage-driver\": \"vfs\",\n  \"mtu\": 1500,\n"
+                "  \"registry-mirrors\": [\"https://mirror.example\"]\n}\n",
+                0640);
+  const Json report = sandbox.Init("24.0.0");
+  const Json written = Json::parse(ReadTestFile(sandbox.daemon_json()));
+
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : written.items()) keys.push_back(key);
+  EXPECT_THAT(keys, ::testing::IsSupersetOf(
+                        {"mtu", "bip", "default-address-pools", "default-network-opts"}));
+  EXPECT_EQ(std::vector<std::string>(keys.begin(), keys.begin() + 3),
+            (std::vector<std::string>{"storage-driver", "mtu", "registry-mirrors"}));
+  EXPECT_EQ(written["storage-driver"], "vfs");
+  EXPECT_EQ(written["registry-mirrors"], Json::parse(R"(["https://mirror.example"])"));
+  EXPECT_EQ(written["mtu"], 1450);
+  EXPECT_EQ(written["default-network-opts"]["bridge"]["com.docker.network.driver.mtu"], "1450");
+  EXPECT_EQ(written["bip"], report["pools"]["bip"]);
+  Json pools = Json::array();
+  for (const auto& pool : report["pools"]["default_address_pools"]) pools.push_back(pool);
+  EXPECT_EQ(written["default-address-pools"], pools);
+  // cgroup-parent follows the report: written exactly when detection decided one.
+  if (report["cgroup"]["parent"].is_null()) {
+    EXPECT_FALSE(written.contains("cgroup-parent"));
+  } else {
+    EXPECT_EQ(written["cgroup-parent"], report["cgroup"]["parent"]);
+  }
+  EXPECT_EQ(netcfg::testing::ModeOf(sandbox.daemon_json()), 0640u);
+}
+
+TEST_F(CliKernelTest, InitForDockerd20WritesNoKeyItWouldRefuse) {
+  SandboxPod sandbox(1410);
+  const Json report = sandbox.Init("20.10.24");
+  const Json written = Json::parse(ReadTestFile(sandbox.daemon_json()));
+  EXPECT_EQ(written["mtu"], 1410);
+  EXPECT_TRUE(written.contains("bip"));
+  EXPECT_TRUE(written.contains("default-address-pools"));
+  EXPECT_FALSE(written.contains("default-network-opts")) << written.dump(2);
+  EXPECT_EQ(report["dockerd"]["supports_default_network_opts"], false);
+  EXPECT_THAT(Strings(report["warnings"]),
+              Contains(HasSubstr("com.docker.network.driver.mtu=1410")));
+}
+
+}  // namespace
+}  // namespace dind::cli
