@@ -9,3 +9,5 @@ find_package(nlohmann_json 3.10 REQUIRED)
 find_package(CLI11 REQUIRED)
 # The daemon's event loop: Boost.Asio and Beast are header-only; Asio needs the thread library.
 find_package(Threads REQUIRED)
+# sd_notify for Type=notify units (READY=1, WATCHDOG=1); a no-op outside systemd.
+pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)

@@ -53,6 +53,8 @@ class Cidr {
   bool Overlaps(const Cidr& other) const;
   // The n-th address inside the prefix (1 = first host), e.g. the gateway for a bridge.
   IpAddress Host(std::uint32_t n) const;
+  // The first half (10.1.0.0/17 of 10.1.0.0/16). Requires prefix_length() < max_prefix().
+  Cidr LowerHalf() const { return Of(network_, prefix_length_ + 1); }
   std::string ToString() const;
 
   bool operator==(const Cidr&) const = default;

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "daemon/commands/commands.h"
 #include "daemon/commands/flags.h"
+#include "daemon/run/run_command.h"
 
 int main(int argc, char** argv) {
   using dind::cli::Runner;
@@ -25,7 +26,8 @@ int main(int argc, char** argv) {
                                         {"init", dind::cli::AddInitCommand(app)},
                                         {"version", dind::cli::AddVersionCommand(app)},
                                         {"probe", dind::cli::AddProbeCommand(app)},
-                                        {"rules", dind::cli::AddRulesCommand(app)}};
+                                        {"rules", dind::cli::AddRulesCommand(app)},
+                                        {"run", dind::run::AddRunCommand(app)}};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& help) {

@@ -20,8 +20,11 @@ packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   # the real kernel-facing peers the tests drive inside their own namespaces
-  iproute2 iptables nftables ethtool docker.io busybox-static netcat-openbsd jq procps
+  iproute2 iptables nftables ethtool docker.io busybox-static netcat-openbsd jq procps curl
   util-linux kmod
+  # shipping: the .deb (cpack needs dpkg-shlibdeps from dpkg-dev), its lint and a clean root to
+  # install it in; the manifests' YAML check
+  dpkg-dev lintian debootstrap python3-yaml
 )
 
 missing=()

@@ -99,19 +99,13 @@ Runner AddInitCommand(CLI::App& app) {
 
     auto report = RunDetection(flags->detection);
     if (!report) return ReportFailure(report.error().Wrap("init"));
-    auto merged = netcfg::MergeDaemonJson(*existing, netcfg::PlanDaemonJson(*report), path);
-    if (!merged) return ReportFailure(merged.error().Wrap("init"));
-
-    // Same bytes: leave the file (and its mtime) alone so a re-run is a true no-op.
-    const bool write = !*existing || **existing != merged->text;
-    if (write) {
-      auto written = netcfg::WriteFileAtomically(path, merged->text);
-      if (!written) return ReportFailure(written.error().Wrap("init"));
-    }
+    auto update = netcfg::UpdateDaemonJsonFile(path, netcfg::PlanDaemonJson(*report));
+    if (!update) return ReportFailure(update.error().Wrap("init"));
+    const bool write = update->written;
     log::Info(write ? "daemon.json written" : "daemon.json already up to date",
               {{"path", path},
                {"mtu", std::to_string(report->mtu.docker)},
-               {"changes", std::to_string(merged->changes.size())}});
+               {"changes", std::to_string(update->changes.size())}});
 
     // The masquerade for the networks just written, so one init container does both.
     std::optional<RulesOutput> rules;
@@ -129,13 +123,13 @@ Runner AddInitCommand(CLI::App& app) {
       auto json = netcfg::ReportToJson(*report);
       json["daemon_json"] = {{"path", path},
                              {"written", write},
-                             {"changes", ChangesToJson(merged->changes)}};
+                             {"changes", ChangesToJson(update->changes)}};
       json["rules"] = rules ? rules->json : netcfg::OrderedJson(nullptr);
       std::cout << json.dump(2) << "\n";
     } else {
       std::cout << netcfg::ReportToText(*report);
       std::cout << "daemon.json " << path << (write ? " written" : " unchanged") << "\n";
-      for (const auto& change : merged->changes) {
+      for (const auto& change : update->changes) {
         std::cout << "  changed   " << DescribeChange(change) << "\n";
       }
       std::cout << (rules ? rules->text : "rules       not applied (--no-rules)\n");

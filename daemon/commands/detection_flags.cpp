@@ -29,7 +29,7 @@ void AddDetectionFlags(CLI::App& command, DetectionFlags& flags) {
       ->default_str(flags.sources.resolv_conf);
 }
 
-Result<netcfg::DetectionReport> RunDetection(const DetectionFlags& flags) {
+Result<netcfg::DetectOptions> ParseDetectionFlags(const DetectionFlags& flags) {
   netcfg::DetectOptions options;
   auto mtu = ParseAutoOrNumber("--mtu", flags.mtu);
   if (!mtu) return mtu.error();
@@ -54,13 +54,18 @@ Result<netcfg::DetectionReport> RunDetection(const DetectionFlags& flags) {
                                options.dockerd_version + "' is not a version",
                            "write it like 24.0.7, or use auto");
   }
+  return options;
+}
 
+Result<netcfg::DetectionReport> RunDetection(const DetectionFlags& flags) {
+  auto options = ParseDetectionFlags(flags);
+  if (!options) return options.error();
   netcfg::FactSources sources = flags.sources;
-  sources.run_dockerd_version = options.dockerd_version == "auto";
+  sources.run_dockerd_version = options->dockerd_version == "auto";
   netcfg::RtnlReader netlink;
   auto facts = netcfg::GatherFacts(netlink, sources);
   if (!facts) return facts.error();
-  return netcfg::Detect(*facts, options);
+  return netcfg::Detect(*facts, *options);
 }
 
 }  // namespace dind::cli

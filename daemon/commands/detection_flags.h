@@ -20,6 +20,9 @@ struct DetectionFlags {
 
 void AddDetectionFlags(CLI::App& command, DetectionFlags& flags);
 
+// Validates the flags (kBadInput naming the flag) without touching the system.
+Result<netcfg::DetectOptions> ParseDetectionFlags(const DetectionFlags& flags);
+
 // Validates the flags, reads the system through netlink and files, and decides.
 Result<netcfg::DetectionReport> RunDetection(const DetectionFlags& flags);
 

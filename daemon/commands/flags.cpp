@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <string_view>
 
 namespace dind::cli {
 namespace {
@@ -28,7 +29,7 @@ Result<std::uint32_t> ParseNumber(const std::string& flag, const std::string& va
   if (value.empty() || ec != std::errc() || end != value.data() + value.size() ||
       number > 65535) {
     return Error::BadInput(BothSpellings(flag) + " value '" + value + "' is not a number",
-                           "give a whole number of bytes, e.g. " + flag + " 1450");
+                           "give a whole number from 0 to 65535");
   }
   return number;
 }
@@ -43,6 +44,23 @@ Result<std::optional<std::uint32_t>> ParseAutoOrNumber(const std::string& flag,
                            "give e.g. " + flag + " 1450, or " + flag + " auto");
   }
   return std::optional<std::uint32_t>(*number);
+}
+
+Result<std::chrono::milliseconds> ParseDuration(const std::string& flag, const std::string& value) {
+  std::uint64_t number = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+  const std::string_view unit(end, value.data() + value.size() - end);
+  std::optional<std::chrono::milliseconds> duration;
+  if (ec == std::errc() && !value.empty() && number <= 86'400'000) {
+    if (unit == "ms") duration = std::chrono::milliseconds(number);
+    if (unit == "s" || unit.empty()) duration = std::chrono::seconds(number);
+    if (unit == "m") duration = std::chrono::minutes(number);
+  }
+  if (!duration || *duration > std::chrono::hours(24) || duration->count() == 0) {
+    return Error::BadInput(BothSpellings(flag) + " value '" + value + "' is not a duration",
+                           "give a positive whole number with a unit, e.g. 500ms, 10s or 1m");
+  }
+  return *duration;
 }
 
 Result<std::vector<Cidr>> ParseCidrs(const std::string& flag,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -29,6 +30,8 @@ CLI::Option* AddFlag(CLI::App& app, const std::string& flag, bool& target,
 Result<std::optional<std::uint32_t>> ParseAutoOrNumber(const std::string& flag,
                                                        const std::string& value);
 Result<std::uint32_t> ParseNumber(const std::string& flag, const std::string& value);
+// "500ms", "10s", "1m" (a bare number is seconds); positive, at most a day.
+Result<std::chrono::milliseconds> ParseDuration(const std::string& flag, const std::string& value);
 Result<std::vector<Cidr>> ParseCidrs(const std::string& flag,
                                      const std::vector<std::string>& values);
 

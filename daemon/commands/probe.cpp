@@ -101,24 +101,22 @@ Runner AddProbeCommand(CLI::App& app) {
   };
   auto flags = std::make_shared<ProbeFlags>();
   AddOption(*command, "--url", flags->url, "endpoint to ask")->default_str(flags->url);
-  AddOption(*command, "--timeout", flags->timeout, "seconds to wait for the answer")
+  AddOption(*command, "--timeout", flags->timeout, "how long to wait for the answer (3, 500ms, 2s)")
       ->default_str(flags->timeout);
   return [flags]() {
     auto url = ParseProbeUrl(flags->url);
     if (!url) return ReportFailure(url.error().Wrap("probe"));
-    auto timeout = ParseNumber("--timeout", flags->timeout);
+    auto timeout = ParseDuration("--timeout", flags->timeout);
     if (!timeout) return ReportFailure(timeout.error().Wrap("probe"));
-    if (*timeout == 0) {
-      return ReportFailure(Error::BadInput("--timeout 0 would never wait", "use 1 or more"));
-    }
 
     boost::asio::io_context io;
     ProbeExchange exchange(io);
-    exchange.stream.expires_after(std::chrono::seconds(*timeout));
+    exchange.stream.expires_after(*timeout);
     Fetch(exchange, *url);
-    io.run_for(std::chrono::seconds(*timeout) + std::chrono::milliseconds(200));
+    io.run_for(*timeout + std::chrono::milliseconds(200));
     if (!exchange.done) {
-      std::cout << "not ready: no answer from " << flags->url << " within " << *timeout << "s\n";
+      std::cout << "not ready: no answer from " << flags->url << " within " << timeout->count()
+                << "ms\n";
       return 1;
     }
     if (exchange.error) {

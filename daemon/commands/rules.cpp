@@ -129,37 +129,8 @@ std::string StateToText(BackendKind kind, const rules::BackendState& state) {
 
 // ---- Shared steps -----------------------------------------------------------------------------
 
-struct Applied {
-  rules::BackendState state;
-  std::optional<BackendKind> cleaned;  // the other backend, when our rules left there
-};
-
-// Makes `spec` present in the chosen backend, and takes our rules out of the other one when an
-// earlier run chose it: the safety net lives in exactly one place.
-Result<Applied> ApplyInChosen(const rules::MasqueradeSpec& spec,
-                              const rules::BackendDecision& decision) {
-  auto backend = rules::MakeBackend(decision.chosen);
-  if (!backend) return backend.error();
-  DIND_RETURN_IF_ERROR((*backend)->Apply(spec));
-  Applied applied;
-  const BackendKind other = Other(decision.chosen);
-  const auto& census = decision.evidence(other).census;
-  if (census.ok() && census->container_present) {
-    auto stale = rules::MakeBackend(other);
-    if (!stale) return stale.error();
-    DIND_RETURN_IF_ERROR((*stale)->Remove());
-    applied.cleaned = other;
-    log::Info("removed dind-netcfg's rules from the backend no longer chosen",
-              {{"backend", Name(other)}});
-  }
-  auto state = (*backend)->Inspect();
-  if (!state) return state.error();
-  applied.state = std::move(state).value();
-  return applied;
-}
-
 RulesOutput AppliedOutput(const ResolvedSpec& resolved, const rules::BackendDecision& decision,
-                          const Applied& applied) {
+                          const AppliedRules& applied) {
   RulesOutput output;
   output.json["backend"] = rules::DecisionToJson(decision);
   output.json["spec"] = SpecToJson(resolved);
@@ -363,6 +334,28 @@ int RunRemove(const RulesFlags& flags) {
 }
 
 }  // namespace
+
+Result<AppliedRules> ApplyInChosen(const rules::MasqueradeSpec& spec,
+                                   const rules::BackendDecision& decision) {
+  auto backend = rules::MakeBackend(decision.chosen);
+  if (!backend) return backend.error();
+  DIND_RETURN_IF_ERROR((*backend)->Apply(spec));
+  AppliedRules applied;
+  const BackendKind other = Other(decision.chosen);
+  const auto& census = decision.evidence(other).census;
+  if (census.ok() && census->container_present) {
+    auto stale = rules::MakeBackend(other);
+    if (!stale) return stale.error();
+    DIND_RETURN_IF_ERROR((*stale)->Remove());
+    applied.cleaned = other;
+    log::Info("removed dind-netcfg's rules from the backend no longer chosen",
+              {{"backend", Name(other)}});
+  }
+  auto state = (*backend)->Inspect();
+  if (!state) return state.error();
+  applied.state = std::move(state).value();
+  return applied;
+}
 
 void AddBackendFlag(CLI::App& command, std::string& backend) {
   AddOption(command, "--backend", backend,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <optional>
 #include <string>
 
 #include "common/result.h"
@@ -28,6 +29,15 @@ void AddApplyRulesFlags(CLI::App& command, bool& apply, bool& skip);
 Result<rules::BackendDecision> DecideBackendHere(const netcfg::KernelFacts& kernel,
                                                  const std::string& backend_flag,
                                                  bool to_change_rules);
+
+// Makes `spec` present in the chosen backend, and takes dind-netcfg's rules out of the other
+// backend when an earlier run chose it: the safety net lives in exactly one place.
+struct AppliedRules {
+  rules::BackendState state;
+  std::optional<rules::BackendKind> cleaned;  // the other backend, when our rules left there
+};
+Result<AppliedRules> ApplyInChosen(const rules::MasqueradeSpec& spec,
+                                   const rules::BackendDecision& decision);
 
 struct RulesOutput {
   netcfg::OrderedJson json;

@@ -25,9 +25,8 @@ std::string Describe(const Cidr& source, const std::string& out_interface) {
 
 }  // namespace
 
-RulesVerdict JudgeRules(BackendKind kind, const rules::MasqueradeSpec& wanted,
-                        const rules::BackendState& state, bool ours_elsewhere,
-                        const std::function<Result<rules::ProofOutcome>()>& prove) {
+RulesVerdict CheckPresence(BackendKind kind, const rules::MasqueradeSpec& wanted,
+                           const rules::BackendState& state, bool ours_elsewhere) {
   RulesVerdict verdict;
   if (!state.container_present) {
     verdict.missing.push_back(Container(kind) + " does not exist");
@@ -58,6 +57,13 @@ RulesVerdict JudgeRules(BackendKind kind, const rules::MasqueradeSpec& wanted,
     if (!wanted_rule) verdict.stale.push_back(Describe(rule.source, rule.out_interface));
   }
   verdict.present = state.container_present && state.hooked && verdict.missing.empty();
+  return verdict;
+}
+
+RulesVerdict JudgeRules(BackendKind kind, const rules::MasqueradeSpec& wanted,
+                        const rules::BackendState& state, bool ours_elsewhere,
+                        const std::function<Result<rules::ProofOutcome>()>& prove) {
+  RulesVerdict verdict = CheckPresence(kind, wanted, state, ours_elsewhere);
   if (!verdict.present) {
     verdict.effect_evidence = "not judged: the rules are not all in place";
     return verdict;

@@ -30,6 +30,11 @@ struct RulesVerdict {
   bool ok() const { return present && effective; }
 };
 
+// Only the "present" half: missing, stale and packets filled, `effective` left false. The
+// sidecar calls it after every change notification, where a traffic proof would cost too much.
+RulesVerdict CheckPresence(rules::BackendKind kind, const rules::MasqueradeSpec& wanted,
+                           const rules::BackendState& state, bool ours_elsewhere);
+
 // `ours_elsewhere`: the other backend holds dind-netcfg's chain/table (an earlier apply chose
 // it). `prove` runs the chosen backend's proof; it is called only when needed.
 RulesVerdict JudgeRules(rules::BackendKind kind, const rules::MasqueradeSpec& wanted,

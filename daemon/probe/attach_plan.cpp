@@ -46,7 +46,7 @@ Result<IpAddress> ReservedProbeAddress(const Cidr& network, const IpAddress& gat
 }
 
 Cidr SuggestedFixedCidr(const Cidr& network) {
-  return Cidr::Of(network.network(), network.prefix_length() + 1);
+  return network.LowerHalf();
 }
 
 std::string ProbeHostLinkName(int slot) {

@@ -297,4 +297,15 @@ Status WriteFileAtomically(const std::string& path, std::string_view content) {
   return OkStatus();
 }
 
+Result<DaemonJsonUpdate> UpdateDaemonJsonFile(const std::string& path,
+                                              const std::vector<KeyUpdate>& updates) {
+  auto existing = ReadDaemonJson(path);
+  if (!existing) return existing.error();
+  auto merged = MergeDaemonJson(*existing, updates, path);
+  if (!merged) return merged.error();
+  DaemonJsonUpdate update{!*existing || **existing != merged->text, std::move(merged->changes)};
+  if (update.written) DIND_RETURN_IF_ERROR(WriteFileAtomically(path, merged->text));
+  return update;
+}
+
 }  // namespace dind::netcfg

@@ -50,4 +50,14 @@ Result<std::optional<std::string>> ReadDaemonJson(const std::string& path);
 // no temporary file is left behind.
 Status WriteFileAtomically(const std::string& path, std::string_view content);
 
+struct DaemonJsonUpdate {
+  bool written = false;  // false when the file already held exactly these bytes
+  std::vector<KeyChange> changes;
+};
+
+// Reads `path`, merges `updates` and writes the result atomically, but only when the bytes
+// differ, so a re-run leaves the file (and its mtime) alone.
+Result<DaemonJsonUpdate> UpdateDaemonJsonFile(const std::string& path,
+                                              const std::vector<KeyUpdate>& updates);
+
 }  // namespace dind::netcfg

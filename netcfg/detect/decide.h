@@ -119,6 +119,9 @@ struct PoolDecision {
   std::vector<AvoidedRange> avoided;
   Cidr bridge_network;   // the default bridge's network
   std::string bip;       // gateway address with prefix: "172.17.0.1/16"
+  // daemon.json "fixed-cidr": containers on the default bridge get addresses from its lower
+  // half only, so the top (the egress probe's reserved address) is never handed out.
+  Cidr fixed_cidr;
   std::vector<AddressPool> default_address_pools;
   std::string reason;
 };

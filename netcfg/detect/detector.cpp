@@ -82,6 +82,7 @@ std::vector<KeyUpdate> PlanDaemonJson(const DetectionReport& report) {
                          ? std::optional(OrderedJson(std::to_string(report.mtu.docker)))
                          : std::nullopt});
   updates.push_back({{"bip"}, OrderedJson(report.pools.bip)});
+  updates.push_back({{"fixed-cidr"}, OrderedJson(report.pools.fixed_cidr.ToString())});
   OrderedJson pools = OrderedJson::array();
   for (const auto& pool : report.pools.default_address_pools) {
     pools.push_back({{"base", pool.base.ToString()}, {"size", pool.size}});
@@ -125,6 +126,7 @@ OrderedJson ReportToJson(const DetectionReport& report) {
     pools.push_back({{"base", pool.base.ToString()}, {"size", pool.size}});
   }
   json["pools"] = {{"bip", report.pools.bip},
+                   {"fixed_cidr", report.pools.fixed_cidr.ToString()},
                    {"default_address_pools", pools},
                    {"avoided", avoided},
                    {"reason", report.pools.reason}};
@@ -161,7 +163,8 @@ std::string ReportToText(const DetectionReport& report) {
                      (report.cgroup.parent ? "cgroup-parent " + *report.cgroup.parent
                                            : std::string("no cgroup-parent")) +
                      ": " + report.cgroup.reason);
-  std::string pools = "bip " + report.pools.bip + ", pools";
+  std::string pools = "bip " + report.pools.bip + " (containers from " +
+                      report.pools.fixed_cidr.ToString() + "), pools";
   for (const auto& pool : report.pools.default_address_pools) {
     pools += " " + pool.base.ToString() + " (/" + std::to_string(pool.size) + " each)";
   }

@@ -103,6 +103,7 @@ Result<PoolDecision> DecideAddressPools(const SystemFacts& facts,
   }
   decision.bridge_network = free_networks[0];
   decision.bip = free_networks[0].Host(1).ToString() + "/16";
+  decision.fixed_cidr = free_networks[0].LowerHalf();
   for (size_t i = 1; i < free_networks.size(); ++i) {
     decision.default_address_pools.push_back({free_networks[i], 24});
   }

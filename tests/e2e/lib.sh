@@ -156,6 +156,11 @@ e2e_dump_diagnostics() {
     printf '\n--- last 40 lines of dockerd log in namespace %s ---\n' "$ns" >&2
     grep -v "module=grpc" "$log" | tail -n 40 >&2
   done
+  for log in "$E2E_TMP"/*.log; do
+    [[ -f "$log" ]] || continue
+    printf '\n--- last 30 lines of %s ---\n' "${log##*/}" >&2
+    tail -n 30 "$log" >&2
+  done
   for ns in "${E2E_NAMESPACES[@]}"; do
     printf '\n--- namespace %s: links and routes ---\n' "$ns" >&2
     ip -n "$(e2e_ns_name "$ns")" -o link show >&2 2>&1
@@ -255,7 +260,7 @@ e2e_bg_stop() { # LABEL
   local pgid=${E2E_BG_PGID[$1]:-}
   [[ -n "$pgid" ]] || return 0
   kill -KILL -- "-$pgid" 2>/dev/null
-  wait "$pgid" 2>/dev/null
+  wait "$pgid" 2>/dev/null || true # killed: its status is 137
   unset "E2E_BG_PGID[$1]"
   return 0
 }

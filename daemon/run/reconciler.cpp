@@ -1,0 +1,241 @@
+#include "daemon/run/reconciler.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "common/log.h"
+#include "daemon/commands/rules_sources.h"
+#include "daemon/commands/rules_verdict.h"
+
+namespace dind::run {
+namespace {
+
+std::string JoinLines(const std::vector<std::string>& items) {
+  std::string joined;
+  for (const auto& item : items) joined += (joined.empty() ? "" : "; ") + item;
+  return joined;
+}
+
+std::string BackendName(const rules::MasqueradeBackend& backend) {
+  return std::string(rules::BackendName(backend.kind()));
+}
+
+}  // namespace
+
+Reconciler::Reconciler(std::string daemon_json_path, NetworkDetector& detector,
+                       rules::MasqueradeBackend* backend)
+    : daemon_json_path_(std::move(daemon_json_path)), detector_(detector), backend_(backend) {
+  state_.daemon_json.path = daemon_json_path_;
+  state_.rules.enabled = backend_ != nullptr;
+  if (backend_ != nullptr) state_.rules.backend = backend_->kind();
+}
+
+Status Reconciler::Start() {
+  auto report = detector_.Detect();
+  if (!report) return report.error();
+  pool_networks_ = cli::NetworksFromPools(report->pools);
+  state_.report = std::move(report).value();
+  if (auto written = WriteDaemonJson(*state_.report); !written) return written.error();
+  if (backend_ != nullptr) {
+    state_.rules.spec = WantedSpec();
+    DIND_RETURN_IF_ERROR(ApplyRules());
+    log::Info("masquerade rules applied",
+              {{"backend", BackendName(*backend_)},
+               {"rules", std::to_string(state_.rules.spec.sources.size())},
+               {"out_interface", state_.rules.spec.out_interface}});
+  }
+  state_.last_reconcile_at = Clock::now();
+  return OkStatus();
+}
+
+Status Reconciler::WriteDaemonJson(const netcfg::DetectionReport& report) {
+  DaemonJsonState& file = state_.daemon_json;
+  auto update = netcfg::UpdateDaemonJsonFile(daemon_json_path_, netcfg::PlanDaemonJson(report));
+  if (!update) {
+    file.written = false;
+    file.error = update.error().Message();
+    return update.error();
+  }
+  const std::uint32_t before = file.mtu;
+  file.written = true;
+  file.error.clear();
+  file.mtu = report.mtu.docker;
+  if (update->written) {
+    ++file.writes;
+    log::Info("daemon.json written", {{"path", daemon_json_path_},
+                                      {"mtu", std::to_string(file.mtu)},
+                                      {"changes", std::to_string(update->changes.size())}});
+  }
+  // At start dockerd may not have read the file yet; the docker API tells (OnDockerNetworks).
+  if (before != 0 && before != file.mtu) {
+    file.restart_required = true;
+    file.restart_reason = "the docker MTU changed from " + std::to_string(before) + " to " +
+                          std::to_string(file.mtu) + " (uplink MTU " +
+                          std::to_string(report.mtu.uplink) + "); daemon.json " +
+                          daemon_json_path_ + " says so now: restart dockerd to apply it";
+    log::Warn("dockerd must be restarted", {{"reason", file.restart_reason}});
+  }
+  return OkStatus();
+}
+
+void Reconciler::OnNetworkChanged() {
+  auto report = detector_.Detect();
+  if (!report) {
+    log::Warn("detection after a network change failed; keeping the last decision",
+              {{"error", report.error().Message()}});
+    return;
+  }
+  // dockerd runs on the pools and cgroup decided at start; moving them under it would break it.
+  report->pools = state_.report->pools;
+  report->cgroup = state_.report->cgroup;
+  state_.report = std::move(report).value();
+  if (auto written = WriteDaemonJson(*state_.report); !written) {
+    log::Error("daemon.json could not be updated", {{"error", written.error().Message()}});
+  }
+  UpdateRules("the uplink changed");
+  state_.last_reconcile_at = Clock::now();
+}
+
+rules::MasqueradeSpec Reconciler::WantedSpec() const {
+  // Detection refuses a namespace without an IPv4 uplink, so the report always has one.
+  return {MasqueradeSources(pool_networks_, state_.docker.networks),
+          state_.report->uplinks.ipv4->interface};
+}
+
+Status Reconciler::ApplyRules() {
+  RulesState& rules = state_.rules;
+  if (auto applied = backend_->Apply(rules.spec); !applied) {
+    rules.present = false;
+    rules.error = applied.error().Message();
+    return applied.error();
+  }
+  rules.present = true;
+  rules.missing.clear();
+  rules.error.clear();
+  return OkStatus();
+}
+
+void Reconciler::UpdateRules(const std::string& why) {
+  if (backend_ == nullptr) return;
+  rules::MasqueradeSpec wanted = WantedSpec();
+  if (wanted.sources == state_.rules.spec.sources &&
+      wanted.out_interface == state_.rules.spec.out_interface) {
+    return;
+  }
+  state_.rules.spec = std::move(wanted);
+  if (auto applied = ApplyRules(); !applied) {
+    log::Error("masquerade rules could not be updated",
+               {{"why", why}, {"error", applied.error().Message()}});
+    return;
+  }
+  std::vector<std::string> sources;
+  for (const auto& source : state_.rules.spec.sources) sources.push_back(source.ToString());
+  log::Info("masquerade rules updated", {{"why", why},
+                                         {"sources", JoinLines(sources)},
+                                         {"out_interface", state_.rules.spec.out_interface}});
+}
+
+bool Reconciler::CheckRules() {
+  if (backend_ == nullptr) return false;
+  RulesState& rules = state_.rules;
+  ++rules.checks;
+  auto found = backend_->Inspect();
+  if (!found) {
+    rules.error = found.error().Message();
+    log::Warn("masquerade rules could not be read", {{"error", rules.error}});
+    return false;
+  }
+  const cli::RulesVerdict verdict = cli::CheckPresence(backend_->kind(), rules.spec, *found, false);
+  if (verdict.present && verdict.stale.empty()) {
+    rules.present = true;
+    rules.missing.clear();
+    return false;
+  }
+  rules.present = false;
+  rules.missing = verdict.missing;
+  for (const auto& stale : verdict.stale) rules.missing.push_back("unwanted rule " + stale);
+  const auto started = std::chrono::steady_clock::now();
+  if (auto applied = ApplyRules(); !applied) {
+    log::Error("masquerade rules drifted and could not be repaired",
+               {{"backend", BackendName(*backend_)},
+                {"found", JoinLines(verdict.missing)},
+                {"error", applied.error().Message()}});
+    return false;
+  }
+  ++rules.repairs;
+  rules.last_repair_at = Clock::now();
+  const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - started);
+  log::Warn("masquerade rules drifted; repaired",
+            {{"backend", BackendName(*backend_)},
+             {"found", JoinLines(verdict.missing.empty() ? verdict.stale : verdict.missing)},
+             {"repair_ms", std::to_string(static_cast<double>(took.count()) / 1000.0)},
+             {"repairs", std::to_string(rules.repairs)}});
+  return true;
+}
+
+void Reconciler::OnDockerNetworks(std::vector<docker::DockerNetwork> networks) {
+  DockerState& docker = state_.docker;
+  if (!docker.api_up) log::Info("docker API answers", {{"socket", docker.socket}});
+  docker.api_up = true;
+  docker.error.clear();
+  docker.networks = std::move(networks);
+
+  const std::uint32_t safe_mtu = state_.daemon_json.mtu;
+  auto too_high = NetworksAboveMtu(docker.networks, safe_mtu);
+  for (const auto& finding : too_high) {
+    const bool known = std::any_of(
+        docker.mtu_too_high.begin(), docker.mtu_too_high.end(),
+        [&](const NetworkMtuFinding& old) { return old.network == finding.network; });
+    if (known) continue;
+    log::Warn("docker network MTU above the safe MTU: big packets of its containers are lost",
+              {{"network", finding.network},
+               {"bridge", finding.bridge},
+               {"mtu", std::to_string(finding.mtu) +
+                           (finding.mtu_from_option ? "" : " (no MTU option: dockerd's default)")},
+               {"safe_mtu", std::to_string(safe_mtu)},
+               {"fix", "recreate it with --opt com.docker.network.driver.mtu=" +
+                           std::to_string(safe_mtu)}});
+  }
+  docker.mtu_too_high = std::move(too_high);
+
+  // The default bridge's MTU option is the MTU dockerd itself runs with.
+  DaemonJsonState& file = state_.daemon_json;
+  for (const auto& network : docker.networks) {
+    if (network.name != "bridge" || network.driver != "bridge" || !network.mtu) continue;
+    const bool stale = *network.mtu != static_cast<int>(file.mtu);
+    if (stale && !file.restart_required) {
+      file.restart_reason = "dockerd runs its default bridge with MTU " +
+                            std::to_string(*network.mtu) + " but daemon.json " + file.path +
+                            " says " + std::to_string(file.mtu) +
+                            ": restart dockerd to apply the file";
+      log::Warn("dockerd must be restarted", {{"reason", file.restart_reason}});
+    } else if (!stale && file.restart_required) {
+      file.restart_reason.clear();
+      log::Info("dockerd runs with the MTU daemon.json sets", {{"mtu", std::to_string(file.mtu)}});
+    }
+    file.restart_required = stale;
+  }
+  UpdateRules("docker's networks changed");
+  state_.last_reconcile_at = Clock::now();
+}
+
+void Reconciler::OnDockerUnavailable(const std::string& error) {
+  DockerState& docker = state_.docker;
+  if (docker.api_up || docker.error != error) {
+    log::Warn("docker API unavailable; masquerading the pools daemon.json sets",
+              {{"error", error}});
+  }
+  docker.api_up = false;
+  docker.error = error;
+}
+
+Status Reconciler::RemoveRules() {
+  if (backend_ == nullptr) return OkStatus();
+  DIND_RETURN_IF_ERROR(backend_->Remove());
+  state_.rules.present = false;
+  log::Info("masquerade rules removed (--cleanup-on-exit)", {{"backend", BackendName(*backend_)}});
+  return OkStatus();
+}
+
+}  // namespace dind::run

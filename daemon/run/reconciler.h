@@ -1,0 +1,71 @@
+// The sidecar's decisions, without the event loop: what to do when it starts, when the
+// namespace's links, addresses or routes change, when the masquerade rules may have drifted and
+// when dockerd's networks change. The kernel is reached only through the two seams passed in,
+// so every decision is unit-tested with fakes; the event loop (sidecar.h) only calls in.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "daemon/docker/docker_api.h"
+#include "daemon/run/sidecar_state.h"
+#include "netcfg/detect/detector.h"
+#include "rules/masquerade.h"
+
+namespace dind::run {
+
+// Reads the namespace and decides, as `init` does.
+class NetworkDetector {
+ public:
+  virtual ~NetworkDetector() = default;
+  virtual Result<netcfg::DetectionReport> Detect() = 0;
+};
+
+class Reconciler {
+ public:
+  // `backend` is the chosen masquerade backend, or null when rules are not managed (--no-rules).
+  // Both must outlive the reconciler.
+  Reconciler(std::string daemon_json_path, NetworkDetector& detector,
+             rules::MasqueradeBackend* backend);
+
+  // Detects, writes daemon.json and makes the rules present. An error here ends the daemon:
+  // nothing is right yet, and the message says what to fix.
+  Status Start();
+
+  // Links, addresses or routes changed: detect again. A new docker MTU rewrites daemon.json and
+  // reports that dockerd must be restarted to apply it (dind-netcfg never restarts it); a new
+  // uplink moves the rules. The address pools and cgroup-parent stay as decided at start: dockerd
+  // already uses them.
+  void OnNetworkChanged();
+
+  // The rules may have drifted (an nf_tables notification, or the legacy poll): inspect them and
+  // re-apply what is missing. Returns true when it repaired something.
+  bool CheckRules();
+
+  // dockerd's networks as the Engine API lists them now.
+  void OnDockerNetworks(std::vector<docker::DockerNetwork> networks);
+  void OnDockerUnavailable(const std::string& error);
+  // Where the docker API is read from, for /status.
+  void set_docker_socket(std::string socket) { state_.docker.socket = std::move(socket); }
+
+  // --cleanup-on-exit: takes dind-netcfg's rules away.
+  Status RemoveRules();
+
+  const SidecarState& state() const { return state_; }
+
+ private:
+  Status WriteDaemonJson(const netcfg::DetectionReport& report);
+  rules::MasqueradeSpec WantedSpec() const;
+  // Applies the wanted spec when it differs from the one in force.
+  void UpdateRules(const std::string& why);
+  Status ApplyRules();
+
+  std::string daemon_json_path_;
+  NetworkDetector& detector_;
+  rules::MasqueradeBackend* backend_;
+  std::vector<Cidr> pool_networks_;  // from the report at start
+  SidecarState state_;
+};
+
+}  // namespace dind::run

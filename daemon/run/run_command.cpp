@@ -1,0 +1,229 @@
+// `run`: the long-running sidecar. Flags are parsed and checked here (exit 2 before anything is
+// changed), then it does what `init` does and hands over to the event loop (sidecar.h).
+#include "daemon/run/run_command.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "common/log.h"
+#include "daemon/commands/detection_flags.h"
+#include "daemon/commands/flags.h"
+#include "daemon/commands/rules_command.h"
+#include "daemon/commands/rules_sources.h"
+#include "daemon/probe/probe_target.h"
+#include "daemon/run/reconciler.h"
+#include "daemon/run/sidecar.h"
+#include "netcfg/detect/system_facts.h"
+#include "netcfg/netlink/rtnl_reader.h"
+#include "rules/choice/backend_choice.h"
+
+namespace dind::run {
+namespace {
+
+// Detection as `init` runs it. dockerd's version is looked up once (it may run `dockerd
+// --version`); later detections reuse what the first one found.
+class LiveDetector final : public NetworkDetector {
+ public:
+  LiveDetector(netcfg::DetectOptions options, netcfg::FactSources sources)
+      : options_(std::move(options)), sources_(std::move(sources)) {}
+
+  Result<netcfg::DetectionReport> Detect() override {
+    sources_.run_dockerd_version = options_.dockerd_version == "auto";
+    netcfg::RtnlReader netlink;
+    auto facts = netcfg::GatherFacts(netlink, sources_);
+    if (!facts) return facts.error();
+    auto report = netcfg::Detect(*facts, options_);
+    if (report) options_.dockerd_version = report->dockerd.version.ToString();
+    return report;
+  }
+
+ private:
+  netcfg::DetectOptions options_;
+  netcfg::FactSources sources_;
+};
+
+struct RunFlags {
+  cli::DetectionFlags detection;
+  std::string daemon_json = std::string(cli::kDefaultDaemonJsonPath);
+  std::string backend = "auto";
+  bool no_rules = false;
+  std::string listen = std::string(http::kDefaultListenAddress);
+  std::string docker_socket = std::string(docker::kDefaultSocketPath);
+  std::string bridge = "docker0";
+  std::vector<std::string> probe_targets;
+  std::string probe_mtu_target;
+  bool no_probes = false;
+  std::string probe_interval = "10s";
+  std::string probe_timeout = "2s";
+  std::string poll_interval = "1s";
+  bool cleanup_on_exit = false;
+};
+
+std::optional<std::string> Env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? std::optional<std::string>(value) : std::nullopt;
+}
+
+std::optional<std::string> ReadText(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return std::nullopt;
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+Result<std::optional<EgressOptions>> ParseEgress(const RunFlags& flags) {
+  if (flags.no_probes) return std::optional<EgressOptions>();
+  EgressOptions egress;
+  egress.bridge = flags.bridge;
+  auto interval = cli::ParseDuration("--probe-interval", flags.probe_interval);
+  if (!interval) return interval.error();
+  auto timeout = cli::ParseDuration("--probe-timeout", flags.probe_timeout);
+  if (!timeout) return timeout.error();
+  egress.prober.interval = *interval;
+  egress.prober.jitter = *interval / 10;
+  egress.settings.timeout = *timeout;
+  for (const auto& text : flags.probe_targets) {
+    auto target = probe::ParseProbeTarget(text, "--probe-target (DIND_NETCFG_PROBE_TARGET)");
+    if (!target) return target.error();
+    egress.targets.push_back(*target);
+  }
+  if (!flags.probe_mtu_target.empty()) {
+    auto target =
+        probe::ParseMtuTarget(flags.probe_mtu_target, "--probe-mtu-target (DIND_NETCFG_PROBE_MTU_TARGET)");
+    if (!target) return target.error();
+    egress.targets.push_back(*target);
+  }
+  // Targets given replace the defaults: the user knows what the nested containers must reach.
+  if (egress.targets.empty()) {
+    auto defaults = probe::MakeDefaultTargets({Env("KUBERNETES_SERVICE_HOST"),
+                                               Env("KUBERNETES_SERVICE_PORT"),
+                                               ReadText(flags.detection.sources.resolv_conf)});
+    if (!defaults) return defaults.error();
+    for (const auto& note : defaults->notes) log::Info(note);
+    egress.targets = std::move(defaults->targets);
+  }
+  if (egress.targets.empty()) {
+    return Error::BadInput(
+        "no egress probe target: KUBERNETES_SERVICE_HOST is not set and " +
+            flags.detection.sources.resolv_conf + " names no nameserver a container can reach",
+        "give --probe-target HOST:PORT (something nested containers must reach), or "
+        "--no-probes to run without egress verification");
+  }
+  return std::optional<EgressOptions>(std::move(egress));
+}
+
+Result<SidecarOptions> ParseSidecarOptions(const RunFlags& flags) {
+  SidecarOptions options;
+  auto listen = http::ParseListenAddress(flags.listen);
+  if (!listen) return listen.error();
+  options.listen = *listen;
+  auto poll = cli::ParseDuration("--poll-interval", flags.poll_interval);
+  if (!poll) return poll.error();
+  options.poll_interval = *poll;
+  if (!flags.docker_socket.empty()) {
+    docker::ClientOptions docker;
+    docker.socket_path = flags.docker_socket;
+    options.docker = docker;
+  }
+  auto egress = ParseEgress(flags);
+  if (!egress) return egress.error();
+  options.egress = std::move(egress).value();
+  options.cleanup_on_exit = flags.cleanup_on_exit;
+  return options;
+}
+
+int Fail(const Error& error) {
+  return cli::ReportFailure(error.Wrap("run"));
+}
+
+int RunCommand(const RunFlags& flags) {
+  // Every flag is checked before anything is read or changed.
+  if (auto valid = cli::ValidateBackendFlag(flags.backend); !valid) return Fail(valid.error());
+  auto detect_options = cli::ParseDetectionFlags(flags.detection);
+  if (!detect_options) return Fail(detect_options.error());
+  auto options = ParseSidecarOptions(flags);
+  if (!options) return Fail(options.error());
+  if (auto existing = netcfg::ReadDaemonJson(flags.daemon_json); !existing) {
+    return Fail(existing.error());
+  } else if (*existing) {
+    if (auto parsed = netcfg::MergeDaemonJson(*existing, {}, flags.daemon_json); !parsed) {
+      return Fail(parsed.error());
+    }
+  }
+
+  LiveDetector detector(*detect_options, flags.detection.sources);
+  // The backend is chosen once: the proof is worth its 10 ms at start, not at every check.
+  std::unique_ptr<rules::MasqueradeBackend> backend;
+  if (!flags.no_rules) {
+    auto report = detector.Detect();
+    if (!report) return Fail(report.error());
+    auto decision = cli::DecideBackendHere(report->kernel, flags.backend, true);
+    if (!decision) return Fail(decision.error());
+    log::Info("masquerade backend chosen",
+              {{"backend", std::string(rules::BackendName(decision->chosen))},
+               {"reason", decision->reason}});
+    for (const auto& finding : decision->split_brain) log::Warn("split brain: " + finding);
+    // Rules an earlier run left in the other backend go, so the safety net lives in one place.
+    auto applied = cli::ApplyInChosen(
+        {cli::NetworksFromPools(report->pools), report->uplinks.ipv4->interface}, *decision);
+    if (!applied) return Fail(applied.error());
+    auto made = rules::MakeBackend(decision->chosen);
+    if (!made) return Fail(made.error());
+    backend = std::move(made).value();
+  }
+
+  Reconciler reconciler(flags.daemon_json, detector, backend.get());
+  if (auto started = reconciler.Start(); !started) return Fail(started.error());
+  return RunSidecar(reconciler, *options);
+}
+
+}  // namespace
+
+cli::Runner AddRunCommand(CLI::App& app) {
+  auto* command = app.add_subcommand(
+      "run",
+      "The sidecar: do what init does, then keep daemon.json and the masquerade rules right, "
+      "verify nested egress and serve /healthz /readyz /metrics /status");
+  auto flags = std::make_shared<RunFlags>();
+  cli::AddOption(*command, "--daemon-json", flags->daemon_json,
+                 "daemon.json to create or merge into, and rewrite when the MTU changes")
+      ->default_str(flags->daemon_json);
+  cli::AddDetectionFlags(*command, flags->detection);
+  cli::AddBackendFlag(*command, flags->backend);
+  cli::AddFlag(*command, "--no-rules", flags->no_rules,
+               "manage no masquerade rules (readiness then ignores them)");
+  cli::AddOption(*command, "--listen", flags->listen,
+                 "ADDR:PORT of the health endpoint ([ADDR]:PORT for IPv6)")
+      ->default_str(flags->listen);
+  cli::AddOption(*command, "--docker-socket", flags->docker_socket,
+                 "dockerd's API socket, followed for networks and their MTU ('' to not follow)")
+      ->default_str(flags->docker_socket);
+  cli::AddOption(*command, "--bridge", flags->bridge,
+                 "dockerd's default bridge, where the egress probe attaches")
+      ->default_str(flags->bridge);
+  cli::AddOption(*command, "--probe-target", flags->probe_targets,
+                 "HOST:PORT nested containers must reach (repeatable, or comma-separated; "
+                 "replaces the defaults: the Kubernetes API service and the first nameserver)")
+      ->delimiter(',');
+  cli::AddOption(*command, "--probe-mtu-target", flags->probe_mtu_target,
+                 "IPv4 address that answers ping, for the path-MTU probe (default with the "
+                 "default targets: the first nameserver)");
+  cli::AddFlag(*command, "--no-probes", flags->no_probes,
+               "do not verify egress (readiness then ignores it)");
+  cli::AddOption(*command, "--probe-interval", flags->probe_interval,
+                 "time between probe rounds (±10% jitter)")
+      ->default_str(flags->probe_interval);
+  cli::AddOption(*command, "--probe-timeout", flags->probe_timeout, "time each probe may take")
+      ->default_str(flags->probe_timeout);
+  cli::AddOption(*command, "--poll-interval", flags->poll_interval,
+                 "how often the legacy (ip_tables) rules are checked; nf_tables notifies")
+      ->default_str(flags->poll_interval);
+  cli::AddFlag(*command, "--cleanup-on-exit", flags->cleanup_on_exit,
+               "remove the masquerade rules on SIGTERM/SIGINT (default: leave them for dockerd)");
+  return [flags]() { return RunCommand(*flags); };
+}
+
+}  // namespace dind::run

@@ -1,0 +1,182 @@
+#include "daemon/run/sidecar_state.h"
+
+#include <algorithm>
+
+namespace dind::run {
+namespace {
+
+using Json = netcfg::OrderedJson;
+
+constexpr int kDockerDefaultMtu = 1500;
+
+double UnixSeconds(Clock::time_point at) {
+  return std::chrono::duration<double>(at.time_since_epoch()).count();
+}
+
+Json TimeOrNull(const std::optional<Clock::time_point>& at) {
+  return at ? Json(UnixSeconds(*at)) : Json(nullptr);
+}
+
+Json StringsToJson(const std::vector<std::string>& items) {
+  Json json = Json::array();
+  for (const auto& item : items) json.push_back(item);
+  return json;
+}
+
+Json CidrsToJson(const std::vector<Cidr>& cidrs) {
+  Json json = Json::array();
+  for (const auto& cidr : cidrs) json.push_back(cidr.ToString());
+  return json;
+}
+
+const char* AttachmentName(probe::AttachStatus::State state) {
+  switch (state) {
+    case probe::AttachStatus::State::kAttached:
+      return "attached";
+    case probe::AttachStatus::State::kSettling:
+      return "settling";
+    case probe::AttachStatus::State::kNoBridge:
+      return "no-bridge";
+    case probe::AttachStatus::State::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+Json EgressToJson(const probe::ProberStatus* egress) {
+  if (egress == nullptr) return {{"enabled", false}};
+  Json results = Json::array();
+  for (const auto& result : egress->results) {
+    results.push_back(
+        {{"target", result.target.Key()},
+         {"origin", result.target.origin},
+         {"outcome", std::string(probe::OutcomeName(result.outcome))},
+         {"detail", result.detail},
+         {"latency_ms", static_cast<double>(result.latency.count()) / 1000.0},
+         {"path_mtu", result.path_mtu ? Json(*result.path_mtu) : Json(nullptr)},
+         {"finished_at", UnixSeconds(result.finished_at)}});
+  }
+  Json vantage = nullptr;
+  if (egress->vantage) {
+    vantage = {{"bridge", egress->vantage->bridge.name},
+               {"bridge_network", egress->vantage->bridge.network.ToString()},
+               {"port", egress->vantage->host_link},
+               {"address", egress->vantage->address.ToString()},
+               {"suggested_fixed_cidr", egress->vantage->suggested_fixed_cidr.ToString()}};
+  }
+  return {{"enabled", true},
+          {"attachment", AttachmentName(egress->attachment)},
+          {"attachment_reason", egress->attachment_reason},
+          {"vantage", vantage},
+          {"rounds", egress->rounds},
+          {"results", results}};
+}
+
+}  // namespace
+
+std::vector<NetworkMtuFinding> NetworksAboveMtu(const std::vector<docker::DockerNetwork>& networks,
+                                                std::uint32_t safe_mtu) {
+  std::vector<NetworkMtuFinding> findings;
+  for (const auto& network : networks) {
+    if (network.driver != "bridge") continue;
+    const int mtu = network.mtu.value_or(kDockerDefaultMtu);
+    if (mtu > static_cast<int>(safe_mtu)) {
+      findings.push_back({network.name, network.bridge_name, mtu, network.mtu.has_value()});
+    }
+  }
+  return findings;
+}
+
+std::vector<Cidr> MasqueradeSources(const std::vector<Cidr>& pool_networks,
+                                    const std::vector<docker::DockerNetwork>& networks) {
+  std::vector<Cidr> sources = pool_networks;
+  for (const auto& network : networks) {
+    if (network.driver != "bridge" || network.internal) continue;
+    for (const auto& subnet : network.subnets) {
+      const bool covered = std::any_of(sources.begin(), sources.end(), [&](const Cidr& source) {
+        return source.family() == subnet.family() && source.Contains(subnet);
+      });
+      if (!covered) sources.push_back(subnet);
+    }
+  }
+  return sources;
+}
+
+http::Readiness ReadinessOf(const SidecarState& state, const probe::ProberStatus* egress) {
+  const DaemonJsonState& file = state.daemon_json;
+  if (!file.written) {
+    return {false, "daemon.json " + file.path + " is not written" +
+                       (file.error.empty() ? "" : ": " + file.error)};
+  }
+  const RulesState& rules = state.rules;
+  if (rules.enabled && !rules.present) {
+    std::string reason = "masquerade rules are not in place";
+    if (rules.backend) reason += " (" + std::string(rules::BackendName(*rules.backend)) + ")";
+    if (!rules.missing.empty()) reason += ": " + rules.missing.front();
+    if (!rules.error.empty()) reason += "; last repair failed: " + rules.error;
+    return {false, reason};
+  }
+  if (egress != nullptr) {
+    if (auto reason = probe::EgressNotReadyReason(*egress)) return {false, *reason};
+  }
+  return {true, ""};
+}
+
+Json StatusToJson(const SidecarState& state, const probe::ProberStatus* egress,
+                  const http::Readiness& readiness) {
+  Json json;
+  json["ready"] = readiness.ready;
+  json["reason"] = readiness.reason;
+  json["last_reconcile_at"] = TimeOrNull(state.last_reconcile_at);
+  json["detection"] = state.report ? netcfg::ReportToJson(*state.report) : Json(nullptr);
+
+  const DaemonJsonState& file = state.daemon_json;
+  json["daemon_json"] = {{"path", file.path},
+                         {"written", file.written},
+                         {"error", file.error},
+                         {"writes", file.writes},
+                         {"mtu", file.mtu},
+                         {"dockerd_restart_required", file.restart_required},
+                         {"restart_reason", file.restart_reason}};
+
+  const RulesState& rules = state.rules;
+  json["rules"] = {
+      {"enabled", rules.enabled},
+      {"backend", rules.backend ? Json(std::string(rules::BackendName(*rules.backend)))
+                                : Json(nullptr)},
+      {"sources", CidrsToJson(rules.spec.sources)},
+      {"out_interface", rules.spec.out_interface},
+      {"present", rules.present},
+      {"missing", StringsToJson(rules.missing)},
+      {"error", rules.error},
+      {"checks", rules.checks},
+      {"repairs", rules.repairs},
+      {"last_repair_at", TimeOrNull(rules.last_repair_at)}};
+
+  const DockerState& docker = state.docker;
+  Json networks = Json::array();
+  for (const auto& network : docker.networks) {
+    networks.push_back({{"name", network.name},
+                        {"driver", network.driver},
+                        {"bridge", network.bridge_name},
+                        {"subnets", CidrsToJson(network.subnets)},
+                        {"mtu", network.mtu ? Json(*network.mtu) : Json(nullptr)},
+                        {"internal", network.internal}});
+  }
+  Json too_high = Json::array();
+  for (const auto& finding : docker.mtu_too_high) {
+    too_high.push_back({{"network", finding.network},
+                        {"bridge", finding.bridge},
+                        {"mtu", finding.mtu},
+                        {"mtu_from_option", finding.mtu_from_option}});
+  }
+  json["docker"] = {{"socket", docker.socket},
+                    {"api_up", docker.api_up},
+                    {"error", docker.error},
+                    {"networks", networks},
+                    {"mtu_too_high", too_high}};
+  json["egress"] = EgressToJson(egress);
+  return json;
+}
+
+}  // namespace dind::run

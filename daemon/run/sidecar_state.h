@@ -1,0 +1,86 @@
+// What the sidecar knows, as values: the reconciler fills it, and readiness, /status and
+// /metrics are pure functions of it (and of the prober's status), so each is unit-tested.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/docker/docker_api.h"
+#include "daemon/http/health_routes.h"
+#include "daemon/probe/prober.h"
+#include "netcfg/detect/detector.h"
+#include "rules/masquerade.h"
+
+namespace dind::run {
+
+using Clock = std::chrono::system_clock;
+
+struct DaemonJsonState {
+  std::string path;
+  bool written = false;  // daemon.json holds what the last detection decided
+  std::string error;     // why the last write failed
+  std::uint64_t writes = 0;
+  std::uint32_t mtu = 0;  // the docker MTU daemon.json says
+  // dockerd read daemon.json before it changed: only a restart applies the new file.
+  bool restart_required = false;
+  std::string restart_reason;
+};
+
+struct RulesState {
+  bool enabled = true;
+  std::optional<rules::BackendKind> backend;
+  rules::MasqueradeSpec spec;
+  bool present = false;
+  std::vector<std::string> missing;  // why not present, one finding each
+  std::string error;                 // why the last check or repair failed
+  std::uint64_t checks = 0;
+  std::uint64_t repairs = 0;
+  std::optional<Clock::time_point> last_repair_at;
+};
+
+// A docker network whose MTU is above the safe MTU: its containers' big packets are lost.
+struct NetworkMtuFinding {
+  std::string network;
+  std::string bridge;
+  int mtu = 0;
+  bool mtu_from_option = false;  // false: no option, dockerd's default of 1500
+};
+
+struct DockerState {
+  std::string socket;
+  bool api_up = false;
+  std::string error;  // why the API cannot be read; empty while it answers
+  std::vector<docker::DockerNetwork> networks;
+  std::vector<NetworkMtuFinding> mtu_too_high;
+};
+
+struct SidecarState {
+  std::optional<netcfg::DetectionReport> report;
+  DaemonJsonState daemon_json;
+  RulesState rules;
+  DockerState docker;
+  std::optional<Clock::time_point> last_reconcile_at;
+};
+
+// Bridge networks whose MTU (option, or dockerd's default 1500) is above `safe_mtu`.
+std::vector<NetworkMtuFinding> NetworksAboveMtu(const std::vector<docker::DockerNetwork>& networks,
+                                                std::uint32_t safe_mtu);
+
+// What to masquerade: the networks of the pools daemon.json sets, plus the subnets of docker's
+// bridge networks (KIND's `kind` network, CI job networks) that those do not already cover.
+// Internal networks have no way out and are left alone.
+std::vector<Cidr> MasqueradeSources(const std::vector<Cidr>& pool_networks,
+                                    const std::vector<docker::DockerNetwork>& networks);
+
+// Ready when daemon.json is written, the rules are present (when managed) and the last egress
+// probes passed (when probing); otherwise the first reason, one line.
+http::Readiness ReadinessOf(const SidecarState& state, const probe::ProberStatus* egress);
+
+// The whole report behind GET /status.
+netcfg::OrderedJson StatusToJson(const SidecarState& state, const probe::ProberStatus* egress,
+                                 const http::Readiness& readiness);
+
+}  // namespace dind::run

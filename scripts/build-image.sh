@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Builds the container image dind-netcfg:<version> for a local dockerd, with no registry: a
+# Dockerfile FROM scratch holding the (stripped) binary, the shared libraries the binary itself
+# names (found with ldd over it, not from a hand-kept list), the dynamic loader, and the few
+# /etc files glibc reads. ENTRYPOINT is the binary, CMD is `run`.
+#
+#   scripts/build-image.sh [--binary PATH] [-H|--host unix:///path/docker.sock] [--tag NAME:TAG]
+#                          [--docker CLI] [--keep-rootfs DIR]
+#
+# The version (the default tag) is project(... VERSION ...) in CMakeLists.txt; the binary must
+# report the same. Prints the image's name and size on the last line.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+binary=$here/build/bin/dind-netcfg
+host=""
+tag=""
+docker_cli=/usr/bin/docker
+keep_rootfs=""
+
+usage() {
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+  exit 2
+}
+while (($#)); do
+  case $1 in
+  --binary) binary=$2; shift 2 ;;
+  -H | --host) host=$2; shift 2 ;;
+  --tag) tag=$2; shift 2 ;;
+  --docker) docker_cli=$2; shift 2 ;;
+  --keep-rootfs) keep_rootfs=$2; shift 2 ;;
+  -h | --help) usage ;;
+  *) echo "build-image.sh: unknown argument '$1'" >&2; usage ;;
+  esac
+done
+
+die() { echo "build-image.sh: $*" >&2; exit 1; }
+[[ -x $binary ]] || die "$binary is not an executable; build first (cmake --build build) or pass --binary"
+command -v "$docker_cli" >/dev/null || die "docker client $docker_cli not found"
+
+version=$(sed -n 's/^project(dind-netcfg VERSION \([0-9.]*\).*/\1/p' "$here/CMakeLists.txt")
+[[ -n $version ]] || die "no project(dind-netcfg VERSION x.y.z) in $here/CMakeLists.txt"
+reported=$("$binary" version 2>&1) || die "'$binary version' failed: $reported"
+[[ $reported == *"$version"* ]] ||
+  die "$binary reports '$reported', not the project version $version: rebuild it"
+tag=${tag:-dind-netcfg:$version}
+
+docker_args=()
+[[ -n $host ]] && docker_args=(-H "$host")
+docker() { "$docker_cli" "${docker_args[@]}" "$@"; }
+
+work=$(mktemp -d /tmp/dnc-image.XXXXXX)
+trap 'rm -rf --one-file-system "$work"' EXIT
+root=$work/context/rootfs
+mkdir -p "$root"/{usr/bin,usr/lib,usr/lib64,etc/docker,run,tmp,proc,sys,dev,var}
+# The usr-merged layout of Debian 12: /lib and /lib64 lead into /usr.
+ln -s usr/lib "$root/lib"
+ln -s usr/lib64 "$root/lib64"
+ln -s ../run "$root/var/run"
+chmod 1777 "$root/tmp"
+
+# The binary, without its debug information.
+objcopy --strip-unneeded "$binary" "$root/usr/bin/dind-netcfg"
+chmod 755 "$root/usr/bin/dind-netcfg"
+
+# Every shared library the binary loads, and the loader, as ldd (the loader itself) resolves
+# them: "name => /path (addr)" and the loader's own "/lib64/ld-linux-x86-64.so.2 (addr)". Each
+# is copied (the file, not the symlink) to the path the loader will look at, under /usr.
+copy_lib() { # PATH
+  local path=$1 dest
+  dest=$root/usr${path#/usr} # /lib/... and /usr/lib/... both land in /usr/lib/...
+  mkdir -p "$(dirname "$dest")"
+  cp -L "$path" "$dest" # keeps the mode: the loader must stay executable
+  echo "    $path"
+}
+echo "build-image.sh: libraries from ldd $binary:"
+libs=$(LC_ALL=C ldd "$binary") || die "ldd $binary failed: is it a dynamic executable?"
+count=0
+while read -r line; do
+  path=""
+  if [[ $line =~ ^[^[:space:]]+\ =\>\ (/[^[:space:]]+)\ \( ]]; then
+    path=${BASH_REMATCH[1]}
+  elif [[ $line =~ ^(/[^[:space:]]+)\ \( ]]; then
+    path=${BASH_REMATCH[1]} # the dynamic loader
+  elif [[ $line == *"not found"* ]]; then
+    die "ldd cannot resolve a library of $binary: $line"
+  fi
+  [[ -n $path ]] || continue # linux-vdso.so.1 lives in the kernel
+  copy_lib "$path"
+  count=$((count + 1))
+done <<<"$libs"
+interp=$(readelf -l "$binary" | sed -n 's/.*\[Requesting program interpreter: \(.*\)\]/\1/p')
+[[ -e $root$interp ]] || die "the loader $interp named by $binary was not copied"
+
+# /etc: a non-root user for the commands that need no capabilities (version, detect, probe),
+# and what glibc reads to resolve probe targets' DNS names (since glibc 2.34 the files and dns
+# NSS modules are inside libc.so.6: no libnss_*.so to add). Docker and Kubernetes mount their
+# own /etc/hosts, /etc/resolv.conf and /etc/hostname over these.
+cat >"$root/etc/passwd" <<'EOF'
+root:x:0:0:root:/:/usr/sbin/nologin
+dind-netcfg:x:65532:65532:dind-netcfg:/:/usr/sbin/nologin
+EOF
+cat >"$root/etc/group" <<'EOF'
+root:x:0:
+dind-netcfg:x:65532:
+EOF
+printf 'passwd: files\ngroup: files\nhosts: files dns\nnetworks: files\nprotocols: files\nservices: files\n' \
+  >"$root/etc/nsswitch.conf"
+printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
+: >"$root/etc/resolv.conf"
+for f in protocols services; do
+  [[ -r /etc/$f ]] && cp "/etc/$f" "$root/etc/$f"
+done
+
+cat >"$work/context/Dockerfile" <<EOF
+FROM scratch
+COPY rootfs/ /
+LABEL org.opencontainers.image.title="dind-netcfg" \\
+      org.opencontainers.image.version="$version" \\
+      org.opencontainers.image.description="network configuration for Docker-in-Docker pods"
+# Root inside the container with only the capabilities the pod grants (NET_ADMIN, NET_RAW,
+# SYS_ADMIN): a non-root user would lose them at exec, as no runtime sets ambient capabilities.
+USER 0:0
+EXPOSE 9254/tcp
+ENTRYPOINT ["/usr/bin/dind-netcfg"]
+CMD ["run"]
+EOF
+
+echo "build-image.sh: $count files from ldd; building $tag"
+DOCKER_BUILDKIT=0 docker build -q -t "$tag" "$work/context" >/dev/null ||
+  die "docker build of $tag failed"
+if [[ -n $keep_rootfs ]]; then
+  rm -rf "$keep_rootfs"
+  cp -a "$root" "$keep_rootfs"
+fi
+size=$(docker image inspect --format '{{.Size}}' "$tag")
+echo "build-image.sh: built $tag, $size bytes ($((size / 1024 / 1024)) MiB)"

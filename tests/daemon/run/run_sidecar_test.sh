@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# `dind-netcfg run` against the real kernel, in namespaces this test makes (no dockerd: the
+# docker bridge is made by hand, as dockerd would make it).
+#
+#   [pod ns: run, docker0 172.17.0.1/16]--eth0 10.232.1.2--[outside ns: 10.232.1.1, nc :8443]
+#
+# The outside namespace has no route to 172.17.0.0/16: the egress probe (standing on docker0)
+# reaches the server only when dind-netcfg's masquerade rule takes its packets out as 10.232.1.2.
+#   1. bad flags exit 2 and name the flag; nothing is started;
+#   2. without docker0, /readyz is 503 and says the bridge is missing; /healthz is 200;
+#   3. docker0 appears: /readyz turns 200 (probe passed through our masquerade); /metrics and
+#      /status report it; other paths 404, other methods 405;
+#   4. nft: the table deleted by someone else is back within a second, repairs_total counts it;
+#   5. the uplink MTU drops: daemon.json is rewritten and dockerd_restart_required is 1;
+#   6. the probe target goes away: /readyz 503 naming the target;
+#   7. SIGTERM: exit 0 within a second; the rules stay; with --cleanup-on-exit they go;
+#   8. legacy: a flushed chain is back within the poll interval.
+#
+# Usage: run_sidecar_test.sh /path/to/dind-netcfg   (root; needs curl, jq, nc, nft, iptables)
+
+source "$(dirname "${BASH_SOURCE[0]}")/../../e2e/lib.sh"
+
+readonly BINARY=${1:?usage: $0 /path/to/dind-netcfg}
+readonly PORT=8443
+readonly SERVER=10.232.1.1
+readonly LISTEN=127.0.0.1:9254
+
+e2e_init
+e2e_require_cmd curl jq nc nft iptables-legacy iptables-legacy-save
+
+e2e_ns_add pod
+e2e_ns_add outside
+e2e_veth pod eth0 outside up0 1450
+e2e_addr pod eth0 10.232.1.2/24
+e2e_addr outside up0 $SERVER/24
+e2e_route pod default via $SERVER
+e2e_sysctl pod net.ipv4.ip_forward=1
+e2e_bg_start server outside nc -lk -p $PORT
+
+http_code() { # PATH [CURL-ARGS...]
+  local path=$1
+  shift
+  e2e_in pod curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$@" "http://$LISTEN$path" || true
+}
+http_body() { e2e_in pod curl -s --max-time 3 "http://$LISTEN$1" || true; }
+# The value of one series, named as the exposition writes it (labels may hold spaces).
+metric() { http_body /metrics | awk -v series="$1 " 'index($0, series) == 1 { print $NF }'; }
+
+# Waits up to SECONDS for CONDITION (bash, evaluated afresh each time) to hold.
+wait_until() { # SECONDS WHAT CONDITION
+  local seconds=$1 what=$2 condition=$3 deadline
+  deadline=$((SECONDS + seconds))
+  until eval "$condition" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || e2e_fail "$what: not within ${seconds}s"
+    sleep 0.1
+  done
+  e2e_pass "$what"
+}
+
+wait_ready() { # SECONDS
+  local deadline=$((SECONDS + $1))
+  until [[ "$(http_code /readyz)" == 200 ]]; do
+    ((SECONDS < deadline)) || e2e_fail "/readyz not 200 within $1s; it says: $(http_body /readyz)"
+    sleep 0.1
+  done
+  e2e_pass "/readyz is 200"
+}
+
+start_run() { # LABEL ARGS...
+  local label=$1
+  shift
+  e2e_bg_start "$label" pod "$BINARY" run --daemon-json "$E2E_TMP/daemon.json" \
+    --dockerd-version 24.0.7 --listen $LISTEN --docker-socket "$E2E_TMP/no-dockerd.sock" \
+    --probe-target $SERVER:$PORT --probe-interval 1s --probe-timeout 1s "$@"
+  wait_until 10 "run ($label) answers /healthz" '[[ $(http_code /healthz) == 200 ]]'
+}
+
+# Sends SIGTERM to run's process and checks it ends within a second with status 0.
+stop_run() { # LABEL
+  local pid=${E2E_BG_PGID[$1]} started rc=0
+  started=$(date +%s%N)
+  kill -TERM "$pid"
+  wait "$pid" || rc=$?
+  assert_eq 0 "$rc" "run exits 0 on SIGTERM"
+  assert_le 1000 $((($(date +%s%N) - started) / 1000000)) "run stops within a second (ms)"
+  unset "E2E_BG_PGID[$1]"
+}
+
+nft_table_exists() { e2e_in pod nft list table ip dind-netcfg; }
+
+e2e_step "bad flags: exit 2 naming the flag, nothing started"
+for bad in "--poll-interval soon" "--listen nowhere" "--probe-target 10.0.0.1" "--backend bogus"; do
+  rc=0
+  # shellcheck disable=SC2086 # the flag and its value are two words
+  out=$(e2e_in pod "$BINARY" run --daemon-json "$E2E_TMP/daemon.json" $bad 2>&1) || rc=$?
+  assert_eq 2 "$rc" "run $bad exits 2"
+  [[ "$out" == *"${bad%% *}"* ]] || e2e_fail "the error for '$bad' does not name ${bad%% *}: $out"
+done
+[[ ! -e "$E2E_TMP/daemon.json" ]] || e2e_fail "a usage error wrote daemon.json"
+
+e2e_step "no docker bridge yet: live but not ready, and says why"
+echo '{"storage-driver": "vfs"}' >"$E2E_TMP/daemon.json"
+start_run nft --backend nft
+assert_eq 503 "$(http_code /readyz)" "/readyz before docker0 exists"
+reason=$(http_body /readyz)
+[[ "$reason" == *docker0* ]] || e2e_fail "/readyz does not name the missing bridge: $reason"
+e2e_pass "/readyz says: $reason"
+assert_eq vfs "$(jq -r '."storage-driver"' "$E2E_TMP/daemon.json")" "a user's key is kept"
+assert_eq 1450 "$(jq -r .mtu "$E2E_TMP/daemon.json")" "daemon.json mtu"
+
+e2e_step "docker0 appears: the probe passes through our masquerade"
+ip -n "$(e2e_ns_name pod)" link add docker0 type bridge
+e2e_addr pod docker0 172.17.0.1/16
+ip -n "$(e2e_ns_name pod)" link set docker0 up
+wait_ready 10
+assert_eq 1 "$(metric dind_netcfg_ready)" "dind_netcfg_ready"
+assert_eq 1450 "$(metric dind_netcfg_uplink_mtu_bytes)" "uplink MTU metric"
+assert_eq 1 "$(metric 'dind_netcfg_probe_success{target="tcp 10.232.1.1:8443"}')" "probe metric"
+assert_eq 1 "$(metric 'dind_netcfg_masquerade_backend_info{backend="nft"}')" "backend metric"
+status=$(http_body /status)
+assert_eq true "$(jq -r .ready <<<"$status")" "/status ready"
+assert_eq 172.17.255.254 "$(jq -r .egress.vantage.address <<<"$status")" "probe's reserved address"
+assert_eq eth0 "$(jq -r .rules.out_interface <<<"$status")" "rules leave by the uplink"
+assert_eq 404 "$(http_code /nothing)" "unknown path"
+assert_eq 405 "$(http_code /healthz -X POST)" "POST"
+
+e2e_step "nft: a deleted table is repaired at once"
+e2e_in pod nft delete table ip dind-netcfg
+wait_until 1 "table ip dind-netcfg is back" nft_table_exists
+assert_eq 1 "$(metric dind_netcfg_rule_repairs_total)" "repairs counted"
+e2e_in pod nft flush chain ip dind-netcfg postrouting
+wait_until 1 "a flushed chain is refilled" \
+  'e2e_in pod nft list chain ip dind-netcfg postrouting | grep -q masquerade'
+
+e2e_step "the uplink MTU drops: daemon.json follows and a dockerd restart is asked for"
+ip -n "$(e2e_ns_name pod)" link set eth0 mtu 1400
+wait_until 5 "daemon.json says mtu 1400" '[[ $(jq -r .mtu "$E2E_TMP/daemon.json") == 1400 ]]'
+assert_eq 1 "$(metric dind_netcfg_dockerd_restart_required)" "restart required metric"
+[[ "$(http_body /status | jq -r .daemon_json.restart_reason)" == *"restart dockerd"* ]] ||
+  e2e_fail "/status does not say dockerd must be restarted"
+e2e_pass "/status asks for a dockerd restart"
+
+e2e_step "the target goes away: not ready, naming it"
+e2e_bg_stop server
+wait_until 10 "/readyz turns 503" '[[ $(http_code /readyz) == 503 ]]'
+reason=$(http_body /readyz)
+[[ "$reason" == *"$SERVER:$PORT"* ]] || e2e_fail "/readyz does not name the target: $reason"
+e2e_pass "/readyz says: $reason"
+e2e_bg_start server outside nc -lk -p $PORT
+
+e2e_step "SIGTERM: orderly exit within a second; the rules stay by default"
+stop_run nft
+assert_succeeds "rules left for dockerd" nft_table_exists
+
+e2e_step "--cleanup-on-exit takes the rules away"
+start_run nft-cleanup --backend nft --cleanup-on-exit
+stop_run nft-cleanup
+assert_fails "no table after --cleanup-on-exit" nft_table_exists
+
+e2e_step "legacy: a flushed chain is back within the poll interval"
+start_run legacy --backend legacy --poll-interval 200ms
+wait_ready 10
+legacy_rules() { e2e_in pod iptables-legacy-save -t nat | grep -c -- '-A DIND-NETCFG-POSTROUTING' || true; }
+before=$(legacy_rules)
+assert_gt 0 "$before" "legacy rules installed"
+e2e_in pod iptables-legacy -w -t nat -F DIND-NETCFG-POSTROUTING
+wait_until 2 "the legacy chain is refilled" '[[ $(legacy_rules) == "$before" ]]'
+assert_eq 1 "$(metric dind_netcfg_rule_repairs_total)" "legacy repair counted"
+stop_run legacy
+
+e2e_step "done"
