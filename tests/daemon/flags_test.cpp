@@ -1,0 +1,62 @@
+// Flag value parsing shared by the subcommands: every error names the flag and the fix.
+#include "daemon/commands/flags.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "daemon/commands/commands.h"
+
+namespace dind::cli {
+namespace {
+
+using std::chrono::milliseconds;
+using ::testing::HasSubstr;
+
+TEST(ParseDurationTest, AcceptsUnitsAndBareSeconds) {
+  EXPECT_EQ(*ParseDuration("--poll-interval", "500ms"), milliseconds(500));
+  EXPECT_EQ(*ParseDuration("--poll-interval", "10s"), milliseconds(10000));
+  EXPECT_EQ(*ParseDuration("--poll-interval", "3"), milliseconds(3000));
+  EXPECT_EQ(*ParseDuration("--poll-interval", "2m"), milliseconds(120000));
+}
+
+TEST(ParseDurationTest, RefusesWhatIsNotAPositiveDuration) {
+  for (const char* bad : {"", "0", "0s", "soon", "1h", "-1s", "1.5s", "25m0", "1441m"}) {
+    auto parsed = ParseDuration("--poll-interval", bad);
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_EQ(parsed.error().ExitCode(), 2);
+    EXPECT_THAT(parsed.error().Message(), HasSubstr("--poll-interval"));
+    EXPECT_THAT(parsed.error().Message(), HasSubstr("DIND_NETCFG_POLL_INTERVAL"));
+  }
+}
+
+TEST(ParseNumberTest, NamesTheFlagAndTheRange) {
+  auto parsed = ParseNumber("--reserve", "lots");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_THAT(parsed.error().Message(), HasSubstr("--reserve"));
+  EXPECT_THAT(parsed.error().Message(), HasSubstr("0 to 65535"));
+}
+
+TEST(ParseProbeUrlTest, SplitsHostPortAndPath) {
+  auto url = ParseProbeUrl("http://127.0.0.1:9254/readyz");
+  ASSERT_TRUE(url.ok());
+  EXPECT_EQ(url->host, "127.0.0.1");
+  EXPECT_EQ(url->port, 9254);
+  EXPECT_EQ(url->path, "/readyz");
+  url = ParseProbeUrl("http://[::1]:9254/healthz");
+  ASSERT_TRUE(url.ok());
+  EXPECT_EQ(url->host, "::1");
+  EXPECT_EQ(url->path, "/healthz");
+}
+
+TEST(ParseProbeUrlTest, RefusesOtherSchemesAndMissingParts) {
+  for (const char* bad : {"https://127.0.0.1:9254/readyz", "127.0.0.1:9254/readyz",
+                          "http://127.0.0.1/readyz", "http://127.0.0.1:x/readyz", ""}) {
+    auto url = ParseProbeUrl(bad);
+    ASSERT_FALSE(url.ok()) << bad;
+    EXPECT_EQ(url.error().ExitCode(), 2) << bad;
+    EXPECT_THAT(url.error().Message(), HasSubstr("--url")) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace dind::cli

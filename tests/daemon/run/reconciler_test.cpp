@@ -1,0 +1,266 @@
+// The sidecar's decisions with a fake detector and an in-memory masquerade backend: daemon.json
+// in a temporary directory, rules in a vector.
+#include "daemon/run/reconciler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "tests/netcfg/detect/fixtures.h"
+
+namespace dind::run {
+namespace {
+
+using ::testing::HasSubstr;
+using Json = netcfg::OrderedJson;
+
+class FakeDetector final : public NetworkDetector {
+ public:
+  std::uint32_t uplink_mtu = 1450;
+  std::vector<Cidr> avoid;
+  bool fail = false;
+  int calls = 0;
+  Result<netcfg::DetectionReport> Detect() override {
+    ++calls;
+    if (fail) return Error::Environment("netlink: reading routes failed");
+    netcfg::DetectOptions options;
+    options.dockerd_version = "24.0.7";
+    options.avoid = avoid;
+    return netcfg::Detect(netcfg::testing::PodFacts(uplink_mtu), options);
+  }
+};
+
+// Keeps the last spec applied; tests break it as someone else would.
+class FakeBackend final : public rules::MasqueradeBackend {
+ public:
+  std::optional<rules::MasqueradeSpec> installed;
+  int applies = 0;
+  bool fail_apply = false;
+  rules::BackendKind kind() const override { return rules::BackendKind::kNft; }
+  Status Apply(const rules::MasqueradeSpec& spec) override {
+    if (fail_apply) return Error::Permission("nf_tables: changing table ip dind-netcfg", EPERM);
+    ++applies;
+    installed = spec;
+    return OkStatus();
+  }
+  Result<rules::BackendState> Inspect() override {
+    rules::BackendState state;
+    state.container_present = installed.has_value();
+    state.hooked = installed.has_value();
+    if (installed) {
+      for (const auto& source : installed->sources) {
+        state.rules.push_back({source, installed->out_interface, 0, 0});
+      }
+    }
+    return state;
+  }
+  Status Remove() override {
+    installed.reset();
+    return OkStatus();
+  }
+};
+
+std::vector<std::string> Strings(const std::vector<Cidr>& cidrs) {
+  std::vector<std::string> out;
+  for (const auto& cidr : cidrs) out.push_back(cidr.ToString());
+  return out;
+}
+
+docker::DockerNetwork Network(std::string name, std::string subnet, std::optional<int> mtu,
+                              std::string bridge) {
+  docker::DockerNetwork network;
+  network.name = std::move(name);
+  network.driver = "bridge";
+  network.subnets = {*Cidr::Parse(subnet)};
+  network.mtu = mtu;
+  network.bridge_name = std::move(bridge);
+  return network;
+}
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("dnc-reconciler-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    path_ = (dir_ / "daemon.json").string();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  Json ReadDaemonJson() const {
+    std::ifstream file(path_);
+    std::stringstream text;
+    text << file.rdbuf();
+    return Json::parse(text.str());
+  }
+
+  std::filesystem::path dir_;
+  std::string path_;
+  FakeDetector detector_;
+  FakeBackend backend_;
+};
+
+TEST_F(ReconcilerTest, StartWritesDaemonJsonAndInstallsTheRules) {
+  Reconciler reconciler(path_, detector_, &backend_);
+  ASSERT_TRUE(reconciler.Start().ok());
+  EXPECT_EQ(ReadDaemonJson()["mtu"], 1450);
+  EXPECT_EQ(ReadDaemonJson()["fixed-cidr"], "172.17.0.0/17");
+  ASSERT_TRUE(backend_.installed);
+  EXPECT_EQ(Strings(backend_.installed->sources),
+            (std::vector<std::string>{"172.17.0.0/16", "172.18.0.0/16", "172.19.0.0/16"}));
+  EXPECT_EQ(backend_.installed->out_interface, "eth0");
+  const SidecarState& state = reconciler.state();
+  EXPECT_TRUE(state.daemon_json.written);
+  EXPECT_TRUE(state.rules.present);
+  EXPECT_FALSE(state.daemon_json.restart_required);
+  EXPECT_TRUE(ReadinessOf(state, nullptr).ready);
+}
+
+TEST_F(ReconcilerTest, StartFailsWithTheEnvironmentsReason) {
+  detector_.fail = true;
+  Reconciler failing_detection(path_, detector_, &backend_);
+  auto started = failing_detection.Start();
+  ASSERT_FALSE(started.ok());
+  EXPECT_THAT(started.error().Message(), HasSubstr("reading routes"));
+
+  detector_.fail = false;
+  backend_.fail_apply = true;
+  Reconciler failing_rules(path_, detector_, &backend_);
+  started = failing_rules.Start();
+  ASSERT_FALSE(started.ok());
+  EXPECT_EQ(started.error().ExitCode(), 1);
+  EXPECT_FALSE(failing_rules.state().rules.present);
+  EXPECT_THAT(ReadinessOf(failing_rules.state(), nullptr).reason,
+              HasSubstr("Operation not permitted"));
+}
+
+TEST_F(ReconcilerTest, AMalformedDaemonJsonIsNeverOverwritten) {
+  std::ofstream(path_) << "{\"mtu\": 1500,}";
+  Reconciler reconciler(path_, detector_, &backend_);
+  auto started = reconciler.Start();
+  ASSERT_FALSE(started.ok());
+  EXPECT_EQ(started.error().ExitCode(), 2);
+  std::ifstream file(path_);
+  std::string text((std::istreambuf_iterator<char>(file)), {});
+  EXPECT_EQ(text, "{\"mtu\": 1500,}");
+  EXPECT_THAT(ReadinessOf(reconciler.state(), nullptr).reason, HasSubstr(path_));
+}
+
+TEST_F(ReconcilerTest, IntactRulesAreLeftAloneAndLostOnesRepaired) {
+  Reconciler reconciler(path_, detector_, &backend_);
+  ASSERT_TRUE(reconciler.Start().ok());
+  const int applies = backend_.applies;
+  EXPECT_FALSE(reconciler.CheckRules());
+  EXPECT_EQ(backend_.applies, applies);
+
+  backend_.installed.reset();  // someone ran `nft delete table ip dind-netcfg`
+  EXPECT_TRUE(reconciler.CheckRules());
+  EXPECT_EQ(backend_.applies, applies + 1);
+  EXPECT_EQ(reconciler.state().rules.repairs, 1u);
+  EXPECT_TRUE(reconciler.state().rules.present);
+
+  backend_.installed->sources.pop_back();  // one rule deleted
+  backend_.installed->sources.push_back(*Cidr::Parse("10.9.0.0/16"));  // and a stale one added
+  EXPECT_TRUE(reconciler.CheckRules());
+  EXPECT_EQ(Strings(backend_.installed->sources).back(), "172.19.0.0/16");
+  EXPECT_EQ(reconciler.state().rules.repairs, 2u);
+  EXPECT_EQ(reconciler.state().rules.checks, 3u);
+}
+
+TEST_F(ReconcilerTest, AFailedRepairMakesItNotReadyAndSaysWhy) {
+  Reconciler reconciler(path_, detector_, &backend_);
+  ASSERT_TRUE(reconciler.Start().ok());
+  backend_.installed.reset();
+  backend_.fail_apply = true;
+  EXPECT_FALSE(reconciler.CheckRules());
+  const auto readiness = ReadinessOf(reconciler.state(), nullptr);
+  EXPECT_FALSE(readiness.ready);
+  EXPECT_THAT(readiness.reason, HasSubstr("does not exist"));
+  EXPECT_THAT(readiness.reason, HasSubstr("Operation not permitted"));
+}
+
+TEST_F(ReconcilerTest, AnMtuChangeRewritesDaemonJsonAndAsksForARestart) {
+  Reconciler reconciler(path_, detector_, &backend_);
+  ASSERT_TRUE(reconciler.Start().ok());
+  detector_.uplink_mtu = 1400;
+  // A new route that collides with the pools must not move them under a running dockerd.
+  detector_.avoid = {*Cidr::Parse("172.17.0.0/16")};
+  reconciler.OnNetworkChanged();
+  const Json written = ReadDaemonJson();
+  EXPECT_EQ(written["mtu"], 1400);
+  EXPECT_EQ(written["bip"], "172.17.0.1/16");
+  const auto& file = reconciler.state().daemon_json;
+  EXPECT_TRUE(file.restart_required);
+  EXPECT_THAT(file.restart_reason, HasSubstr("1450 to 1400"));
+  EXPECT_THAT(file.restart_reason, HasSubstr("restart dockerd"));
+  EXPECT_EQ(file.writes, 2u);
+
+  // Nothing changed: nothing is written.
+  reconciler.OnNetworkChanged();
+  EXPECT_EQ(reconciler.state().daemon_json.writes, 2u);
+}
+
+TEST_F(ReconcilerTest, AFailedRedetectionKeepsTheLastDecision) {
+  Reconciler reconciler(path_, detector_, &backend_);
+  ASSERT_TRUE(reconciler.Start().ok());
+  detector_.fail = true;
+  reconciler.OnNetworkChanged();
+  EXPECT_EQ(reconciler.state().daemon_json.mtu, 1450u);
+  EXPECT_TRUE(reconciler.state().rules.present);
+}
+
+TEST_F(ReconcilerTest, DockerNetworksAddSourcesAndReportTooHighMtus) {
+  Reconciler reconciler(path_, detector_, &backend_);
+  ASSERT_TRUE(reconciler.Start().ok());
+  reconciler.OnDockerNetworks({Network("bridge", "172.17.0.0/16", 1450, "docker0"),
+                               Network("kind", "172.18.0.0/24", std::nullopt, "br-0123456789ab"),
+                               Network("ci", "10.99.0.0/24", 1450, "br-ci")});
+  EXPECT_EQ(Strings(backend_.installed->sources),
+            (std::vector<std::string>{"172.17.0.0/16", "172.18.0.0/16", "172.19.0.0/16",
+                                      "10.99.0.0/24"}));
+  const auto& docker = reconciler.state().docker;
+  EXPECT_TRUE(docker.api_up);
+  ASSERT_EQ(docker.mtu_too_high.size(), 1u);
+  EXPECT_EQ(docker.mtu_too_high[0].network, "kind");
+  EXPECT_EQ(docker.mtu_too_high[0].mtu, 1500);
+  EXPECT_FALSE(docker.mtu_too_high[0].mtu_from_option);
+  EXPECT_FALSE(reconciler.state().daemon_json.restart_required);
+
+  // The network goes: its subnet leaves the rules.
+  reconciler.OnDockerNetworks({Network("bridge", "172.17.0.0/16", 1450, "docker0")});
+  EXPECT_EQ(backend_.installed->sources.size(), 3u);
+}
+
+TEST_F(ReconcilerTest, DockerRunningWithAnotherMtuNeedsARestartUntilItRestarts) {
+  Reconciler reconciler(path_, detector_, &backend_);
+  ASSERT_TRUE(reconciler.Start().ok());
+  reconciler.OnDockerNetworks({Network("bridge", "172.17.0.0/16", 1500, "docker0")});
+  EXPECT_TRUE(reconciler.state().daemon_json.restart_required);
+  EXPECT_THAT(reconciler.state().daemon_json.restart_reason, HasSubstr("MTU 1500"));
+  reconciler.OnDockerNetworks({Network("bridge", "172.17.0.0/16", 1450, "docker0")});
+  EXPECT_FALSE(reconciler.state().daemon_json.restart_required);
+}
+
+TEST_F(ReconcilerTest, WithoutABackendRulesAreNotManaged) {
+  Reconciler reconciler(path_, detector_, nullptr);
+  ASSERT_TRUE(reconciler.Start().ok());
+  EXPECT_FALSE(reconciler.CheckRules());
+  EXPECT_TRUE(ReadinessOf(reconciler.state(), nullptr).ready);
+  EXPECT_TRUE(reconciler.RemoveRules().ok());
+}
+
+TEST_F(ReconcilerTest, RemoveRulesTakesThemAway) {
+  Reconciler reconciler(path_, detector_, &backend_);
+  ASSERT_TRUE(reconciler.Start().ok());
+  ASSERT_TRUE(reconciler.RemoveRules().ok());
+  EXPECT_FALSE(backend_.installed);
+}
+
+}  // namespace
+}  // namespace dind::run

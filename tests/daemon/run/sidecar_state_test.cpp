@@ -1,0 +1,154 @@
+// Readiness, /status and /metrics as functions of the state.
+#include "daemon/run/sidecar_state.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "daemon/run/sidecar_metrics.h"
+
+namespace dind::run {
+namespace {
+
+using ::testing::HasSubstr;
+
+docker::DockerNetwork Network(std::string name, std::string driver, std::string subnet,
+                              std::optional<int> mtu, bool internal = false) {
+  docker::DockerNetwork network;
+  network.name = std::move(name);
+  network.driver = std::move(driver);
+  network.subnets = {*Cidr::Parse(subnet)};
+  network.mtu = mtu;
+  network.internal = internal;
+  network.bridge_name = network.driver == "bridge" ? "br-" + network.name : "";
+  return network;
+}
+
+SidecarState ReadyState() {
+  SidecarState state;
+  state.daemon_json = {"/etc/docker/daemon.json", true, "", 1, 1450, false, ""};
+  state.rules.backend = rules::BackendKind::kLegacy;
+  state.rules.present = true;
+  state.rules.spec = {{*Cidr::Parse("172.17.0.0/16")}, "eth0"};
+  return state;
+}
+
+probe::ProberStatus PassedRound() {
+  probe::ProberStatus status;
+  status.attachment = probe::AttachStatus::State::kAttached;
+  status.rounds = status.rounds_since_attach = 1;
+  probe::TargetResult result;
+  result.target = *probe::ParseProbeTarget("10.96.0.1:443");
+  result.outcome = probe::Outcome::kPassed;
+  result.latency = std::chrono::microseconds(1500);
+  result.finished_at = Clock::now();
+  status.results.push_back(result);
+  status.last_round_at = result.finished_at;
+  return status;
+}
+
+TEST(NetworksAboveMtuTest, OnlyBridgesAboveTheSafeMtuWithDockersDefaultWhenUnset) {
+  const auto findings = NetworksAboveMtu({Network("kind", "bridge", "172.18.0.0/16", std::nullopt),
+                                          Network("ok", "bridge", "172.19.0.0/16", 1450),
+                                          Network("big", "bridge", "172.20.0.0/16", 9000),
+                                          Network("host", "host", "10.0.0.0/8", std::nullopt)},
+                                         1450);
+  ASSERT_EQ(findings.size(), 2u);
+  EXPECT_EQ(findings[0].network, "kind");
+  EXPECT_EQ(findings[0].mtu, 1500);
+  EXPECT_FALSE(findings[0].mtu_from_option);
+  EXPECT_EQ(findings[1].mtu, 9000);
+  EXPECT_TRUE(findings[1].mtu_from_option);
+}
+
+TEST(MasqueradeSourcesTest, AddsUncoveredBridgeSubnetsOnly) {
+  const auto sources = MasqueradeSources(
+      {*Cidr::Parse("172.17.0.0/16"), *Cidr::Parse("172.18.0.0/16")},
+      {Network("kind", "bridge", "172.18.0.0/24", std::nullopt),
+       Network("ci", "bridge", "10.50.0.0/24", std::nullopt),
+       Network("internal", "bridge", "10.51.0.0/24", std::nullopt, true),
+       Network("overlay", "overlay", "10.52.0.0/24", std::nullopt)});
+  std::vector<std::string> text;
+  for (const auto& source : sources) text.push_back(source.ToString());
+  EXPECT_EQ(text, (std::vector<std::string>{"172.17.0.0/16", "172.18.0.0/16", "10.50.0.0/24"}));
+}
+
+TEST(ReadinessTest, FirstReasonWins) {
+  SidecarState state = ReadyState();
+  const auto egress = PassedRound();
+  EXPECT_TRUE(ReadinessOf(state, &egress).ready);
+
+  state.rules.present = false;
+  state.rules.missing = {"POSTROUTING does not jump to DIND-NETCFG-POSTROUTING"};
+  auto readiness = ReadinessOf(state, &egress);
+  EXPECT_FALSE(readiness.ready);
+  EXPECT_THAT(readiness.reason, HasSubstr("(legacy): POSTROUTING does not jump"));
+
+  state.daemon_json.written = false;
+  state.daemon_json.error = "writing it: No space left on device";
+  readiness = ReadinessOf(state, &egress);
+  EXPECT_THAT(readiness.reason, HasSubstr("/etc/docker/daemon.json is not written: writing it"));
+}
+
+TEST(ReadinessTest, EgressSaysWhatIsMissing) {
+  const SidecarState state = ReadyState();
+  probe::ProberStatus no_bridge;
+  no_bridge.attachment_reason = "no docker bridge docker0 yet: dockerd still starting?";
+  EXPECT_EQ(ReadinessOf(state, &no_bridge).reason, no_bridge.attachment_reason);
+
+  auto failed = PassedRound();
+  failed.results[0].outcome = probe::Outcome::kFailed;
+  failed.results[0].detail = "TCP connect to 10.96.0.1:443 timed out after 2s";
+  EXPECT_EQ(ReadinessOf(state, &failed).reason, failed.results[0].detail);
+  EXPECT_TRUE(ReadinessOf(state, nullptr).ready) << "--no-probes";
+}
+
+TEST(StatusTest, HasEverySection) {
+  SidecarState state = ReadyState();
+  state.docker.networks = {Network("kind", "bridge", "172.18.0.0/16", std::nullopt)};
+  state.docker.mtu_too_high = NetworksAboveMtu(state.docker.networks, 1450);
+  const auto egress = PassedRound();
+  const auto json = StatusToJson(state, &egress, ReadinessOf(state, &egress));
+  EXPECT_EQ(json["ready"], true);
+  EXPECT_EQ(json["daemon_json"]["mtu"], 1450);
+  EXPECT_EQ(json["rules"]["backend"], "legacy");
+  EXPECT_EQ(json["rules"]["sources"][0], "172.17.0.0/16");
+  EXPECT_EQ(json["docker"]["mtu_too_high"][0]["network"], "kind");
+  EXPECT_EQ(json["egress"]["results"][0]["target"], "tcp 10.96.0.1:443");
+  EXPECT_EQ(json["egress"]["results"][0]["latency_ms"], 1.5);
+  EXPECT_EQ(json["detection"], nullptr);
+  EXPECT_EQ(StatusToJson(state, nullptr, {true, ""})["egress"]["enabled"], false);
+}
+
+TEST(SidecarMetricsTest, RendersTheStateAndCountsOnlyWhatIsNew) {
+  metrics::Registry registry;
+  auto created = SidecarMetrics::Create(registry);
+  ASSERT_TRUE(created.ok());
+  SidecarMetrics& sidecar_metrics = *created;
+  SidecarState state = ReadyState();
+  state.rules.repairs = 3;
+  state.docker.networks = {Network("kind", "bridge", "172.18.0.0/16", std::nullopt)};
+  const auto egress = PassedRound();
+  sidecar_metrics.Refresh(state, &egress, {true, ""});
+  sidecar_metrics.ObserveRound(egress);
+  sidecar_metrics.ObserveRound(egress);  // the same results again: not observed twice
+  std::string text = registry.Render();
+  EXPECT_THAT(text, HasSubstr("dind_netcfg_ready 1\n"));
+  EXPECT_THAT(text, HasSubstr("dind_netcfg_rule_repairs_total 3\n"));
+  EXPECT_THAT(text, HasSubstr("dind_netcfg_masquerade_backend_info{backend=\"legacy\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr(
+                        "dind_netcfg_docker_network_mtu_bytes{network=\"kind\",bridge=\"br-kind\"} "
+                        "1500\n"));
+  EXPECT_THAT(text, HasSubstr("dind_netcfg_probe_success{target=\"tcp 10.96.0.1:443\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("dind_netcfg_probe_latency_seconds_count{target=\"tcp 10.96.0.1:443\"} 1\n"));
+
+  state.rules.repairs = 5;
+  state.docker.networks.clear();
+  sidecar_metrics.Refresh(state, &egress, {true, ""});
+  text = registry.Render();
+  EXPECT_THAT(text, HasSubstr("dind_netcfg_rule_repairs_total 5\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("network=\"kind\"")));
+}
+
+}  // namespace
+}  // namespace dind::run
