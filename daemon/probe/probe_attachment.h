@@ -73,11 +73,14 @@ class ProbeAttachment final : public Attachment {
   // Removes the veth (its peer goes along) and releases the probe namespace.
   Status Detach();
 
+  // The MTU dockerd gives containers' veths (daemon.json "mtu"); the probe's veth gets it at
+  // the next attach. 0 (the default) takes the bridge's own MTU.
+  void set_container_mtu(std::uint32_t mtu) { container_mtu_ = mtu; }
   const std::string& bridge_name() const { return bridge_name_; }
   const std::string& host_link() const { return host_link_; }
 
  private:
-  AttachStatus Attach(const BridgeFacts& bridge);
+  AttachStatus Attach(const BridgeFacts& found);
   AttachStatus Attached();
   AttachStatus NoBridge(const BridgeLookup& lookup) const;
 
@@ -86,6 +89,7 @@ class ProbeAttachment final : public Attachment {
   int slot_;
   std::string host_link_;
   std::optional<Vantage> vantage_;
+  std::uint32_t container_mtu_ = 0;
   bool settled_ = false;  // both veth ends were seen operationally up
   std::chrono::steady_clock::time_point attached_at_;
 };

@@ -166,6 +166,7 @@ Status Sidecar::WatchNetwork() {
       if (error) return;
       Guarded("network change", [this] {
         reconciler_.OnNetworkChanged();
+        if (attachment_) attachment_->set_container_mtu(reconciler_.state().daemon_json.mtu);
         // The bridge may have appeared, gone or changed its address: probe from where it is now.
         if (prober_) prober_->ProbeSoon();
       });
@@ -248,6 +249,7 @@ Status Sidecar::StartEgressProbes() {
   pod_netns_.emplace(std::move(pod_netns).value());
   attachment_ = std::make_unique<probe::ProbeAttachment>(
       std::make_unique<probe::NetlinkAttachKernel>(pod_netns_->get()), egress.bridge);
+  attachment_->set_container_mtu(reconciler_.state().daemon_json.mtu);
   probe_factory_ = std::make_unique<probe::NamespaceProbeFactory>(io_, egress.settings);
   prober_ = std::make_unique<probe::Prober>(
       io_, egress.prober, egress.targets, *attachment_, *probe_factory_,
