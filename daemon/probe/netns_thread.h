@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "common/result.h"
-#include "daemon/probe/scoped_fd.h"
+#include "common/scoped_fd.h"
 
 namespace dind::probe {
 

@@ -99,7 +99,7 @@ class Sidecar {
   std::unique_ptr<docker::DockerClient> docker_;
   std::unique_ptr<docker::NetworkEventWatcher> docker_events_;
 
-  std::optional<probe::ScopedFd> pod_netns_;
+  std::optional<ScopedFd> pod_netns_;
   std::unique_ptr<probe::ProbeAttachment> attachment_;
   std::unique_ptr<probe::NamespaceProbeFactory> probe_factory_;
   std::unique_ptr<probe::Prober> prober_;

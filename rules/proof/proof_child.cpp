@@ -16,7 +16,7 @@
 #include "rules/proof/proof_plan.h"
 #include "rules/proof/proof_report.h"
 #include "rules/proof/proof_verdict.h"
-#include "rules/proof/scoped_fd.h"
+#include "common/scoped_fd.h"
 
 namespace dind::rules {
 namespace {

@@ -11,6 +11,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "netcfg/netlink/rtnl_builders.h"
 #include "netcfg/netlink/rtnl_convert.h"
 
 namespace dind::rules {
@@ -33,69 +34,21 @@ Error StepError(const std::string& what, int nl_error) {
   return error;
 }
 
-Result<LibnlPtr<nl_addr>> NlAddress(const IpAddress& address, int prefix_length) {
-  const int family = address.is_v4() ? AF_INET : AF_INET6;
-  LibnlPtr<nl_addr> built(nl_addr_build(family, address.bytes().data(), address.is_v4() ? 4 : 16));
-  if (!built) return Error::Environment("building a libnl address", ENOMEM);
-  nl_addr_set_prefixlen(built.get(), prefix_length);
-  return built;
-}
 
 }  // namespace
 
 LibnlPtr<rtnl_link> BuildVethPair(const CreateVethPair& step, int peer_netns_fd) {
-  LibnlPtr<rtnl_link> link(rtnl_link_veth_alloc());
-  if (!link) return link;
-  rtnl_link_set_name(link.get(), step.name.c_str());
-  // get_peer takes a reference of its own; the peer itself is freed with the link.
-  LibnlPtr<rtnl_link> peer(rtnl_link_veth_get_peer(link.get()));
-  rtnl_link_set_name(peer.get(), step.peer_name.c_str());
-  rtnl_link_set_ns_fd(peer.get(), peer_netns_fd);
-  return link;
+  return netcfg::BuildVethPair(step.name, step.peer_name, peer_netns_fd);
 }
 
-LibnlPtr<rtnl_link> BuildLinkUp() {
-  LibnlPtr<rtnl_link> change(rtnl_link_alloc());
-  if (change) rtnl_link_set_flags(change.get(), IFF_UP);
-  return change;
-}
+LibnlPtr<rtnl_link> BuildLinkUp() { return netcfg::BuildLinkUp(); }
 
 Result<LibnlPtr<rtnl_addr>> BuildAddress(const AddAddress& step, int ifindex) {
-  LibnlPtr<rtnl_addr> address(rtnl_addr_alloc());
-  if (!address) return Error::Environment("building a libnl address object", ENOMEM);
-  auto local = NlAddress(step.address, step.prefix_length);
-  if (!local.ok()) return local.error();
-  rtnl_addr_set_ifindex(address.get(), ifindex);
-  rtnl_addr_set_family(address.get(), step.address.is_v4() ? AF_INET : AF_INET6);
-  if (const int error = rtnl_addr_set_local(address.get(), local->get()); error < 0) {
-    return netcfg::RtnlError("building the address " + step.address.ToString(), error);
-  }
-  rtnl_addr_set_prefixlen(address.get(), step.prefix_length);
-  rtnl_addr_set_scope(address.get(), RT_SCOPE_UNIVERSE);
-  return address;
+  return netcfg::BuildAddress(step.address, step.prefix_length, ifindex);
 }
 
 Result<LibnlPtr<rtnl_route>> BuildRoute(const AddRoute& step) {
-  LibnlPtr<rtnl_route> route(rtnl_route_alloc());
-  if (!route) return Error::Environment("building a libnl route object", ENOMEM);
-  auto destination = NlAddress(step.destination.network(), step.destination.prefix_length());
-  if (!destination.ok()) return destination.error();
-  auto gateway = NlAddress(step.gateway, step.gateway.max_prefix());
-  if (!gateway.ok()) return gateway.error();
-
-  rtnl_route_set_family(route.get(), step.gateway.is_v4() ? AF_INET : AF_INET6);
-  if (const int error = rtnl_route_set_dst(route.get(), destination->get()); error < 0) {
-    return netcfg::RtnlError("building the route to " + step.destination.ToString(), error);
-  }
-  rtnl_route_set_table(route.get(), RT_TABLE_MAIN);
-  rtnl_route_set_protocol(route.get(), RTPROT_STATIC);
-  rtnl_route_set_scope(route.get(), RT_SCOPE_UNIVERSE);
-  rtnl_route_set_type(route.get(), RTN_UNICAST);
-  rtnl_nexthop* nexthop = rtnl_route_nh_alloc();
-  if (nexthop == nullptr) return Error::Environment("building a libnl next hop", ENOMEM);
-  rtnl_route_nh_set_gateway(nexthop, gateway->get());
-  rtnl_route_add_nexthop(route.get(), nexthop);  // the route owns it from here
-  return route;
+  return netcfg::BuildRoute(step.destination, step.gateway);
 }
 
 Result<LibnlPtr<nl_sock>> ProofNetlink::Connect() {

@@ -14,7 +14,7 @@
 #include "rules/nft/nft_backend.h"
 #include "rules/proof/proof_child.h"
 #include "rules/proof/proof_report.h"
-#include "rules/proof/scoped_fd.h"
+#include "common/scoped_fd.h"
 
 namespace dind::rules {
 namespace {

@@ -1,11 +1,12 @@
-// Owns a file descriptor and closes it once; release() hands it over (to an Asio socket).
+// Owns a file descriptor and closes it once, on every path out of a scope; release() hands it
+// over (to an Asio socket).
 #pragma once
 
 #include <unistd.h>
 
 #include <utility>
 
-namespace dind::probe {
+namespace dind {
 
 class ScopedFd {
  public:
@@ -32,4 +33,4 @@ class ScopedFd {
   int fd_ = -1;
 };
 
-}  // namespace dind::probe
+}  // namespace dind
