@@ -22,12 +22,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}))
       ->default_str("text");
 
-  std::map<std::string, Runner> runners{{"detect", dind::cli::AddDetectCommand(app)},
-                                        {"init", dind::cli::AddInitCommand(app)},
-                                        {"version", dind::cli::AddVersionCommand(app)},
-                                        {"probe", dind::cli::AddProbeCommand(app)},
-                                        {"rules", dind::cli::AddRulesCommand(app)},
-                                        {"run", dind::run::AddRunCommand(app)}};
+  std::map<std::string, Runner> runners{
+      {"detect", dind::cli::AddDetectCommand(app)},   {"init", dind::cli::AddInitCommand(app)},
+      {"version", dind::cli::AddVersionCommand(app)}, {"probe", dind::cli::AddProbeCommand(app)},
+      {"rules", dind::cli::AddRulesCommand(app)},     {"run", dind::run::AddRunCommand(app)}};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& help) {

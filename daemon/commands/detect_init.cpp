@@ -121,9 +121,8 @@ Runner AddInitCommand(CLI::App& app) {
 
     if (flags->json) {
       auto json = netcfg::ReportToJson(*report);
-      json["daemon_json"] = {{"path", path},
-                             {"written", write},
-                             {"changes", ChangesToJson(update->changes)}};
+      json["daemon_json"] = {
+          {"path", path}, {"written", write}, {"changes", ChangesToJson(update->changes)}};
       json["rules"] = rules ? rules->json : netcfg::OrderedJson(nullptr);
       std::cout << json.dump(2) << "\n";
     } else {

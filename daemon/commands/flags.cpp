@@ -7,7 +7,9 @@
 
 namespace dind::cli {
 namespace {
-std::string BothSpellings(const std::string& flag) { return flag + " (" + EnvName(flag) + ")"; }
+std::string BothSpellings(const std::string& flag) {
+  return flag + " (" + EnvName(flag) + ")";
+}
 }  // namespace
 
 std::string EnvName(const std::string& flag) {
@@ -26,8 +28,7 @@ CLI::Option* AddFlag(CLI::App& app, const std::string& flag, bool& target,
 Result<std::uint32_t> ParseNumber(const std::string& flag, const std::string& value) {
   std::uint32_t number = 0;
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
-  if (value.empty() || ec != std::errc() || end != value.data() + value.size() ||
-      number > 65535) {
+  if (value.empty() || ec != std::errc() || end != value.data() + value.size() || number > 65535) {
     return Error::BadInput(BothSpellings(flag) + " value '" + value + "' is not a number",
                            "give a whole number from 0 to 65535");
   }
@@ -39,9 +40,9 @@ Result<std::optional<std::uint32_t>> ParseAutoOrNumber(const std::string& flag,
   if (value == "auto") return std::optional<std::uint32_t>();
   auto number = ParseNumber(flag, value);
   if (!number) {
-    return Error::BadInput(BothSpellings(flag) + " value '" + value +
-                               "' is neither 'auto' nor a number",
-                           "give e.g. " + flag + " 1450, or " + flag + " auto");
+    return Error::BadInput(
+        BothSpellings(flag) + " value '" + value + "' is neither 'auto' nor a number",
+        "give e.g. " + flag + " 1450, or " + flag + " auto");
   }
   return std::optional<std::uint32_t>(*number);
 }

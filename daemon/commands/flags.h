@@ -19,12 +19,10 @@ std::string EnvName(const std::string& flag);
 
 // Adds an option and binds its environment variable.
 template <typename T>
-CLI::Option* AddOption(CLI::App& app, const std::string& flag, T& target,
-                       const std::string& help) {
+CLI::Option* AddOption(CLI::App& app, const std::string& flag, T& target, const std::string& help) {
   return app.add_option(flag, target, help)->envname(EnvName(flag));
 }
-CLI::Option* AddFlag(CLI::App& app, const std::string& flag, bool& target,
-                     const std::string& help);
+CLI::Option* AddFlag(CLI::App& app, const std::string& flag, bool& target, const std::string& help);
 
 // "auto" -> nullopt; a number -> the number; anything else -> kBadInput naming the flag.
 Result<std::optional<std::uint32_t>> ParseAutoOrNumber(const std::string& flag,

@@ -73,20 +73,20 @@ void Fetch(ProbeExchange& exchange, const ProbeUrl& url) {
       url.host, std::to_string(url.port),
       [&exchange, fail](boost::system::error_code error, tcp::resolver::results_type results) {
         if (error) return fail("resolving", error);
-        exchange.stream.async_connect(results, [&exchange, fail](boost::system::error_code e,
-                                                                 const tcp::endpoint&) {
-          if (e) return fail("connecting", e);
-          http::async_write(exchange.stream, exchange.request,
-                            [&exchange, fail](boost::system::error_code e2, size_t) {
-                              if (e2) return fail("sending the request", e2);
-                              http::async_read(exchange.stream, exchange.buffer, exchange.response,
-                                               [&exchange, fail](boost::system::error_code e3,
-                                                                 size_t) {
-                                                 if (e3) return fail("reading the answer", e3);
-                                                 exchange.done = true;
-                                               });
-                            });
-        });
+        exchange.stream.async_connect(
+            results, [&exchange, fail](boost::system::error_code e, const tcp::endpoint&) {
+              if (e) return fail("connecting", e);
+              http::async_write(exchange.stream, exchange.request,
+                                [&exchange, fail](boost::system::error_code e2, size_t) {
+                                  if (e2) return fail("sending the request", e2);
+                                  http::async_read(
+                                      exchange.stream, exchange.buffer, exchange.response,
+                                      [&exchange, fail](boost::system::error_code e3, size_t) {
+                                        if (e3) return fail("reading the answer", e3);
+                                        exchange.done = true;
+                                      });
+                                });
+            });
       });
 }
 

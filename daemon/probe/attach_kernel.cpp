@@ -42,7 +42,6 @@ Result<LibnlPtr<nl_sock>> ConnectIn(int netns_fd, const std::string& which) {
   });
 }
 
-
 // The link `name`; nullptr when it does not exist.
 Result<LibnlPtr<rtnl_link>> FindLink(nl_sock* socket, const std::string& name,
                                      const std::string& where) {
@@ -120,7 +119,9 @@ LibnlPtr<rtnl_link> BuildVeth(const CreateVeth& step, int probe_netns_fd) {
   return netcfg::BuildVethPair(step.host_link, step.probe_link, probe_netns_fd, step.mtu);
 }
 
-LibnlPtr<rtnl_link> BuildLinkUp() { return netcfg::BuildLinkUp(); }
+LibnlPtr<rtnl_link> BuildLinkUp() {
+  return netcfg::BuildLinkUp();
+}
 
 LibnlPtr<rtnl_link> BuildEnslave(int bridge_index) {
   LibnlPtr<rtnl_link> change(rtnl_link_alloc());

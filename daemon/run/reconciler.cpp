@@ -184,9 +184,9 @@ void Reconciler::OnDockerNetworks(std::vector<docker::DockerNetwork> networks) {
   const std::uint32_t safe_mtu = state_.daemon_json.mtu;
   auto too_high = NetworksAboveMtu(docker.networks, safe_mtu);
   for (const auto& finding : too_high) {
-    const bool known = std::any_of(
-        docker.mtu_too_high.begin(), docker.mtu_too_high.end(),
-        [&](const NetworkMtuFinding& old) { return old.network == finding.network; });
+    const bool known =
+        std::any_of(docker.mtu_too_high.begin(), docker.mtu_too_high.end(),
+                    [&](const NetworkMtuFinding& old) { return old.network == finding.network; });
     if (known) continue;
     log::Warn("docker network MTU above the safe MTU: big packets of its containers are lost",
               {{"network", finding.network},

@@ -91,16 +91,16 @@ Result<std::optional<EgressOptions>> ParseEgress(const RunFlags& flags) {
     egress.targets.push_back(*target);
   }
   if (!flags.probe_mtu_target.empty()) {
-    auto target =
-        probe::ParseMtuTarget(flags.probe_mtu_target, "--probe-mtu-target (DIND_NETCFG_PROBE_MTU_TARGET)");
+    auto target = probe::ParseMtuTarget(flags.probe_mtu_target,
+                                        "--probe-mtu-target (DIND_NETCFG_PROBE_MTU_TARGET)");
     if (!target) return target.error();
     egress.targets.push_back(*target);
   }
   // Targets given replace the defaults: the user knows what the nested containers must reach.
   if (egress.targets.empty()) {
-    auto defaults = probe::MakeDefaultTargets({Env("KUBERNETES_SERVICE_HOST"),
-                                               Env("KUBERNETES_SERVICE_PORT"),
-                                               ReadText(flags.detection.sources.resolv_conf)});
+    auto defaults =
+        probe::MakeDefaultTargets({Env("KUBERNETES_SERVICE_HOST"), Env("KUBERNETES_SERVICE_PORT"),
+                                   ReadText(flags.detection.sources.resolv_conf)});
     if (!defaults) return defaults.error();
     for (const auto& note : defaults->notes) log::Info(note);
     egress.targets = std::move(defaults->targets);

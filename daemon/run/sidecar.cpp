@@ -251,12 +251,12 @@ Status Sidecar::StartEgressProbes() {
       std::make_unique<probe::NetlinkAttachKernel>(pod_netns_->get()), egress.bridge);
   attachment_->set_container_mtu(reconciler_.state().daemon_json.mtu);
   probe_factory_ = std::make_unique<probe::NamespaceProbeFactory>(io_, egress.settings);
-  prober_ = std::make_unique<probe::Prober>(
-      io_, egress.prober, egress.targets, *attachment_, *probe_factory_,
-      [this](const probe::ProberStatus& status) {
-        metrics_->ObserveRound(status);
-        Publish();
-      });
+  prober_ =
+      std::make_unique<probe::Prober>(io_, egress.prober, egress.targets, *attachment_,
+                                      *probe_factory_, [this](const probe::ProberStatus& status) {
+                                        metrics_->ObserveRound(status);
+                                        Publish();
+                                      });
   prober_->Start();
   return OkStatus();
 }

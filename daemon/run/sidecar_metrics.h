@@ -46,7 +46,7 @@ class SidecarMetrics {
   metrics::Gauge* path_mtu_ = nullptr;
   metrics::Histogram* probe_latency_ = nullptr;
   metrics::Gauge* last_reconcile_ = nullptr;
-  std::set<metrics::LabelValues> network_series_;  // to forget networks that are gone
+  std::set<metrics::LabelValues> network_series_;            // to forget networks that are gone
   std::map<std::string, Clock::time_point> observed_until_;  // per probe target
   std::uint64_t counted_writes_ = 0;
   std::uint64_t counted_checks_ = 0;

@@ -47,14 +47,13 @@ Json EgressToJson(const probe::ProberStatus* egress) {
   if (egress == nullptr) return {{"enabled", false}};
   Json results = Json::array();
   for (const auto& result : egress->results) {
-    results.push_back(
-        {{"target", result.target.Key()},
-         {"origin", result.target.origin},
-         {"outcome", std::string(probe::OutcomeName(result.outcome))},
-         {"detail", result.detail},
-         {"latency_ms", static_cast<double>(result.latency.count()) / 1000.0},
-         {"path_mtu", result.path_mtu ? Json(*result.path_mtu) : Json(nullptr)},
-         {"finished_at", UnixSeconds(result.finished_at)}});
+    results.push_back({{"target", result.target.Key()},
+                       {"origin", result.target.origin},
+                       {"outcome", std::string(probe::OutcomeName(result.outcome))},
+                       {"detail", result.detail},
+                       {"latency_ms", static_cast<double>(result.latency.count()) / 1000.0},
+                       {"path_mtu", result.path_mtu ? Json(*result.path_mtu) : Json(nullptr)},
+                       {"finished_at", UnixSeconds(result.finished_at)}});
   }
   Json vantage = nullptr;
   if (egress->vantage) {
@@ -140,18 +139,17 @@ Json StatusToJson(const SidecarState& state, const probe::ProberStatus* egress,
                          {"restart_reason", file.restart_reason}};
 
   const RulesState& rules = state.rules;
-  json["rules"] = {
-      {"enabled", rules.enabled},
-      {"backend", rules.backend ? Json(std::string(rules::BackendName(*rules.backend)))
-                                : Json(nullptr)},
-      {"sources", CidrsToJson(rules.spec.sources)},
-      {"out_interface", rules.spec.out_interface},
-      {"present", rules.present},
-      {"missing", StringsToJson(rules.missing)},
-      {"error", rules.error},
-      {"checks", rules.checks},
-      {"repairs", rules.repairs},
-      {"last_repair_at", TimeOrNull(rules.last_repair_at)}};
+  json["rules"] = {{"enabled", rules.enabled},
+                   {"backend", rules.backend ? Json(std::string(rules::BackendName(*rules.backend)))
+                                             : Json(nullptr)},
+                   {"sources", CidrsToJson(rules.spec.sources)},
+                   {"out_interface", rules.spec.out_interface},
+                   {"present", rules.present},
+                   {"missing", StringsToJson(rules.missing)},
+                   {"error", rules.error},
+                   {"checks", rules.checks},
+                   {"repairs", rules.repairs},
+                   {"last_repair_at", TimeOrNull(rules.last_repair_at)}};
 
   const DockerState& docker = state.docker;
   Json networks = Json::array();

@@ -117,8 +117,8 @@ struct AddressPool {
 
 struct PoolDecision {
   std::vector<AvoidedRange> avoided;
-  Cidr bridge_network;   // the default bridge's network
-  std::string bip;       // gateway address with prefix: "172.17.0.1/16"
+  Cidr bridge_network;  // the default bridge's network
+  std::string bip;      // gateway address with prefix: "172.17.0.1/16"
   // daemon.json "fixed-cidr": containers on the default bridge get addresses from its lower
   // half only, so the top (the egress probe's reserved address) is never handed out.
   Cidr fixed_cidr;
@@ -127,8 +127,7 @@ struct PoolDecision {
 };
 
 // Fails (kEnvironment) only when every candidate range collides.
-Result<PoolDecision> DecideAddressPools(const SystemFacts& facts,
-                                        const std::vector<Cidr>& avoid);
+Result<PoolDecision> DecideAddressPools(const SystemFacts& facts, const std::vector<Cidr>& avoid);
 
 // Nameserver addresses from resolv.conf text.
 std::vector<IpAddress> ParseNameservers(const std::string& resolv_conf);
@@ -152,7 +151,7 @@ std::optional<DockerVersion> ParseDockerVersion(const std::string& text);
 
 struct DockerdDecision {
   DockerVersion version;
-  std::string source;  // "flag", "dockerd --version", "assumed"
+  std::string source;                          // "flag", "dockerd --version", "assumed"
   bool supports_default_network_opts = false;  // dockerd >= 24.0
   std::string reason;
 };

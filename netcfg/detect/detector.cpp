@@ -55,20 +55,22 @@ Result<DetectionReport> Detect(const SystemFacts& facts, const DetectOptions& op
 
   if (report.uplinks.ipv6 && report.uplinks.ipv6->mtu < report.mtu.docker) {
     report.warnings.push_back("IPv6 uplink " + report.uplinks.ipv6->interface + " has MTU " +
-                              std::to_string(report.uplinks.ipv6->mtu) +
-                              ", below the docker MTU " + std::to_string(report.mtu.docker));
+                              std::to_string(report.uplinks.ipv6->mtu) + ", below the docker MTU " +
+                              std::to_string(report.mtu.docker));
   }
   if (!report.dockerd.supports_default_network_opts) {
     report.warnings.push_back(
         "dockerd " + report.dockerd.version.ToString() +
         " cannot set a default MTU for user-defined networks: create them with "
-        "-o com.docker.network.driver.mtu=" + std::to_string(report.mtu.docker) +
+        "-o com.docker.network.driver.mtu=" +
+        std::to_string(report.mtu.docker) +
         " (KIND: set KIND_EXPERIMENTAL_DOCKER_NETWORK or pre-create the 'kind' network)");
   }
   if (report.kernel.nf_tables.available == Availability::kNo &&
       report.kernel.ip_tables.available == Availability::kNo) {
-    report.warnings.push_back("the kernel offers neither nf_tables nor ip_tables: nested "
-                              "containers cannot be masqueraded");
+    report.warnings.push_back(
+        "the kernel offers neither nf_tables nor ip_tables: nested "
+        "containers cannot be masqueraded");
   }
   return report;
 }
@@ -130,10 +132,11 @@ OrderedJson ReportToJson(const DetectionReport& report) {
                    {"default_address_pools", pools},
                    {"avoided", avoided},
                    {"reason", report.pools.reason}};
-  json["dockerd"] = {{"version", report.dockerd.version.ToString()},
-                     {"source", report.dockerd.source},
-                     {"supports_default_network_opts", report.dockerd.supports_default_network_opts},
-                     {"reason", report.dockerd.reason}};
+  json["dockerd"] = {
+      {"version", report.dockerd.version.ToString()},
+      {"source", report.dockerd.source},
+      {"supports_default_network_opts", report.dockerd.supports_default_network_opts},
+      {"reason", report.dockerd.reason}};
   json["warnings"] = report.warnings;
   return json;
 }
@@ -147,8 +150,8 @@ std::string ReportToText(const DetectionReport& report) {
   line("uplink", uplink.interface + " MTU " + std::to_string(uplink.mtu) +
                      (uplink.gateway ? " via " + uplink.gateway->ToString() : std::string()));
   if (report.uplinks.ipv6) {
-    line("uplink6", report.uplinks.ipv6->interface + " MTU " +
-                        std::to_string(report.uplinks.ipv6->mtu));
+    line("uplink6",
+         report.uplinks.ipv6->interface + " MTU " + std::to_string(report.uplinks.ipv6->mtu));
   }
   line("overlay", std::to_string(report.overlay.overhead_bytes) + " bytes [" +
                       report.overlay.evidence + "] " + report.overlay.detail);

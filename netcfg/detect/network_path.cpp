@@ -171,8 +171,8 @@ OverlayEvidence DetectOverlay(const SystemFacts& facts, const Uplink& uplink) {
 
   // 2. The CNI's own MTU statement, against the underlay the uplink suggests.
   if (overlay.mtu_limit) {
-    overlay.evidence = overlay.mtu_limit_source.starts_with("Calico") ? "calico-mtu-file"
-                                                                      : "cni-config";
+    overlay.evidence =
+        overlay.mtu_limit_source.starts_with("Calico") ? "calico-mtu-file" : "cni-config";
     overlay.detail = overlay.mtu_limit_source + " says MTU " + std::to_string(*overlay.mtu_limit);
     if (*overlay.mtu_limit < uplink.mtu) {
       overlay.overhead_bytes = uplink.mtu - *overlay.mtu_limit;
@@ -250,11 +250,10 @@ Result<MtuDecision> DecideMtu(const Uplink& uplink, const OverlayEvidence& overl
   if (options.override_mtu) {
     const std::uint32_t wanted = *options.override_mtu;
     if (wanted < kMinimumMtu || wanted > uplink.mtu) {
-      return Error::BadInput(
-          "--mtu " + std::to_string(wanted) + " is outside the usable range",
-          "use a value from " + std::to_string(kMinimumMtu) + " (the IPv6 minimum) to " +
-              std::to_string(uplink.mtu) + " (the MTU of uplink " + uplink.interface +
-              "), or --mtu auto");
+      return Error::BadInput("--mtu " + std::to_string(wanted) + " is outside the usable range",
+                             "use a value from " + std::to_string(kMinimumMtu) +
+                                 " (the IPv6 minimum) to " + std::to_string(uplink.mtu) +
+                                 " (the MTU of uplink " + uplink.interface + "), or --mtu auto");
     }
     decision.docker = wanted;
     decision.source = "flag";
@@ -267,10 +266,10 @@ Result<MtuDecision> DecideMtu(const Uplink& uplink, const OverlayEvidence& overl
   }
 
   if (options.reserve + kMinimumMtu > uplink.mtu) {
-    return Error::BadInput("--reserve " + std::to_string(options.reserve) +
-                               " leaves less than " + std::to_string(kMinimumMtu) +
-                               " bytes of the " + std::to_string(uplink.mtu) +
-                               "-byte MTU of uplink " + uplink.interface,
+    return Error::BadInput("--reserve " + std::to_string(options.reserve) + " leaves less than " +
+                               std::to_string(kMinimumMtu) + " bytes of the " +
+                               std::to_string(uplink.mtu) + "-byte MTU of uplink " +
+                               uplink.interface,
                            "use at most " + std::to_string(uplink.mtu - kMinimumMtu));
   }
   decision.source = "auto";
@@ -281,8 +280,8 @@ Result<MtuDecision> DecideMtu(const Uplink& uplink, const OverlayEvidence& overl
   }
   if (decision.path_limit < decision.docker) {
     decision.docker = decision.path_limit;
-    decision.reason += ", capped at " + std::to_string(decision.path_limit) + " by " +
-                       decision.path_limit_source;
+    decision.reason +=
+        ", capped at " + std::to_string(decision.path_limit) + " by " + decision.path_limit_source;
   }
   if (decision.docker < kMinimumMtu) {
     return Error::Environment("the path MTU " + std::to_string(decision.path_limit) + " from " +

@@ -15,7 +15,7 @@ bool IsDockerBridge(const LinkInfo* link) {
 
 bool IsIrrelevant(const Cidr& cidr) {
   static const Cidr kIgnored[] = {*Cidr::Parse("127.0.0.0/8"), *Cidr::Parse("169.254.0.0/16"),
-                                  *Cidr::Parse("::1/128"), *Cidr::Parse("fe80::/10"),
+                                  *Cidr::Parse("::1/128"),     *Cidr::Parse("fe80::/10"),
                                   *Cidr::Parse("224.0.0.0/4"), *Cidr::Parse("ff00::/8")};
   for (const auto& ignored : kIgnored) {
     if (ignored.Contains(cidr)) return true;
@@ -56,8 +56,7 @@ std::vector<IpAddress> ParseNameservers(const std::string& resolv_conf) {
   return nameservers;
 }
 
-Result<PoolDecision> DecideAddressPools(const SystemFacts& facts,
-                                        const std::vector<Cidr>& avoid) {
+Result<PoolDecision> DecideAddressPools(const SystemFacts& facts, const std::vector<Cidr>& avoid) {
   PoolDecision decision;
   const auto add = [&decision](const Cidr& cidr, std::string reason) {
     if (IsIrrelevant(cidr)) return;
@@ -91,7 +90,8 @@ Result<PoolDecision> DecideAddressPools(const SystemFacts& facts,
   std::vector<Cidr> free_networks;
   for (const auto& candidate : CandidateNetworks()) {
     bool collides = false;
-    for (const auto& avoided : decision.avoided) collides = collides || avoided.cidr.Overlaps(candidate);
+    for (const auto& avoided : decision.avoided)
+      collides = collides || avoided.cidr.Overlaps(candidate);
     if (!collides) free_networks.push_back(candidate);
     if (free_networks.size() == 1 + kPoolCount) break;
   }

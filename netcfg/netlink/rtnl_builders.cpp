@@ -42,8 +42,7 @@ Result<LibnlPtr<nl_addr>> BuildNlAddress(const IpAddress& address, int prefix_le
   return built;
 }
 
-Result<LibnlPtr<rtnl_addr>> BuildAddress(const IpAddress& address, int prefix_length,
-                                         int ifindex) {
+Result<LibnlPtr<rtnl_addr>> BuildAddress(const IpAddress& address, int prefix_length, int ifindex) {
   LibnlPtr<rtnl_addr> built(rtnl_addr_alloc());
   if (!built) return Error::Environment("building a libnl address object", ENOMEM);
   auto local = BuildNlAddress(address, prefix_length);
@@ -69,9 +68,8 @@ Result<LibnlPtr<rtnl_route>> BuildRoute(const Cidr& destination, const IpAddress
 
   rtnl_route_set_family(route.get(), gateway.is_v4() ? AF_INET : AF_INET6);
   if (const int error = rtnl_route_set_dst(route.get(), to->get()); error < 0) {
-    return RtnlError("building the route to " + destination.ToString() + " via " +
-                         gateway.ToString(),
-                     error);
+    return RtnlError(
+        "building the route to " + destination.ToString() + " via " + gateway.ToString(), error);
   }
   rtnl_route_set_table(route.get(), RT_TABLE_MAIN);
   rtnl_route_set_protocol(route.get(), RTPROT_STATIC);

@@ -26,8 +26,7 @@ LibnlPtr<rtnl_link> BuildVethPair(const std::string& name, const std::string& pe
 LibnlPtr<rtnl_link> BuildLinkUp();
 Result<LibnlPtr<nl_addr>> BuildNlAddress(const IpAddress& address, int prefix_length);
 // `address`/`prefix_length` on the link with index `ifindex`.
-Result<LibnlPtr<rtnl_addr>> BuildAddress(const IpAddress& address, int prefix_length,
-                                         int ifindex);
+Result<LibnlPtr<rtnl_addr>> BuildAddress(const IpAddress& address, int prefix_length, int ifindex);
 // A static route to `destination` via `gateway`, through link `ifindex` when given.
 Result<LibnlPtr<rtnl_route>> BuildRoute(const Cidr& destination, const IpAddress& gateway,
                                         std::optional<int> ifindex = std::nullopt);

@@ -25,9 +25,9 @@ Result<RtnlWatcher> RtnlWatcher::Open() {
     return Error::Environment(std::string("netlink: connecting to NETLINK_ROUTE failed: ") +
                               nl_geterror(rc));
   }
-  if (const int rc = nl_socket_add_memberships(socket.get(), RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR,
-                                               RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE,
-                                               RTNLGRP_IPV6_ROUTE, 0);
+  if (const int rc =
+          nl_socket_add_memberships(socket.get(), RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR,
+                                    RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, 0);
       rc < 0) {
     return Error::Environment(std::string("netlink: subscribing to link, address and route "
                                           "changes failed: ") +
@@ -40,7 +40,9 @@ Result<RtnlWatcher> RtnlWatcher::Open() {
   return RtnlWatcher(std::move(socket));
 }
 
-int RtnlWatcher::fd() const { return nl_socket_get_fd(socket_.get()); }
+int RtnlWatcher::fd() const {
+  return nl_socket_get_fd(socket_.get());
+}
 
 Result<int> RtnlWatcher::Drain() {
   int count = 0;

@@ -12,11 +12,11 @@
 #include <cstring>
 
 #include "common/files.h"
+#include "common/scoped_fd.h"
 #include "rules/proof/proof_netlink.h"
 #include "rules/proof/proof_plan.h"
 #include "rules/proof/proof_report.h"
 #include "rules/proof/proof_verdict.h"
-#include "common/scoped_fd.h"
 
 namespace dind::rules {
 namespace {

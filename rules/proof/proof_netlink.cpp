@@ -34,14 +34,15 @@ Error StepError(const std::string& what, int nl_error) {
   return error;
 }
 
-
 }  // namespace
 
 LibnlPtr<rtnl_link> BuildVethPair(const CreateVethPair& step, int peer_netns_fd) {
   return netcfg::BuildVethPair(step.name, step.peer_name, peer_netns_fd);
 }
 
-LibnlPtr<rtnl_link> BuildLinkUp() { return netcfg::BuildLinkUp(); }
+LibnlPtr<rtnl_link> BuildLinkUp() {
+  return netcfg::BuildLinkUp();
+}
 
 Result<LibnlPtr<rtnl_addr>> BuildAddress(const AddAddress& step, int ifindex) {
   return netcfg::BuildAddress(step.address, step.prefix_length, ifindex);

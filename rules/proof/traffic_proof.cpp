@@ -10,11 +10,11 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "common/scoped_fd.h"
 #include "rules/legacy/legacy_backend.h"
 #include "rules/nft/nft_backend.h"
 #include "rules/proof/proof_child.h"
 #include "rules/proof/proof_report.h"
-#include "common/scoped_fd.h"
 
 namespace dind::rules {
 namespace {

@@ -4,7 +4,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cerrno>
@@ -165,7 +164,7 @@ TEST_F(ReconcilerTest, IntactRulesAreLeftAloneAndLostOnesRepaired) {
   EXPECT_EQ(reconciler.state().rules.repairs, 1u);
   EXPECT_TRUE(reconciler.state().rules.present);
 
-  backend_.installed->sources.pop_back();  // one rule deleted
+  backend_.installed->sources.pop_back();                              // one rule deleted
   backend_.installed->sources.push_back(*Cidr::Parse("10.9.0.0/16"));  // and a stale one added
   EXPECT_TRUE(reconciler.CheckRules());
   EXPECT_EQ(Strings(backend_.installed->sources).back(), "172.19.0.0/16");

@@ -61,12 +61,12 @@ TEST(NetworksAboveMtuTest, OnlyBridgesAboveTheSafeMtuWithDockersDefaultWhenUnset
 }
 
 TEST(MasqueradeSourcesTest, AddsUncoveredBridgeSubnetsOnly) {
-  const auto sources = MasqueradeSources(
-      {*Cidr::Parse("172.17.0.0/16"), *Cidr::Parse("172.18.0.0/16")},
-      {Network("kind", "bridge", "172.18.0.0/24", std::nullopt),
-       Network("ci", "bridge", "10.50.0.0/24", std::nullopt),
-       Network("internal", "bridge", "10.51.0.0/24", std::nullopt, true),
-       Network("overlay", "overlay", "10.52.0.0/24", std::nullopt)});
+  const auto sources =
+      MasqueradeSources({*Cidr::Parse("172.17.0.0/16"), *Cidr::Parse("172.18.0.0/16")},
+                        {Network("kind", "bridge", "172.18.0.0/24", std::nullopt),
+                         Network("ci", "bridge", "10.50.0.0/24", std::nullopt),
+                         Network("internal", "bridge", "10.51.0.0/24", std::nullopt, true),
+                         Network("overlay", "overlay", "10.52.0.0/24", std::nullopt)});
   std::vector<std::string> text;
   for (const auto& source : sources) text.push_back(source.ToString());
   EXPECT_EQ(text, (std::vector<std::string>{"172.17.0.0/16", "172.18.0.0/16", "10.50.0.0/24"}));
@@ -135,12 +135,12 @@ TEST(SidecarMetricsTest, RendersTheStateAndCountsOnlyWhatIsNew) {
   EXPECT_THAT(text, HasSubstr("dind_netcfg_ready 1\n"));
   EXPECT_THAT(text, HasSubstr("dind_netcfg_rule_repairs_total 3\n"));
   EXPECT_THAT(text, HasSubstr("dind_netcfg_masquerade_backend_info{backend=\"legacy\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr(
-                        "dind_netcfg_docker_network_mtu_bytes{network=\"kind\",bridge=\"br-kind\"} "
+  EXPECT_THAT(text,
+              HasSubstr("dind_netcfg_docker_network_mtu_bytes{network=\"kind\",bridge=\"br-kind\"} "
                         "1500\n"));
   EXPECT_THAT(text, HasSubstr("dind_netcfg_probe_success{target=\"tcp 10.96.0.1:443\"} 1\n"));
-  EXPECT_THAT(text,
-              HasSubstr("dind_netcfg_probe_latency_seconds_count{target=\"tcp 10.96.0.1:443\"} 1\n"));
+  EXPECT_THAT(
+      text, HasSubstr("dind_netcfg_probe_latency_seconds_count{target=\"tcp 10.96.0.1:443\"} 1\n"));
 
   state.rules.repairs = 5;
   state.docker.networks.clear();

@@ -53,8 +53,8 @@ TEST(ReportToJsonTest, HasTheDocumentedFields) {
   auto report = Detect(testing::PodFacts(1480), {.dockerd_version = "25.0"});
   ASSERT_TRUE(report.ok());
   const auto json = ReportToJson(*report);
-  for (const char* key : {"uplink", "overlay", "mtu", "kernel", "cgroup", "pools", "dockerd",
-                          "warnings"}) {
+  for (const char* key :
+       {"uplink", "overlay", "mtu", "kernel", "cgroup", "pools", "dockerd", "warnings"}) {
     EXPECT_TRUE(json.contains(key)) << key;
   }
   EXPECT_EQ(json["uplink"]["ipv4"]["interface"], "eth0");

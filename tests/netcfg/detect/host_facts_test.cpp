@@ -238,9 +238,9 @@ TEST(DecideCgroupParentTest, ContainerScopesUnderSystemSliceAreNested) {
 }
 
 TEST(ParseNameserversTest, ReadsV4V6AndScoped) {
-  const auto servers =
-      ParseNameservers("search x.svc\nnameserver 10.96.0.10\n# nameserver 1.1.1.1\n"
-                       "nameserver fe80::1%eth0\nnameserver 2001:db8::53\noptions ndots:5\n");
+  const auto servers = ParseNameservers(
+      "search x.svc\nnameserver 10.96.0.10\n# nameserver 1.1.1.1\n"
+      "nameserver fe80::1%eth0\nnameserver 2001:db8::53\noptions ndots:5\n");
   ASSERT_EQ(servers.size(), 3u);
   EXPECT_EQ(servers[0].ToString(), "10.96.0.10");
   EXPECT_EQ(servers[2].ToString(), "2001:db8::53");
@@ -282,8 +282,8 @@ TEST(DecideAddressPoolsTest, IgnoresDockersOwnBridgesSoReRunsAreStable) {
 
 TEST(DecideAddressPoolsTest, FailsClearlyWhenEverythingCollides) {
   auto decision = DecideAddressPools(
-      PodFacts(), {*Cidr::Parse("172.16.0.0/12"), *Cidr::Parse("192.168.0.0/16"),
-                   *Cidr::Parse("10.0.0.0/8")});
+      PodFacts(),
+      {*Cidr::Parse("172.16.0.0/12"), *Cidr::Parse("192.168.0.0/16"), *Cidr::Parse("10.0.0.0/8")});
   ASSERT_FALSE(decision.ok());
   EXPECT_EQ(decision.error().ExitCode(), 1);
   EXPECT_NE(decision.error().Message().find("--avoid"), std::string::npos);

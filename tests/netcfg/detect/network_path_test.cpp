@@ -49,7 +49,9 @@ TEST(TunnelOverheadTest, KnownEncapsulations) {
   EXPECT_FALSE(TunnelOverhead("bridge", std::nullopt));
 }
 
-Uplink UplinkOf(const SystemFacts& facts) { return *FindUplinks(facts.network).ipv4; }
+Uplink UplinkOf(const SystemFacts& facts) {
+  return *FindUplinks(facts.network).ipv4;
+}
 
 TEST(DetectOverlayTest, IpipDeviceInNamespaceIsEvidence) {
   SystemFacts facts = PodFacts(1480);

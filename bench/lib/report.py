@@ -1,0 +1,380 @@
+#!/usr/bin/env python3
+"""Turns the raw results of bench/run.sh into RESULTS.md and rule_check_cost.svg.
+
+Inputs (all in --data): machine.env, init.json (lib/init_bench.py) and
+rulecheck-<backend>-<rules>.json (Google Benchmark JSON of rule_check_bench). Every comparison
+is against a target from issue 5; a missed target pulls its explanation (reason, what would
+close it) from bench/MISSES.md, section `### <target id>`, written by whoever analysed it. A miss
+without an explanation is printed as such: the numbers are never adjusted here.
+
+Standard library only (no matplotlib): the SVG is written by hand.
+"""
+
+import argparse
+import json
+import math
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MISSES = os.path.join(os.path.dirname(HERE), "MISSES.md")
+
+# (series key, legend, colour, dashed): in-process solid, CLI dashed.
+SERIES = [
+    ("legacy:inprocess/legacy/cold", "in-process legacy (libiptc), cold", "#1f77b4", False),
+    ("legacy:inprocess/legacy/warm", "in-process legacy (libiptc), warm", "#6baed6", False),
+    ("legacy:cli/iptables-legacy -C", "iptables-legacy -t nat -C", "#1f77b4", True),
+    ("nft:inprocess/nft/cold", "in-process nft (libnftnl), cold", "#d62728", False),
+    ("nft:inprocess/nft/warm", "in-process nft (libnftnl), warm", "#ff9896", False),
+    ("nft:cli/iptables-nft -C", "iptables-nft -t nat -C", "#d62728", True),
+    ("nft:cli/nft list chain", "nft list chain ip dind-netcfg postrouting", "#2ca02c", True),
+]
+
+
+def read_env(path):
+    values = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            key, _, value = line.rstrip("\n").partition("=")
+            values[key] = value
+    return values
+
+
+def read_misses():
+    if not os.path.exists(MISSES):
+        return {}
+    sections, current = {}, None
+    with open(MISSES, encoding="utf-8") as f:
+        for line in f:
+            match = re.match(r"^### (\S+)\s*$", line)
+            if match:
+                current = match.group(1)
+                sections[current] = []
+            elif current:
+                sections[current].append(line)
+    return {key: "".join(lines).strip() for key, lines in sections.items()}
+
+
+def to_ms(value, unit):
+    return value * {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+
+def read_rulecheck(data, sizes):
+    """{series key: {rules: {"median": ms, "min": ms, "max": ms, "iterations": n}}}"""
+    table = {}
+    for backend in ("legacy", "nft"):
+        for rules in sizes:
+            path = os.path.join(data, f"rulecheck-{backend}-{rules}.json")
+            with open(path, encoding="utf-8") as f:
+                report = json.load(f)
+            per_rep = {}
+            for bench in report["benchmarks"]:
+                if bench.get("error_occurred"):
+                    sys.exit(f"report.py: {bench['name']} failed: {bench.get('error_message')}")
+                name = bench.get("run_name", bench["name"]).removesuffix("/real_time")
+                if bench.get("run_type") == "aggregate":
+                    continue
+                per_rep.setdefault(name, []).append(
+                    (to_ms(bench["real_time"], bench["time_unit"]), bench["iterations"]))
+            for name, reps in per_rep.items():
+                times = sorted(t for t, _ in reps)
+                mid = len(times) // 2
+                median = times[mid] if len(times) % 2 else (times[mid - 1] + times[mid]) / 2
+                table.setdefault(f"{backend}:{name}", {})[rules] = {
+                    "median": median, "min": times[0], "max": times[-1],
+                    "reps": len(reps), "iterations": sum(i for _, i in reps)}
+    return table
+
+
+def fmt_ms(ms):
+    if ms < 1:
+        return f"{ms * 1000:.0f} µs"
+    if ms < 100:
+        return f"{ms:.2f} ms"
+    return f"{ms:.0f} ms"
+
+
+class Targets:
+    def __init__(self):
+        self.rows = []
+        self.misses = read_misses()
+
+    def add(self, target_id, what, measured, limit_text, met):
+        self.rows.append((target_id, what, measured, limit_text, met))
+        return "met" if met else "**MISSED**"
+
+    def table(self):
+        lines = ["| target | what | measured | target | verdict |", "|---|---|---|---|---|"]
+        for target_id, what, measured, limit_text, met in self.rows:
+            verdict = "met" if met else "**missed**"
+            lines.append(f"| `{target_id}` | {what} | {measured} | {limit_text} | {verdict} |")
+        return "\n".join(lines)
+
+    def miss_notes(self):
+        out = []
+        for target_id, what, measured, limit_text, met in self.rows:
+            if met:
+                continue
+            note = self.misses.get(target_id)
+            out.append(f"### `{target_id}` missed: {what} ({measured}, target {limit_text})\n")
+            out.append(note if note else
+                       "_No analysis recorded yet: add a section `### " + target_id +
+                       "` to bench/MISSES.md with the reason and what would close it._")
+            out.append("")
+        return "\n".join(out)
+
+
+def init_section(init, targets, tmp_fs):
+    lines = [
+        "## 1. init end to end, against the shell entrypoint way",
+        "",
+        "Each run in a fresh network namespace (veth uplink MTU 1450, address, default route),",
+        "entered the same way for both tools (fork, `setns` into the namespace and into a mount",
+        "namespace whose /sys shows it, exec, wait; timed by `ns_exec_time`); order alternating; "
+        f"{init['warmup']} warm-up runs dropped, {init['iterations']} measured per tool and pair.",
+        "dind-netcfg: `init --daemon-json X --dockerd-version 24.0.7 --backend B` (an explicit",
+        "backend: no traffic proof). Peer: [`peers/shell_init.sh`](peers/shell_init.sh) under",
+        f"`/bin/sh` (dash). Both write daemon.json to the same file system ({tmp_fs}, /tmp).",
+        "",
+        "| backend | dind-netcfg median | shell median | ratio | daemon.json mtu written |",
+        "|---|---|---|---|---|",
+    ]
+    for backend, pair in init["pairs"].items():
+        ratio = pair["ratio"]
+        lines.append(
+            f"| {backend} | {fmt_ms(pair['dind-netcfg']['median_ms'])} "
+            f"(min {fmt_ms(pair['dind-netcfg']['min_ms'])}) | "
+            f"{fmt_ms(pair['shell']['median_ms'])} (min {fmt_ms(pair['shell']['min_ms'])}) | "
+            f"{ratio:.3f} | "
+            f"{', '.join(f'{k}: {v}' for k, v in pair['mtu_written'].items())} |")
+        targets.add(f"init-{backend}", f"init ({backend}) / shell peer, wall time",
+                    f"{ratio:.3f}", "≤ 0.25", ratio <= 0.25)
+    lines += [
+        "",
+        "Diagnostics from the same runs (medians; each in a fresh namespace as well), to show",
+        "where dind-netcfg's time goes; they are not part of any comparison:",
+        "",
+        "| backend | floor: `/bin/true` | `dind-netcfg version` (process start) | "
+        "init with daemon.json on tmpfs (no fsync cost) | init as above |",
+        "|---|---|---|---|---|",
+    ]
+    for backend, pair in init["pairs"].items():
+        lines.append(f"| {backend} | {fmt_ms(pair['floor']['median_ms'])} | "
+                     f"{fmt_ms(pair['dind-netcfg-version']['median_ms'])} | "
+                     f"{fmt_ms(pair['dind-netcfg-tmpfs']['median_ms'])} | "
+                     f"{fmt_ms(pair['dind-netcfg']['median_ms'])} |")
+    lines += [
+        "",
+        "The shell peer does far less than dind-netcfg (no overlay detection, no address pools, no",
+        "merge into an existing daemon.json, no cgroup parent); the ratio compares the cost of the",
+        "job each does, not equal work.",
+    ]
+    return "\n".join(lines)
+
+
+def rulecheck_section(table, sizes, targets):
+    header = "| series | " + " | ".join(f"{n:,} rules" for n in sizes) + " |"
+    lines = [
+        "## 2. Rule check cost as the nat table grows",
+        "",
+        "N foreign rules in nat POSTROUTING (half `-p tcp --dport … -m comment … -j SNAT`, half",
+        "`-o eth1 -j RETURN`), loaded with iptables-legacy-restore / iptables-nft-restore from the",
+        "same file, then a shell peer's masquerade rule last, which the CLI checks find (exit 0)",
+        "after walking past all N. dind-netcfg's own rules are applied through the library before",
+        "timing; every in-process check verifies it found them and counted ≥ N foreign rules.",
+        "One `rule_check_bench` run per backend and size measures every variant (Google Benchmark,",
+        "real time, repetitions interleaved at random, after a warm-up); the table shows the",
+        "median over repetitions of the mean per call.",
+        "",
+        "- *cold*: `MakeBackend()` + `Inspect()`, what a one-shot check pays (opening the",
+        "  netlink socket / libiptc handle included). `Inspect()` is a full census: it also counts",
+        "  every foreign rule, which `iptables -C` does not.",
+        "- *warm*: `Inspect()` on a backend made once, what the `run` sidecar pays per poll.",
+        "- CLI: `posix_spawn` + `waitpid` of the command, output to /dev/null.",
+        "",
+        header,
+        "|---|" + "---|" * len(sizes),
+    ]
+    for key, legend, _, _ in SERIES:
+        if key not in table:
+            continue
+        cells = [fmt_ms(table[key][n]["median"]) if n in table[key] else "–" for n in sizes]
+        lines.append(f"| {legend} | " + " | ".join(cells) + " |")
+    lines += ["", "Ratios (in-process cold / CLI; target ≤ 0.5 at every size):", "",
+              "| comparison | " + " | ".join(f"{n:,}" for n in sizes) + " |",
+              "|---|" + "---|" * len(sizes)]
+    pairs = [("legacy:inprocess/legacy/cold", "legacy:cli/iptables-legacy -C",
+              "legacy-vs-iptables-legacy", "in-process legacy / iptables-legacy -C"),
+             ("nft:inprocess/nft/cold", "nft:cli/iptables-nft -C",
+              "nft-vs-iptables-nft", "in-process nft / iptables-nft -C"),
+             ("nft:inprocess/nft/cold", "nft:cli/nft list chain",
+              "nft-vs-nft-list-chain", "in-process nft / nft list chain")]
+    for ours, theirs, target_id, what in pairs:
+        if ours not in table or theirs not in table:
+            continue
+        ratios = {n: table[ours][n]["median"] / table[theirs][n]["median"] for n in sizes}
+        lines.append(f"| {what} | " + " | ".join(f"{ratios[n]:.3f}" for n in sizes) + " |")
+        worst = max(sizes, key=lambda n: ratios[n])
+        targets.add(f"rulecheck-{target_id}", f"{what}, worst size ({worst:,} rules)",
+                    f"{ratios[worst]:.3f}", "≤ 0.5 at every size", ratios[worst] <= 0.5)
+    lines += ["", "![rule check cost against rule count](rule_check_cost.svg)"]
+    return "\n".join(lines)
+
+
+def idle_section(idle, targets):
+    lines = [
+        "## 4. Idle cost of `run`",
+        "",
+        f"`run --backend legacy` (default poll interval 1s, `--no-probes`, `--docker-socket ''`:",
+        "no dockerd or bridge in the namespace) in a namespace holding "
+        f"{idle['rules']:,} foreign legacy nat rules, measured over {idle['seconds']:.0f} s after",
+        "it answered /healthz; CPU time summed over all its threads (schedstat).",
+        "",
+        "| rules | CPU (% of one core) | CPU seconds | peak RSS (VmHWM) | RSS at the end |",
+        "|---|---|---|---|---|",
+        f"| {idle['rules']:,} | {idle['cpu_percent']:.3f} % | {idle['cpu_seconds']:.3f} s | "
+        f"{idle['peak_rss_kib'] / 1024:.1f} MiB | {idle['rss_kib'] / 1024:.1f} MiB |",
+    ]
+    if idle["rules"] >= 50000:
+        targets.add("idle-cpu", "run idle CPU, 50,000 legacy rules",
+                    f"{idle['cpu_percent']:.3f} %", "≤ 1 % of a core", idle["cpu_percent"] <= 1)
+        targets.add("idle-rss", "run peak RSS, 50,000 legacy rules",
+                    f"{idle['peak_rss_kib'] / 1024:.1f} MiB", "≤ 12 MiB",
+                    idle["peak_rss_kib"] <= 12 * 1024)
+    else:
+        lines += ["", "(Targets apply at 50,000 rules; not judged at this size.)"]
+    return "\n".join(lines)
+
+
+def write_svg(table, sizes, path):
+    width, height = 900, 520
+    left, right, top, bottom = 80, 330, 40, 60
+    plot_w, plot_h = width - left - right, height - top - bottom
+    values = [v["median"] for key, *_ in SERIES if key in table for v in table[key].values()]
+    lo = 10 ** math.floor(math.log10(min(values)))
+    hi = 10 ** math.ceil(math.log10(max(values)))
+    if hi <= lo:
+        hi = lo * 10
+
+    def x_of(i):
+        return left + (plot_w * i / (len(sizes) - 1) if len(sizes) > 1 else plot_w / 2)
+
+    def y_of(ms):
+        return top + plot_h * (1 - (math.log10(ms) - math.log10(lo)) /
+                               (math.log10(hi) - math.log10(lo)))
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="{left + plot_w / 2}" y="22" text-anchor="middle" font-size="15">'
+           'Masquerade rule check: cost per check against foreign nat rules</text>']
+    decade = lo
+    while decade <= hi * 1.0001:
+        y = y_of(decade)
+        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" '
+                   'stroke="#ddd"/>')
+        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
+                   f'{fmt_ms(decade)}</text>')
+        decade *= 10
+    for i, n in enumerate(sizes):
+        x = x_of(i)
+        out.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}" '
+                   'stroke="#eee"/>')
+        out.append(f'<text x="{x:.1f}" y="{top + plot_h + 18}" text-anchor="middle">{n:,}</text>')
+    out.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" '
+               'stroke="#444"/>')
+    out.append(f'<text x="{left + plot_w / 2}" y="{height - 18}" text-anchor="middle">'
+               'foreign rules in the nat table (sizes evenly spaced)</text>')
+    out.append(f'<text x="18" y="{top + plot_h / 2}" text-anchor="middle" '
+               f'transform="rotate(-90 18 {top + plot_h / 2})">time per check (median, log)</text>')
+    legend_y = top + 10
+    for key, legend, colour, dashed in SERIES:
+        if key not in table:
+            continue
+        dash = ' stroke-dasharray="6 4"' if dashed else ""
+        points = [(x_of(i), y_of(table[key][n]["median"])) for i, n in enumerate(sizes)
+                  if n in table[key]]
+        out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2"{dash} points="' +
+                   " ".join(f"{x:.1f},{y:.1f}" for x, y in points) + '"/>')
+        for x, y in points:
+            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{colour}"/>')
+        lx = left + plot_w + 20
+        out.append(f'<line x1="{lx}" y1="{legend_y}" x2="{lx + 30}" y2="{legend_y}" '
+                   f'stroke="{colour}" stroke-width="2"{dash}/>')
+        out.append(f'<text x="{lx + 38}" y="{legend_y + 4}">{legend}</text>')
+        legend_y += 22
+    out.append("</svg>")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(out) + "\n")
+
+
+PENDING = """## 3, 5, 6. Benchmarks of the `run` sidecar: pending
+
+PLACEHOLDER. Not written yet; bench/run.sh has the slot and the plan for each (sidecar on this
+run: {sidecar}).
+
+| # | benchmark | targets (issue 5) |
+|---|---|---|
+| 3 | repair latency: flush (nft table deleted; legacy chain flushed) → rules back, ≥ 100 repetitions | nft p50 ≤ 5 ms, p99 ≤ 20 ms; legacy p99 ≤ poll interval + 20 ms |
+| 5 | `/healthz` and `/metrics` under wrk on loopback, 50 connections; probes keep schedule | /healthz ≥ 20,000 req/s, p99 ≤ 5 ms; /metrics ≥ 5,000 req/s |
+| 6 | time to ready: a docker bridge appears → `/readyz` 200, reachable probe target | reported |
+"""
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--sizes", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args()
+    sizes = [int(n) for n in args.sizes.split(",")]
+    machine = read_env(os.path.join(args.data, "machine.env"))
+    with open(os.path.join(args.data, "init.json"), encoding="utf-8") as f:
+        init = json.load(f)
+    table = read_rulecheck(args.data, sizes)
+    targets = Targets()
+    init_md = init_section(init, targets, machine.get("tmp_fs", "?"))
+    rules_md = rulecheck_section(table, sizes, targets)
+    write_svg(table, sizes, os.path.join(args.out, "rule_check_cost.svg"))
+
+    head = ["# Benchmark results", ""]
+    if args.smoke:
+        head += ["**SMOKE RUN**: few iterations and tiny tables, to prove the benchmarks run. "
+                 "These numbers mean nothing.", ""]
+    head += ["Written by `sudo bench/run.sh` (see [README.md](README.md)); do not edit by hand.",
+             "Analyses of missed targets live in [MISSES.md](MISSES.md).", "",
+             "| | |", "|---|---|"]
+    for key, label in [("date", "date"), ("cpu", "CPU"), ("kernel", "kernel"), ("os", "OS"),
+                       ("dind_netcfg", "dind-netcfg"), ("iptables_legacy", "iptables (legacy)"),
+                       ("iptables_nft", "iptables (nft)"), ("nft", "nft"), ("docker", "docker"),
+                       ("dockerd", "dockerd"), ("compiler", "compiler"),
+                       ("google_benchmark", "Google Benchmark"), ("python", "harness"),
+                       ("load_before", "load average before"),
+                       ("load_after", "load average after")]:
+        head.append(f"| {label} | {machine.get(key, '?')} |")
+    body = [init_md, "", rules_md, ""]
+    idle_path = os.path.join(args.data, "idle.json")
+    if os.path.exists(idle_path):
+        with open(idle_path, encoding="utf-8") as f:
+            body += [idle_section(json.load(f), targets), ""]
+    summary = [""]
+    load = machine.get("load_before", "0").split()[0]
+    cores = re.search(r"\((\d+) cores\)", machine.get("cpu", ""))
+    if cores and float(load) > int(cores.group(1)) / 2:
+        summary += [f"**Caution:** the 1-minute load average was {load} on {cores.group(1)} cores "
+                    "when the run started: other work shared the CPUs, so absolute times are "
+                    "inflated and noisier. Ratios, measured within one run and interleaved, are "
+                    "less affected.", ""]
+    summary += ["## Targets", "", targets.table(), ""]
+    misses = targets.miss_notes()
+    if misses:
+        body += ["## Missed targets: why, and what would close them", "", misses]
+    body += [PENDING.format(sidecar=machine.get("sidecar", "unknown"))]
+    with open(os.path.join(args.out, "RESULTS.md"), "w", encoding="utf-8") as f:
+        f.write("\n".join(head + summary + body) + "\n")
+
+
+if __name__ == "__main__":
+    main()

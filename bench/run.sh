@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Runs every dind-netcfg benchmark side by side with the tools users would use instead, and
+# writes bench/RESULTS.md and bench/rule_check_cost.svg. See bench/README.md.
+#
+# Usage: sudo bench/run.sh [--smoke] [--build-dir DIR] [--dind-netcfg PATH] [--out DIR]
+#   --smoke            few iterations and tiny tables (well under a minute); results go to a
+#                      temporary directory (or --out), never over bench/RESULTS.md
+#   --build-dir DIR    the Release build to use and (re)build; default <repo>/build-bench
+#   --dind-netcfg PATH use this already built binary; rule_check_bench and ns_exec_time must
+#                      sit beside it. No build is run (the test suite's bench_smoke does this)
+#   --out DIR          where RESULTS.md and the SVG go; default bench/ (smoke: a temp dir)
+#
+# Needs root: every benchmark runs in network namespaces this script creates and deletes on exit.
+# The machine's own network namespace is never touched.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(dirname "$here")
+smoke=0
+build_dir=$repo/build-bench
+binary=""
+out=""
+
+usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+die() {
+  echo "bench/run.sh: $*" >&2
+  exit 1
+}
+
+while (($# > 0)); do
+  case $1 in
+  --smoke) smoke=1 ;;
+  --build-dir) build_dir=${2:?--build-dir needs a directory}; shift ;;
+  --dind-netcfg) binary=${2:?--dind-netcfg needs a path}; shift ;;
+  --out) out=${2:?--out needs a directory}; shift ;;
+  -h | --help) usage; exit 0 ;;
+  *) usage >&2; exit 2 ;;
+  esac
+  shift
+done
+
+((EUID == 0)) || die "needs root (it creates network namespaces); run: sudo $0"
+for tool in ip iptables-legacy iptables-legacy-restore iptables-nft iptables-nft-restore nft \
+  python3 awk; do
+  command -v "$tool" >/dev/null || die "missing $tool; run scripts/install-deps.sh"
+done
+
+# --- cleanup: every namespace carries this prefix; all are deleted on exit ---------------------
+prefix="dncb$$"
+tmp=$(mktemp -d /tmp/dnc-bench.XXXXXX)
+declare -a bg_pids=()
+cleanup() {
+  local rc=$? ns pid
+  set +e
+  trap - EXIT INT TERM HUP
+  for pid in "${bg_pids[@]}"; do
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  for ns in $(ip netns list | awk -v p="$prefix-" 'index($1, p) == 1 { print $1 }'); do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+    ip netns del "$ns"
+  done
+  rm -rf --one-file-system "$tmp"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# --- the binaries ------------------------------------------------------------------------------
+if [[ -z "$binary" ]]; then
+  configured_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
+  if [[ "$configured_type" != Release ]]; then
+    step "configuring a Release build in $build_dir"
+    # -Wno-error=restrict: GCC 12 at -O3 reports a false -Wrestrict inside std::string's
+    # operator+ (GCC bug 105329); the warning is still printed, it just does not fail the build.
+    cmake -S "$repo" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_CXX_FLAGS=-Wno-error=restrict >/dev/null
+  fi
+  step "building (Release) in $build_dir"
+  nice cmake --build "$build_dir" -j "$(nproc)" --target dind-netcfg rule_check_bench ns_exec_time
+  binary=$build_dir/bin/dind-netcfg
+fi
+binary=$(realpath "$binary")
+bin_dir=$(dirname "$binary")
+rule_bench=$bin_dir/rule_check_bench
+timer=$bin_dir/ns_exec_time
+[[ -x "$binary" ]] || die "$binary is not an executable"
+for helper in "$rule_bench" "$timer"; do
+  [[ -x "$helper" ]] || die "$helper is missing (build the targets rule_check_bench ns_exec_time)"
+done
+
+if ((smoke)); then
+  out=${out:-$tmp/results}
+  sizes=(0 100)
+  init_iterations=2 init_warmup=1
+  gbench_flags=(--benchmark_repetitions=2 --benchmark_min_time=0.01)
+else
+  out=${out:-$here}
+  sizes=(0 1000 10000 50000)
+  init_iterations=30 init_warmup=3
+  gbench_flags=(--benchmark_repetitions=7 --benchmark_min_time=0.3
+    --benchmark_min_warmup_time=0.2 --benchmark_enable_random_interleaving=true)
+fi
+mkdir -p "$out" "$tmp/data"
+data=$tmp/data
+
+# --- the machine -------------------------------------------------------------------------------
+step "recording the machine"
+version_of() { "$@" 2>&1 | head -n 1 || true; }
+{
+  echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1) ($(nproc) cores)"
+  echo "kernel=$(uname -r)"
+  echo "os=$(sed -n 's/^PRETTY_NAME="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' /etc/os-release)"
+  echo "dind_netcfg=$(version_of "$binary" version) ($(git -C "$repo" describe --always --dirty 2>/dev/null || echo 'no git'))"
+  echo "iptables_legacy=$(version_of iptables-legacy -V)"
+  echo "iptables_nft=$(version_of iptables-nft -V)"
+  echo "nft=$(version_of nft -v)"
+  echo "docker=$(version_of docker --version); /usr/bin/docker: $(version_of /usr/bin/docker --version)"
+  echo "dockerd=$(version_of dockerd --version)"
+  echo "compiler=$(version_of c++ --version)"
+  echo "google_benchmark=$(dpkg-query -W -f='${Version}' libbenchmark-dev 2>/dev/null || echo unknown)"
+  echo "python=$(version_of python3 --version)"
+  echo "tmp_fs=$(findmnt -n -o FSTYPE -T "$tmp" || stat -f -c %T "$tmp")"
+  echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
+} >"$data/machine.env"
+
+# --- benchmark 1: init end to end --------------------------------------------------------------
+step "benchmark 1: init end to end against the shell entrypoint way ($init_iterations runs + $init_warmup warm-up each)"
+python3 "$here/lib/init_bench.py" --dind-netcfg "$binary" --peer "$here/peers/shell_init.sh" \
+  --timer "$timer" --tmp "$tmp" --prefix "$prefix-i" --iterations "$init_iterations" \
+  --warmup "$init_warmup" --out "$data/init.json"
+
+# --- benchmark 2: rule check cost as the nat table grows ---------------------------------------
+# N foreign rules in nat POSTROUTING (half SNAT with tcp/comment matches, half RETURN), then the
+# shell peer's own masquerade rule last, so `iptables -C` has to walk past all of them to find
+# it. Both backends load the same file (iptables-legacy-restore / iptables-nft-restore).
+write_ruleset() { # N FILE
+  awk -v n="$1" 'BEGIN {
+    print "*nat"
+    print ":PREROUTING ACCEPT [0:0]"; print ":INPUT ACCEPT [0:0]"
+    print ":OUTPUT ACCEPT [0:0]"; print ":POSTROUTING ACCEPT [0:0]"
+    for (i = 0; i < n; i++) {
+      ip = sprintf("10.%d.%d.%d/32", int(i / 65536) % 256, int(i / 256) % 256, i % 256)
+      if (i % 2 == 0)
+        printf "-A POSTROUTING -s %s -p tcp -m tcp --dport %d -m comment --comment \"foreign %d\" -j SNAT --to-source 192.0.2.%d\n", ip, 1024 + i % 60000, i, 1 + i % 250
+      else
+        printf "-A POSTROUTING -s %s -o eth1 -j RETURN\n", ip
+    }
+    print "-A POSTROUTING -s 172.17.0.0/16 -o eth0 -j MASQUERADE"
+    print "COMMIT"
+  }' >"$2"
+}
+
+peer_rule="-t nat -C POSTROUTING -s 172.17.0.0/16 -o eth0 -j MASQUERADE"
+step "benchmark 2: rule check cost at ${sizes[*]} foreign nat rules"
+for n in "${sizes[@]}"; do
+  write_ruleset "$n" "$data/ruleset-$n.txt"
+  for backend in legacy nft; do
+    ns=$prefix-rc-$backend-$n
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    clis=()
+    if [[ $backend == legacy ]]; then
+      ip netns exec "$ns" iptables-legacy-restore <"$data/ruleset-$n.txt"
+      clis+=("--cli=iptables-legacy -C=iptables-legacy $peer_rule")
+    else
+      ip netns exec "$ns" iptables-nft-restore <"$data/ruleset-$n.txt"
+      clis+=("--cli=iptables-nft -C=iptables-nft $peer_rule"
+        "--cli=nft list chain=nft list chain ip dind-netcfg postrouting")
+    fi
+    printf '    %s, %d foreign rules\n' "$backend" "$n"
+    # Our rules go in through the library (Apply) before anything is timed.
+    ip netns exec "$ns" "$rule_bench" --backend="$backend" --apply=172.17.0.0/16@eth0 \
+      --expect-foreign="$n" "${clis[@]}" "${gbench_flags[@]}" \
+      --benchmark_out="$data/rulecheck-$backend-$n.json" --benchmark_out_format=json \
+      --benchmark_format=console >"$data/rulecheck-$backend-$n.log" 2>&1 ||
+      die "rule_check_bench ($backend, $n rules) failed:"$'\n'"$(tail -n 30 "$data/rulecheck-$backend-$n.log")"
+    ip netns del "$ns"
+  done
+done
+
+# --- benchmarks 3-6: the `dind-netcfg run` sidecar -------------------------------------------
+# 4 (idle cost) is here. PLACEHOLDER for 3, 5 and 6, which slot in the same way (a harness in
+# lib/ writing $data/<name>.json, a section in lib/report.py):
+#   3 repair latency: >= 100 times, flush (nft: delete table ip dind-netcfg; legacy: flush chain
+#     DIND-NETCFG-POSTROUTING) in process, then poll Inspect() until the rules are back; p50/p99.
+#   5 /healthz and /metrics under wrk (apt: wrk) on loopback in the namespace, 50 connections,
+#     while probes run against a listener in a peer namespace; req/s, p99, probe schedule.
+#   6 time to ready: a docker0 bridge appears (ip link add ... type bridge) -> /readyz 200 with
+#     a reachable probe target in a peer namespace.
+if "$binary" run --help >/dev/null 2>&1; then
+  echo "sidecar=available" >>"$data/machine.env"
+  idle_rules=${sizes[-1]}
+  idle_seconds=60
+  ((smoke)) && idle_seconds=2
+  step "benchmark 4: idle cost of run over ${idle_seconds}s with $idle_rules foreign legacy rules"
+  python3 "$here/lib/idle_bench.py" --dind-netcfg "$binary" \
+    --ruleset "$data/ruleset-$idle_rules.txt" --rules "$idle_rules" --tmp "$tmp" \
+    --prefix "$prefix-idle" --seconds "$idle_seconds" --out "$data/idle.json"
+else
+  echo "sidecar=missing (dind-netcfg run --help failed)" >>"$data/machine.env"
+fi
+
+echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$data/machine.env"
+
+# --- the report --------------------------------------------------------------------------------
+step "writing $out/RESULTS.md and $out/rule_check_cost.svg"
+report_flags=()
+((smoke)) && report_flags+=(--smoke)
+python3 "$here/lib/report.py" --data "$data" --sizes "$(
+  IFS=,
+  echo "${sizes[*]}"
+)" --out "$out" "${report_flags[@]}"
+if ((smoke)); then
+  cat "$out/RESULTS.md"
+fi
