@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +57,9 @@ class MasqueradeBackend {
   // Applying the same spec again changes nothing.
   virtual Status Apply(const MasqueradeSpec& spec) = 0;
   virtual Result<BackendState> Inspect() = 0;
+  // A cheap number that changes whenever this backend's tables change, so a poll can skip the
+  // full Inspect while nothing happened; nullopt when the backend has none (or it failed).
+  virtual std::optional<std::uint64_t> ChangeStamp() { return std::nullopt; }
   // Removes everything of ours (chain and jump / table) and nothing else. Absent is success.
   virtual Status Remove() = 0;
 };

@@ -135,10 +135,23 @@ void Reconciler::UpdateRules(const std::string& why) {
                                          {"out_interface", state_.rules.spec.out_interface}});
 }
 
+bool Reconciler::PollRules(int full_every) {
+  if (backend_ == nullptr) return false;
+  if (stamp_in_place_ && ++polls_since_check_ < full_every &&
+      backend_->ChangeStamp() == stamp_in_place_) {
+    return false;
+  }
+  return CheckRules();
+}
+
 bool Reconciler::CheckRules() {
   if (backend_ == nullptr) return false;
   RulesState& rules = state_.rules;
   ++rules.checks;
+  polls_since_check_ = 0;
+  // Taken before reading: a change between the two makes the next poll look again.
+  const std::optional<std::uint64_t> stamp = backend_->ChangeStamp();
+  stamp_in_place_.reset();
   auto found = backend_->Inspect();
   if (!found) {
     rules.error = found.error().Message();
@@ -149,6 +162,7 @@ bool Reconciler::CheckRules() {
   if (verdict.present && verdict.stale.empty()) {
     rules.present = true;
     rules.missing.clear();
+    stamp_in_place_ = stamp;
     return false;
   }
   rules.present = false;
@@ -164,6 +178,7 @@ bool Reconciler::CheckRules() {
   }
   ++rules.repairs;
   rules.last_repair_at = Clock::now();
+  stamp_in_place_ = backend_->ChangeStamp();
   const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - started);
   log::Warn("masquerade rules drifted; repaired",

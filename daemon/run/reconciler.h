@@ -4,6 +4,8 @@
 // so every decision is unit-tested with fakes; the event loop (sidecar.h) only calls in.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,10 @@ class Reconciler {
   // The rules may have drifted (an nf_tables notification, or the legacy poll): inspect them and
   // re-apply what is missing. Returns true when it repaired something.
   bool CheckRules();
+  // The legacy poll: CheckRules only when the backend's change stamp moved since the last
+  // check found the rules in place (a 50,000-rule snapshot costs tens of milliseconds, the
+  // stamp microseconds), and in any case every `full_every`-th poll.
+  bool PollRules(int full_every = 60);
 
   // dockerd's networks as the Engine API lists them now.
   void OnDockerNetworks(std::vector<docker::DockerNetwork> networks);
@@ -64,7 +70,9 @@ class Reconciler {
   std::string daemon_json_path_;
   NetworkDetector& detector_;
   rules::MasqueradeBackend* backend_;
-  std::vector<Cidr> pool_networks_;  // from the report at start
+  std::vector<Cidr> pool_networks_;              // from the report at start
+  std::optional<std::uint64_t> stamp_in_place_;  // the change stamp when last seen in place
+  int polls_since_check_ = 0;
   SidecarState state_;
 };
 

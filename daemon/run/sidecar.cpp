@@ -201,7 +201,7 @@ void Sidecar::SchedulePoll() {
   poll_timer_.expires_after(options_.poll_interval);
   poll_timer_.async_wait([this](const error_code& error) {
     if (error) return;
-    Guarded("rules poll", [this] { reconciler_.CheckRules(); });
+    Guarded("rules poll", [this] { reconciler_.PollRules(); });
     SchedulePoll();
   });
 }

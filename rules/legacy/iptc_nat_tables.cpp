@@ -7,10 +7,14 @@ extern "C" {
 #include <libiptc/libip6tc.h>
 }
 
+#include <sys/socket.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <string>
 
 #include "common/files.h"
+#include "common/scoped_fd.h"
 
 namespace dind::rules::legacy {
 namespace {
@@ -178,7 +182,36 @@ class IptcNatTables final : public NatTables {
     return family == Family::kIPv4 ? OpenWith<Ip4tc>() : OpenWith<Ip6tc>();
   }
 
+  Result<std::uint64_t> Stamp(Family family) override {
+    return family == Family::kIPv4
+               ? StampOf<ipt_getinfo>(AF_INET, IPPROTO_IP, IPT_SO_GET_INFO)
+               : StampOf<ip6t_getinfo>(AF_INET6, IPPROTO_IPV6, IP6T_SO_GET_INFO);
+  }
+
  private:
+  // The table's header only (IPT_SO_GET_INFO): microseconds, where a snapshot of 50,000 rules
+  // takes tens of milliseconds.
+  template <typename Info>
+  static Result<std::uint64_t> StampOf(int domain, int level, int option) {
+    const ScopedFd socket(::socket(domain, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
+    const Family family = domain == AF_INET ? Family::kIPv4 : Family::kIPv6;
+    if (!socket.valid()) return NatTableError(family, "opening a raw socket", errno);
+    Info info{};
+    std::snprintf(info.name, sizeof(info.name), "%s", kNatTable);
+    socklen_t length = sizeof(info);
+    if (::getsockopt(socket.get(), level, option, &info, &length) != 0) {
+      return NatTableError(family, "reading the nat table's header", errno);
+    }
+    // FNV-1a over the fields that move when any rule is added, deleted or moved.
+    std::uint64_t stamp = 1469598103934665603ULL;
+    const auto mix = [&stamp](std::uint64_t value) { stamp = (stamp ^ value) * 1099511628211ULL; };
+    mix(info.num_entries);
+    mix(info.size);
+    for (unsigned offset : info.hook_entry) mix(offset);
+    for (unsigned offset : info.underflow) mix(offset);
+    return stamp;
+  }
+
   template <typename Tc>
   static Result<std::unique_ptr<NatTable>> OpenWith() {
     // iptc_init retries by itself when the table changes between its two reads.

@@ -168,6 +168,19 @@ Status LegacyBackend::Apply(const MasqueradeSpec& spec) {
   return OkStatus();
 }
 
+std::optional<std::uint64_t> LegacyBackend::ChangeStamp() {
+  std::uint64_t stamp = 0;
+  for (Family family : kFamilies) {
+    auto exists = tables_->Exists(family);
+    if (!exists.ok()) return std::nullopt;
+    if (!*exists) continue;
+    auto family_stamp = tables_->Stamp(family);
+    if (!family_stamp.ok()) return std::nullopt;
+    stamp = stamp * 31 + *family_stamp + 1;
+  }
+  return stamp;
+}
+
 Status LegacyBackend::Remove() {
   const std::string context = "removing the legacy masquerade rules";
   auto lock = XtablesLock::Acquire(options_.lock_path, options_.lock_wait);

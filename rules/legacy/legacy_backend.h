@@ -39,6 +39,8 @@ class LegacyBackend final : public MasqueradeBackend {
   // the kernel does not have yet; a family without a nat table counts as empty.
   Result<BackendState> Inspect() override;
   Status Remove() override;
+  // Both families' nat table headers (IPT_SO_GET_INFO), not their rules.
+  std::optional<std::uint64_t> ChangeStamp() override;
 
  private:
   // Edits one snapshot towards the wanted state; true when something changed.

@@ -52,6 +52,10 @@ class NatTables {
   // first use), which read-only callers such as Inspect and Remove must not cause.
   virtual Result<bool> Exists(Family family) = 0;
   virtual Result<std::unique_ptr<NatTable>> Open(Family family) = 0;
+  // A number that changes whenever the family's nat table is replaced (any rule added, deleted
+  // or moved), read without copying the rules: the kernel's size, entry count and hook offsets.
+  // Only call it when Exists() is true (reading creates the table).
+  virtual Result<std::uint64_t> Stamp(Family family) = 0;
 };
 
 // How ip_tables failures read to an operator: permission problems say which capability is

@@ -40,15 +40,20 @@ class FakeBackend final : public rules::MasqueradeBackend {
  public:
   std::optional<rules::MasqueradeSpec> installed;
   int applies = 0;
+  int inspects = 0;
   bool fail_apply = false;
+  std::optional<std::uint64_t> stamp;  // nullopt: no change stamp, as for nft
   rules::BackendKind kind() const override { return rules::BackendKind::kNft; }
   Status Apply(const rules::MasqueradeSpec& spec) override {
     if (fail_apply) return Error::Permission("nf_tables: changing table ip dind-netcfg", EPERM);
     ++applies;
     installed = spec;
+    if (stamp) ++*stamp;
     return OkStatus();
   }
+  std::optional<std::uint64_t> ChangeStamp() override { return stamp; }
   Result<rules::BackendState> Inspect() override {
+    ++inspects;
     rules::BackendState state;
     state.container_present = installed.has_value();
     state.hooked = installed.has_value();
@@ -170,6 +175,38 @@ TEST_F(ReconcilerTest, IntactRulesAreLeftAloneAndLostOnesRepaired) {
   EXPECT_EQ(Strings(backend_.installed->sources).back(), "172.19.0.0/16");
   EXPECT_EQ(reconciler.state().rules.repairs, 2u);
   EXPECT_EQ(reconciler.state().rules.checks, 3u);
+}
+
+TEST_F(ReconcilerTest, PollsReadTheRulesOnlyWhenTheStampMoves) {
+  backend_.stamp = 7;
+  Reconciler reconciler(path_, detector_, &backend_);
+  ASSERT_TRUE(reconciler.Start().ok());
+  EXPECT_FALSE(reconciler.CheckRules());  // in place: remembers the stamp
+  const int inspects = backend_.inspects;
+  for (int poll = 0; poll < 5; ++poll) EXPECT_FALSE(reconciler.PollRules(60));
+  EXPECT_EQ(backend_.inspects, inspects) << "nothing changed: no snapshot";
+
+  backend_.installed.reset();  // someone flushed the chain: the table's header moved
+  ++*backend_.stamp;
+  EXPECT_TRUE(reconciler.PollRules(60));
+  EXPECT_EQ(backend_.inspects, inspects + 1);
+  EXPECT_FALSE(reconciler.PollRules(60)) << "our own repair is not seen as a change";
+  EXPECT_EQ(backend_.inspects, inspects + 1);
+
+  // A change the stamp cannot see is still found by the periodic full check.
+  backend_.installed->sources.pop_back();
+  // One poll has passed since the repair's check; the third is a full one.
+  EXPECT_FALSE(reconciler.PollRules(3));
+  EXPECT_TRUE(reconciler.PollRules(3));
+}
+
+TEST_F(ReconcilerTest, WithoutAStampEveryPollReads) {
+  Reconciler reconciler(path_, detector_, &backend_);
+  ASSERT_TRUE(reconciler.Start().ok());
+  const int inspects = backend_.inspects;
+  EXPECT_FALSE(reconciler.PollRules());
+  EXPECT_FALSE(reconciler.PollRules());
+  EXPECT_EQ(backend_.inspects, inspects + 2);
 }
 
 TEST_F(ReconcilerTest, AFailedRepairMakesItNotReadyAndSaysWhy) {

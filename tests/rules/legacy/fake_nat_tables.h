@@ -156,6 +156,9 @@ class FakeNatTables final : public NatTables {
     kernel.exists = true;  // as in the kernel: reading a table instantiates it
     return std::unique_ptr<NatTable>(std::make_unique<FakeNatTable>(family, kernel));
   }
+  Result<std::uint64_t> Stamp(Family family) override {
+    return static_cast<std::uint64_t>(Of(family).generation);
+  }
 };
 
 }  // namespace dind::rules::legacy::testing
