@@ -259,7 +259,7 @@ e2e_bg_start() { # LABEL NS CMD...
 e2e_bg_stop() { # LABEL
   local pgid=${E2E_BG_PGID[$1]:-}
   [[ -n "$pgid" ]] || return 0
-  kill -KILL -- "-$pgid" 2>/dev/null
+  kill -KILL -- "-$pgid" 2>/dev/null || true # may have ended by itself
   wait "$pgid" 2>/dev/null || true # killed: its status is 137
   unset "E2E_BG_PGID[$1]"
   return 0

@@ -14,6 +14,7 @@
 #   5. the uplink MTU drops: daemon.json is rewritten and dockerd_restart_required is 1;
 #   6. the probe target goes away: /readyz 503 naming the target;
 #   7. SIGTERM: exit 0 within a second; the rules stay; with --cleanup-on-exit they go;
+#      systemd's notify socket gets STATUS= with the reason, READY=1, WATCHDOG=1, STOPPING=1;
 #   8. legacy: a flushed chain is back within the poll interval.
 #
 # Usage: run_sidecar_test.sh /path/to/dind-netcfg   (root; needs curl, jq, nc, nft, iptables)
@@ -100,7 +101,20 @@ done
 
 e2e_step "no docker bridge yet: live but not ready, and says why"
 echo '{"storage-driver": "vfs"}' >"$E2E_TMP/daemon.json"
+# systemd's side of the notify protocol: a datagram socket that logs what it receives.
+cat >"$E2E_TMP/notify.py" <<'PY'
+import socket, sys
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+listener.bind(sys.argv[1])
+with open(sys.argv[2], "a", buffering=1) as log:
+    while True:
+        log.write(listener.recv(4096).decode().replace("\n", " | ") + "\n")
+PY
+e2e_bg_start notify pod python3 "$E2E_TMP/notify.py" "$E2E_TMP/notify.sock" "$E2E_TMP/notify.txt"
+wait_until 5 "notify socket bound" '[[ -S $E2E_TMP/notify.sock ]]'
+export NOTIFY_SOCKET=$E2E_TMP/notify.sock WATCHDOG_USEC=400000
 start_run nft --backend nft
+unset NOTIFY_SOCKET WATCHDOG_USEC
 assert_eq 503 "$(http_code /readyz)" "/readyz before docker0 exists"
 reason=$(http_body /readyz)
 [[ "$reason" == *docker0* ]] || e2e_fail "/readyz does not name the missing bridge: $reason"
@@ -114,6 +128,11 @@ e2e_addr pod docker0 172.17.0.1/16
 ip -n "$(e2e_ns_name pod)" link set docker0 up
 wait_ready 10
 assert_eq 1 "$(metric dind_netcfg_ready)" "dind_netcfg_ready"
+wait_until 2 "systemd is told READY=1" 'grep -q "READY=1" "$E2E_TMP/notify.txt"'
+wait_until 2 "the watchdog is fed" 'grep -q "WATCHDOG=1" "$E2E_TMP/notify.txt"'
+grep -q "STATUS=not ready: no docker bridge docker0" "$E2E_TMP/notify.txt" ||
+  e2e_fail "systemd's STATUS did not carry the reason: $(cat "$E2E_TMP/notify.txt")"
+e2e_pass "STATUS= carried the readiness reason"
 assert_eq 1450 "$(metric dind_netcfg_uplink_mtu_bytes)" "uplink MTU metric"
 assert_eq 1 "$(metric 'dind_netcfg_probe_success{target="tcp 10.232.1.1:8443"}')" "probe metric"
 assert_eq 1 "$(metric 'dind_netcfg_masquerade_backend_info{backend="nft"}')" "backend metric"
@@ -151,11 +170,28 @@ e2e_bg_start server outside nc -lk -p $PORT
 e2e_step "SIGTERM: orderly exit within a second; the rules stay by default"
 stop_run nft
 assert_succeeds "rules left for dockerd" nft_table_exists
+wait_until 2 "systemd is told STOPPING=1" 'grep -q "STOPPING=1" "$E2E_TMP/notify.txt"'
 
 e2e_step "--cleanup-on-exit takes the rules away"
 start_run nft-cleanup --backend nft --cleanup-on-exit
 stop_run nft-cleanup
 assert_fails "no table after --cleanup-on-exit" nft_table_exists
+
+e2e_step "as PID 1 of a PID namespace (a container): orphans are reaped, SIGTERM still works"
+e2e_bg_start pid1 pod unshare --pid --fork --kill-child "$BINARY" run --no-rules --no-probes \
+  --daemon-json "$E2E_TMP/daemon.json" --dockerd-version 24.0.7 --listen $LISTEN \
+  --docker-socket ""
+wait_until 10 "run as PID 1 answers /healthz" '[[ $(http_code /healthz) == 200 ]]'
+pid1=$(pgrep -f -n -- "--no-rules --no-probes --daemon-json $E2E_TMP/daemon.json" | head -1)
+[[ $(awk '/^NSpid/ { print $3 }' "/proc/$pid1/status") == 1 ]] || e2e_fail "run is not PID 1 there"
+# Each sleep outlives its shell, so it is re-parented to PID 1 of the namespace: run.
+nsenter --target "$pid1" --pid -- sh -c 'for i in 1 2 3 4 5; do sleep 0.2 & done'
+sleep 1
+zombies=$(ps -o stat= --ppid "$pid1" | grep -c '^Z' || true)
+assert_eq 0 "$zombies" "zombies left under run (PID 1)"
+kill -TERM "$pid1"
+wait_until 2 "PID 1 run stops on SIGTERM" '! kill -0 '"$pid1"
+e2e_bg_stop pid1
 
 e2e_step "legacy: a flushed chain is back within the poll interval"
 start_run legacy --backend legacy --poll-interval 200ms
