@@ -138,7 +138,9 @@ TEST(NftRuleParser, WildcardInterfaceIsNotOurShape) {
 
 TEST(NftRuleParser, RuleWithoutCounterOrWithExtraStatementIsNotOurShape) {
   UniqueRule without_counter = BuildMasqueradeRule({C("10.1.0.0/16"), "eth0"});
-  nftnl_rule_del_expr(Exprs(without_counter.get())[4]);
+  nftnl_expr* counter = Exprs(without_counter.get())[4];
+  nftnl_rule_del_expr(counter);  // unlinks only: the expression is ours to free
+  nftnl_expr_free(counter);
   EXPECT_FALSE(RoundTrip(without_counter.get(), NFPROTO_IPV4).masquerade_match.has_value());
 
   UniqueRule with_log = BuildMasqueradeRule({C("10.1.0.0/16"), "eth0"});
@@ -255,7 +257,9 @@ TEST(NftBatchBuilder, NoGenerationAttributeWhenGenerationIsUnknown) {
 }
 
 TEST(NftDumpRequest, AsksForADumpOfAllFamilies) {
-  const std::vector<WalkedMessage> messages = Walk(BuildDumpRequest(NFT_MSG_GETRULE, 5));
+  // The walked messages point into the bytes, which must outlive them.
+  const auto bytes = BuildDumpRequest(NFT_MSG_GETRULE, 5);
+  const std::vector<WalkedMessage> messages = Walk(bytes);
   ASSERT_EQ(messages.size(), 1u);
   EXPECT_EQ(messages[0].type, NftType(NFT_MSG_GETRULE));
   EXPECT_EQ(messages[0].flags & NLM_F_DUMP, NLM_F_DUMP);
@@ -264,7 +268,8 @@ TEST(NftDumpRequest, AsksForADumpOfAllFamilies) {
 }
 
 TEST(NftGenerationRequest, AsksForAnAckSoTheReplyHasAnEnd) {
-  const std::vector<WalkedMessage> messages = Walk(BuildGenerationRequest(8));
+  const auto bytes = BuildGenerationRequest(8);
+  const std::vector<WalkedMessage> messages = Walk(bytes);
   ASSERT_EQ(messages.size(), 1u);
   EXPECT_EQ(messages[0].type, NftType(NFT_MSG_GETGEN));
   EXPECT_NE(messages[0].flags & NLM_F_ACK, 0);
