@@ -24,7 +24,7 @@ packages=(
   util-linux kmod
   # shipping: the .deb (cpack needs dpkg-shlibdeps from dpkg-dev), its lint and a clean root to
   # install it in; the manifests' YAML check
-  dpkg-dev lintian debootstrap python3-yaml
+  dpkg-dev lintian debootstrap python3 python3-yaml
 )
 
 missing=()
