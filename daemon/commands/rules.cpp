@@ -56,14 +56,6 @@ Result<rules::BackendState> TakeCensus(const netcfg::KernelFacts& kernel, Backen
   return (*backend)->Inspect();
 }
 
-void LogDecision(const rules::BackendDecision& decision) {
-  log::Info("masquerade backend chosen", {{"backend", Name(decision.chosen)},
-                                          {"step", std::string(ChoiceStepName(decision.step))},
-                                          {"reason", decision.reason}});
-  for (const auto& finding : decision.split_brain) log::Warn("split brain: " + finding);
-  for (const auto& warning : decision.warnings) log::Warn(warning);
-}
-
 // ---- What the commands print ----------------------------------------------------------------
 
 struct ResolvedRules {
@@ -355,6 +347,14 @@ Result<AppliedRules> ApplyInChosen(const rules::MasqueradeSpec& spec,
   if (!state) return state.error();
   applied.state = std::move(state).value();
   return applied;
+}
+
+void LogDecision(const rules::BackendDecision& decision) {
+  log::Info("masquerade backend chosen", {{"backend", Name(decision.chosen)},
+                                          {"step", std::string(ChoiceStepName(decision.step))},
+                                          {"reason", decision.reason}});
+  for (const auto& finding : decision.split_brain) log::Warn("split brain: " + finding);
+  for (const auto& warning : decision.warnings) log::Warn(warning);
 }
 
 void AddBackendFlag(CLI::App& command, std::string& backend) {

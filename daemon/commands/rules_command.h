@@ -30,6 +30,9 @@ Result<rules::BackendDecision> DecideBackendHere(const netcfg::KernelFacts& kern
                                                  const std::string& backend_flag,
                                                  bool to_change_rules);
 
+// Logs the choice, its reason, any split brain and the decision's warnings.
+void LogDecision(const rules::BackendDecision& decision);
+
 // Makes `spec` present in the chosen backend, and takes dind-netcfg's rules out of the other
 // backend when an earlier run chose it: the safety net lives in exactly one place.
 struct AppliedRules {

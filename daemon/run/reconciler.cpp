@@ -33,8 +33,12 @@ Reconciler::Reconciler(std::string daemon_json_path, NetworkDetector& detector,
 Status Reconciler::Start() {
   auto report = detector_.Detect();
   if (!report) return report.error();
-  pool_networks_ = cli::NetworksFromPools(report->pools);
-  state_.report = std::move(report).value();
+  return Start(std::move(report).value());
+}
+
+Status Reconciler::Start(netcfg::DetectionReport report) {
+  pool_networks_ = cli::NetworksFromPools(report.pools);
+  state_.report = std::move(report);
   if (auto written = WriteDaemonJson(*state_.report); !written) return written.error();
   if (backend_ != nullptr) {
     state_.rules.spec = WantedSpec();

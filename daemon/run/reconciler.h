@@ -34,6 +34,8 @@ class Reconciler {
   // Detects, writes daemon.json and makes the rules present. An error here ends the daemon:
   // nothing is right yet, and the message says what to fix.
   Status Start();
+  // The same from a detection the caller already made (run needs it to choose the backend).
+  Status Start(netcfg::DetectionReport report);
 
   // Links, addresses or routes changed: detect again. A new docker MTU rewrites daemon.json and
   // reports that dockerd must be restarted to apply it (dind-netcfg never restarts it); a new

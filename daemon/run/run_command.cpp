@@ -156,16 +156,13 @@ int RunCommand(const RunFlags& flags) {
 
   LiveDetector detector(*detect_options, flags.detection.sources);
   // The backend is chosen once: the proof is worth its 10 ms at start, not at every check.
+  auto report = detector.Detect();
+  if (!report) return Fail(report.error());
   std::unique_ptr<rules::MasqueradeBackend> backend;
   if (!flags.no_rules) {
-    auto report = detector.Detect();
-    if (!report) return Fail(report.error());
     auto decision = cli::DecideBackendHere(report->kernel, flags.backend, true);
     if (!decision) return Fail(decision.error());
-    log::Info("masquerade backend chosen",
-              {{"backend", std::string(rules::BackendName(decision->chosen))},
-               {"reason", decision->reason}});
-    for (const auto& finding : decision->split_brain) log::Warn("split brain: " + finding);
+    cli::LogDecision(*decision);
     // Rules an earlier run left in the other backend go, so the safety net lives in one place.
     auto applied = cli::ApplyInChosen(
         {cli::NetworksFromPools(report->pools), report->uplinks.ipv4->interface}, *decision);
@@ -176,7 +173,9 @@ int RunCommand(const RunFlags& flags) {
   }
 
   Reconciler reconciler(flags.daemon_json, detector, backend.get());
-  if (auto started = reconciler.Start(); !started) return Fail(started.error());
+  if (auto started = reconciler.Start(std::move(report).value()); !started) {
+    return Fail(started.error());
+  }
   return RunSidecar(reconciler, *options);
 }
 
