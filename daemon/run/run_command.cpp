@@ -3,10 +3,9 @@
 #include "daemon/run/run_command.h"
 
 #include <cstdlib>
-#include <fstream>
 #include <memory>
-#include <sstream>
 
+#include "common/files.h"
 #include "common/log.h"
 #include "daemon/commands/detection_flags.h"
 #include "daemon/commands/flags.h"
@@ -66,14 +65,6 @@ std::optional<std::string> Env(const char* name) {
   return value != nullptr ? std::optional<std::string>(value) : std::nullopt;
 }
 
-std::optional<std::string> ReadText(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) return std::nullopt;
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
 Result<std::optional<EgressOptions>> ParseEgress(const RunFlags& flags) {
   if (flags.no_probes) return std::optional<EgressOptions>();
   EgressOptions egress;
@@ -98,9 +89,10 @@ Result<std::optional<EgressOptions>> ParseEgress(const RunFlags& flags) {
   }
   // Targets given replace the defaults: the user knows what the nested containers must reach.
   if (egress.targets.empty()) {
-    auto defaults =
-        probe::MakeDefaultTargets({Env("KUBERNETES_SERVICE_HOST"), Env("KUBERNETES_SERVICE_PORT"),
-                                   ReadText(flags.detection.sources.resolv_conf)});
+    auto resolv_conf = ReadFile(flags.detection.sources.resolv_conf);
+    auto defaults = probe::MakeDefaultTargets(
+        {Env("KUBERNETES_SERVICE_HOST"), Env("KUBERNETES_SERVICE_PORT"),
+         resolv_conf.ok() ? std::optional(std::move(resolv_conf).value()) : std::nullopt});
     if (!defaults) return defaults.error();
     for (const auto& note : defaults->notes) log::Info(note);
     egress.targets = std::move(defaults->targets);
