@@ -327,22 +327,27 @@ int RunRemove(const RulesFlags& flags) {
 
 }  // namespace
 
+Result<std::optional<BackendKind>> RemoveFromUnchosen(const rules::BackendDecision& decision) {
+  const BackendKind other = Other(decision.chosen);
+  const auto& census = decision.evidence(other).census;
+  if (!census.ok() || !census->container_present) return std::optional<BackendKind>();
+  auto stale = rules::MakeBackend(other);
+  if (!stale) return stale.error();
+  DIND_RETURN_IF_ERROR((*stale)->Remove());
+  log::Info("removed dind-netcfg's rules from the backend no longer chosen",
+            {{"backend", Name(other)}});
+  return std::optional<BackendKind>(other);
+}
+
 Result<AppliedRules> ApplyInChosen(const rules::MasqueradeSpec& spec,
                                    const rules::BackendDecision& decision) {
   auto backend = rules::MakeBackend(decision.chosen);
   if (!backend) return backend.error();
   DIND_RETURN_IF_ERROR((*backend)->Apply(spec));
   AppliedRules applied;
-  const BackendKind other = Other(decision.chosen);
-  const auto& census = decision.evidence(other).census;
-  if (census.ok() && census->container_present) {
-    auto stale = rules::MakeBackend(other);
-    if (!stale) return stale.error();
-    DIND_RETURN_IF_ERROR((*stale)->Remove());
-    applied.cleaned = other;
-    log::Info("removed dind-netcfg's rules from the backend no longer chosen",
-              {{"backend", Name(other)}});
-  }
+  auto cleaned = RemoveFromUnchosen(decision);
+  if (!cleaned) return cleaned.error();
+  applied.cleaned = *cleaned;
   auto state = (*backend)->Inspect();
   if (!state) return state.error();
   applied.state = std::move(state).value();

@@ -41,6 +41,10 @@ struct AppliedRules {
 };
 Result<AppliedRules> ApplyInChosen(const rules::MasqueradeSpec& spec,
                                    const rules::BackendDecision& decision);
+// The second half of ApplyInChosen, for callers that apply in the chosen backend themselves:
+// the other backend, when dind-netcfg's rules were there and are now removed.
+Result<std::optional<rules::BackendKind>> RemoveFromUnchosen(
+    const rules::BackendDecision& decision);
 
 struct RulesOutput {
   netcfg::OrderedJson json;

@@ -151,22 +151,25 @@ int RunCommand(const RunFlags& flags) {
   auto report = detector.Detect();
   if (!report) return Fail(report.error());
   std::unique_ptr<rules::MasqueradeBackend> backend;
+  std::optional<rules::BackendDecision> decision;
   if (!flags.no_rules) {
-    auto decision = cli::DecideBackendHere(report->kernel, flags.backend, true);
-    if (!decision) return Fail(decision.error());
-    cli::LogDecision(*decision);
-    // Rules an earlier run left in the other backend go, so the safety net lives in one place.
-    auto applied = cli::ApplyInChosen(
-        {cli::NetworksFromPools(report->pools), report->uplinks.ipv4->interface}, *decision);
-    if (!applied) return Fail(applied.error());
-    auto made = rules::MakeBackend(decision->chosen);
+    auto decided = cli::DecideBackendHere(report->kernel, flags.backend, true);
+    if (!decided) return Fail(decided.error());
+    cli::LogDecision(*decided);
+    auto made = rules::MakeBackend(decided->chosen);
     if (!made) return Fail(made.error());
     backend = std::move(made).value();
+    decision = std::move(decided).value();
   }
 
   Reconciler reconciler(flags.daemon_json, detector, backend.get());
   if (auto started = reconciler.Start(std::move(report).value()); !started) {
     return Fail(started.error());
+  }
+  // Only once the rules are in the chosen backend: an earlier run's rules in the other go, so
+  // the safety net lives in one place and never has a gap.
+  if (decision) {
+    if (auto cleaned = cli::RemoveFromUnchosen(*decision); !cleaned) return Fail(cleaned.error());
   }
   return RunSidecar(reconciler, *options);
 }
