@@ -43,6 +43,8 @@ struct OverlayEvidence {
   // MTU limits the evidence itself implies (Calico's MTU file, a CNI config's "mtu").
   std::optional<std::uint32_t> mtu_limit;
   std::string mtu_limit_source;
+  // Sources that exist but say nothing usable: ignored, and each named in a warning.
+  std::vector<std::string> warnings;
 };
 
 OverlayEvidence DetectOverlay(const SystemFacts& facts, const Uplink& uplink);

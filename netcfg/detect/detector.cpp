@@ -41,6 +41,7 @@ Result<DetectionReport> Detect(const SystemFacts& facts, const DetectOptions& op
   }
   const Uplink& uplink = *report.uplinks.ipv4;
   report.overlay = DetectOverlay(facts, uplink);
+  report.warnings = report.overlay.warnings;
   auto mtu = DecideMtu(uplink, report.overlay, options.mtu);
   if (!mtu) return mtu.error();
   report.mtu = std::move(mtu).value();

@@ -10,8 +10,12 @@ std::string DockerVersion::ToString() const {
 
 namespace {
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 // Reads "v?MAJOR(.MINOR(.PATCH)?)?" at `pos`, each part 1-4 digits; advances `pos` past it.
 // `min_parts` is how many numbers must be there. Hand-written: std::regex is slow to build and
@@ -87,16 +91,20 @@ Result<DockerdDecision> DecideDockerd(const std::string& requested,
   }
   decision.supports_default_network_opts = decision.version.AtLeast(24, 0);
   if (decision.source == "assumed") {
-    decision.reason = "dockerd not found or its version unreadable; assuming the oldest "
-                      "supported (" + kOldestSupportedDocker.ToString() +
-                      "), so only keys every dockerd knows are written — pass "
-                      "--dockerd-version to be exact";
+    decision.reason =
+        "dockerd not found or its version unreadable; assuming the oldest "
+        "supported (" +
+        kOldestSupportedDocker.ToString() +
+        "), so only keys every dockerd knows are written — pass "
+        "--dockerd-version to be exact";
   } else if (decision.supports_default_network_opts) {
-    decision.reason = "dockerd >= 24.0: default-network-opts carries the MTU to user-defined "
-                      "networks";
+    decision.reason =
+        "dockerd >= 24.0: default-network-opts carries the MTU to user-defined "
+        "networks";
   } else {
-    decision.reason = "dockerd < 24.0 refuses default-network-opts; user-defined networks need "
-                      "-o com.docker.network.driver.mtu=N when created";
+    decision.reason =
+        "dockerd < 24.0 refuses default-network-opts; user-defined networks need "
+        "-o com.docker.network.driver.mtu=N when created";
   }
   return decision;
 }

@@ -14,18 +14,18 @@ namespace dind::netcfg {
 // Text of the files detection reads; nullopt when a file is absent or unreadable.
 struct SystemFacts {
   NetworkSnapshot network;
-  std::string kernel_release;                 // uname -r
-  std::optional<std::string> kernel_config;   // /proc/config.gz or /boot/config-<release>
-  std::string kernel_config_source;           // which of the two
-  std::optional<std::string> proc_modules;    // /proc/modules
+  std::string kernel_release;                  // uname -r
+  std::optional<std::string> kernel_config;    // /proc/config.gz or /boot/config-<release>
+  std::string kernel_config_source;            // which of the two
+  std::optional<std::string> proc_modules;     // /proc/modules
   std::optional<std::string> modules_builtin;  // /lib/modules/<release>/modules.builtin
-  bool ip_tables_names_present = false;       // /proc/net/ip_tables_names exists
-  std::vector<std::string> sys_modules;       // names under /sys/module we care about
+  bool ip_tables_names_present = false;        // /proc/net/ip_tables_names exists
+  std::vector<std::string> sys_modules;        // names under /sys/module we care about
   std::optional<std::string> proc_self_cgroup;
   std::optional<std::string> proc_self_mountinfo;
   std::optional<std::string> resolv_conf;
   std::optional<std::string> kubernetes_service_host;  // $KUBERNETES_SERVICE_HOST
-  std::optional<std::string> calico_mtu_file;  // content of Calico's MTU file, when mounted
+  std::optional<std::string> calico_mtu_file;          // content of Calico's MTU file, when mounted
   std::string calico_mtu_path;
   std::optional<std::string> cni_config;  // content of the CNI config (file, or first in a dir)
   std::string cni_config_path;

@@ -32,13 +32,12 @@ bool ListsModule(const std::optional<std::string>& text, const std::string& modu
 FeatureFacts DetectFeature(const SystemFacts& facts, const std::string& module,
                            const std::string& config_option, bool registered_now) {
   FeatureFacts feature;
-  const bool sys_module = std::find(facts.sys_modules.begin(), facts.sys_modules.end(),
-                                    module) != facts.sys_modules.end();
+  const bool sys_module = std::find(facts.sys_modules.begin(), facts.sys_modules.end(), module) !=
+                          facts.sys_modules.end();
   feature.loaded = registered_now || sys_module || ListsModule(facts.proc_modules, module);
   if (feature.loaded) {
     feature.available = Availability::kYes;
-    feature.evidence = registered_now ? "registered (" + module + " in use)"
-                                      : module + " loaded";
+    feature.evidence = registered_now ? "registered (" + module + " in use)" : module + " loaded";
     return feature;
   }
   if (ListsModule(facts.modules_builtin, module)) {

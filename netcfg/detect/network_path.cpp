@@ -136,10 +136,17 @@ OverlayEvidence DetectOverlay(const SystemFacts& facts, const Uplink& uplink) {
     if (auto mtu = ParseMtuNumber(*facts.calico_mtu_file)) {
       overlay.mtu_limit = mtu;
       overlay.mtu_limit_source = "Calico MTU file " + facts.calico_mtu_path;
+    } else {
+      overlay.warnings.push_back("Calico MTU file " + facts.calico_mtu_path +
+                                 " does not hold an MTU (a number from 68 to 65535); ignored");
     }
   }
   if (facts.cni_config) {
     const auto config = nlohmann::json::parse(*facts.cni_config, nullptr, false);
+    if (config.is_discarded()) {
+      overlay.warnings.push_back("CNI config " + facts.cni_config_path +
+                                 " is not valid JSON; its MTU, if any, is ignored");
+    }
     if (auto mtu = config.is_discarded() ? std::nullopt : FindCniMtu(config)) {
       if (!overlay.mtu_limit || *mtu < *overlay.mtu_limit) {
         overlay.mtu_limit = mtu;

@@ -68,7 +68,8 @@ Result<SystemFacts> GatherFacts(NetlinkReader& netlink, const FactSources& sourc
     facts.kubernetes_service_host = host;
   }
   facts.calico_mtu_path = sources.calico_mtu_file;
-  if (!sources.calico_mtu_file.empty()) facts.calico_mtu_file = ReadOptional(sources.calico_mtu_file);
+  if (!sources.calico_mtu_file.empty())
+    facts.calico_mtu_file = ReadOptional(sources.calico_mtu_file);
   if (!sources.cni_config.empty()) {
     std::tie(facts.cni_config, facts.cni_config_path) = ReadCniConfig(sources.cni_config);
   }

@@ -1,3 +1,4 @@
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "netcfg/detect/decide.h"
@@ -105,7 +106,23 @@ TEST(DetectOverlayTest, MalformedOrTemplatedCniConfigIsIgnored) {
   facts.cni_config = R"({"plugins":[{"type":"calico","mtu":"__CNI_MTU__"}]})";
   EXPECT_FALSE(DetectOverlay(facts, UplinkOf(facts)).mtu_limit);
   facts.cni_config = "{not json";
-  EXPECT_FALSE(DetectOverlay(facts, UplinkOf(facts)).mtu_limit);
+  facts.cni_config_path = "/etc/cni/net.d/10-calico.conflist";
+  const auto overlay = DetectOverlay(facts, UplinkOf(facts));
+  EXPECT_FALSE(overlay.mtu_limit);
+  ASSERT_EQ(overlay.warnings.size(), 1u);
+  EXPECT_THAT(overlay.warnings[0],
+              ::testing::HasSubstr("/etc/cni/net.d/10-calico.conflist is not valid JSON"));
+}
+
+TEST(DetectOverlayTest, CalicoMtuFileWithoutANumberIsIgnoredWithAWarning) {
+  SystemFacts facts = PodFacts(1500);
+  facts.calico_mtu_file = "garbage\n";
+  facts.calico_mtu_path = "/var/lib/calico/mtu";
+  const auto overlay = DetectOverlay(facts, UplinkOf(facts));
+  EXPECT_FALSE(overlay.mtu_limit);
+  ASSERT_EQ(overlay.warnings.size(), 1u);
+  EXPECT_THAT(overlay.warnings[0],
+              ::testing::HasSubstr("/var/lib/calico/mtu does not hold an MTU"));
 }
 
 struct InferenceCase {
