@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
     return app.exit(help);
   } catch (const CLI::ParseError& error) {
     if (error.get_exit_code() == 0) return app.exit(error);
-    std::cerr << "dind-netcfg: " << error.what() << "\n"
+    const auto unknown = dind::cli::FindUnknownArgument(app, {argv + 1, argv + argc});
+    std::cerr << "dind-netcfg: " << unknown.value_or(error.what()) << "\n"
               << "Run 'dind-netcfg --help' or 'dind-netcfg <command> --help' for usage.\n";
     return 2;
   }

@@ -75,4 +75,71 @@ Result<std::vector<Cidr>> ParseCidrs(const std::string& flag,
   return cidrs;
 }
 
+namespace {
+// A flag of `command` or, as CLI11's fallthrough allows, of one of its parents.
+const CLI::Option* FindFlag(const CLI::App* command, const std::string& name) {
+  for (; command != nullptr; command = command->get_parent()) {
+    if (const CLI::Option* option = command->get_option_no_throw(name)) return option;
+  }
+  return nullptr;
+}
+
+std::string CommandPath(const CLI::App* command) {
+  std::string path;
+  for (; command != nullptr; command = command->get_parent()) {
+    path = path.empty() ? command->get_name() : command->get_name() + " " + path;
+  }
+  return path;
+}
+
+const CLI::App* FindSubcommand(const CLI::App* command, const std::string& name) {
+  for (const CLI::App* subcommand : command->get_subcommands({})) {
+    if (subcommand->check_name(name)) return subcommand;
+  }
+  return nullptr;
+}
+
+std::string SubcommandNames(const CLI::App* command) {
+  std::string names;
+  for (const CLI::App* subcommand : command->get_subcommands({})) {
+    names += (names.empty() ? "" : ", ") + subcommand->get_name();
+  }
+  return names;
+}
+}  // namespace
+
+std::optional<std::string> FindUnknownArgument(const CLI::App& app,
+                                               const std::vector<std::string>& args) {
+  const CLI::App* command = &app;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--") return std::nullopt;
+    const std::string see = "; see '" + CommandPath(command) + " --help'";
+    if (arg.size() > 1 && arg[0] == '-') {
+      const std::string name = arg.substr(0, arg.find('='));
+      if (name == "-h" || name == "--help") continue;
+      const CLI::Option* option = FindFlag(command, name);
+      if (option == nullptr) {
+        return "unknown flag " + name + " for '" + CommandPath(command) + "'" + see;
+      }
+      // A flag that takes a value, given as "--flag VALUE", also consumes the next argument.
+      if (option->get_type_size_max() > 0 && name.size() == arg.size()) ++i;
+      continue;
+    }
+    if (const CLI::App* subcommand = FindSubcommand(command, arg)) {
+      command = subcommand;
+      continue;
+    }
+    if (!command->get_subcommands({}).empty()) {
+      return "unknown command '" + arg + "' for '" + CommandPath(command) + "'; the commands are " +
+             SubcommandNames(command);
+    }
+    if (command->get_options([](const CLI::Option* option) { return option->get_positional(); })
+            .empty()) {
+      return "unexpected argument '" + arg + "' for '" + CommandPath(command) + "'" + see;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace dind::cli

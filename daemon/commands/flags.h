@@ -33,9 +33,11 @@ Result<std::chrono::milliseconds> ParseDuration(const std::string& flag, const s
 Result<std::vector<Cidr>> ParseCidrs(const std::string& flag,
                                      const std::vector<std::string>& values);
 
-// Options every subcommand has.
-struct CommonOptions {
-  bool json = false;
-};
+// CLI11 reports a missing required flag before an unknown one, so `init --frob` would say
+// "--daemon-json is required" and `frob` "A subcommand is required". This walks `args` (argv
+// without the program name) through the command tree and names the first command or flag that
+// is not there; nullopt when every argument is known.
+std::optional<std::string> FindUnknownArgument(const CLI::App& app,
+                                               const std::vector<std::string>& args);
 
 }  // namespace dind::cli

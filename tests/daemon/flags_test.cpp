@@ -58,5 +58,45 @@ TEST(ParseProbeUrlTest, RefusesOtherSchemesAndMissingParts) {
   }
 }
 
+// The real command tree, as main() builds it.
+class UnknownArgumentTest : public ::testing::Test {
+ protected:
+  UnknownArgumentTest() {
+    AddInitCommand(app_);
+    AddRulesCommand(app_);
+    AddVersionCommand(app_);
+    app_.add_option("--log-level", log_level_);
+  }
+  std::optional<std::string> Find(std::vector<std::string> args) {
+    return FindUnknownArgument(app_, args);
+  }
+  CLI::App app_{"test", "dind-netcfg"};
+  std::string log_level_;
+};
+
+TEST_F(UnknownArgumentTest, KnownArgumentsPass) {
+  EXPECT_EQ(Find({"init", "--daemon-json", "/x", "--mtu=1400", "--log-level", "debug"}),
+            std::nullopt);
+  EXPECT_EQ(Find({"rules", "apply", "--source", "10.0.0.0/8"}), std::nullopt);
+  EXPECT_EQ(Find({"init", "--help"}), std::nullopt);
+}
+
+TEST_F(UnknownArgumentTest, NamesAnUnknownCommandAndListsTheKnownOnes) {
+  const auto message = Find({"frob"});
+  ASSERT_TRUE(message);
+  EXPECT_THAT(*message, HasSubstr("unknown command 'frob' for 'dind-netcfg'"));
+  EXPECT_THAT(*message, HasSubstr("init, rules, version"));
+  EXPECT_THAT(Find({"rules", "frob"}).value_or(""), HasSubstr("unknown command 'frob' for "
+                                                              "'dind-netcfg rules'"));
+}
+
+TEST_F(UnknownArgumentTest, NamesAnUnknownFlagEvenWhenARequiredOneIsMissing) {
+  EXPECT_THAT(Find({"init", "--frob"}).value_or(""),
+              HasSubstr("unknown flag --frob for 'dind-netcfg init'; see 'dind-netcfg init "
+                        "--help'"));
+  EXPECT_THAT(Find({"init", "--daemon-json", "/x", "stray"}).value_or(""),
+              HasSubstr("unexpected argument 'stray'"));
+}
+
 }  // namespace
 }  // namespace dind::cli
