@@ -117,6 +117,12 @@ Result<ExistingDocument> ParseExisting(std::string_view text, std::string_view s
     return BadFile(source_name, "the file is UTF-16 encoded", "save it as UTF-8");
   }
   if (text.rfind(kUtf8Bom, 0) == 0) text.remove_prefix(kUtf8Bom.size());
+  // nlohmann stops at a NUL byte as if the text ended there: whatever follows would be dropped
+  // by the rewrite, and dockerd refuses the file anyway.
+  if (const std::size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    return BadFile(source_name, Describe(PositionAtOffset(text, nul)) + ": a NUL byte",
+                   "the file is binary or was cut by a crash; restore it from a good copy");
+  }
   ExistingDocument document;
   if (IsBlank(text)) return document;
   try {

@@ -286,6 +286,13 @@ TEST(MergeDaemonJsonTest, Utf16FileIsRefusedWithAHint) {
   EXPECT_THAT(error.hint, AllOf(HasSubstr("UTF-8"), HasSubstr("fix or move the file")));
 }
 
+// nlohmann would stop at the NUL and the rewrite would drop what follows it.
+TEST(MergeDaemonJsonTest, NulByteIsRefusedWithItsPosition) {
+  const Error error = MustFail(std::string("{\"a\": 1}\n\0{\"b\": 2}", 18));
+  ExpectBadFileAt(error, "line 2, column 1");
+  EXPECT_THAT(error.Message(), HasSubstr("NUL byte"));
+}
+
 TEST(MergeDaemonJsonTest, TopLevelThatIsNotAnObjectIsRefused) {
   for (const auto& [text, type] :
        std::vector<std::pair<std::string, std::string>>{{"\n  [1, 2]", "array"},
