@@ -57,6 +57,9 @@ class MasqueradeBackend {
   // Applying the same spec again changes nothing.
   virtual Status Apply(const MasqueradeSpec& spec) = 0;
   virtual Result<BackendState> Inspect() = 0;
+  // Inspect without the census: foreign_* stay 0. What a repeated check needs; nft reads only
+  // its own table's rules, so the cost does not grow with other writers' rules.
+  virtual Result<BackendState> InspectOurs() { return Inspect(); }
   // A cheap number that changes whenever this backend's tables change, so a poll can skip the
   // full Inspect while nothing happened; nullopt when the backend has none (or it failed).
   virtual std::optional<std::uint64_t> ChangeStamp() { return std::nullopt; }

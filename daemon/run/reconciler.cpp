@@ -156,7 +156,7 @@ bool Reconciler::CheckRules() {
   // Taken before reading: a change between the two makes the next poll look again.
   const std::optional<std::uint64_t> stamp = backend_->ChangeStamp();
   stamp_in_place_.reset();
-  auto found = backend_->Inspect();
+  auto found = backend_->InspectOurs();
   if (!found) {
     rules.error = found.error().Message();
     log::Warn("masquerade rules could not be read", {{"error", rules.error}});

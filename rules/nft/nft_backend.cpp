@@ -11,7 +11,7 @@ constexpr int kCommitAttempts = 3;
 template <typename Plan>
 Status NftBackend::ReadPlanCommit(const char* what, Plan plan) {
   for (int attempt = 1;; ++attempt) {
-    Result<NftRuleset> current = kernel_->ReadRuleset();
+    Result<NftRuleset> current = kernel_->ReadRuleset(RuleScope::kOurRules);
     if (!current.ok()) return current.error().Wrap(what);
     Result<std::vector<NftOp>> ops = plan(*current);
     if (!ops.ok()) return ops.error().Wrap(what);
@@ -30,7 +30,13 @@ Status NftBackend::Apply(const MasqueradeSpec& spec) {
 }
 
 Result<BackendState> NftBackend::Inspect() {
-  Result<NftRuleset> current = kernel_->ReadRuleset();
+  Result<NftRuleset> current = kernel_->ReadRuleset(RuleScope::kAllRules);
+  if (!current.ok()) return current.error().Wrap("inspecting nf_tables masquerade rules");
+  return Summarize(*current);
+}
+
+Result<BackendState> NftBackend::InspectOurs() {
+  Result<NftRuleset> current = kernel_->ReadRuleset(RuleScope::kOurRules);
   if (!current.ok()) return current.error().Wrap("inspecting nf_tables masquerade rules");
   return Summarize(*current);
 }

@@ -19,6 +19,7 @@ class NftBackend final : public MasqueradeBackend {
   BackendKind kind() const override { return BackendKind::kNft; }
   Status Apply(const MasqueradeSpec& spec) override;
   Result<BackendState> Inspect() override;
+  Result<BackendState> InspectOurs() override;
   Status Remove() override;
 
  private:

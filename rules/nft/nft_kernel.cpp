@@ -37,28 +37,43 @@ Result<std::uint32_t> NetlinkNftKernel::ReadGeneration() {
   return *generation;
 }
 
-Result<NftRuleset> NetlinkNftKernel::ReadRulesetOnce() {
+Result<NftRuleset> NetlinkNftKernel::ReadRulesetOnce(RuleScope scope) {
   NftRuleset ruleset;
   Result<std::uint32_t> generation = ReadGeneration();
   if (!generation.ok()) return generation.error();
   ruleset.generation = *generation;
 
   struct Dump {
-    std::uint16_t type;
+    std::function<std::vector<char>(std::uint32_t seq)> request;
     const char* what;
     std::function<Status(const nlmsghdr*)> on_message;
   };
-  const Dump dumps[] = {
-      {NFT_MSG_GETTABLE, "tables",
-       [&](const nlmsghdr* m) { return AppendParsed(ParseTableMessage(m), ruleset.tables); }},
-      {NFT_MSG_GETCHAIN, "chains",
-       [&](const nlmsghdr* m) { return AppendParsed(ParseChainMessage(m), ruleset.chains); }},
-      {NFT_MSG_GETRULE, "rules",
-       [&](const nlmsghdr* m) { return AppendParsed(ParseRuleMessage(m), ruleset.rules); }},
+  const auto all = [](std::uint16_t type) {
+    return [type](std::uint32_t seq) { return BuildDumpRequest(type, seq); };
   };
+  const auto ours = [](Family family) {
+    return [family](std::uint32_t seq) { return BuildOurRulesDumpRequest(family, seq); };
+  };
+  const auto on_table = [&](const nlmsghdr* m) {
+    return AppendParsed(ParseTableMessage(m), ruleset.tables);
+  };
+  const auto on_chain = [&](const nlmsghdr* m) {
+    return AppendParsed(ParseChainMessage(m), ruleset.chains);
+  };
+  const auto on_rule = [&](const nlmsghdr* m) {
+    return AppendParsed(ParseRuleMessage(m), ruleset.rules);
+  };
+  std::vector<Dump> dumps = {{all(NFT_MSG_GETTABLE), "tables", on_table},
+                             {all(NFT_MSG_GETCHAIN), "chains", on_chain}};
+  if (scope == RuleScope::kAllRules) {
+    dumps.push_back({all(NFT_MSG_GETRULE), "rules", on_rule});
+  } else {
+    dumps.push_back({ours(Family::kIPv4), "rules of table ip dind-netcfg", on_rule});
+    dumps.push_back({ours(Family::kIPv6), "rules of table ip6 dind-netcfg", on_rule});
+  }
   for (const Dump& dump : dumps) {
     const std::uint32_t seq = socket_.ReserveSeq(1);
-    Status status = socket_.Request(BuildDumpRequest(dump.type, seq), seq, dump.on_message);
+    Status status = socket_.Request(dump.request(seq), seq, dump.on_message);
     if (!status.ok()) {
       if (status.error().errnum == EINTR) return status.error();  // retried by the caller
       return DumpRefusal(dump.what, status.error().errnum);
@@ -73,9 +88,9 @@ Result<NftRuleset> NetlinkNftKernel::ReadRulesetOnce() {
   return ruleset;
 }
 
-Result<NftRuleset> NetlinkNftKernel::ReadRuleset() {
+Result<NftRuleset> NetlinkNftKernel::ReadRuleset(RuleScope scope) {
   for (int attempt = 1;; ++attempt) {
-    Result<NftRuleset> ruleset = ReadRulesetOnce();
+    Result<NftRuleset> ruleset = ReadRulesetOnce(scope);
     if (ruleset.ok() || ruleset.error().errnum != EINTR) return ruleset;
     if (attempt == kReadAttempts) {
       return ruleset.error().Wrap("reading nf_tables ruleset (" + std::to_string(kReadAttempts) +

@@ -12,11 +12,18 @@
 
 namespace dind::rules::nft {
 
+// How much of the ruleset a read returns. Tables and chains are always all of them (a handful);
+// rules are what grows with other writers, and only the census of those needs them.
+enum class RuleScope {
+  kAllRules,  // every table's rules: the census of other writers (Inspect)
+  kOurRules,  // only the rules of our tables: enough to plan and to check ours
+};
+
 class NftKernel {
  public:
   virtual ~NftKernel() = default;
-  // One consistent snapshot of all tables, chains and rules (all families).
-  virtual Result<NftRuleset> ReadRuleset() = 0;
+  // One consistent snapshot (one generation) of all tables and chains and, per `scope`, rules.
+  virtual Result<NftRuleset> ReadRuleset(RuleScope scope) = 0;
   // Applies `ops` atomically, or nothing. With a non-zero `generation` the kernel refuses
   // (ERESTART) when the ruleset is no longer the one read at that generation.
   virtual Status Commit(const std::vector<NftOp>& ops, std::uint32_t generation) = 0;
@@ -25,12 +32,12 @@ class NftKernel {
 class NetlinkNftKernel final : public NftKernel {
  public:
   explicit NetlinkNftKernel(NftSocket socket) : socket_(std::move(socket)) {}
-  Result<NftRuleset> ReadRuleset() override;
+  Result<NftRuleset> ReadRuleset(RuleScope scope) override;
   Status Commit(const std::vector<NftOp>& ops, std::uint32_t generation) override;
 
  private:
   Result<std::uint32_t> ReadGeneration();
-  Result<NftRuleset> ReadRulesetOnce();
+  Result<NftRuleset> ReadRulesetOnce(RuleScope scope);
 
   NftSocket socket_;
 };

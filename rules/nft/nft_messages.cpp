@@ -11,11 +11,14 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
 #include <net/if.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstring>
+#include <limits>
 #include <string_view>
 
 namespace dind::rules::nft {
@@ -233,6 +236,14 @@ void AppendOp(const NftOp& op, std::uint32_t seq, std::vector<char>& out) {
   AppendMessage(message, out);
 }
 
+int OnExtAckAttribute(const nlattr* attribute, void* data) {
+  if (mnl_attr_get_type(attribute) == NLMSGERR_ATTR_MSG &&
+      mnl_attr_validate(attribute, MNL_TYPE_NUL_STRING) >= 0) {
+    *static_cast<std::string*>(data) = mnl_attr_get_str(attribute);
+  }
+  return MNL_CB_OK;
+}
+
 }  // namespace
 
 void NftnlDeleter::operator()(nftnl_table* table) const {
@@ -435,12 +446,47 @@ std::vector<char> BuildDumpRequest(std::uint16_t nft_msg_type, std::uint32_t seq
   return out;
 }
 
+std::vector<char> BuildOurRulesDumpRequest(Family family, std::uint32_t seq) {
+  MessageBuffer buffer{};
+  nlmsghdr* header = nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_GETRULE,
+                                           FamilyArg(NfprotoOf(family)), Flags(NLM_F_DUMP), seq);
+  UniqueRule filter(nftnl_rule_alloc());
+  nftnl_rule_set_str(filter.get(), NFTNL_RULE_TABLE, std::string(kNftTable).c_str());
+  nftnl_rule_nlmsg_build_payload(header, filter.get());
+  std::vector<char> out;
+  AppendMessage(header, out);
+  return out;
+}
+
 std::vector<char> BuildGenerationRequest(std::uint32_t seq) {
   MessageBuffer buffer{};
   std::vector<char> out;
   AppendMessage(
       nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_GETGEN, AF_UNSPEC, Flags(NLM_F_ACK), seq), out);
   return out;
+}
+
+std::optional<NetlinkAck> ParseAck(const nlmsghdr* message) {
+  if (message->nlmsg_type != NLMSG_ERROR) return std::nullopt;
+  const std::size_t length = message->nlmsg_len;
+  if (length < mnl_nlmsg_size(sizeof(nlmsgerr))) return std::nullopt;
+  const auto* error = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(message));
+  NetlinkAck ack;
+  ack.seq = message->nlmsg_seq;
+  // The kernel sends -errno; anything else (INT_MIN cannot be negated) is taken as EPROTO.
+  ack.errnum =
+      error->error > 0 || error->error == std::numeric_limits<int>::min() ? EPROTO : -error->error;
+  if ((message->nlmsg_flags & NLM_F_ACK_TLVS) == 0) return ack;
+  // The attributes follow the nlmsgerr and, unless capped, the whole request it echoes.
+  std::size_t offset = sizeof(nlmsgerr);
+  if ((message->nlmsg_flags & NLM_F_CAPPED) == 0) {
+    if (error->msg.nlmsg_len < sizeof(nlmsghdr)) return ack;
+    offset += error->msg.nlmsg_len - sizeof(nlmsghdr);
+  }
+  if (offset > length - mnl_nlmsg_size(0)) return ack;
+  mnl_attr_parse(message, static_cast<unsigned int>(offset), OnExtAckAttribute,
+                 &ack.kernel_message);
+  return ack;
 }
 
 std::string RuleToString(const nftnl_rule* rule) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "common/result.h"
@@ -58,7 +59,20 @@ NftBatch BuildBatch(const std::vector<NftOp>& ops, std::uint32_t first_seq,
 
 // NFT_MSG_GETTABLE/GETCHAIN/GETRULE dump over all families, or NFT_MSG_GETGEN.
 std::vector<char> BuildDumpRequest(std::uint16_t nft_msg_type, std::uint32_t seq);
+// NFT_MSG_GETRULE dump of our table in `family` only (NFTA_RULE_TABLE): the kernel skips every
+// other table without walking its chains, so the cost does not grow with others' rules.
+std::vector<char> BuildOurRulesDumpRequest(Family family, std::uint32_t seq);
 std::vector<char> BuildGenerationRequest(std::uint32_t seq);
+
+// The kernel's answer to one message of a batch: an NLMSG_ERROR, an ACK when errnum is 0.
+struct NetlinkAck {
+  std::uint32_t seq = 0;
+  int errnum = 0;              // positive errno; 0: accepted
+  std::string kernel_message;  // the extended ACK's NLMSGERR_ATTR_MSG, when there is one
+};
+// nullopt for other message types and for an NLMSG_ERROR too short to hold its nlmsgerr. The
+// extended ACK is read only where it lies inside the message.
+std::optional<NetlinkAck> ParseAck(const nlmsghdr* message);
 
 // What nftnl_rule_snprintf prints, for tests and debug logs.
 std::string RuleToString(const nftnl_rule* rule);

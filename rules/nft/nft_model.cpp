@@ -18,6 +18,9 @@ template <class... Ts>
 struct Overloaded : Ts... {
   using Ts::operator()...;
 };
+// Clang 14 has no class template argument deduction for aggregates yet.
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
 
 std::string TableOf(Family family) {
   return FamilyName(NfprotoOf(family)) + " " + std::string(kNftTable);

@@ -32,26 +32,6 @@ int OnReplyMessage(const nlmsghdr* message, void* data) {
   return MNL_CB_ERROR;
 }
 
-int OnExtAckAttribute(const nlattr* attribute, void* data) {
-  if (mnl_attr_get_type(attribute) == NLMSGERR_ATTR_MSG &&
-      mnl_attr_validate(attribute, MNL_TYPE_NUL_STRING) >= 0) {
-    *static_cast<std::string*>(data) = mnl_attr_get_str(attribute);
-  }
-  return MNL_CB_OK;
-}
-
-std::string ExtAckMessage(const nlmsghdr* message) {
-  std::string text;
-  if ((message->nlmsg_flags & NLM_F_ACK_TLVS) == 0) return text;
-  const auto* error = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(message));
-  unsigned int offset = sizeof(nlmsgerr);
-  if ((message->nlmsg_flags & NLM_F_CAPPED) == 0) {
-    offset += error->msg.nlmsg_len - static_cast<unsigned int>(sizeof(nlmsghdr));
-  }
-  mnl_attr_parse(message, offset, OnExtAckAttribute, &text);
-  return text;
-}
-
 }  // namespace
 
 Result<NftSocket> NftSocket::Open() {
@@ -162,20 +142,19 @@ Result<BatchOutcome> NftSocket::Commit(const NftBatch& batch) {
     int remaining = static_cast<int>(received);
     for (auto* message = reinterpret_cast<const nlmsghdr*>(receive_buffer_.data());
          mnl_nlmsg_ok(message, remaining); message = mnl_nlmsg_next(message, &remaining)) {
-      if (message->nlmsg_type != NLMSG_ERROR) continue;
-      const auto* error = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(message));
-      const auto op = pending.find(message->nlmsg_seq);
+      auto ack = ParseAck(message);
+      if (!ack) continue;
+      const auto op = pending.find(ack->seq);
       if (op == pending.end()) {
         // A refusal of BATCH_BEGIN/END (no permission, no nf_tables, stale generation):
         // the kernel processed nothing and no further ACKs follow.
-        if (error->error != 0 &&
-            (message->nlmsg_seq == batch.begin_seq || message->nlmsg_seq == batch.end_seq)) {
-          return BatchOutcome{false, std::nullopt, -error->error, ExtAckMessage(message)};
+        if (ack->errnum != 0 && (ack->seq == batch.begin_seq || ack->seq == batch.end_seq)) {
+          return BatchOutcome{false, std::nullopt, ack->errnum, std::move(ack->kernel_message)};
         }
         continue;
       }
-      if (error->error != 0 && outcome.ok) {
-        outcome = BatchOutcome{false, op->second, -error->error, ExtAckMessage(message)};
+      if (ack->errnum != 0 && outcome.ok) {
+        outcome = BatchOutcome{false, op->second, ack->errnum, std::move(ack->kernel_message)};
       }
       pending.erase(op);
     }

@@ -172,6 +172,38 @@ TEST_F(NftKernelTest, RemoveTakesOnlyOurTablesAndAbsentIsSuccess) {
   });
 }
 
+// The sidecar's repeated check: only our table's rules are read, so no census, and the result
+// for ours is the same as the full Inspect's.
+TEST_F(NftKernelTest, InspectOursReadsOnlyOurRulesAndFindsThemAll) {
+  ScopedNetns netns("nftk-ours");
+  netns.MustExec(
+      "nft add table ip foreign && "
+      "nft add chain ip foreign post '{ type nat hook postrouting priority 50; }' && "
+      "nft add rule ip foreign post oifname lo masquerade && "
+      "nft add rule ip foreign post counter");
+  WithBackend(netns, [](MasqueradeBackend& backend) {
+    ASSERT_OK(backend.Apply({{C("10.1.0.0/16"), C("10.2.0.0/16"), C("fd00::/8")}, "eth0"}));
+    Result<BackendState> full = backend.Inspect();
+    Result<BackendState> ours = backend.InspectOurs();
+    ASSERT_TRUE(full.ok()) << full.error().Message();
+    ASSERT_TRUE(ours.ok()) << ours.error().Message();
+    EXPECT_EQ(full->foreign_nat_rules, 2);
+    EXPECT_EQ(ours->foreign_nat_rules, 0);
+    EXPECT_TRUE(ours->container_present);
+    EXPECT_TRUE(ours->hooked);
+    ASSERT_EQ(ours->rules.size(), 3u);
+    EXPECT_EQ(ours->rules.size(), full->rules.size());
+  });
+  EnterNetns inside(netns);
+  Result<nft::NftSocket> socket = nft::NftSocket::Open();
+  ASSERT_TRUE(socket.ok()) << socket.error().Message();
+  nft::NetlinkNftKernel kernel(std::move(socket).value());
+  Result<nft::NftRuleset> ruleset = kernel.ReadRuleset(nft::RuleScope::kOurRules);
+  ASSERT_TRUE(ruleset.ok()) << ruleset.error().Message();
+  EXPECT_EQ(ruleset->rules.size(), 3u);
+  for (const nft::NftRuleRecord& rule : ruleset->rules) EXPECT_EQ(rule.table, "dind-netcfg");
+}
+
 TEST_F(NftKernelTest, ApplyRepairsAChainSomeoneDeleted) {
   ScopedNetns netns("nftk-repair");
   const MasqueradeSpec spec{{C("10.1.0.0/16")}, "eth0"};
@@ -251,7 +283,7 @@ TEST_F(NftKernelTest, StaleGenerationMakesTheKernelRefuseTheWholeBatch) {
   Result<nft::NftSocket> socket = nft::NftSocket::Open();
   ASSERT_TRUE(socket.ok()) << socket.error().Message();
   nft::NetlinkNftKernel kernel(std::move(socket).value());
-  Result<nft::NftRuleset> before = kernel.ReadRuleset();
+  Result<nft::NftRuleset> before = kernel.ReadRuleset(nft::RuleScope::kAllRules);
   ASSERT_TRUE(before.ok()) << before.error().Message();
   ASSERT_NE(before->generation, 0u);
 
@@ -261,7 +293,7 @@ TEST_F(NftKernelTest, StaleGenerationMakesTheKernelRefuseTheWholeBatch) {
   EXPECT_EQ(stale.error().errnum, ERESTART);
   EXPECT_THAT(netns.MustExec("nft list tables"), Not(HasSubstr("dind-netcfg")));
 
-  Result<nft::NftRuleset> now = kernel.ReadRuleset();
+  Result<nft::NftRuleset> now = kernel.ReadRuleset(nft::RuleScope::kAllRules);
   ASSERT_TRUE(now.ok()) << now.error().Message();
   EXPECT_NE(now->generation, before->generation);
   ASSERT_OK(kernel.Commit({nft::AddTable{Family::kIPv4}}, now->generation));

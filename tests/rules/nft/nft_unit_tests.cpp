@@ -267,6 +267,26 @@ TEST(NftDumpRequest, AsksForADumpOfAllFamilies) {
   EXPECT_EQ(header->nfgen_family, NFPROTO_UNSPEC);
 }
 
+int OnRuleTableAttribute(const nlattr* attribute, void* data) {
+  if (mnl_attr_get_type(attribute) == NFTA_RULE_TABLE) {
+    *static_cast<std::string*>(data) = mnl_attr_get_str(attribute);
+  }
+  return MNL_CB_OK;
+}
+
+TEST(NftDumpRequest, OurRulesDumpNamesOurTableAndItsFamily) {
+  const auto bytes = BuildOurRulesDumpRequest(Family::kIPv6, 6);
+  const std::vector<WalkedMessage> messages = Walk(bytes);
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0].type, NftType(NFT_MSG_GETRULE));
+  EXPECT_EQ(messages[0].flags & NLM_F_DUMP, NLM_F_DUMP);
+  const auto* header = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(messages[0].header));
+  EXPECT_EQ(header->nfgen_family, NFPROTO_IPV6);
+  std::string table;
+  mnl_attr_parse(messages[0].header, sizeof(nfgenmsg), OnRuleTableAttribute, &table);
+  EXPECT_EQ(table, "dind-netcfg");
+}
+
 TEST(NftGenerationRequest, AsksForAnAckSoTheReplyHasAnEnd) {
   const auto bytes = BuildGenerationRequest(8);
   const std::vector<WalkedMessage> messages = Walk(bytes);
@@ -538,8 +558,12 @@ class InMemoryKernel final : public NftKernel {
  public:
   explicit InMemoryKernel(NftRuleset* ruleset) : ruleset_(ruleset) {}
 
-  Result<NftRuleset> ReadRuleset() override {
+  Result<NftRuleset> ReadRuleset(RuleScope scope) override {
     NftRuleset copy = *ruleset_;
+    if (scope == RuleScope::kOurRules) {
+      std::erase_if(copy.rules,
+                    [](const NftRuleRecord& rule) { return !IsOurTable(rule.family, rule.table); });
+    }
     if (interfere_after_read_) {
       interfere_after_read_ = false;
       ++ruleset_->generation;  // someone else committed meanwhile
