@@ -9,5 +9,5 @@ find_package(nlohmann_json 3.10 REQUIRED)
 find_package(CLI11 REQUIRED)
 # The daemon's event loop: Boost.Asio and Beast are header-only; Asio needs the thread library.
 find_package(Threads REQUIRED)
-# sd_notify for Type=notify units (READY=1, WATCHDOG=1); a no-op outside systemd.
-pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+# Keeping only the capabilities a command needs (cap_get_proc, cap_set_proc, cap_drop_bound).
+pkg_check_modules(LIBCAP REQUIRED IMPORTED_TARGET libcap)

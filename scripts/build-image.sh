@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the container image dind-netcfg:<version> for a local dockerd, with no registry: a
-# Dockerfile FROM scratch holding the (stripped) binary, the shared libraries the binary itself
+# Builds the container image dind-netcfg:<version> for a local dockerd, with no registry: one
+# layer (a `docker import`ed root, no base image) holding the (stripped) binary with its file
+# capabilities, the shared libraries the binary itself
 # names (found with ldd over it, not from a hand-kept list), the dynamic loader, and the few
 # /etc files glibc reads. ENTRYPOINT is the binary, CMD is `run`.
 #
@@ -62,6 +63,14 @@ chmod 1777 "$root/tmp"
 # The binary, without its debug information.
 objcopy --strip-unneeded "$binary" "$root/usr/bin/dind-netcfg"
 chmod 755 "$root/usr/bin/dind-netcfg"
+# File capabilities, permitted only (+p): how a non-root user (runAsUser) receives what the
+# pod's capabilities.add grants, as Kubernetes sets no ambient capabilities. At exec the kernel
+# gives the file's set limited to the bounding set (the granted ones); the binary raises and
+# keeps only what its command needs. No effective bit (+ep): with it, exec fails with EPERM
+# wherever one of them is not granted, even for `version`. Root is unaffected.
+command -v setcap >/dev/null || die "setcap not found (apt-get install libcap2-bin)"
+setcap cap_net_admin,cap_net_raw,cap_sys_admin+p "$root/usr/bin/dind-netcfg" ||
+  die "setcap on the image's binary failed (does $work's file system keep xattrs?)"
 
 # Every shared library the binary loads, and the loader, as ldd (the loader itself) resolves
 # them: "name => /path (addr)" and the loader's own "/lib64/ld-linux-x86-64.so.2 (addr)". Each
@@ -112,14 +121,24 @@ for f in protocols services; do
   [[ -r /etc/$f ]] && cp "/etc/$f" "$root/etc/$f"
 done
 
-cat >"$work/context/Dockerfile" <<EOF
-FROM scratch
-COPY rootfs/ /
+# The root goes in through `docker import` of a tar that carries the file capabilities
+# (security.capability): the classic builder's COPY drops that xattr (dockerd 20.10 here), the
+# import keeps it. The Dockerfile then adds only the configuration, no layer.
+rootfs_image=${tag%:*}-rootfs:${tag##*:}
+tar --xattrs --xattrs-include=security.capability --numeric-owner -C "$root" \
+  -cf "$work/rootfs.tar" . || die "tar of the image root failed"
+docker import "$work/rootfs.tar" "$rootfs_image" >/dev/null ||
+  die "docker import of the image root failed"
+mkdir -p "$work/config"
+cat >"$work/config/Dockerfile" <<EOF
+FROM $rootfs_image
 LABEL org.opencontainers.image.title="dind-netcfg" \\
       org.opencontainers.image.version="$version" \\
       org.opencontainers.image.description="network configuration for Docker-in-Docker pods"
-# Root inside the container with only the capabilities the pod grants (NET_ADMIN, NET_RAW,
-# SYS_ADMIN): a non-root user would lose them at exec, as no runtime sets ambient capabilities.
+# Root by default, for docker run and the legacy (ip_tables) backend, which a non-root user
+# cannot use (/proc/net/ip_tables_names is root's). The non-root user dind-netcfg (65532)
+# receives NET_ADMIN, NET_RAW and SYS_ADMIN through the binary's file capabilities when the
+# container is granted them (deploy/README.md).
 USER 0:0
 EXPOSE 9254/tcp
 ENTRYPOINT ["/usr/bin/dind-netcfg"]
@@ -127,8 +146,10 @@ CMD ["run"]
 EOF
 
 echo "build-image.sh: $count files from ldd; building $tag"
-DOCKER_BUILDKIT=0 docker build -q -t "$tag" "$work/context" >/dev/null ||
+DOCKER_BUILDKIT=0 docker build -q -t "$tag" "$work/config" >/dev/null ||
   die "docker build of $tag failed"
+# Only the name goes: the imported layer is the image's own.
+docker rmi "$rootfs_image" >/dev/null || die "removing the name $rootfs_image failed"
 if [[ -n $keep_rootfs ]]; then
   rm -rf "$keep_rootfs"
   cp -a "$root" "$keep_rootfs"

@@ -7,6 +7,7 @@
 #include "daemon/commands/detection_flags.h"
 #include "daemon/commands/flags.h"
 #include "daemon/commands/rules_command.h"
+#include "daemon/privileges/process_capabilities.h"
 
 namespace dind::cli {
 namespace {
@@ -95,6 +96,18 @@ Runner AddInitCommand(CLI::App& app) {
     if (*existing) {
       auto parsed = netcfg::MergeDaemonJson(*existing, {}, path);
       if (!parsed) return ReportFailure(parsed.error().Wrap("init"));
+    }
+
+    // What init will do, checked before it starts: a missing capability is named with its fix
+    // rather than surfacing as EPERM halfway. A non-root user's file capabilities are
+    // permitted-only; this raises them.
+    const bool with_rules = flags->apply_rules && !flags->no_rules;
+    auto needs = with_rules ? privileges::RulesNeeds(flags->backend == "auto", "--no-rules")
+                            : privileges::Needs();
+    const auto access = privileges::ReadDaemonJsonAccess(path);
+    privileges::AddDaemonJsonNeeds(needs, access.other_owner, access.not_writable);
+    if (auto raised = privileges::RequireEffective(needs); !raised) {
+      return ReportFailure(raised.error().Wrap("init"));
     }
 
     auto report = RunDetection(flags->detection);

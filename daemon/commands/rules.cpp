@@ -10,6 +10,7 @@
 #include "daemon/commands/rules_command.h"
 #include "daemon/commands/rules_sources.h"
 #include "daemon/commands/rules_verdict.h"
+#include "daemon/privileges/process_capabilities.h"
 #include "netcfg/detect/system_facts.h"
 #include "netcfg/netlink/rtnl_reader.h"
 #include "rules/choice/decision_report.h"
@@ -451,6 +452,16 @@ Runner AddRulesCommand(CLI::App& app) {
   for (auto* sub : {apply, check, remove}) AddRulesFlags(*sub, *flags);
 
   return [command, apply, check, flags]() {
+    // Every subcommand talks to nf_tables and ip_tables; a missing capability is named with its
+    // fix instead of an EPERM from deep inside (and a non-root user's permitted-only file
+    // capabilities are raised). A bad --backend is still a usage error first.
+    if (ValidateBackendFlag(flags->backend).ok()) {
+      // `check` may run the traffic proof whatever the backend: SYS_ADMIN is wanted there too.
+      const bool may_prove = flags->backend == "auto" || command->got_subcommand(check);
+      if (auto raised = privileges::RequireEffective(privileges::RulesNeeds(may_prove)); !raised) {
+        return ReportFailure(raised.error().Wrap("rules"));
+      }
+    }
     for (auto* chosen : command->get_subcommands()) {
       if (chosen == apply) return RunApply(*flags, DaemonJsonGiven(*apply));
       if (chosen == check) return RunCheck(*flags, DaemonJsonGiven(*check));

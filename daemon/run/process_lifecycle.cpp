@@ -1,12 +1,12 @@
 #include "daemon/run/process_lifecycle.h"
 
 #include <sys/wait.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <csignal>
 
 #include "common/log.h"
+#include "daemon/run/systemd_notify.h"
 
 namespace dind::run {
 
@@ -17,10 +17,9 @@ ProcessLifecycle::ProcessLifecycle(boost::asio::io_context& io,
   // and orphaned grandchildren become ours to reap.
   if (::getpid() == 1) signals_.add(SIGCHLD);
   WaitForSignal();
-  std::uint64_t usec = 0;
-  if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+  if (const auto interval = SystemdWatchdogInterval()) {
     // Ping at half the interval, from the loop itself: a stuck loop stops the pings.
-    watchdog_interval_ = std::chrono::microseconds(usec / 2);
+    watchdog_interval_ = *interval / 2;
     ScheduleWatchdog();
   }
 }
@@ -45,7 +44,7 @@ void ProcessLifecycle::ReapChildren() {
 }
 
 void ProcessLifecycle::ScheduleWatchdog() {
-  sd_notify(0, "WATCHDOG=1");
+  NotifySystemd("WATCHDOG=1");
   watchdog_timer_.expires_after(*watchdog_interval_);
   watchdog_timer_.async_wait([this](const boost::system::error_code& error) {
     if (!error && !stop_requested_) ScheduleWatchdog();
@@ -56,18 +55,18 @@ void ProcessLifecycle::NotifyReady(const std::string& status) {
   if (ready_sent_) return NotifyStatus(status);
   ready_sent_ = true;
   last_status_ = status;
-  sd_notify(0, ("READY=1\nSTATUS=" + status).c_str());
+  NotifySystemd("READY=1\nSTATUS=" + status);
 }
 
 void ProcessLifecycle::NotifyStatus(const std::string& status) {
   if (status == last_status_) return;
   last_status_ = status;
-  sd_notify(0, ("STATUS=" + status).c_str());
+  NotifySystemd("STATUS=" + status);
 }
 
 void ProcessLifecycle::NotifyStopping() {
   watchdog_timer_.cancel();
-  sd_notify(0, "STOPPING=1");
+  NotifySystemd("STOPPING=1");
 }
 
 }  // namespace dind::run

@@ -2,6 +2,9 @@
 // changed), then it does what `init` does and hands over to the event loop (sidecar.h).
 #include "daemon/run/run_command.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 
@@ -11,6 +14,7 @@
 #include "daemon/commands/flags.h"
 #include "daemon/commands/rules_command.h"
 #include "daemon/commands/rules_sources.h"
+#include "daemon/privileges/process_capabilities.h"
 #include "daemon/probe/probe_target.h"
 #include "daemon/run/reconciler.h"
 #include "daemon/run/sidecar.h"
@@ -131,6 +135,43 @@ int Fail(const Error& error) {
   return cli::ReportFailure(error.Wrap("run"));
 }
 
+privileges::Needs NeedsOf(const RunFlags& flags, const SidecarOptions& options) {
+  privileges::RunFeatures features;
+  features.rules = !flags.no_rules;
+  features.backend_auto = flags.backend == "auto";
+  features.probes = options.egress.has_value();
+  features.mtu_probe =
+      options.egress && std::any_of(options.egress->targets.begin(), options.egress->targets.end(),
+                                    [](const probe::ProbeTarget& target) {
+                                      return target.kind == probe::ProbeKind::kPathMtu;
+                                    });
+  features.listen_port = options.listen.port;
+  const auto access = privileges::ReadDaemonJsonAccess(flags.daemon_json);
+  features.daemon_json_other_owner = access.other_owner;
+  features.daemon_json_not_writable = access.not_writable;
+  return privileges::RunNeeds(features);
+}
+
+// Keeps only the capabilities this configuration needs, before any thread is started (they
+// are per thread; the event loop's and the probe's threads inherit what is kept).
+Status KeepNeededCapabilities(const RunFlags& flags, const SidecarOptions& options) {
+  const auto needs = NeedsOf(flags, options);
+  auto kept = privileges::KeepOnly(needs);
+  if (!kept) return kept.error();
+  log::Info("capabilities kept",
+            {{"kept", privileges::Describe(kept->kept)},
+             {"bounding", privileges::Describe(kept->bounding)},
+             {"bounding_trimmed", kept->bounding_trimmed ? "yes" : "no (no CAP_SETPCAP)"},
+             {"uid", std::to_string(::geteuid())}});
+  for (const auto& need : needs.list()) {
+    if ((kept->optional_missing & privileges::Bit(need.capability)) != 0) {
+      log::Warn("running without " + privileges::KernelName(need.capability) + ": " + need.why +
+                " works less well without it");
+    }
+  }
+  return OkStatus();
+}
+
 int RunCommand(const RunFlags& flags) {
   // Every flag is checked before anything is read or changed.
   if (auto valid = cli::ValidateBackendFlag(flags.backend); !valid) return Fail(valid.error());
@@ -145,6 +186,8 @@ int RunCommand(const RunFlags& flags) {
       return Fail(parsed.error());
     }
   }
+
+  if (auto kept = KeepNeededCapabilities(flags, *options); !kept) return Fail(kept.error());
 
   LiveDetector detector(*detect_options, flags.detection.sources);
   // The backend is chosen once: the proof is worth its 10 ms at start, not at every check.

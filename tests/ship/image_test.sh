@@ -8,11 +8,13 @@
 #        client     busybox, --network container:pod, asks 127.0.0.1:9254/healthz
 #
 #   1. scripts/build-image.sh builds dind-netcfg:<version> FROM scratch (reports its size);
-#   2. the image runs `version`, as root and as its non-root user;
-#   3. `init` in the pod's network namespace writes daemon.json (mtu 1450) to a mounted volume,
-#      with only NET_ADMIN, NET_RAW and SYS_ADMIN and a read-only root file system;
-#   4. the default command `run`, PID 1 of its container, answers /healthz, and stops within a
-#      second on `docker stop`.
+#   2. the image runs `version`, as root and as its non-root user with no capabilities (the
+#      binary's file capabilities are permitted-only, so exec does not need them granted);
+#   3. `init` in the pod's network namespace, as the non-root user (65532) given only NET_ADMIN,
+#      NET_RAW and SYS_ADMIN (which reach it through the file capabilities), writes daemon.json
+#      (mtu 1450) to a mounted volume, with a read-only root file system;
+#   4. `run`, PID 1 of its container and the same non-root user, keeps exactly those three,
+#      answers /healthz, and stops within a second on `docker stop`.
 #
 # Usage: image_test.sh /path/to/dind-netcfg   (root; docker.io, busybox-static, jq)
 source "$(dirname "${BASH_SOURCE[0]}")/../e2e/lib.sh"
@@ -58,14 +60,18 @@ out=$(docker_in node run --rm --user dind-netcfg --cap-drop ALL "$image" version
   e2e_fail "docker run --user dind-netcfg $image version: $out"
 e2e_pass "version as the non-root user dind-netcfg with no capabilities: $out"
 
-e2e_step "3/4 'init' in the pod's network namespace writes daemon.json to a volume"
+e2e_step "3/4 'init' as the non-root user in the pod's network namespace writes daemon.json"
 docker_in node run -d --name pod "$E2E_IMAGE" sleep 3600 >/dev/null
 pod_mtu=$(docker_in node exec pod cat /sys/class/net/eth0/mtu)
 assert_eq "$POD_MTU" "$pod_mtu" "the pod's eth0 MTU"
-mkdir -p "$E2E_TMP/etc-docker"
+# As an emptyDir the non-root init container writes into: the directory open to all, the
+# existing file its own.
+mkdir -m 777 "$E2E_TMP/etc-docker"
 echo '{"debug": true}' >"$E2E_TMP/etc-docker/daemon.json"
+chown 65532:65532 "$E2E_TMP/etc-docker/daemon.json"
 rc=0
 docker_in node run --rm --name init --network container:pod "${caps[@]}" --read-only \
+  --user 65532:65532 \
   -v "$E2E_TMP/etc-docker:/etc/docker" "$image" \
   init --daemon-json /etc/docker/daemon.json --dockerd-version 20.10 --json \
   >"$E2E_TMP/init.json" 2>"$E2E_TMP/init.err" || rc=$?
@@ -79,12 +85,12 @@ bip=$(jq -r '.bip' "$E2E_TMP/etc-docker/daemon.json")
 assert_ne null "$bip" "daemon.json has a bip"
 e2e_info "rules: $(jq -c '.rules // .masquerade // "not reported"' "$E2E_TMP/init.json" | cut -c1-200)"
 
-e2e_step "4/4 'run' (the default command) answers /healthz and stops within a second"
+e2e_step "4/4 'run' (the default command) as the non-root user answers /healthz, stops within 1 s"
 if ((!has_run)); then
   e2e_fail "this dind-netcfg has no 'run' command yet: the sidecar part of the test cannot run"
 fi
 docker_in node run -d --name sidecar --network container:pod "${caps[@]}" --read-only \
-  -v "$E2E_TMP/etc-docker:/etc/docker" -e DIND_NETCFG_DOCKERD_VERSION=20.10 "$image" >/dev/null
+  --user 65532:65532 -v "$E2E_TMP/etc-docker:/etc/docker" -e DIND_NETCFG_DOCKERD_VERSION=20.10 "$image" >/dev/null
 # No --init: dind-netcfg is PID 1 of its container, signals and zombies are its own.
 healthz() { # prints the status line of GET /healthz, asked from a third container in the pod
   docker_in node run --rm --network container:pod "$E2E_IMAGE" \
@@ -102,6 +108,10 @@ done
 [[ $status == *" 200 "* ]] ||
   e2e_fail "/healthz answered '$status'; sidecar log:"$'\n'"$(docker_in node logs sidecar 2>&1 | tail -n 20)"
 e2e_pass "/healthz from another container in the pod: $status"
+kept=$(docker_in node logs sidecar 2>&1 | grep -o 'capabilities kept kept=[A-Z_,]* .*uid=[0-9]*' || true)
+[[ $kept == *"kept=NET_ADMIN,NET_RAW,SYS_ADMIN "*"uid=65532"* ]] ||
+  e2e_fail "run as 65532 did not keep NET_ADMIN,NET_RAW,SYS_ADMIN (file capabilities lost?): $kept"
+e2e_pass "the non-root sidecar received its capabilities: $kept"
 e2e_info "sidecar log: $(docker_in node logs sidecar 2>&1 | tail -n 3 | cut -c1-240)"
 
 start_ns=$(date +%s%N)
