@@ -1,5 +1,7 @@
 // ReadDaemonJson and WriteFileAtomically: the file-system half of daemon.json handling.
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -7,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +22,9 @@ namespace {
 constexpr off_t kMaxDaemonJsonBytes = 4 * 1024 * 1024;
 constexpr mode_t kNewFileMode = 0644;
 constexpr int kMaxSymlinkHops = 40;  // the kernel's own limit
+// mkostemp's suffix, and how often a temporary file a concurrent cleanup took is made anew.
+constexpr std::string_view kTemporarySuffix = ".tmp-XXXXXX";
+constexpr int kTemporaryAttempts = 3;
 
 std::string DirName(const std::string& path) {
   const std::size_t slash = path.find_last_of('/');
@@ -118,10 +124,13 @@ class FileDescriptor {
   int fd_;
 };
 
-// The temporary file is unlinked unless Commit() says it was renamed into place.
+// The temporary file is unlinked unless Commit() says it was renamed into place. A second
+// descriptor holds a flock on it until then: it tells RemoveStaleTemporaries that a live writer
+// owns the file (the writing descriptor is closed before the rename, to see close()'s errors).
 class TemporaryFile {
  public:
-  TemporaryFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  TemporaryFile(int fd, int lock_fd, std::string path)
+      : fd_(fd), lock_fd_(lock_fd), path_(std::move(path)) {}
   ~TemporaryFile() {
     if (!committed_) ::unlink(path_.c_str());
   }
@@ -133,9 +142,77 @@ class TemporaryFile {
 
  private:
   FileDescriptor fd_;
+  FileDescriptor lock_fd_;
   std::string path_;
   bool committed_ = false;
 };
+
+bool IsTemporaryNameOf(std::string_view entry, std::string_view prefix) {
+  constexpr std::string_view kFixedPart = ".tmp-";  // kTemporarySuffix without the X's
+  return entry.size() == prefix.size() + kTemporarySuffix.size() &&
+         entry.substr(0, prefix.size()) == prefix &&
+         entry.substr(prefix.size(), kFixedPart.size()) == kFixedPart;
+}
+
+// Creates `dir/.<base>.tmp-XXXXXX` and locks it. A concurrent RemoveStaleTemporaries may take a
+// file in the moment between creating and locking it; then a new one is made.
+Result<std::unique_ptr<TemporaryFile>> CreateTemporary(const std::string& dir,
+                                                       const std::string& base) {
+  int last_errno = EAGAIN;
+  for (int attempt = 0; attempt < kTemporaryAttempts; ++attempt) {
+    std::string name = dir + "/." + base + std::string(kTemporarySuffix);
+    const int fd = ::mkostemp(name.data(), O_CLOEXEC);
+    if (fd < 0) return Error::FromErrno("");
+    // Read-write: NFS emulates flock with POSIX locks, and an exclusive one needs write access.
+    const int lock_fd = ::open(name.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (lock_fd < 0) {
+      last_errno = errno;
+      ::close(fd);
+      if (last_errno == ENOENT) continue;  // taken by a cleanup already
+      ::unlink(name.c_str());
+      return Error::Environment("", last_errno);
+    }
+    auto temporary = std::make_unique<TemporaryFile>(fd, lock_fd, name);
+    if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+      // No flock on this file system: the cleanup cannot lock either, so it removes nothing.
+      if (errno != EWOULDBLOCK) return temporary;
+      last_errno = EAGAIN;  // a cleanup holds it and removes it: try anew
+      continue;
+    }
+    struct stat status {};
+    if (::fstat(lock_fd, &status) == 0 && status.st_nlink == 0) {
+      last_errno = EAGAIN;  // a cleanup removed it before we locked it: try anew
+      continue;
+    }
+    return temporary;
+  }
+  return Error::Environment("", last_errno);
+}
+
+// Removes the temporary files of writes that were killed before their rename (kill -9, OOM,
+// power loss). A file whose flock is free has no live writer; a locked one is left alone.
+// Best effort: a leftover that cannot be removed costs disk space, not correctness.
+void RemoveStaleTemporaries(const std::string& dir, const std::string& base) {
+  DIR* directory = ::opendir(dir.c_str());
+  if (directory == nullptr) return;
+  const std::string prefix = "." + base;
+  while (const dirent* entry = ::readdir(directory)) {
+    if (!IsTemporaryNameOf(entry->d_name, prefix)) continue;
+    const std::string path = dir + "/" + entry->d_name;
+    FileDescriptor fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    struct stat opened {};
+    if (fd.get() < 0 || ::fstat(fd.get(), &opened) != 0 || !S_ISREG(opened.st_mode)) continue;
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;  // a live writer's
+    // Still the same file under that name (not renamed into place and replaced meanwhile)?
+    struct stat named {};
+    if (::lstat(path.c_str(), &named) != 0 || named.st_ino != opened.st_ino ||
+        named.st_dev != opened.st_dev) {
+      continue;
+    }
+    ::unlink(path.c_str());
+  }
+  ::closedir(directory);
+}
 
 // Follows `path` through symbolic links to the file that is really written. A dangling link
 // resolves to the missing target, which is then created.
@@ -243,12 +320,14 @@ Status WriteFileAtomically(const std::string& path, std::string_view content) {
   }
   const mode_t mode = exists ? (existing.st_mode & 07777) : kNewFileMode;
 
-  std::string name = dir + "/." + BaseName(target) + ".tmp-XXXXXX";
-  const int raw_fd = ::mkostemp(name.data(), O_CLOEXEC);
-  if (raw_fd < 0) {
-    return WriteError("creating a temporary file in " + dir + " to replace " + shown, errno, dir);
+  // Before making our own: a write killed right after would otherwise leave two behind.
+  RemoveStaleTemporaries(dir, BaseName(target));
+  auto created_temporary = CreateTemporary(dir, BaseName(target));
+  if (!created_temporary) {
+    return WriteError("creating a temporary file in " + dir + " to replace " + shown,
+                      created_temporary.error().errnum, dir);
   }
-  TemporaryFile temporary(raw_fd, name);
+  TemporaryFile& temporary = **created_temporary;
   const int fd = temporary.fd().get();
 
   if (auto written = WriteAll(fd, content); !written.ok()) {

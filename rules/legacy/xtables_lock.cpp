@@ -51,6 +51,13 @@ std::string HolderDescription(const std::string& path) {
   return description;
 }
 
+// "10 s" for the default bound, "300 ms" for the short ones of tests.
+std::string FormatWait(std::chrono::milliseconds wait) {
+  if (wait.count() > 0 && wait.count() % 1000 == 0)
+    return std::to_string(wait.count() / 1000) + " s";
+  return std::to_string(wait.count()) + " ms";
+}
+
 }  // namespace
 
 std::string XtablesLock::DefaultPath() {
@@ -89,12 +96,13 @@ Result<XtablesLock> XtablesLock::Acquire(const std::string& path, std::chrono::m
         std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
     pause = std::min(pause * 2, std::chrono::milliseconds(10));
   }
+  // No flag changes the bound, so the hint offers none: the holder is what to act on.
   return Error::Environment(
-      "waited " + std::to_string(wait.count()) + " ms for the xtables lock " + path + "; " +
+      "waited " + FormatWait(wait) + " for the xtables lock " + path + "; " +
           HolderDescription(path),
       0,
       "another iptables user (iptables, dockerd, kube-proxy, a CI script) keeps the lock; let it "
-      "finish or stop it, then retry, or allow a longer lock wait");
+      "finish or stop it, then retry");
 }
 
 XtablesLock::XtablesLock(XtablesLock&& other) noexcept : fd_(other.fd_) {
