@@ -39,3 +39,33 @@ function(dind_add_script_test)
 endfunction()
 
 find_package(GTest REQUIRED)
+
+# dind_add_fuzz_test(NAME <name> SOURCES <files...> [LIBS <targets...>] [DICT <file>]
+#                    [SECONDS <s>])
+# A libFuzzer target <name>_fuzz (DIND_FUZZ builds only; tests/fuzz) and its ctest, label "fuzz":
+# a bounded run (SECONDS, default 20) on the seeds in tests/fuzz/corpus/<name>. The seeds are
+# only read; what the run discovers goes to a temporary directory, so the repo's corpus does
+# not grow. Crash inputs are kept in <build>/tests/fuzz/artifacts/<name>_fuzz/.
+function(dind_add_fuzz_test)
+  cmake_parse_arguments(ARG "" "NAME;DICT;SECONDS" "SOURCES;LIBS" ${ARGN})
+  if(NOT ARG_SECONDS)
+    set(ARG_SECONDS 20)
+  endif()
+  set(target ${ARG_NAME}_fuzz)
+  add_executable(${target} ${ARG_SOURCES})
+  target_link_libraries(${target} PRIVATE ${ARG_LIBS})
+  target_link_options(${target} PRIVATE -fsanitize=fuzzer)
+  set_target_properties(${target} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/fuzz)
+  add_dependencies(dind_fuzz_targets ${target})
+  set(dict_args)
+  if(ARG_DICT)
+    set(dict_args ${CMAKE_CURRENT_SOURCE_DIR}/${ARG_DICT})
+  endif()
+  add_test(NAME ${target}
+           COMMAND bash ${PROJECT_SOURCE_DIR}/tests/fuzz/run_fuzz_test.sh $<TARGET_FILE:${target}>
+                   ${CMAKE_CURRENT_SOURCE_DIR}/corpus/${ARG_NAME} ${ARG_SECONDS}
+                   ${CMAKE_BINARY_DIR}/tests/fuzz/artifacts/${target} ${dict_args})
+  # The run is bounded by -max_total_time; the margin covers loading the seeds and the exit.
+  math(EXPR timeout "${ARG_SECONDS} + 120")
+  set_tests_properties(${target} PROPERTIES LABELS fuzz TIMEOUT ${timeout})
+endfunction()

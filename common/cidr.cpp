@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -83,10 +84,10 @@ Result<Cidr> Cidr::Parse(std::string_view text) {
 
 Cidr Cidr::Of(const IpAddress& address, int prefix_length) {
   Cidr cidr;
-  cidr.prefix_length_ = prefix_length;
+  // Callers pass validated lengths; clamping keeps a bad one from masking outside the bytes.
+  cidr.prefix_length_ = std::clamp(prefix_length, 0, address.max_prefix());
   cidr.network_ = IpAddress::FromBytes(
-      address.family(),
-      MaskBytes(address.bytes(), prefix_length, address.max_prefix()).data());
+      address.family(), MaskBytes(address.bytes(), prefix_length, address.max_prefix()).data());
   return cidr;
 }
 
@@ -100,7 +101,9 @@ bool Cidr::Contains(const Cidr& other) const {
          Contains(other.network_);
 }
 
-bool Cidr::Overlaps(const Cidr& other) const { return Contains(other) || other.Contains(*this); }
+bool Cidr::Overlaps(const Cidr& other) const {
+  return Contains(other) || other.Contains(*this);
+}
 
 IpAddress Cidr::Host(std::uint32_t n) const {
   auto bytes = network_.bytes();

@@ -42,6 +42,7 @@ class Cidr {
   // Accepts "10.1.0.0/16", "fd00::/64", and a bare address as a host prefix. Host bits after the
   // prefix are cleared ("10.1.2.3/16" means 10.1.0.0/16), as iptables and dockerd do.
   static Result<Cidr> Parse(std::string_view text);
+  // `prefix_length` outside 0..max_prefix() is clamped into it.
   static Cidr Of(const IpAddress& address, int prefix_length);
 
   const IpAddress& network() const { return network_; }

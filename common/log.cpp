@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -42,10 +43,16 @@ std::string NowRfc3339() {
   return with_millis;
 }
 
-// Values with spaces are quoted so a line stays machine-splittable as key=value pairs.
+// Values with spaces are quoted so a line stays machine-splittable as key=value pairs, and so
+// are control characters: a line break in a value (a client's, the kernel's) must not forge a
+// log line. Invalid UTF-8 is replaced rather than thrown about: logging must never fail.
 std::string QuoteIfNeeded(const std::string& value) {
-  if (!value.empty() && value.find_first_of(" \"=\t") == std::string::npos) return value;
-  return nlohmann::json(value).dump();
+  const bool plain = !value.empty() && std::none_of(value.begin(), value.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte <= 0x20 || byte == 0x7f || c == '"' || c == '=';
+  });
+  if (plain) return value;
+  return nlohmann::json(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -75,8 +82,8 @@ std::string FormatLine(Level level, Format format, std::string_view timestamp,
     for (const auto& [key, value] : fields) line[key] = value;
     return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   }
-  std::string line = std::string(timestamp) + " " + std::string(LevelName(level)) + " " +
-                     std::string(message);
+  std::string line =
+      std::string(timestamp) + " " + std::string(LevelName(level)) + " " + std::string(message);
   for (const auto& [key, value] : fields) line += " " + key + "=" + QuoteIfNeeded(value);
   return line + "\n";
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds dind-netcfg twice (plain, and with AddressSanitizer +
 # UndefinedBehaviorSanitizer) and runs every test: unit tests, root tests in network
-# namespaces the tests create and delete, and end-to-end tests with a real dockerd.
+# namespaces the tests create and delete, and end-to-end tests with a real dockerd. Then builds
+# the libFuzzer targets with clang and runs each briefly on its seed corpus.
 # Exits non-zero when any test fails. Needs root (namespaces, netfilter, dockerd).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,5 +31,12 @@ configure_and_build build-asan -DDIND_SANITIZE=ON -DDIND_BUILD_BENCH=OFF
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --output-on-failure -j "$jobs" -LE e2e)
+
+echo "==> fuzz build (clang, libFuzzer + ASan + UBSan): a short run of every fuzz target"
+# Only the fuzz targets and what they link; each runs ~20 s on its seeds (tests/fuzz).
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DDIND_FUZZ=ON -DDIND_BUILD_BENCH=OFF
+cmake --build build-fuzz -j "$jobs" --target dind_fuzz_targets
+(cd build-fuzz && ctest --output-on-failure -L fuzz)
 
 echo "==> all tests passed"

@@ -252,7 +252,7 @@ std::string BuildGetRequest(std::string_view target) {
 Result<std::vector<std::string>> JsonObjectSplitter::Feed(std::string_view bytes) {
   std::vector<std::string> objects;
   for (const char c : bytes) {
-    if (depth_ == 0) {
+    if (closers_.empty()) {
       if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
       if (c != '{') {
         const auto byte = static_cast<unsigned>(static_cast<unsigned char>(c));
@@ -260,7 +260,7 @@ Result<std::vector<std::string>> JsonObjectSplitter::Feed(std::string_view bytes
                                       " where a JSON object should start",
                                   std::string(kNotDockerHint));
       }
-      depth_ = 1;
+      closers_ = "}";
       current_ = "{";
       continue;
     }
@@ -283,9 +283,16 @@ Result<std::vector<std::string>> JsonObjectSplitter::Feed(std::string_view bytes
     if (c == '"') {
       in_string_ = true;
     } else if (c == '{' || c == '[') {
-      ++depth_;
+      closers_ += c == '{' ? '}' : ']';
     } else if (c == '}' || c == ']') {
-      if (--depth_ == 0) {
+      // A mismatched bracket would end the "object" in the middle of something else.
+      if (c != closers_.back()) {
+        return Error::Environment(std::string("the event stream has '") + c + "' where '" +
+                                      closers_.back() + "' should close a bracket",
+                                  std::string(kNotDockerHint));
+      }
+      closers_.pop_back();
+      if (closers_.empty()) {
         objects.push_back(std::move(current_));
         current_.clear();
       }
@@ -296,7 +303,7 @@ Result<std::vector<std::string>> JsonObjectSplitter::Feed(std::string_view bytes
 
 void JsonObjectSplitter::Reset() {
   current_.clear();
-  depth_ = 0;
+  closers_.clear();
   in_string_ = false;
   escaped_ = false;
 }

@@ -82,17 +82,18 @@ class JsonObjectSplitter {
       : max_object_bytes_(max_object_bytes) {}
 
   // Appends `bytes` and returns the objects completed by them, in order. Whitespace between
-  // objects is skipped. Anything else between objects, or an object longer than the limit, is
-  // an error; after one, the splitter must be Reset before it is fed again.
+  // objects is skipped. Anything else between objects, a bracket closed by the wrong kind, or
+  // an object longer than the limit, is an error; after one, the splitter must be Reset before
+  // it is fed again.
   Result<std::vector<std::string>> Feed(std::string_view bytes);
   void Reset();
   // True while part of an object is buffered.
-  bool mid_object() const { return depth_ > 0; }
+  bool mid_object() const { return !closers_.empty(); }
 
  private:
   std::size_t max_object_bytes_;
   std::string current_;
-  std::size_t depth_ = 0;
+  std::string closers_;  // the closing bracket of each open one, innermost last
   bool in_string_ = false;
   bool escaped_ = false;
 };

@@ -128,6 +128,9 @@ std::optional<AddressInfo> AddressFromRtnl(rtnl_addr* address) {
   info.link_index = rtnl_addr_get_ifindex(address);
   info.address = *local;
   info.prefix_length = rtnl_addr_get_prefixlen(address);
+  // ifa_prefixlen is a byte: the kernel never sends more than the family's bits, so a longer
+  // one is a malformed message, not an address to build networks from.
+  if (info.prefix_length > local->max_prefix()) return std::nullopt;
   return info;
 }
 
@@ -141,7 +144,10 @@ std::optional<RouteInfo> RouteFromRtnl(rtnl_route* route) {
   // libnl represents a missing RTA_DST (the default route) as an empty address.
   const nl_addr* destination = rtnl_route_get_dst(route);
   if (auto network = IpFromNlAddr(destination); network && network->family() == *family) {
-    info.destination = Cidr::Of(*network, static_cast<int>(nl_addr_get_prefixlen(destination)));
+    // rtm_dst_len is a byte; longer than the family's bits only in a malformed message.
+    const int prefix_length = static_cast<int>(nl_addr_get_prefixlen(destination));
+    if (prefix_length > network->max_prefix()) return std::nullopt;
+    info.destination = Cidr::Of(*network, prefix_length);
   } else {
     static constexpr std::uint8_t kUnspecified[16] = {};
     info.destination = Cidr::Of(IpAddress::FromBytes(*family, kUnspecified), 0);

@@ -349,13 +349,24 @@ NftChainRecord ParseChain(const nftnl_chain* chain) {
   return record;
 }
 
+// nftnl_rule_get_u32/u64 exit() the process when the attribute has another length ("kernel
+// ABI is broken"); a malformed message must be an ordinary value instead (found by nft_fuzz).
+template <typename T>
+T RuleNumber(const nftnl_rule* rule, std::uint16_t attribute) {
+  std::uint32_t length = 0;
+  const void* data = nftnl_rule_get_data(rule, attribute, &length);
+  T value{};
+  if (data != nullptr && length == sizeof(T)) std::memcpy(&value, data, sizeof(T));
+  return value;
+}
+
 NftRuleRecord ParseRule(const nftnl_rule* rule) {
   NftRuleRecord record;
-  record.family = nftnl_rule_get_u32(rule, NFTNL_RULE_FAMILY);
+  record.family = RuleNumber<std::uint32_t>(rule, NFTNL_RULE_FAMILY);
   if (const char* table = nftnl_rule_get_str(rule, NFTNL_RULE_TABLE)) record.table = table;
   if (const char* chain = nftnl_rule_get_str(rule, NFTNL_RULE_CHAIN)) record.chain = chain;
   if (nftnl_rule_is_set(rule, NFTNL_RULE_HANDLE)) {
-    record.handle = nftnl_rule_get_u64(rule, NFTNL_RULE_HANDLE);
+    record.handle = RuleNumber<std::uint64_t>(rule, NFTNL_RULE_HANDLE);
   }
 
   std::vector<const nftnl_expr*> exprs;
@@ -400,7 +411,67 @@ Result<NftChainRecord> ParseChainMessage(const nlmsghdr* message) {
   return ParseChain(chain.get());
 }
 
+namespace {
+// Calls `visit` on each attribute in [begin, begin + length); false when one does not fit or
+// `visit` refuses it. Trailing bytes shorter than an attribute header are padding, as for libmnl.
+template <typename Visit>
+bool ForEachAttribute(const void* begin, int length, Visit visit) {
+  const auto* cursor = static_cast<const char*>(begin);
+  while (length >= static_cast<int>(sizeof(nlattr))) {
+    const auto* attribute = reinterpret_cast<const nlattr*>(cursor);
+    if (!mnl_attr_ok(attribute, length) || !visit(attribute)) return false;
+    const int step = static_cast<int>(MNL_ALIGN(attribute->nla_len));
+    cursor += step;
+    length -= step;
+  }
+  return true;
+}
+
+template <typename Visit>
+bool ForEachNested(const nlattr* nest, Visit visit) {
+  return ForEachAttribute(mnl_attr_get_payload(nest),
+                          static_cast<int>(mnl_attr_get_payload_len(nest)), visit);
+}
+
+bool IsTerminatedString(const nlattr* attribute) {
+  return mnl_attr_validate(attribute, MNL_TYPE_NUL_STRING) >= 0;
+}
+
+// libnftnl trusts the kernel's rule messages: the table, chain and expression names it copies
+// and compares must be NUL-terminated and every expression nest must fit (a malformed name makes
+// nftnl_expr_alloc read past it). The kernel always sends them so; this keeps a malformed
+// message an error instead of a crash.
+bool RuleMessageIsWellFormed(const nlmsghdr* message) {
+  if (message->nlmsg_len < mnl_nlmsg_size(sizeof(nfgenmsg))) return false;
+  const auto* payload =
+      static_cast<const char*>(mnl_nlmsg_get_payload_offset(message, sizeof(nfgenmsg)));
+  const auto* tail = static_cast<const char*>(mnl_nlmsg_get_payload_tail(message));
+  const auto expression_fits = [](const nlattr* expression) {
+    return ForEachNested(expression, [](const nlattr* attribute) {
+      return mnl_attr_get_type(attribute) != NFTA_EXPR_NAME || IsTerminatedString(attribute);
+    });
+  };
+  return ForEachAttribute(payload, static_cast<int>(tail - payload), [&](const nlattr* attribute) {
+    switch (mnl_attr_get_type(attribute)) {
+      case NFTA_RULE_TABLE:
+      case NFTA_RULE_CHAIN:
+        return IsTerminatedString(attribute);
+      case NFTA_RULE_EXPRESSIONS:
+        return ForEachNested(attribute, expression_fits);
+      default:
+        return true;
+    }
+  });
+}
+}  // namespace
+
 Result<NftRuleRecord> ParseRuleMessage(const nlmsghdr* message) {
+  if (!RuleMessageIsWellFormed(message)) {
+    return Error::Environment(
+        "parsing an nf_tables rule message from the kernel: malformed "
+        "(a name is not NUL-terminated or an expression does not fit)",
+        EPROTO);
+  }
   UniqueRule rule(nftnl_rule_alloc());
   if (nftnl_rule_nlmsg_parse(message, rule.get()) < 0) {
     return Error::FromErrno("parsing an nf_tables rule message from the kernel");
@@ -464,6 +535,21 @@ std::vector<char> BuildGenerationRequest(std::uint32_t seq) {
   AppendMessage(
       nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_GETGEN, AF_UNSPEC, Flags(NLM_F_ACK), seq), out);
   return out;
+}
+
+bool WellFormedMessages(const void* bytes, std::size_t length) {
+  const auto* cursor = static_cast<const char*>(bytes);
+  while (length > 0) {
+    if (length < sizeof(nlmsghdr)) return false;
+    nlmsghdr header;
+    std::memcpy(&header, cursor, sizeof(header));
+    if (header.nlmsg_len < sizeof(nlmsghdr) || header.nlmsg_len > length) return false;
+    // Messages are padded to 4 bytes; the last one's padding may be left out.
+    const std::size_t step = std::min<std::size_t>(MNL_ALIGN(header.nlmsg_len), length);
+    cursor += step;
+    length -= step;
+  }
+  return true;
 }
 
 std::optional<NetlinkAck> ParseAck(const nlmsghdr* message) {

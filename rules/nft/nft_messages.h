@@ -64,6 +64,11 @@ std::vector<char> BuildDumpRequest(std::uint16_t nft_msg_type, std::uint32_t seq
 std::vector<char> BuildOurRulesDumpRequest(Family family, std::uint32_t seq);
 std::vector<char> BuildGenerationRequest(std::uint32_t seq);
 
+// True when `bytes` is a whole number of netlink messages, each at least a header long and
+// none reaching past the end. libmnl's walk (mnl_nlmsg_ok, so mnl_cb_run) takes a length of
+// 2 GiB or more as negative and accepts it, so received buffers are checked with this first.
+bool WellFormedMessages(const void* bytes, std::size_t length);
+
 // The kernel's answer to one message of a batch: an NLMSG_ERROR, an ACK when errnum is 0.
 struct NetlinkAck {
   std::uint32_t seq = 0;

@@ -117,6 +117,10 @@ Status NftSocket::Request(const std::vector<char>& request, std::uint32_t seq,
       return Error::Environment("receiving an nf_tables reply",
                                 saved == EAGAIN || saved == EWOULDBLOCK ? ETIMEDOUT : saved);
     }
+    if (!WellFormedMessages(receive_buffer_.data(), static_cast<std::size_t>(received))) {
+      return Error::Environment("receiving an nf_tables reply: a message's length is wrong",
+                                EPROTO);
+    }
     const int result = mnl_cb_run(receive_buffer_.data(), static_cast<std::size_t>(received), seq,
                                   port_id_, OnReplyMessage, &context);
     if (context.error) return *context.error;
@@ -138,6 +142,11 @@ Result<BatchOutcome> NftSocket::Commit(const NftBatch& batch) {
       const int saved = errno;
       return Error::Environment("waiting for nf_tables to acknowledge a transaction",
                                 saved == EAGAIN || saved == EWOULDBLOCK ? ETIMEDOUT : saved);
+    }
+    if (!WellFormedMessages(receive_buffer_.data(), static_cast<std::size_t>(received))) {
+      return Error::Environment(
+          "waiting for nf_tables to acknowledge a transaction: a message's length is wrong",
+          EPROTO);
     }
     int remaining = static_cast<int>(received);
     for (auto* message = reinterpret_cast<const nlmsghdr*>(receive_buffer_.data());

@@ -13,6 +13,13 @@ TEST(LogTest, TextLineQuotesValuesWithSpaces) {
             "T warn rules missing backend=nft why=\"table deleted\"\n");
 }
 
+// Found by the http fuzzer: a client's path with invalid UTF-8 made the text format throw.
+TEST(LogTest, TextLineNeverThrowsAndKeepsLineBreaksOutOfValues) {
+  const std::string line = FormatLine(Level::kError, Format::kText, "T", "handler failed",
+                                      {{"path", "/a b\xff"}, {"why", "x\nT error forged"}});
+  EXPECT_EQ(line, "T error handler failed path=\"/a b\xef\xbf\xbd\" why=\"x\\nT error forged\"\n");
+}
+
 TEST(LogTest, JsonLineIsOneObject) {
   const std::string line =
       FormatLine(Level::kError, Format::kJson, "T", "boom \"x\"", {{"path", "/a b"}});

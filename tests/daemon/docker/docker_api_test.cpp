@@ -276,6 +276,18 @@ TEST(JsonObjectSplitterTest, GarbageBetweenObjectsIsAnError) {
   EXPECT_THAT(*after_reset, ElementsAre("{}"));
 }
 
+// Found by the docker_api fuzzer: `{"a":1]` used to come out as an object.
+TEST(JsonObjectSplitterTest, AMismatchedBracketIsAnError) {
+  JsonObjectSplitter splitter;
+  auto fed = splitter.Feed(R"({"a":[1}]})");
+  ASSERT_FALSE(fed.ok());
+  EXPECT_THAT(fed.error().Message(), HasSubstr("'}' where ']' should close a bracket"));
+  splitter.Reset();
+  fed = splitter.Feed(R"({"a":1])");
+  ASSERT_FALSE(fed.ok());
+  EXPECT_THAT(fed.error().Message(), HasSubstr("']' where '}' should close a bracket"));
+}
+
 TEST(JsonObjectSplitterTest, AnOversizedObjectIsAnError) {
   JsonObjectSplitter splitter(64);
   ASSERT_TRUE(splitter.Feed("{\"a\":\"" + std::string(50, 'x')).ok());
