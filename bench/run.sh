@@ -6,8 +6,9 @@
 #   --smoke            few iterations and tiny tables (well under a minute); results go to a
 #                      temporary directory (or --out), never over bench/RESULTS.md
 #   --build-dir DIR    the Release build to use and (re)build; default <repo>/build-bench
-#   --dind-netcfg PATH use this already built binary; rule_check_bench and ns_exec_time must
-#                      sit beside it. No build is run (the test suite's bench_smoke does this)
+#   --dind-netcfg PATH use this already built binary; rule_check_bench, repair_latency_bench
+#                      and ns_exec_time must sit beside it. No build is run (the test suite's
+#                      bench_smoke does this)
 #   --out DIR          where RESULTS.md and the SVG go; default bench/ (smoke: a temp dir)
 #
 # Needs root: every benchmark runs in network namespaces this script creates and deletes on exit.
@@ -41,7 +42,7 @@ done
 
 ((EUID == 0)) || die "needs root (it creates network namespaces); run: sudo $0"
 for tool in ip iptables-legacy iptables-legacy-restore iptables-nft iptables-nft-restore nft \
-  python3 awk; do
+  python3 awk wrk; do
   command -v "$tool" >/dev/null || die "missing $tool; run scripts/install-deps.sh"
 done
 
@@ -70,6 +71,8 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 step() { printf '\n==> %s\n' "$*"; }
+# The harnesses in lib/ import each other: keep __pycache__ out of the source tree.
+export PYTHONDONTWRITEBYTECODE=1
 
 # --- the binaries ------------------------------------------------------------------------------
 if [[ -z "$binary" ]]; then
@@ -82,16 +85,19 @@ if [[ -z "$binary" ]]; then
       -DCMAKE_CXX_FLAGS=-Wno-error=restrict >/dev/null
   fi
   step "building (Release) in $build_dir"
-  nice cmake --build "$build_dir" -j "$(nproc)" --target dind-netcfg rule_check_bench ns_exec_time
+  nice cmake --build "$build_dir" -j "$(nproc)" --target dind-netcfg rule_check_bench \
+    repair_latency_bench ns_exec_time
   binary=$build_dir/bin/dind-netcfg
 fi
 binary=$(realpath "$binary")
 bin_dir=$(dirname "$binary")
 rule_bench=$bin_dir/rule_check_bench
+repair_bench=$bin_dir/repair_latency_bench
 timer=$bin_dir/ns_exec_time
 [[ -x "$binary" ]] || die "$binary is not an executable"
-for helper in "$rule_bench" "$timer"; do
-  [[ -x "$helper" ]] || die "$helper is missing (build the targets rule_check_bench ns_exec_time)"
+for helper in "$rule_bench" "$repair_bench" "$timer"; do
+  [[ -x "$helper" ]] ||
+    die "$helper is missing (build the targets rule_check_bench repair_latency_bench ns_exec_time)"
 done
 
 if ((smoke)); then
@@ -186,16 +192,24 @@ for n in "${sizes[@]}"; do
 done
 
 # --- benchmarks 3-6: the `dind-netcfg run` sidecar -------------------------------------------
-# 4 (idle cost) is here. PLACEHOLDER for 3, 5 and 6, which slot in the same way (a harness in
-# lib/ writing $data/<name>.json, a section in lib/report.py):
-#   3 repair latency: >= 100 times, flush (nft: delete table ip dind-netcfg; legacy: flush chain
-#     DIND-NETCFG-POSTROUTING) in process, then poll Inspect() until the rules are back; p50/p99.
-#   5 /healthz and /metrics under wrk (apt: wrk) on loopback in the namespace, 50 connections,
-#     while probes run against a listener in a peer namespace; req/s, p99, probe schedule.
-#   6 time to ready: a docker0 bridge appears (ip link add ... type bridge) -> /readyz 200 with
-#     a reachable probe target in a peer namespace.
+# Each harness in lib/ builds its own namespaces (lib/sidecar_lab.py: a pod with a default route
+# to a peer namespace) and writes $data/<name>.json; lib/report.py turns them into sections.
 if "$binary" run --help >/dev/null 2>&1; then
   echo "sidecar=available" >>"$data/machine.env"
+  if ((smoke)); then
+    repair_flags=(--nft-repetitions 3 --legacy-repetitions 3 --warmup 1 --poll-interval-ms 200)
+    load_flags=(--seconds 1 --runs 1 --warmup-seconds 1)
+    ready_flags=(--repetitions 1 --warmup 0)
+  else
+    repair_flags=(--nft-repetitions 200 --legacy-repetitions 100 --warmup 3)
+    load_flags=(--seconds 10 --runs 3 --warmup-seconds 2)
+    ready_flags=(--repetitions 9 --warmup 1)
+  fi
+
+  step "benchmark 3: repair latency of run (nft: table deleted; legacy: chain flushed)"
+  python3 "$here/lib/repair_bench.py" --dind-netcfg "$binary" --repair-bench "$repair_bench" \
+    --tmp "$tmp" --prefix "$prefix-rp" "${repair_flags[@]}" --out "$data/repair.json"
+
   idle_rules=${sizes[-1]}
   idle_seconds=60
   ((smoke)) && idle_seconds=2
@@ -203,6 +217,15 @@ if "$binary" run --help >/dev/null 2>&1; then
   python3 "$here/lib/idle_bench.py" --dind-netcfg "$binary" \
     --ruleset "$data/ruleset-$idle_rules.txt" --rules "$idle_rules" --tmp "$tmp" \
     --prefix "$prefix-idle" --seconds "$idle_seconds" --out "$data/idle.json"
+
+  step "benchmark 5: /healthz and /metrics under wrk, 50 connections, probes running"
+  echo "wrk=$(version_of wrk --version)" >>"$data/machine.env"
+  python3 "$here/lib/load_bench.py" --dind-netcfg "$binary" --tmp "$tmp" --prefix "$prefix-ld" \
+    "${load_flags[@]}" --out "$data/load.json"
+
+  step "benchmark 6: time to ready, docker bridge appearing -> /readyz 200"
+  python3 "$here/lib/ready_bench.py" --dind-netcfg "$binary" --tmp "$tmp" --prefix "$prefix-rd" \
+    "${ready_flags[@]}" --out "$data/ready.json"
 else
   echo "sidecar=missing (dind-netcfg run --help failed)" >>"$data/machine.env"
 fi

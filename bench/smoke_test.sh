@@ -3,7 +3,8 @@
 # tables, against this build, so the benchmarks cannot rot. Asserts no timing; it fails when a
 # benchmark cannot run or leaves a network namespace behind.
 #
-# Usage: smoke_test.sh PATH/TO/dind-netcfg   (rule_check_bench must sit beside it)
+# Usage: smoke_test.sh PATH/TO/dind-netcfg   (rule_check_bench, repair_latency_bench and
+#        ns_exec_time must sit beside it; the suite builds them all)
 set -euo pipefail
 binary=${1:?usage: smoke_test.sh PATH/TO/dind-netcfg}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -15,12 +15,13 @@ packages=(
   # libraries (see README, "Dependencies")
   libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev libiptc-dev
   libboost-dev libboost-system-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
-  libcap-dev libsystemd-dev
+  libcap-dev
   # tests and benchmarks
-  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  googletest libgtest-dev libgmock-dev libbenchmark-dev wrk
   clang libclang-rt-14-dev
   # the real kernel-facing peers the tests drive inside their own namespaces
   iproute2 iptables nftables ethtool docker.io busybox-static netcat-openbsd jq procps curl
+  libcap2-bin
   util-linux kmod
   # shipping: the .deb (cpack needs dpkg-shlibdeps from dpkg-dev), its lint and a clean root to
   # install it in; the manifests' YAML check
