@@ -43,12 +43,13 @@ find_package(GTest REQUIRED)
 # dind_add_fuzz_test(NAME <name> SOURCES <files...> [LIBS <targets...>] [DICT <file>]
 #                    [SECONDS <s>])
 # A libFuzzer target <name>_fuzz (DIND_FUZZ builds only; tests/fuzz) and its ctest, label "fuzz":
-# a bounded run (SECONDS, default 20) on the seeds in tests/fuzz/corpus/<name>. The seeds are
+# a bounded run (SECONDS, default 20; 0 runs each seed once, no mutation) on the seeds in
+# tests/fuzz/corpus/<name>. The seeds are
 # only read; what the run discovers goes to a temporary directory, so the repo's corpus does
 # not grow. Crash inputs are kept in <build>/tests/fuzz/artifacts/<name>_fuzz/.
 function(dind_add_fuzz_test)
   cmake_parse_arguments(ARG "" "NAME;DICT;SECONDS" "SOURCES;LIBS" ${ARGN})
-  if(NOT ARG_SECONDS)
+  if(NOT DEFINED ARG_SECONDS)
     set(ARG_SECONDS 20)
   endif()
   set(target ${ARG_NAME}_fuzz)

@@ -15,7 +15,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$artifacts"
 
-args=(-max_total_time="$seconds" -rss_limit_mb=2048 -timeout=5 -print_final_stats=1
-      -artifact_prefix="$artifacts/")
+args=(-rss_limit_mb=2048 -timeout=5 -print_final_stats=1 -artifact_prefix="$artifacts/")
+if ((seconds == 0)); then
+  args+=(-runs=0) # every seed once: a regression run, no mutation
+else
+  args+=(-max_total_time="$seconds")
+fi
 [[ -n $dict ]] && args+=(-dict="$dict")
 "$fuzzer" "${args[@]}" "$work" "$seeds"
