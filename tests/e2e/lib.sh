@@ -243,6 +243,17 @@ e2e_offloads_off() { # NS IF
     e2e_fail "ethtool -K $2 in namespace $1 failed"
 }
 
+# Waits up to SECONDS for CONDITION (bash, evaluated afresh each time) to hold.
+wait_until() { # SECONDS WHAT CONDITION
+  local seconds=$1 what=$2 condition=$3 deadline
+  deadline=$((SECONDS + seconds))
+  until eval "$condition" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || e2e_fail "$what: not within ${seconds}s"
+    sleep 0.05
+  done
+  e2e_pass "$what"
+}
+
 # --- background helpers --------------------------------------------------------------------
 
 # Starts CMD in NS in its own process group, so it and everything it forks can be ended

@@ -32,17 +32,6 @@ http_code() { # PATH [CURL-ARGS...]
 http_body() { e2e_in pod curl -s --max-time 3 "http://$FAULTS_LISTEN$1" || true; }
 metric() { http_body /metrics | awk -v series="$1 " 'index($0, series) == 1 { print $NF }'; }
 
-# Waits up to SECONDS for CONDITION (bash, evaluated afresh each time) to hold.
-wait_until() { # SECONDS WHAT CONDITION
-  local seconds=$1 what=$2 condition=$3 deadline
-  deadline=$((SECONDS + seconds))
-  until eval "$condition" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || e2e_fail "$what: not within ${seconds}s"
-    sleep 0.05
-  done
-  e2e_pass "$what"
-}
-
 # Starts `run` in the pod (label LABEL) and waits for /healthz. Its PID is FAULTS_RUN_PID.
 # An ASan build gets a small quarantine, so its RSS shows what the daemon keeps.
 start_run() { # LABEL BINARY ARGS...

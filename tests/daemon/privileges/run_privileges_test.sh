@@ -57,16 +57,6 @@ http_code() { # PATH
 }
 http_body() { e2e_in pod curl -s --max-time 3 "http://$LISTEN$1" || true; }
 
-wait_until() { # SECONDS WHAT CONDITION
-  local seconds=$1 what=$2 condition=$3 deadline
-  deadline=$((SECONDS + seconds))
-  until eval "$condition" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || e2e_fail "$what: not within ${seconds}s"
-    sleep 0.1
-  done
-  e2e_pass "$what"
-}
-
 run_args() { # extra args...
   printf '%s\n' run --daemon-json "$E2E_TMP/etc-docker/daemon.json" --dockerd-version 24.0.7 \
     --listen $LISTEN --docker-socket "" --probe-target $SERVER:$PORT --probe-interval 1s \

@@ -47,17 +47,6 @@ http_body() { e2e_in pod curl -s --max-time 3 "http://$LISTEN$1" || true; }
 # The value of one series, named as the exposition writes it (labels may hold spaces).
 metric() { http_body /metrics | awk -v series="$1 " 'index($0, series) == 1 { print $NF }'; }
 
-# Waits up to SECONDS for CONDITION (bash, evaluated afresh each time) to hold.
-wait_until() { # SECONDS WHAT CONDITION
-  local seconds=$1 what=$2 condition=$3 deadline
-  deadline=$((SECONDS + seconds))
-  until eval "$condition" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || e2e_fail "$what: not within ${seconds}s"
-    sleep 0.1
-  done
-  e2e_pass "$what"
-}
-
 wait_ready() { # SECONDS
   local deadline=$((SECONDS + $1))
   until [[ "$(http_code /readyz)" == 200 ]]; do
