@@ -5,7 +5,8 @@
 # must be answered within 1 s (the issue's bound); every slow connection must be closed by the
 # server before its head is complete; every oversized request must get a 4xx or be closed, never
 # a 2xx; and `run`'s resident memory must stay within 16 MiB of where it started (the server
-# holds at most 256 connections with 9 KiB buffers each).
+# holds at most 256 connections with 9 KiB buffers each). First: every path refuses every method
+# but GET and HEAD, and no answer holds a value of run's environment.
 #
 # Usage: endpoint_abuse_test.sh /path/to/dind-netcfg   (root; needs python3)
 
@@ -17,7 +18,21 @@ e2e_init
 e2e_require_cmd python3 nft curl
 faults_make_pod
 echo '{}' >"$E2E_TMP/daemon.json"
-start_run endpoint "$BINARY" --backend nft --no-probes --docker-socket ""
+# Secrets in the environment, as a pod's may hold: the endpoint must serve none of them.
+readonly SECRET=tok-$RANDOM$RANDOM-do-not-serve
+DIND_NETCFG_SECRET_PROBE=$SECRET KUBERNETES_TOKEN=$SECRET \
+  start_run endpoint "$BINARY" --backend nft --no-probes --docker-socket ""
+
+e2e_step "read-only, and nothing secret: no environment value in any answer, no method but GET/HEAD"
+tr '\0' '\n' <"/proc/$FAULTS_RUN_PID/environ" | grep -q "=$SECRET$" ||
+  e2e_fail "the secret did not reach run's environment, so this check would prove nothing"
+for path in /healthz /readyz /metrics /status /; do
+  body=$(http_body "$path")
+  [[ "$body" != *"$SECRET"* ]] || e2e_fail "$path serves an environment value"
+  for method in POST PUT DELETE PATCH; do
+    assert_eq 405 "$(http_code "$path" -X "$method")" "$method $path"
+  done
+done
 
 cat >"$E2E_TMP/abuse.py" <<'PY'
 import resource, socket, sys, threading, time
