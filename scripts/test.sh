@@ -26,11 +26,12 @@ echo "==> plain build: every test"
 configure_and_build build
 (cd build && ctest --output-on-failure -j "$jobs")
 
-echo "==> sanitizer build (ASan + UBSan): unit and namespace tests"
+echo "==> sanitizer build (ASan + UBSan): unit, namespace and fault tests, the sidecar end to end"
 configure_and_build build-asan -DDIND_SANITIZE=ON -DDIND_BUILD_BENCH=OFF
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --output-on-failure -j "$jobs" -LE e2e)
+(cd build-asan && export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 &&
+  ctest --output-on-failure -j "$jobs" -LE e2e &&
+  ctest --output-on-failure -R '^e2e_run_sidecar$')
 
 echo "==> fuzz build (clang, libFuzzer + ASan + UBSan): a short run of every fuzz target"
 # Only the fuzz targets and what they link; each runs ~20 s on its seeds (tests/fuzz).

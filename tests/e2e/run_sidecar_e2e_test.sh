@@ -104,6 +104,12 @@ ip -n "$(e2e_ns_name pod)" link del docker0 2>/dev/null || true
 wait_for 15 "/readyz turns 503 without docker0" '[[ $(http_code /readyz) == 503 ]]'
 start_dockerd pod "$daemon_json"
 wait_for 30 "/readyz is 200 again" '[[ $(http_code /readyz) == 200 ]]'
+assert_eq docker0 "$(ip -n "$(e2e_ns_name pod)" -o link show dev dnc-probe0 |
+  sed -n 's/.* master \([^ ]*\) .*/\1/p')" "the probe's port re-attached to the new docker0"
+kill -0 "${E2E_BG_PGID[run]}" || e2e_fail "run did not survive the dockerd restart"
+wait_for 15 "the Docker API is followed again" \
+  '[[ $(http_body /status | jq -r .docker.api_up) == true ]]'
+assert_eq "$TOKEN" "$(nested_fetch bridge)" "a nested container after the restart"
 
 e2e_step "SIGTERM: exit 0 within a second"
 pid=${E2E_BG_PGID[run]}
