@@ -5,7 +5,7 @@
 // one Google Benchmark, so all of them are measured by the same clock in the same process run
 // and, with --benchmark_enable_random_interleaving, in interleaved order:
 //
-//   inprocess/<backend>/cold  MakeBackend + Inspect: what a one-shot check pays in process
+//   inprocess/<backend>/cold  MakeBackend + InspectOurs: what a one-shot check of our rules pays
 //   inprocess/<backend>/warm  InspectOurs on a backend made once: what the `run` sidecar pays per
 //                             check (no census of foreign rules; nft reads only our table)
 //   cli/<label>               posix_spawn + wait of a command line, stdout/stderr to /dev/null
@@ -146,19 +146,29 @@ bool Verify(benchmark::State& state, const Result<BackendState>& inspected, long
   return true;
 }
 
+// The census (Inspect), once and untimed, proves the table holds the rules the size claims.
+bool Census(benchmark::State& state, BackendKind kind, long expect_foreign) {
+  auto backend = Make(kind);
+  if (!backend.ok()) {
+    Fail(state, "MakeBackend failed: " + backend.error().Message());
+    return false;
+  }
+  auto census = (*backend)->Inspect();
+  if (!Verify(state, census, expect_foreign)) return false;
+  state.counters["foreign_rules"] = census->foreign_nat_rules;
+  return true;
+}
+
 void InProcessCold(benchmark::State& state, BackendKind kind, long expect_foreign) {
-  int foreign = 0;
+  if (!Census(state, kind, expect_foreign)) return;
   for (auto _ : state) {
     auto backend = Make(kind);
     if (!backend.ok()) {
       Fail(state, "MakeBackend failed: " + backend.error().Message());
       return;
     }
-    auto inspected = (*backend)->Inspect();
-    if (!Verify(state, inspected, expect_foreign)) return;
-    foreign = inspected->foreign_nat_rules;
+    if (!Verify(state, (*backend)->InspectOurs(), -1)) return;
   }
-  state.counters["foreign_rules"] = foreign;
 }
 
 void InProcessWarm(benchmark::State& state, BackendKind kind, long expect_foreign) {
@@ -167,14 +177,10 @@ void InProcessWarm(benchmark::State& state, BackendKind kind, long expect_foreig
     Fail(state, "MakeBackend failed: " + backend.error().Message());
     return;
   }
-  // The census, once and untimed, proves the table holds the rules the size claims.
-  auto census = (*backend)->Inspect();
-  if (!Verify(state, census, expect_foreign)) return;
+  if (!Census(state, kind, expect_foreign)) return;
   for (auto _ : state) {
-    auto inspected = (*backend)->InspectOurs();
-    if (!Verify(state, inspected, -1)) return;
+    if (!Verify(state, (*backend)->InspectOurs(), -1)) return;
   }
-  state.counters["foreign_rules"] = census->foreign_nat_rules;
 }
 
 // One spawn + wait; returns the exit status (-1: could not run it).
