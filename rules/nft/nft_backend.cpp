@@ -30,13 +30,15 @@ Status NftBackend::Apply(const MasqueradeSpec& spec) {
 }
 
 Result<BackendState> NftBackend::Inspect() {
-  Result<NftRuleset> current = kernel_->ReadRuleset(RuleScope::kAllRules);
-  if (!current.ok()) return current.error().Wrap("inspecting nf_tables masquerade rules");
-  return Summarize(*current);
+  return InspectIn(RuleScope::kAllRules);
 }
 
 Result<BackendState> NftBackend::InspectOurs() {
-  Result<NftRuleset> current = kernel_->ReadRuleset(RuleScope::kOurRules);
+  return InspectIn(RuleScope::kOurRules);
+}
+
+Result<BackendState> NftBackend::InspectIn(RuleScope scope) {
+  Result<NftRuleset> current = kernel_->ReadRuleset(scope);
   if (!current.ok()) return current.error().Wrap("inspecting nf_tables masquerade rules");
   return Summarize(*current);
 }

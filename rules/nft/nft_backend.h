@@ -23,6 +23,8 @@ class NftBackend final : public MasqueradeBackend {
   Status Remove() override;
 
  private:
+  // Summarize over a read of `scope`: with kOurRules the foreign counts stay 0.
+  Result<BackendState> InspectIn(RuleScope scope);
   // Reads, plans and commits against the read generation; re-reads when someone else changed
   // the ruleset in between (ERESTART), so a diff is never applied to a stale read.
   template <typename Plan>
