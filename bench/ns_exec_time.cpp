@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Times one command run inside given namespaces, for benchmark 1 (lib/init_bench.py).
 //
 //   ns_exec_time --net NS_FILE --mnt NS_FILE [--stderr FILE] -- COMMAND [ARGS...]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Benchmark 3 (bench/README.md): how long the `run` sidecar takes to put its masquerade rules
 // back after someone removed them. Runs inside the network namespace where `run` runs
 // (lib/repair_bench.py starts both), and measures `run` from outside its process:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Benchmark 2 (bench/README.md): the cost of checking the masquerade rules as the nat table
 // grows, in process against the command-line tools a shell entrypoint or a liveness script runs.
 //

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every dind-netcfg benchmark side by side with the tools users would use instead, and
 # writes bench/RESULTS.md and bench/rule_check_cost.svg. See bench/README.md.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # ctest `bench_smoke` (labels root, bench): every benchmark once, with few iterations and tiny
 # tables, against this build, so the benchmarks cannot rot. Asserts no timing; it fails when a
 # benchmark cannot run or leaves a network namespace behind.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Every dependency comes from a Debian 12 package; scripts/install-deps.sh installs them.
 find_package(PkgConfig REQUIRED)
 # System headers are marked SYSTEM so their warnings do not fail our -Werror build.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Install rules and the Debian package (CPack's DEB generator). scripts/build-deb.sh builds it;
 # tests/ship/deb_test.sh checks it with lintian and installs it into a clean Debian 12 root.
 #
@@ -54,6 +55,8 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Runtime dependencies come from the binary itself: dpkg-shlibdeps maps every shared library
 # it links (libnl, libnftnl, libmnl, libip4tc, libstdc++, …) to its Debian package.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# postinst sets the binary's file capabilities with setcap (libcap2-bin).
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libcap2-bin")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "docker.io | docker-ce")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "network configuration for Docker-in-Docker")
 # CPack writes the summary as the first line and indents this text below it; an empty line
@@ -68,18 +71,24 @@ proves nested egress and answers health, readiness and metrics requests.
 
 This package ships the dind-netcfg command and two systemd units for VM
 runners: dind-netcfg-init.service writes /etc/docker/daemon.json before
-docker.service starts, dind-netcfg.service runs the sidecar daemon.")
-# /etc/default/dind-netcfg is a conffile; postinst/postrm reload systemd's unit files.
+docker.service starts, dind-netcfg.service runs the sidecar daemon.
+
+The binary is installed with file capabilities, permitted only
+(cap_net_admin,cap_net_raw,cap_sys_admin+p): a non-root service that is
+granted them as ambient capabilities can run it, and it raises none by
+itself. dind-netcfg is licensed under the Apache License 2.0.")
+# /etc/default/dind-netcfg is a conffile; postinst sets the file capabilities and prerm takes
+# them off; postinst/postrm reload systemd's unit files.
 set(DIND_DEB_CONTROL_DIR ${CMAKE_BINARY_DIR}/packaging/control)
 file(MAKE_DIRECTORY ${DIND_DEB_CONTROL_DIR})
 file(WRITE ${DIND_DEB_CONTROL_DIR}/conffiles "/etc/default/dind-netcfg\n")
-foreach(script postinst postrm)
+foreach(script postinst prerm postrm)
   file(COPY ${CMAKE_SOURCE_DIR}/packaging/debian/${script} DESTINATION ${DIND_DEB_CONTROL_DIR}
        FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
                         WORLD_READ WORLD_EXECUTE)
 endforeach()
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${DIND_DEB_CONTROL_DIR}/conffiles ${DIND_DEB_CONTROL_DIR}/postinst
-    ${DIND_DEB_CONTROL_DIR}/postrm)
+    ${DIND_DEB_CONTROL_DIR}/prerm ${DIND_DEB_CONTROL_DIR}/postrm)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 include(CPack)

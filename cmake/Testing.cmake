@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # dind_add_test(NAME <target> SOURCES <files...> [LIBS <targets...>] [LABELS <labels...>])
 #
 # The one way tests are registered. Unit tests carry the label "unit" and run anywhere without

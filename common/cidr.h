@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IPv4/IPv6 prefixes as values: parsing with errors that name the input, containment and
 // overlap checks used by the address-pool choice and the masquerade sources.
 #pragma once

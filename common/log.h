@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One line per event on stderr: human-readable by default, JSON for log collectors.
 #pragma once
 

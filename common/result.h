@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Error policy (see README "Error policy"):
 //  * Failures caused by the environment (a syscall, the kernel, a missing file) and by bad input
 //    are values: functions return Result<T>, carrying an Error with the errno, where it happened,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Owns a file descriptor and closes it once, on every path out of a scope; release() hands it
 // over (to an Asio socket).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dind-netcfg: network configuration for Docker-in-Docker pods. See README.md.
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -15,10 +16,10 @@ int main(int argc, char** argv) {
   app.fallthrough();
   std::string log_level = "info";
   std::string log_format = "text";
-  dind::cli::AddOption(app, "--log-level", log_level, "debug, info, warn or error")
+  dind::cli::AddOption(app, "--log-level", "LEVEL", log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->default_str("info");
-  dind::cli::AddOption(app, "--log-format", log_format, "text or json")
+  dind::cli::AddOption(app, "--log-format", "FORMAT", log_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->default_str("text");
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The masquerade safety net: what dind-netcfg installs, and the seam every backend implements.
 //
 // The rules, in either backend:

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the Debian package dind-netcfg_<version>_<arch>.deb with CPack from CMake's install
-# rules (binary, systemd units, /etc/default/dind-netcfg, docs), then checks it with lintian.
+# rules (binary, systemd units, /etc/default/dind-netcfg, docs; postinst gives the binary its file
+# capabilities), with Debian's hardening flags, then checks it with lintian.
 #
 #   scripts/build-deb.sh [--build-dir DIR] [--reuse] [--out DIR] [--no-lintian]
 #
@@ -37,7 +39,12 @@ if ((reuse)); then
   [[ -f $build_dir/CPackConfig.cmake ]] ||
     die "$build_dir has no CPackConfig.cmake: configure it with this source tree first"
 else
-  cmake -S "$here" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  # As a Debian package build does it: dpkg-buildflags' hardening flags (CMake reads CFLAGS,
+  # CXXFLAGS and LDFLAGS, not CPPFLAGS, so the fortify define is added to the compile flags) and
+  # build type None, so those flags are the whole optimisation and debug setting.
+  eval "$(dpkg-buildflags --export=sh)"
+  export CFLAGS="$CFLAGS $CPPFLAGS" CXXFLAGS="$CXXFLAGS $CPPFLAGS"
+  cmake -S "$here" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=None \
     -DCMAKE_INSTALL_PREFIX=/usr -DDIND_BUILD_TESTS=OFF -DDIND_BUILD_BENCH=OFF >/dev/null
   cmake --build "$build_dir" -j "$(nproc)" --target dind-netcfg
 fi

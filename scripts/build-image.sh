@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the container image dind-netcfg:<version> for a local dockerd, with no registry: one
 # layer (a `docker import`ed root, no base image) holding the (stripped) binary with its file
 # capabilities, the shared libraries the binary itself

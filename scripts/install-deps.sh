@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs everything dind-netcfg needs to build, test and benchmark, from Debian 12's packages.
 # Safe to re-run. Installing docker.io must not start the machine's own dockerd (it would add
 # docker0 and iptables rules to the machine's namespace), so service starts are held off.
+#
+#   scripts/install-deps.sh          install what is missing
+#   scripts/install-deps.sh --list   print the package list, one a line (tests/ship checks it)
 set -euo pipefail
-
-if [[ $(id -u) -ne 0 ]]; then
-  echo "install-deps.sh: run as root (apt-get needs it): sudo $0" >&2
-  exit 2
-fi
 
 packages=(
   # build
@@ -26,7 +25,18 @@ packages=(
   # shipping: the .deb (cpack needs dpkg-shlibdeps from dpkg-dev), its lint and a clean root to
   # install it in; the manifests' YAML check
   dpkg-dev lintian debootstrap python3 python3-yaml
+  # systemd-analyze verifies the installed units (ship_deb)
+  systemd
 )
+
+if [[ ${1:-} == --list ]]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps.sh: run as root (apt-get needs it; sudo $0 where sudo is installed)" >&2
+  exit 2
+fi
 
 missing=()
 for package in "${packages[@]}"; do

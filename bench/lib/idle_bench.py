@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Benchmark 4: idle cost of `dind-netcfg run` with a big legacy nat table.
 
 A fresh namespace (veth uplink MTU 1450, default route) gets --rules foreign legacy nat rules

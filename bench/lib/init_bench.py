@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Benchmark 1: `dind-netcfg init` against the shell entrypoint way, each run in a fresh namespace.
 
 For every iteration and every backend pair, two fresh network namespaces are built (untimed): a

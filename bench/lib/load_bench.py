@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Benchmark 5: the health endpoint of `dind-netcfg run` under wrk, while the probes run.
 
 A pod namespace (lib/sidecar_lab.py) with docker0 and a TCP listener in the peer namespace

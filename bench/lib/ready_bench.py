@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Benchmark 6: time to ready, from a docker bridge appearing to /readyz 200.
 
 A pod namespace (lib/sidecar_lab.py) with a TCP listener in the peer namespace. Each repetition

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Benchmark 3: repair latency of `dind-netcfg run`, per backend.
 
 For each backend a fresh pod namespace (lib/sidecar_lab.py; no foreign rules) runs `run

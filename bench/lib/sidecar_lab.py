@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Namespaces around one `dind-netcfg run`, shared by benchmarks 3, 5 and 6.
 
     [POD ns: run, (docker0 172.17.0.1/16)]--eth0 NET.2--up0 NET.1--[OUTSIDE ns: TCP listener]

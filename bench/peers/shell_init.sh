@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The peer of `dind-netcfg init` in benchmark 1: the shell way common DinD entrypoints set up the
 # network. Default-route device from `ip route`, its MTU from /sys (run it where /sys shows the
 # pod's namespace, as `ip netns exec` arranges), daemon.json by printf, the iptables backend by

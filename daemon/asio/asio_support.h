@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers shared by the daemon's Boost.Asio code: turning Boost error codes into Errors, and
 // descriptor hygiene Asio leaves to us.
 #pragma once

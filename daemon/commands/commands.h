@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The subcommands. Each registers its flags on a CLI11 subcommand and returns a runner that
 // yields the process exit code (0 ok, 1 the environment said no, 2 bad usage or input).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `detect` and `init`: the one-shot jobs of an init container.
 #include <iostream>
 #include <memory>
@@ -77,7 +78,7 @@ Runner AddInitCommand(CLI::App& app) {
     bool no_rules = false;
   };
   auto flags = std::make_shared<InitFlags>();
-  AddOption(*command, "--daemon-json", flags->daemon_json,
+  AddOption(*command, "--daemon-json", "PATH", flags->daemon_json,
             "daemon.json to create or merge into (keys dind-netcfg does not own are kept)")
       ->required();
   AddFlag(*command, "--json", flags->json, "print one JSON object");
@@ -151,9 +152,12 @@ Runner AddInitCommand(CLI::App& app) {
 }
 
 Runner AddVersionCommand(CLI::App& app) {
+  static constexpr const char* kVersionLine = "dind-netcfg " DIND_NETCFG_VERSION;
+  // `dind-netcfg --version` prints the same line, as users of most tools expect.
+  app.set_version_flag("--version", kVersionLine, "Print the version and exit");
   app.add_subcommand("version", "Print the version");
   return []() {
-    std::cout << "dind-netcfg " << DIND_NETCFG_VERSION << "\n";
+    std::cout << kVersionLine << "\n";
     return 0;
   };
 }

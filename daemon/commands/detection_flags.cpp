@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "daemon/commands/detection_flags.h"
 
 #include "daemon/commands/flags.h"
@@ -6,25 +7,25 @@
 namespace dind::cli {
 
 void AddDetectionFlags(CLI::App& command, DetectionFlags& flags) {
-  AddOption(command, "--mtu", flags.mtu,
+  AddOption(command, "--mtu", "N|auto", flags.mtu,
             "docker MTU: 'auto' (uplink MTU minus --reserve, capped by the path) or 1280..uplink")
       ->default_str("auto");
-  AddOption(command, "--reserve", flags.reserve,
+  AddOption(command, "--reserve", "BYTES", flags.reserve,
             "bytes to keep free below the uplink MTU for overlays nested workloads add")
       ->default_str("0");
-  AddOption(command, "--avoid", flags.avoid,
+  AddOption(command, "--avoid", "CIDR", flags.avoid,
             "CIDR docker's address pools must not overlap (repeatable, or comma-separated)")
       ->delimiter(',');
-  AddOption(command, "--dockerd-version", flags.dockerd_version,
+  AddOption(command, "--dockerd-version", "VERSION|auto", flags.dockerd_version,
             "dockerd version the file is for: 'auto' runs dockerd --version")
       ->default_str("auto");
-  AddOption(command, "--calico-mtu-file", flags.sources.calico_mtu_file,
+  AddOption(command, "--calico-mtu-file", "PATH", flags.sources.calico_mtu_file,
             "Calico's MTU file, read when mounted")
       ->default_str(flags.sources.calico_mtu_file);
-  AddOption(command, "--cni-config", flags.sources.cni_config,
+  AddOption(command, "--cni-config", "PATH", flags.sources.cni_config,
             "CNI config file or directory, read when mounted")
       ->default_str(flags.sources.cni_config);
-  AddOption(command, "--resolv-conf", flags.sources.resolv_conf,
+  AddOption(command, "--resolv-conf", "PATH", flags.sources.resolv_conf,
             "resolv.conf whose nameservers the pools must avoid")
       ->default_str(flags.sources.resolv_conf);
 }

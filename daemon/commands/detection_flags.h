@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Flags that steer detection, shared by `detect` and `init`.
 #pragma once
 

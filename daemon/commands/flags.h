@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Flag handling shared by the subcommands: every flag also reads DIND_NETCFG_<FLAG> from the
 // environment (the flag wins), and every value error names both spellings and the fix.
 #pragma once
@@ -17,10 +18,13 @@ namespace dind::cli {
 // "--mtu" -> "DIND_NETCFG_MTU"
 std::string EnvName(const std::string& flag);
 
-// Adds an option and binds its environment variable.
+// Adds an option and binds its environment variable. `takes` is what --help shows the option
+// takes (N|auto, BYTES, DURATION, CIDR, ADDR:PORT, PATH…): every value is read as text and
+// parsed by us, so CLI11's own name for it would be TEXT.
 template <typename T>
-CLI::Option* AddOption(CLI::App& app, const std::string& flag, T& target, const std::string& help) {
-  return app.add_option(flag, target, help)->envname(EnvName(flag));
+CLI::Option* AddOption(CLI::App& app, const std::string& flag, const std::string& takes, T& target,
+                       const std::string& help) {
+  return app.add_option(flag, target, help)->envname(EnvName(flag))->type_name(takes);
 }
 CLI::Option* AddFlag(CLI::App& app, const std::string& flag, bool& target, const std::string& help);
 

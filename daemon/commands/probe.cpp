@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `probe`: an exec probe for Kubernetes (or a shell) that asks the running sidecar whether it is
 // ready. Exit 0 ready, 1 not ready or unreachable, 2 a bad --url.
 #include <boost/asio/connect.hpp>
@@ -100,8 +101,9 @@ Runner AddProbeCommand(CLI::App& app) {
     std::string timeout = "3";
   };
   auto flags = std::make_shared<ProbeFlags>();
-  AddOption(*command, "--url", flags->url, "endpoint to ask")->default_str(flags->url);
-  AddOption(*command, "--timeout", flags->timeout, "how long to wait for the answer (3, 500ms, 2s)")
+  AddOption(*command, "--url", "URL", flags->url, "endpoint to ask")->default_str(flags->url);
+  AddOption(*command, "--timeout", "DURATION", flags->timeout,
+            "how long to wait for the answer (3, 500ms, 2s)")
       ->default_str(flags->timeout);
   return [flags]() {
     auto url = ParseProbeUrl(flags->url);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `rules apply|check|remove`: the masquerade safety net that lets nested containers reach the
 // outside, installed in process in the backend this kernel really runs.
 #include <cstdlib>
@@ -149,13 +150,13 @@ struct RulesFlags {
 
 void AddRulesFlags(CLI::App& command, RulesFlags& flags) {
   AddBackendFlag(command, flags.backend);
-  AddOption(command, "--source", flags.sources,
+  AddOption(command, "--source", "CIDR", flags.sources,
             "network to masquerade (repeatable, or comma-separated); overrides daemon.json and "
             "the docker bridges")
       ->delimiter(',');
-  AddOption(command, "--out-interface", flags.out_interface,
+  AddOption(command, "--out-interface", "NAME", flags.out_interface,
             "interface nested traffic leaves by (default: the IPv4 uplink)");
-  AddOption(command, "--daemon-json", flags.daemon_json,
+  AddOption(command, "--daemon-json", "PATH", flags.daemon_json,
             "the daemon.json init wrote: its bip and default-address-pools are the sources "
             "(when absent: the networks of docker0 and br-* bridges)")
       ->default_str(flags.daemon_json);
@@ -364,7 +365,7 @@ void LogDecision(const rules::BackendDecision& decision) {
 }
 
 void AddBackendFlag(CLI::App& command, std::string& backend) {
-  AddOption(command, "--backend", backend,
+  AddOption(command, "--backend", "auto|legacy|nft", backend,
             "masquerade backend: auto (decided by kernel, rule census and a traffic proof), "
             "legacy (ip_tables) or nft (nf_tables)")
       ->default_str("auto");

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The parts of `rules` that `detect` and `init` reuse: the --backend flag, the backend decision
 // for this network namespace, and applying the masquerade for the pools `init` decided.
 #pragma once

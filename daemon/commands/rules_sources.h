@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What `rules` masquerades: the docker networks (sources) and the interface they leave by.
 // Pure functions over daemon.json text and a netlink snapshot, so every rule is unit-tested.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What `rules check` concludes from one backend's state: are our rules present, and do they
 // take effect? Pure, so every verdict is unit-tested.
 //

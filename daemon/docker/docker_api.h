@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pure half of the Docker Engine API client: the requests we send, and parsing what dockerd
 // answers (the network list, the event stream, error bodies) into values. No I/O here; every
 // function stays in bounds and returns an Error on any input, so fuzzers can drive it.

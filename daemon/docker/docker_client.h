@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The I/O half of the Docker Engine API client: HTTP/1.1 over dockerd's unix socket on the
 // daemon's io_context (Boost.Beast). Every request has a deadline that closes the socket, so a
 // hung dockerd costs a timeout, never a stalled loop. Nothing here throws into the loop; errors

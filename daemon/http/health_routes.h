@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The endpoint's paths: /healthz, /readyz, /metrics and /status, each answered from a callback
 // the daemon provides. The callbacks run on the event loop and must answer from state the loop
 // already holds; they must not block.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The health endpoint's HTTP/1.1 server on the daemon's io_context (Boost.Beast). It serves
 // GET and HEAD through a Handler and defends the loop: request heads are size-limited, every
 // connection has a deadline for its next request and for each response, and the number of open

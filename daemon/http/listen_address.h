@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The --listen flag of the health endpoint: "ADDR:PORT" with an IPv4 address, "[ADDR]:PORT" with
 // an IPv6 one. Pure; the server binds what this returns.
 #pragma once

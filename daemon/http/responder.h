@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The request/response logic of the health endpoint as pure functions: what to answer to a
 // parsed request head, how a response looks on the wire, and what a whole byte stream of
 // requests gets back. HealthServer only moves bytes and enforces time; everything a client can

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A small Prometheus text exposition (format 0.0.4) writer: gauges, counters and fixed-bucket
 // histograms with labels, owned by a Registry object that the daemon owns (no global state).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "daemon/privileges/capability_needs.h"
 
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Which Linux capabilities a command needs for the features it was asked to run, and what to
 // say when one is missing. Pure: the caller gathers the facts (flags, file ownership) and
 // process_capabilities.h applies the result.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "daemon/privileges/process_capabilities.h"
 
 #include <sys/capability.h>

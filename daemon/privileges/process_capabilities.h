@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Applies capability_needs.h to this process with libcap: `run` keeps exactly what it needs,
 // the one-shot commands check and raise what they need. A non-root user gets its capabilities
 // from the binary's file capabilities, which are permitted-only (no effective bit: an

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "daemon/probe/attach_kernel.h"
 
 #include <linux/if.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The kernel seam of the probe attachment: reading the pod namespace's bridge, making the probe
 // namespace and carrying out an AttachPlan's steps over rtnetlink (libnl). The Build*
 // functions turn one step into the libnl object that is sent, without sending it, so unit

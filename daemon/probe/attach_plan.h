@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where the egress probes stand, as plain data: the docker bridge's facts, the address the tool
 // reserves for itself on it, and the ordered netlink steps that attach a private "probe"
 // network namespace to the bridge the way dockerd attaches a container:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one DNS exchange the DNS probe needs (RFC 1035): a query built as bytes and the reply
 // checked against it. Pure functions; the probe sends and receives.
 #pragma once

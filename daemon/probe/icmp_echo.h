@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ICMP echo messages for the path-MTU probe, as bytes (RFC 792), and the reading of the
 // kernel's error queue entry for an ICMP "fragmentation needed". Pure functions.
 #pragma once

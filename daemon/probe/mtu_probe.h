@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The path-MTU probe: ICMP echoes with DF set, sized by MtuSearch, sent through an EchoSender.
 // RawEchoSender is the real one (a raw ICMP socket in the probe namespace, CAP_NET_RAW); unit
 // tests drive PathMtuProbe with a simulated path.

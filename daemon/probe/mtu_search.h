@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The path-MTU probe's decisions, without a clock or a socket: which packet size to try next
 // and what the answers mean. The driver (PathMtuProbe) sends ICMP echoes of the sizes this
 // asks for and records what came back.

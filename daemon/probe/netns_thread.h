@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Doing things in another network namespace without moving the daemon: a short-lived thread
 // enters the namespace (setns applies to the calling thread only), does one thing and ends.
 // What it made stays tied to that namespace: a socket keeps the namespace it was created in,

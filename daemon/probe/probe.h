@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One egress probe: an asynchronous check on the daemon's io_context that ends in a report a
 // human can read. The Prober starts probes, bounds them with a timeout and keeps the results.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The probe namespace attached to the docker bridge (see attach_plan.h for the picture), kept
 // in step with the bridge: attached when the bridge appears, attached again when it is deleted
 // and made again or readdressed, detached when it goes.

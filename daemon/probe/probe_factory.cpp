@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "daemon/probe/probe_factory.h"
 
 #include <netinet/in.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Makes the probe for a target, standing where the attachment put it: its socket is opened in
 // the probe namespace, so the probe's packets take the nested containers' path.
 #pragma once

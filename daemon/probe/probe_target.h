@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the egress probes aim at, as values: parsed from flags and from the environment every
 // pod has (the Kubernetes API service variables and resolv.conf), without any I/O.
 #pragma once

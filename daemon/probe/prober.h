@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The egress probe scheduler on the daemon's io_context: every interval (± jitter) it brings
 // the attachment to the docker bridge in line, runs one probe per target with at most
 // `max_in_flight` at once, each bounded by its timeout, keeps the last result per target and

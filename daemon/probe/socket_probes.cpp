@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "daemon/probe/socket_probes.h"
 
 #include <boost/asio/buffer.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The TCP-connect and DNS-over-UDP probes. Each gets a socket already opened where the probe
 // stands (the probe namespace; any namespace in unit tests) and drives it on the io_context.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How `run` behaves as a process: an orderly stop on SIGTERM/SIGINT, zombies reaped when it is
 // PID 1 of a container (orphans are re-parented to PID 1, and nothing else would reap them),
 // and systemd's notify protocol (READY=1 once ready, WATCHDOG=1 while the loop turns).

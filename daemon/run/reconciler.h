@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The sidecar's decisions, without the event loop: what to do when it starts, when the
 // namespace's links, addresses or routes change, when the masquerade rules may have drifted and
 // when dockerd's networks change. The kernel is reached only through the two seams passed in,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `run`: the long-running sidecar. Flags are parsed and checked here (exit 2 before anything is
 // changed), then it does what `init` does and hands over to the event loop (sidecar.h).
 #include "daemon/run/run_command.h"
@@ -225,37 +226,38 @@ cli::Runner AddRunCommand(CLI::App& app) {
       "The sidecar: do what init does, then keep daemon.json and the masquerade rules right, "
       "verify nested egress and serve /healthz /readyz /metrics /status");
   auto flags = std::make_shared<RunFlags>();
-  cli::AddOption(*command, "--daemon-json", flags->daemon_json,
+  cli::AddOption(*command, "--daemon-json", "PATH", flags->daemon_json,
                  "daemon.json to create or merge into, and rewrite when the MTU changes")
       ->default_str(flags->daemon_json);
   cli::AddDetectionFlags(*command, flags->detection);
   cli::AddBackendFlag(*command, flags->backend);
   cli::AddFlag(*command, "--no-rules", flags->no_rules,
                "manage no masquerade rules (readiness then ignores them)");
-  cli::AddOption(*command, "--listen", flags->listen,
+  cli::AddOption(*command, "--listen", "ADDR:PORT", flags->listen,
                  "ADDR:PORT of the health endpoint ([ADDR]:PORT for IPv6)")
       ->default_str(flags->listen);
-  cli::AddOption(*command, "--docker-socket", flags->docker_socket,
+  cli::AddOption(*command, "--docker-socket", "PATH", flags->docker_socket,
                  "dockerd's API socket, followed for networks and their MTU ('' to not follow)")
       ->default_str(flags->docker_socket);
-  cli::AddOption(*command, "--bridge", flags->bridge,
+  cli::AddOption(*command, "--bridge", "NAME", flags->bridge,
                  "dockerd's default bridge, where the egress probe attaches")
       ->default_str(flags->bridge);
-  cli::AddOption(*command, "--probe-target", flags->probe_targets,
+  cli::AddOption(*command, "--probe-target", "HOST:PORT", flags->probe_targets,
                  "HOST:PORT nested containers must reach (repeatable, or comma-separated; "
                  "replaces the defaults: the Kubernetes API service and the first nameserver)")
       ->delimiter(',');
-  cli::AddOption(*command, "--probe-mtu-target", flags->probe_mtu_target,
+  cli::AddOption(*command, "--probe-mtu-target", "IP", flags->probe_mtu_target,
                  "IPv4 address that answers ping, for the path-MTU probe (default with the "
                  "default targets: the first nameserver)");
   cli::AddFlag(*command, "--no-probes", flags->no_probes,
                "do not verify egress (readiness then ignores it)");
-  cli::AddOption(*command, "--probe-interval", flags->probe_interval,
+  cli::AddOption(*command, "--probe-interval", "DURATION", flags->probe_interval,
                  "time between probe rounds (±10% jitter)")
       ->default_str(flags->probe_interval);
-  cli::AddOption(*command, "--probe-timeout", flags->probe_timeout, "time each probe may take")
+  cli::AddOption(*command, "--probe-timeout", "DURATION", flags->probe_timeout,
+                 "time each probe may take")
       ->default_str(flags->probe_timeout);
-  cli::AddOption(*command, "--poll-interval", flags->poll_interval,
+  cli::AddOption(*command, "--poll-interval", "DURATION", flags->poll_interval,
                  "how often the legacy (ip_tables) rules are checked; nf_tables notifies")
       ->default_str(flags->poll_interval);
   cli::AddFlag(*command, "--cleanup-on-exit", flags->cleanup_on_exit,

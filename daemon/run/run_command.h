@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `dind-netcfg run`, the sidecar daemon.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `run`: the reconciler on one Boost.Asio event loop, fed by the kernel and dockerd, with the
 // health endpoint and the egress prober beside it.
 //

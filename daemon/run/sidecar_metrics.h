@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The sidecar's Prometheus metrics. Gauges and totals are read from the state at every scrape,
 // so they can never disagree with /status; probe latencies are observed once per finished round.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the sidecar knows, as values: the reconciler fills it, and readiness, /status and
 // /metrics are pure functions of it (and of the prober's status), so each is unit-tested.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // systemd's notify protocol (sd_notify(3)): one datagram of "KEY=value" lines to the unix
 // socket named by $NOTIFY_SOCKET, and the watchdog interval from $WATCHDOG_USEC/$WATCHDOG_PID.
 // Written here instead of linking libsystemd, which loads five compression and crypto

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ReadDaemonJson and WriteFileAtomically: the file-system half of daemon.json handling.
 #include <dirent.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MergeDaemonJson. Decisions about the existing file, all of them "refuse rather than guess",
 // because the file is the user's and a rewrite must not change what it means:
 //  * Duplicate keys in one object are refused with the line and column of both. dockerd (Go)

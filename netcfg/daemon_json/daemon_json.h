@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // daemon.json as dind-netcfg edits it: a merge that only touches the keys the tool owns, and an
 // atomic write that never leaves a torn or lost file behind.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "netcfg/daemon_json/json_text.h"
 
 #include <cmath>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Facts about the text of a JSON document that nlohmann's DOM does not keep: where things are
 // (line and column, for error messages) and what the DOM would silently lose (duplicate keys,
 // integers wider than 64 bits, excessive nesting). Internal to dind_daemon_json.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Detection decisions: pure functions from SystemFacts and the user's options to a report.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "netcfg/detect/detector.h"
 
 namespace dind::netcfg {
@@ -170,7 +171,9 @@ std::string ReportToText(const DetectionReport& report) {
   std::string pools = "bip " + report.pools.bip + " (containers from " +
                       report.pools.fixed_cidr.ToString() + "), pools";
   for (const auto& pool : report.pools.default_address_pools) {
-    pools += " " + pool.base.ToString() + " (/" + std::to_string(pool.size) + " each)";
+    // Two appends: `" " + temporary` trips GCC 12 bug 105329 (a false -Wrestrict at -O3).
+    pools += ' ';
+    pools += pool.base.ToString() + " (/" + std::to_string(pool.size) + " each)";
   }
   line("pools", pools + "; " + report.pools.reason);
   for (const auto& range : report.pools.avoided) {

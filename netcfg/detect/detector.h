@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Detection as a whole: facts in, a report out, and the daemon.json settings that follow.
 #pragma once
 

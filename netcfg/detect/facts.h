@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Everything detection reads from the system, as plain values (gathered by GatherFacts in
 // system_facts.h), and the decisions it makes from them (decide.h). Keeping the two apart lets
 // every decision be unit-tested with injected inputs.

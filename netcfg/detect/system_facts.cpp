@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "netcfg/detect/system_facts.h"
 
 #include <sys/stat.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reads the facts detection needs from the running system: netlink for the network, files for
 // the rest. Absent files are facts too (nullopt), never errors; only a failing netlink dump is.
 #pragma once

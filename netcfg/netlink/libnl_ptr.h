@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Owning handles for libnl objects, so every early return releases what libnl allocated.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "netcfg/netlink/rtnl_builders.h"
 
 #include <linux/if.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // rtnetlink changes as libnl objects, built apart from sending them so unit tests read them back
 // without root. Shared by the egress probe's attachment and the backend proof, which both wire
 // namespaces together with veth pairs, addresses and routes.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pure conversions from libnl's rtnetlink objects to the snapshot's plain values. They only read
 // the objects handed to them, so unit tests feed them objects built in memory, without root.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reads links, addresses and routes of the calling thread's network namespace over rtnetlink,
 // through libnl-route-3 caches.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Kernel notifications about links, addresses and routes (libnl subscriptions to the
 // RTNLGRP_* multicast groups), so the daemon reacts to a docker bridge appearing or going and
 // to the uplink's MTU changing instead of polling.

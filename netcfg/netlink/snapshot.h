@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What detection needs to know about a network namespace, as plain values. Filled from the
 // kernel by RtnlReader (libnl) and built by hand in unit tests.
 #pragma once

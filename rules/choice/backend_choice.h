@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Which masquerade backend really works in this network namespace: a pure decision over the
 // kernel facts and the rule census, asking a BackendProver (proof by traffic) only when the
 // cheaper evidence cannot decide. Steps, first to decide wins:

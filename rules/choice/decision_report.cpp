@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "rules/choice/decision_report.h"
 
 namespace dind::rules {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The backend decision as `detect`, `init` and `rules` show it: one JSON object and text lines.
 //
 // JSON:

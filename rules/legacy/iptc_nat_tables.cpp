@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The only file that calls libiptc. Everything above it sees NatTable.
 #include "rules/legacy/iptc_nat_tables.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // NatTables on the kernel, through libiptc (iptc_* for IPv4, ip6tc_* for IPv6).
 #pragma once
 

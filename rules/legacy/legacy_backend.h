@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The masquerade safety net on legacy ip_tables/ip6_tables, edited in process through libiptc.
 //
 // Layout, per family (IPv6 only while the spec has IPv6 sources):

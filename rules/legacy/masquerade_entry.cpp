@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "rules/legacy/masquerade_entry.h"
 
 // glibc's netinet/in.h first: it tells the kernel headers not to define in6_addr again.

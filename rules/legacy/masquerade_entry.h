@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ip_tables entries for the legacy masquerade backend, built and read as plain bytes.
 //
 // An entry is what the kernel stores per rule: an ipt_entry (ip6t_entry for IPv6), its matches

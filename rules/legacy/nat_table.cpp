@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "rules/legacy/nat_table.h"
 
 #include <cerrno>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The narrow seam between the legacy backend and the kernel's ip_tables/ip6_tables nat table.
 //
 // A NatTable is one snapshot of one family's nat table (libiptc's iptc_init), edited in memory

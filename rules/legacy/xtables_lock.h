@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The xtables lock: the flock every iptables-legacy writer takes before it reads, edits and
 // replaces a table, so two writers never overwrite each other's changes.
 #pragma once

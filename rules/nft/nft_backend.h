@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MasqueradeBackend on nf_tables: table ip/ip6 dind-netcfg, chain postrouting, one
 // `saddr S oifname X counter masquerade` rule per source, changed only by atomic diffs.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The nf_tables backend's seam to the kernel, in domain verbs: read the ruleset, commit a
 // transaction. NetlinkNftKernel is the real one; unit tests pass an in-memory kernel.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // nf_tables netlink messages as values: libnftnl objects for our table, chain and rules, the
 // batch (transaction) bytes for a list of operations, dump requests, and the parsers that turn
 // dumped objects into the plain records of nft_model.h. No sockets here.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The nf_tables backend's view of the kernel ruleset as plain values, and the pure decisions made
 // on it: which operations make a spec present (a diff, so counters survive re-applies), which
 // remove it, and what Inspect reports. Nothing here talks to the kernel or to libnftnl.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "rules/nft/nft_socket.h"
 
 #include <libmnl/libmnl.h>

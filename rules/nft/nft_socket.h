@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A netlink socket to nf_tables (libmnl): requests with replies, and batches with one ACK per
 // operation. It only moves bytes; what they mean is nft_messages.h's business.
 #pragma once

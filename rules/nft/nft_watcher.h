@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // nf_tables change notifications (NFNLGRP_NFTABLES), so a long-running sidecar learns when
 // someone deletes or edits table ip/ip6 dind-netcfg and can re-apply.
 #pragma once

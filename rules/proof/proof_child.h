@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The half of the proof by traffic that runs in the disposable child process: it moves the
 // whole process into two new network namespaces for good, which is why it never runs in the
 // caller's process.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Carries out the proof plan's configuration steps through two rtnetlink sockets, one opened in
 // each throwaway namespace. The libnl objects are built by the Build* functions, which never
 // send anything, so unit tests check them without root; ProofNetlink only looks up interface

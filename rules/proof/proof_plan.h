@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the proof by traffic builds, as plain data: the names, the addresses, and the ordered
 // configuration steps for the two throwaway namespaces.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "rules/proof/proof_report.h"
 
 #include <sys/wait.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the proof's child process tells its parent over a pipe, and how the parent turns that
 // and the way the child ended into the proof's result. Pure functions, unit-tested.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The verdict of a proof by traffic, from what the proof observed: pure, so every verdict and
 // its one-line explanation is unit-tested without a kernel.
 #pragma once

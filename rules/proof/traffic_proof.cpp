@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "rules/proof/traffic_proof.h"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Proof by traffic: does a masquerade backend really take effect in this kernel?
 //
 // Some kernels accept rules they never run (the iptables-nft shim on CentOS 7's 3.10 installs

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The README's bad-input tables, run as tests: every row is checked here, so the README cannot
 # promise an answer the tool does not give.
 #

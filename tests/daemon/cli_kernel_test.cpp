@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `detect --json` and `init` run inside sandbox pods made of network namespaces: a pod whose
 // eth0 is a veth with its peer in a node namespace and a default route through it, plus tunnels,
 // routes and addresses per test. The binary runs under `nsenter --net=`, as in a real pod; every

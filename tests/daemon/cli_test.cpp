@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The CLI contract, checked by running the dind-netcfg binary as a user would: exit codes,
 // messages that name the input, flags and their environment variables, help and version, and
 // what `init` does to an existing daemon.json. No root needed: detection only reads this
@@ -272,6 +273,23 @@ TEST(HelpTest, EverySubcommandHasHelpThatExitsZero) {
   }
 }
 
+// Every value flag names what it takes (N|auto, BYTES, DURATION, CIDR, ADDR:PORT…), never
+// CLI11's generic TEXT.
+TEST(HelpTest, EveryValueFlagNamesWhatItTakes) {
+  std::vector<std::vector<std::string>> commands{{}};
+  for (const auto& name : ListedSubcommands()) commands.push_back({name});
+  for (const auto& sub : {"apply", "check", "remove"}) commands.push_back({"rules", sub});
+  for (auto args : commands) {
+    args.push_back("--help");
+    const ProcessResult result = RunCli(args);
+    EXPECT_THAT(result.out, Not(HasSubstr(" TEXT"))) << result.out;
+  }
+  EXPECT_THAT(RunCli({"init", "--help"}).out, HasSubstr("--mtu N|auto"));
+  EXPECT_THAT(RunCli({"init", "--help"}).out, HasSubstr("--reserve BYTES"));
+  EXPECT_THAT(RunCli({"run", "--help"}).out, HasSubstr("--probe-interval DURATION"));
+  EXPECT_THAT(RunCli({"run", "--help"}).out, HasSubstr("--listen ADDR:PORT"));
+}
+
 // Every flag reads DIND_NETCFG_<FLAG>; the help says so for each one.
 TEST(HelpTest, EveryFlagNamesItsEnvironmentVariable) {
   for (const char* name : {"detect", "init"}) {
@@ -295,6 +313,14 @@ TEST(VersionTest, PrintsTheProjectVersion) {
   const ProcessResult result = RunCli({"version"});
   EXPECT_EQ(result.exit_code, 0) << Describe(result);
   EXPECT_EQ(result.out, "dind-netcfg " DIND_EXPECTED_VERSION "\n");
+}
+
+TEST(VersionTest, TheVersionFlagPrintsWhatTheCommandPrints) {
+  const ProcessResult command = RunCli({"version"});
+  const ProcessResult flag = RunCli({"--version"});
+  EXPECT_EQ(flag.exit_code, 0) << Describe(flag);
+  EXPECT_EQ(flag.out, command.out);
+  EXPECT_EQ(flag.err, "");
 }
 
 // ---- A malformed existing daemon.json is never touched -------------------------------------

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Flag value parsing shared by the subcommands: every error names the flag and the fix.
 #include "daemon/commands/flags.h"
 

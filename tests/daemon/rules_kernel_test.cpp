@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `rules apply|check|remove`, `detect` and `init` against the real kernel, each in a throwaway
 // pod namespace, run as a user would: the binary under nsenter --net. The rules are read back
 // with iptables-legacy-save and nft, read-only, inside the test namespace.

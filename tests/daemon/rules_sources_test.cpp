@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What `rules` masquerades: sources from --source, daemon.json or the docker bridges, and the
 // out-interface, from injected daemon.json text and netlink snapshots.
 #include "daemon/commands/rules_sources.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `rules check`'s verdict: present (container, hook, every wanted rule) and effective (counters
 // above zero, else the proof), with a scripted proof that records whether it was asked.
 #include "daemon/commands/rules_verdict.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runs dind-netcfg (or any program) as a subprocess the way a user or a Kubernetes manifest
 // would: its own argv and environment, stdout and stderr captured apart.
 #pragma once

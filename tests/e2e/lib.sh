@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # Shared helpers for end-to-end tests that drive a real dockerd inside network namespaces.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # End-to-end: a nested container behind a PMTU black hole, before and after `dind-netcfg init`.
 #
 #   [pod ns: dockerd, docker0]--eth0 (MTU 1400)--[router ns]--(MTU 1500)--[server ns: 1 MiB]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # End-to-end: nested containers reach the outside only through dind-netcfg's masquerade.
 #
 #   [pod ns: dockerd "iptables": false, docker0]--eth0--[router ns]--[server ns: nc on :8080]

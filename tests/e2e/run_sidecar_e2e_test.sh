@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # End-to-end: the `run` sidecar beside a real dockerd (Debian's 20.10, "iptables": false so only
 # dind-netcfg masquerades), as in a CI pod.
 #

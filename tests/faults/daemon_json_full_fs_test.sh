@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Faults: daemon.json on a full file system (a small tmpfs) and in a read-only place (a
 # read-only file system; a read-only directory, bind-mounted, in a writable one). Each time
 # `init` must exit 1 with one error line that names daemon.json and says what to do, and leave

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Fault: `init` killed with SIGKILL at random points while it rewrites daemon.json, 500 times.
 #
 # Each round asks for the other of two MTUs (1400, 1420), so every write really changes the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Faults: the Docker socket missing, answering garbage (not HTTP; HTTP with a body that is not
 # JSON) or hanging (accepts, reads, never answers). For each, `run` (nft backend, no probes)
 # must say so in /status (docker.api_up false, docker.error naming the socket and the

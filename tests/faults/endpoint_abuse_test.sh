@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Fault: the health endpoint under abuse: 1,000 idle connections, 100 slowloris connections
 # (a request head trickled a byte at a time) and oversized requests (a huge header, a huge URL,
 # too many header fields, a huge body, a GET with a body). Throughout, a new /healthz request

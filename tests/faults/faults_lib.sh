@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # Shared by the fault-injection tests: a sandbox pod (network namespace, eth0 MTU 1450 to an
 # "outside" namespace, default route), `run` started in it, and the endpoint and process probes

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Fault: the nft table `ip dind-netcfg` deleted 1,000 times in a row while `run` works. Every
 # deletion must be repaired (the table and its masquerade rule come back, the repair counter
 # counts it), and the daemon must not leak: its open descriptors are the same number after the

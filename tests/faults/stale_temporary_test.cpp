@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The leftovers of a daemon.json write killed before its rename (kill -9, OOM): the next write
 // removes them, but never the temporary file of a writer that is still alive (it holds a flock
 // on it) and never a file that is not one of ours.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Fault: the xtables lock held by another process for longer than dind-netcfg waits (10 s).
 # `rules apply` and `rules remove` on the legacy backend must give up with exit 1 and one error
 # that names the lock file, the holder's PID and command (from /proc/locks) and the bound it

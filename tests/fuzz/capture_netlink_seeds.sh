@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Regenerates the netlink seeds of the rtnl and nft fuzzers (tests/fuzz/corpus/{rtnl,nft}) from
 # what the kernel itself answers to dumps: links, addresses and routes of the kinds detection
 # meets (veth, bridge, vxlan, geneve, ipip, vlan, multipath and MTU routes), and nf_tables

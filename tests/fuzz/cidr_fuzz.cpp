@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CIDR and address parsing (common/cidr.h): every flag, daemon.json pool and Docker subnet goes
 // through it. Whatever parses must print back to a text that parses to the same value, and the
 // containment relations must agree with each other.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The daemon.json merge (netcfg/daemon_json): the existing file is the user's and may hold
 // anything. The input is the file's text; the updates are the ones `init` and `run` make
 // (PlanDaemonJson), with the first byte choosing which of them set and which remove.

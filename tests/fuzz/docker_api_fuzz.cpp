@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Docker API JSON handling (daemon/docker/docker_api.h): whatever answers on the docker
 // socket, the network list, event stream and error bodies must parse into values or Errors.
 // The input is used as a /networks body, an event, an error body and an event stream; the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Flag and environment parsing: argv and DIND_NETCFG_* variables through the real command tree
 // (every subcommand, built as daemon/main.cpp builds it; parsing runs no command), then through
 // the value parsers the commands apply to what was parsed. The input is NUL-separated
@@ -36,9 +37,10 @@ void ParseCommandLine(const std::vector<std::string>& args) {
   app.fallthrough();
   std::string log_level = "info";
   std::string log_format = "text";
-  dind::cli::AddOption(app, "--log-level", log_level, "")
+  dind::cli::AddOption(app, "--log-level", "LEVEL", log_level, "")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
-  dind::cli::AddOption(app, "--log-format", log_format, "")->check(CLI::IsMember({"text", "json"}));
+  dind::cli::AddOption(app, "--log-format", "FORMAT", log_format, "")
+      ->check(CLI::IsMember({"text", "json"}));
   const std::map<std::string, dind::cli::Runner> runners{
       {"detect", dind::cli::AddDetectCommand(app)},   {"init", dind::cli::AddInitCommand(app)},
       {"version", dind::cli::AddVersionCommand(app)}, {"probe", dind::cli::AddProbeCommand(app)},

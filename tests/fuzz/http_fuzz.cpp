@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The health endpoint's request handling (daemon/http/responder.h, health_routes.h): raw bytes
 // from a client, parsed by Beast's request_parser and answered by Respond and the real routes,
 // as one connection would see them; no sockets. The first byte picks the limits (the defaults,

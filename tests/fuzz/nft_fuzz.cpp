@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // nf_tables parsing (rules/nft/nft_messages.h, nft_model.h): the table, chain, rule and
 // generation messages of a ruleset dump, through libnftnl's parsers into the records the backend
 // decides on, then the decisions themselves (Summarize, PlanApply, PlanRemove, BuildBatch). The

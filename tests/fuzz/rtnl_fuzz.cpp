@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // rtnetlink parsing (netcfg/netlink/rtnl_convert.h): the link, address and route messages the
 // kernel sends in dump replies, through libnl's parsers (the path its caches take) into the
 // snapshot values detection decides on. The input is a stream of netlink messages, walked like

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # One bounded libFuzzer run, as ctest's fuzz tests do it (dind_add_fuzz_test, cmake/Testing.cmake):
 #   run_fuzz_test.sh FUZZER SEED_DIR SECONDS ARTIFACT_DIR [DICT]
 # The seeds are only read: libFuzzer writes new inputs to the first corpus directory, a temporary

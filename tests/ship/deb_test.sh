@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The Debian package, as a VM runner's admin would use it: built with cpack from the tested
 # build, checked by lintian (no errors), installed into a clean Debian 12 root (debootstrap)
-# with `dpkg -i` and apt resolving the dependencies, `dind-netcfg version` run from it, the
-# installed units checked by `systemd-analyze verify`, and the package purged again.
+# with `apt install ./dind-netcfg_*.deb`, its file capabilities checked with getcap,
+# `dind-netcfg version` run from it, the installed units checked by `systemd-analyze verify`,
+# and the package purged again.
 #
 #   bash tests/ship/deb_test.sh BUILD_DIR/bin/dind-netcfg
 #
@@ -112,22 +114,28 @@ chmod 755 "$root/usr/sbin/policy-rc.d"
 mount -t proc proc "$root/proc"
 in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"; }
 
-step "dpkg -i, then apt resolves the dependencies"
+step "apt install ./$(basename "$deb"), as a VM runner's admin would"
 cp "$deb" "$root/tmp/"
 in_root apt-get update -qq >"$tmp/apt.log" 2>&1 || { cat "$tmp/apt.log" >&2; fail "apt-get update in the root failed"; }
-if in_root dpkg -i "/tmp/$(basename "$deb")" >"$tmp/dpkg.log" 2>&1; then
-  printf '    dpkg -i succeeded without apt (every dependency was already there)\n'
-else
-  grep -E 'depends on|not installed' "$tmp/dpkg.log" | head -n 10 | sed 's/^/    dpkg: /'
-  in_root apt-get -f install -y -qq --no-install-recommends >>"$tmp/apt.log" 2>&1 ||
-    { tail -n 30 "$tmp/apt.log" >&2; fail "apt-get -f install could not resolve the dependencies"; }
-fi
+in_root sh -c "cd /tmp && apt-get install -y -qq --no-install-recommends ./$(basename "$deb")" \
+  >>"$tmp/apt.log" 2>&1 || { tail -n 30 "$tmp/apt.log" >&2; fail "apt-get install ./$(basename "$deb") failed"; }
 status=$(in_root dpkg-query -W -f='${Status}' dind-netcfg)
 [[ $status == "install ok installed" ]] || fail "dind-netcfg is '$status' in the root"
 pass "dind-netcfg is installed ($status)"
 conffiles=$(in_root dpkg-query -W -f='${Conffiles}' dind-netcfg)
 [[ $conffiles == *"/etc/default/dind-netcfg "* ]] || fail "/etc/default/dind-netcfg is not a conffile: '$conffiles'"
 pass "/etc/default/dind-netcfg is a conffile"
+
+step "the binary's file capabilities (postinst) and the licence"
+caps=$(in_root getcap /usr/bin/dind-netcfg)
+[[ $caps == "/usr/bin/dind-netcfg cap_net_admin,cap_net_raw,cap_sys_admin=p" ]] ||
+  fail "getcap /usr/bin/dind-netcfg says '$caps', expected cap_net_admin,cap_net_raw,cap_sys_admin=p"
+pass "getcap: $caps"
+dpkg-deb -f "$deb" Description | grep -q 'cap_net_admin,cap_net_raw,cap_sys_admin+p' ||
+  fail "the package description does not name the file capabilities"
+grep -q '^License: Apache-2.0$' "$root/usr/share/doc/dind-netcfg/copyright" ||
+  fail "/usr/share/doc/dind-netcfg/copyright does not say License: Apache-2.0"
+pass "the description names the capabilities; the copyright file says Apache-2.0"
 
 step "dind-netcfg runs from the installed package"
 out=$(in_root dind-netcfg version 2>&1) || fail "chroot ROOT dind-netcfg version failed: $out"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The container image, as a pod would use it, with a real dockerd in a namespace of its own:
 #
 #   [node ns: dockerd {"mtu": 1450}, docker0]

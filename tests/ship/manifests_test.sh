@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The Kubernetes manifests in deploy/kubernetes parse, and what they say agrees with the
 # binary and the project: the image tag is the project version, the probes ask the paths and
 # the port the binary serves, daemon.json is written where the dind container reads it, and
@@ -15,13 +16,13 @@ python=/usr/bin/python3 # Debian's, with python3-yaml
 version=$(sed -n 's/^project(dind-netcfg VERSION \([0-9.]*\).*/\1/p' "$here/CMakeLists.txt")
 # The binary's defaults: the readiness URL of `probe` names the port and /readyz; /healthz is
 # one of the paths its endpoint serves; init's daemon.json default is /etc/docker/daemon.json.
-probe_url=$("$binary" probe --help | sed -n 's/.*--url TEXT=\([^ ]*\).*/\1/p')
+probe_url=$("$binary" probe --help | sed -n 's/.*--url [^ =]*=\([^ ]*\).*/\1/p')
 [[ -n $probe_url ]] || { echo "FAIL: no --url default in 'probe --help'" >&2; exit 1; }
 grep -aq '/healthz' "$binary" || { echo "FAIL: the binary serves no /healthz" >&2; exit 1; }
 # run's own defaults, where this binary has run: the port it listens on, the daemon.json it keeps.
 run_help=$("$binary" run --help 2>/dev/null || true)
-listen=$(sed -n 's/.*--listen TEXT=\([^ ]*\).*/\1/p' <<<"$run_help")
-run_daemon_json=$(sed -n 's/.*--daemon-json TEXT=\([^ ]*\).*/\1/p' <<<"$run_help")
+listen=$(sed -n 's/.*--listen [^ =]*=\([^ ]*\).*/\1/p' <<<"$run_help")
+run_daemon_json=$(sed -n 's/.*--daemon-json [^ =]*=\([^ ]*\).*/\1/p' <<<"$run_help")
 
 exec "$python" - "$here/deploy/kubernetes" "$version" "$probe_url" "$listen" "$run_daemon_json" <<'EOF'
 import sys, pathlib, urllib.parse, yaml

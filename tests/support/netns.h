@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Test hosts made of network namespaces. Every namespace a test makes is deleted by its owner's
 // destructor, also when the test fails; the machine's own namespace is never changed.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Docker API client against a real dockerd (Debian's 20.10), started in a network namespace
 // by docker_api_e2e_test.sh, which also created the networks checked here. Not run on its own:
 // the script passes the socket and the docker CLI in the environment.

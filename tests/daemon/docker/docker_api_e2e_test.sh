@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # End-to-end: the Docker API client (daemon/docker) against a real dockerd in a namespace.
 # dockerd runs with {"mtu": 1400}; the script adds a dual-stack network with an MTU option and an
 # internal network, then runs docker_api_e2e_check, which lists them over the socket and follows

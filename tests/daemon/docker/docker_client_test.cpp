@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Docker API client against FakeDockerd on one io_context, as in the daemon: answers,
 // hangs, garbage, closed connections and event streams, with the deadlines that keep the loop
 // free.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A scripted stand-in for dockerd's API: a Beast-parsed HTTP server on a unix socket in a temp
 // dir, on the test's io_context. Each accepted connection runs the next script (the last one
 // repeats), so a test can make dockerd answer, hang, talk garbage, close, or stream events.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Answers of dockerd 20.10 (API 1.41), as `curl --unix-socket /var/run/docker.sock` shows them.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The server on real sockets. The io_context runs on a thread of its own, as the daemon's loop
 // would; the test thread plays the clients with plain blocking sockets.
 #include "daemon/http/health_server.h"

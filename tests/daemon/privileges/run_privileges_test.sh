@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `dind-netcfg run` with least privilege, against the real kernel in namespaces this test makes:
 #
 #   [pod ns: run, docker0 172.17.0.1/16]--eth0 10.233.1.2--[outside ns: 10.233.1.1, nc :8443]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The libnl objects the attachment sends, built and read back without a kernel.
 #include "daemon/probe/attach_kernel.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The probe attachment's plan, built from bridge facts without a kernel.
 #include "daemon/probe/attach_plan.h"
 

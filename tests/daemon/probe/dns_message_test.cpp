@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The DNS probe's query bytes and the checks on the reply.
 #include "daemon/probe/dns_message.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The path-MTU search against simulated paths: which sizes it tries and what it concludes.
 #include "daemon/probe/mtu_search.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The attachment's decisions against a fake kernel: when it attaches, re-attaches, detaches,
 // and how it cleans up after a failure.
 #include "daemon/probe/probe_attachment.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The egress probe against the real kernel, in namespaces this test builds:
 //
 //   [pod: docker0 172.17.0.1/16, masquerade out eth0]

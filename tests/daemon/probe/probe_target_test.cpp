@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Probe targets from flags, the Kubernetes service variables and resolv.conf.
 #include "daemon/probe/probe_target.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The scheduler with a fake attachment and fake probes on a real io_context: rounds, timeouts,
 // the in-flight bound, the "no bridge yet" state, readiness and stopping.
 #include "daemon/probe/prober.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The TCP and DNS probes against servers on loopback, and the path-MTU probe against a
 // simulated path: the probes' own logic, without root and without the probe namespace.
 #include "daemon/probe/socket_probes.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The sidecar's decisions with a fake detector and an in-memory masquerade backend: daemon.json
 // in a temporary directory, rules in a vector.
 #include "daemon/run/reconciler.h"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `dind-netcfg run` against the real kernel, in namespaces this test makes (no dockerd: the
 # docker bridge is made by hand, as dockerd would make it).
 #

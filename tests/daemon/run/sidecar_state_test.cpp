@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Readiness, /status and /metrics as functions of the state.
 #include "daemon/run/sidecar_state.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The notify protocol's parsing; the datagrams themselves are checked against a real listener
 // in run_sidecar_test.sh (STATUS, READY, WATCHDOG, STOPPING).
 #include "daemon/run/systemd_notify.h"

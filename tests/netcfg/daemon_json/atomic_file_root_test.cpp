@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Failures that need a real file system to say no, even to root: a read-only mount (EROFS) and a
 // full one (ENOSPC). Each test mounts its own small tmpfs inside a private mount namespace that
 // this process enters once, so nothing is ever visible to (or left in) the machine's mounts.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "netcfg/detect/detector.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Kernel, cgroup, address pool and dockerd decisions from injected file contents.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Conversions from libnl objects, fed with objects built in memory and with objects libnl
 // parsed back from rtnetlink messages it built: the parse path is the one the kernel's dump
 // replies take. No root and no kernel involved.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RtnlReader against the kernel: each test builds its own namespaces (deleted on exit, also on
 // failure), reads them from inside with EnterNetns, and checks what came back.
 #include <gmock/gmock.h>

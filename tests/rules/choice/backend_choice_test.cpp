@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The backend choice with injected kernel facts, rule censuses and a scripted prover.
 #include "rules/choice/backend_choice.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Injected kernel facts, censuses and a scripted prover for the backend-choice tests.
 #pragma once
 

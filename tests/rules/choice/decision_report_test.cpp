@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The decision's JSON shape and text lines, which `detect`, `init` and `rules` print.
 #include "rules/choice/decision_report.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An in-memory kernel nat table for the backend's unit tests: snapshots, commits that fail
 // with EAGAIN when someone else committed in between, and a hook to play that someone else.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The backend's planning on an in-memory table: what Apply/Remove/Inspect change and keep.
 #include "rules/legacy/legacy_backend.h"
 

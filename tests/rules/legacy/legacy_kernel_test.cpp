@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The legacy backend against the kernel's ip_tables, each test in its own network namespace,
 // checked with iptables-legacy/ip6tables-legacy run in that namespace.
 #include <gmock/gmock.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "rules/legacy/masquerade_entry.h"
 
 #include <gtest/gtest.h>

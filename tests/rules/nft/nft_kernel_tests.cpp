@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The nf_tables backend against the real kernel, each test in network namespaces of its own;
 // results are checked with the nft command line run inside the namespace.
 #include <gmock/gmock.h>

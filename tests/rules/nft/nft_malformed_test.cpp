@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Malformed nf_tables messages a fuzzer builds: batch answers (a truncated NLMSG_ERROR, an echoed
 // length pointing past the message), receive buffers and rule messages. Each is an error or
 // "no answer", never a crash or a read past the bytes. No root.

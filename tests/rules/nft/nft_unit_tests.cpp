@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Builders, parsers, planning and the backend's logic against an in-memory kernel; no root.
 #include <arpa/inet.h>
 #include <gmock/gmock.h>

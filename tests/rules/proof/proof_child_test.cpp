@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the proof says when it may not create namespaces.
 #include "rules/proof/proof_child.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The proof by traffic against the real kernel: both real backends pass, backends that accept
 // rules without them taking effect fail, and nothing is left behind in the caller's namespace.
 #include <gmock/gmock.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The libnl objects the proof sends, built and read back without a kernel.
 #include "rules/proof/proof_netlink.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The proof's plan as data: what gets configured, in which namespace, in which order.
 #include "rules/proof/proof_plan.h"
 

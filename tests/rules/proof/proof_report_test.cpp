@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The report the proof's child sends its parent, and the parent's conclusion from it.
 #include "rules/proof/proof_report.h"
 

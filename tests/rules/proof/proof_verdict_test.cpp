@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every verdict of the proof by traffic and the line it gives the operator.
 #include "rules/proof/proof_verdict.h"
 
