@@ -22,7 +22,8 @@ faults_make_pod() {
 
 # True when BINARY is an AddressSanitizer build: its allocator keeps freed memory in quarantine
 # (256 MiB by default), so RSS says nothing about leaks unless the quarantine is kept small.
-faults_is_asan() { LC_ALL=C ldd "$1" 2>/dev/null | grep -q libasan; }
+# GCC links libasan dynamically, clang links its runtime in: both binaries name __asan_init.
+faults_is_asan() { grep -qaF __asan_init "$1"; }
 
 http_code() { # PATH [CURL-ARGS...]
   local path=$1

@@ -11,12 +11,13 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 
-# Run by the C++ tests, bench/ and scripts/ themselves rather than through e2e_require_cmd.
+# Run by the C++ tests, bench/ and scripts/ (test.sh among them) rather than through
+# e2e_require_cmd.
 direct=(ip nft iptables iptables-legacy iptables-legacy-save iptables-legacy-restore
   ip6tables-legacy-save iptables-nft docker dockerd containerd busybox nsenter unshare sysctl
   setpriv setcap getcap wrk python3 debootstrap lintian cpack ctest cmake ninja c++ clang
   clang++ dpkg-deb dpkg-shlibdeps dpkg-buildflags systemd-analyze chroot gzip tar flock
-  timeout ethtool curl jq nc ss)
+  timeout ethtool curl jq nc ss renice)
 mapfile -t required < <(grep -rhoE '^[[:space:]]*e2e_require_cmd[[:space:]].*' \
   "$here/tests" "$here/bench" --include='*.sh' | sed 's/^[[:space:]]*e2e_require_cmd//' |
   tr ' ' '\n' | grep -E '^[a-z0-9][a-z0-9._+-]*$')
