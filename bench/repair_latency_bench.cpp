@@ -25,6 +25,7 @@
 //
 // Writes JSON: {"backend", "rules", "repetitions", "warmup", "poll_us", "latencies_ms": [...]}
 // (warm-up excluded). Exits 1 when a repair does not arrive within --timeout-ms, 2 on bad flags.
+#include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
@@ -250,9 +251,10 @@ class NftMonitor {
           if (errno == ENOBUFS) return Seen::kOverflow;
           Die(1, std::string("reading nf_tables notifications: ") + std::strerror(errno));
         }
+        // libmnl's walk, as in nft_watcher.cpp: NLMSG_OK compares a u32 with an int.
         int length = static_cast<int>(got);
-        for (auto* message = reinterpret_cast<nlmsghdr*>(buffer_.data()); NLMSG_OK(message, length);
-             message = NLMSG_NEXT(message, length)) {
+        for (auto* message = reinterpret_cast<nlmsghdr*>(buffer_.data());
+             mnl_nlmsg_ok(message, length); message = mnl_nlmsg_next(message, &length)) {
           if ((message->nlmsg_type >> 8) != NFNL_SUBSYS_NFTABLES) continue;
           const int kind = message->nlmsg_type & 0xff;
           if (kind == NFT_MSG_NEWRULE && dind::rules::nft::TouchesOurTable(message)) {
