@@ -3,9 +3,10 @@
 //  * Failures caused by the environment (a syscall, the kernel, a missing file) and by bad input
 //    are values: functions return Result<T>, carrying an Error with the errno, where it happened,
 //    and what the operator should do about it.
-//  * Exceptions are used only for programming errors and never cross the event loop or the
-//    C APIs we call (libnl, libiptc, libnftnl). Exceptions from third-party code (nlohmann-json,
-//    CLI11) are caught at the call site and turned into Errors.
+//  * Programming errors (a broken invariant, such as value() of a Result that holds an Error)
+//    abort through DIND_CHECK (common/check.h) with file:line; they are never thrown or returned.
+//  * Exceptions are not ours: those of third-party code (nlohmann-json, CLI11) are caught at the
+//    call site and turned into Errors, so none crosses the event loop or the C APIs we call.
 //  * Error::kind decides the exit code: kUsage/kBadInput exit 2, everything else exits 1.
 #pragma once
 
@@ -13,6 +14,8 @@
 #include <string>
 #include <utility>
 #include <variant>
+
+#include "common/check.h"
 
 namespace dind {
 
@@ -51,35 +54,49 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : state_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : state_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return std::holds_alternative<T>(state_); }
   explicit operator bool() const { return ok(); }
 
-  T& value() & { return std::get<T>(state_); }
-  const T& value() const& { return std::get<T>(state_); }
-  T&& value() && { return std::get<T>(std::move(state_)); }
+  T& value() & { return *std::get_if<T>(Checked()); }
+  const T& value() const& { return *std::get_if<T>(Checked()); }
+  T&& value() && { return std::move(*std::get_if<T>(Checked())); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  const Error& error() const { return std::get<Error>(state_); }
+  const Error& error() const {
+    DIND_CHECK(!ok(), "error() of a Result that holds a value");
+    return *std::get_if<Error>(&state_);
+  }
 
  private:
+  std::variant<T, Error>* Checked() {
+    DIND_CHECK(ok(), "value() of a Result that holds an Error");
+    return &state_;
+  }
+  const std::variant<T, Error>* Checked() const {
+    DIND_CHECK(ok(), "value() of a Result that holds an Error");
+    return &state_;
+  }
+
   std::variant<T, Error> state_;
 };
 
 struct Ok {};
 using Status = Result<Ok>;
-inline Status OkStatus() { return Ok{}; }
+inline Status OkStatus() {
+  return Ok{};
+}
 
 }  // namespace dind
 
 // Returns the error of `expr` from the enclosing function, otherwise evaluates to nothing.
-#define DIND_RETURN_IF_ERROR(expr)            \
-  do {                                        \
-    auto dind_status_ = (expr);               \
+#define DIND_RETURN_IF_ERROR(expr)                       \
+  do {                                                   \
+    auto dind_status_ = (expr);                          \
     if (!dind_status_.ok()) return dind_status_.error(); \
   } while (0)

@@ -25,6 +25,9 @@ class ScopedFd {
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
   int release() { return std::exchange(fd_, -1); }
+  // Closes now and returns close()'s result: it is where some file systems (NFS) report write
+  // errors, which a writer must see.
+  int Close() { return ::close(release()); }
   void reset(int fd = -1) {
     if (fd_ >= 0) ::close(fd_);
     fd_ = fd;

@@ -6,6 +6,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -15,12 +17,25 @@ namespace dind::cli {
 
 using Runner = std::function<int()>;
 
+// dind-netcfg's whole command line: the global flags and every subcommand with its runner, built
+// once for main.cpp and the flags fuzzer alike. Parsing fills the values the runners hold.
+struct CommandLine {
+  CLI::App app{"dind-netcfg: network configuration for Docker-in-Docker pods", "dind-netcfg"};
+  std::string log_level = "info";
+  std::string log_format = "text";
+  std::map<std::string, Runner> runners;  // by subcommand name
+};
+// On the heap: CLI::App cannot move, and the runners point into it.
+std::unique_ptr<CommandLine> MakeCommandLine();
+
 Runner AddDetectCommand(CLI::App& app);
 Runner AddInitCommand(CLI::App& app);
 Runner AddVersionCommand(CLI::App& app);
 // `rules apply|check|remove` (rules.cpp); the runner dispatches on the sub-subcommand.
 Runner AddRulesCommand(CLI::App& app);
 Runner AddProbeCommand(CLI::App& app);
+// `run`, the sidecar daemon (run.cpp; its event loop is daemon/run/).
+Runner AddRunCommand(CLI::App& app);
 
 // The --url of `probe`: http://HOST:PORT/PATH (HOST may be [IPv6]).
 struct ProbeUrl {

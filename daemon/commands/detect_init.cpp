@@ -8,7 +8,9 @@
 #include "daemon/commands/detection_flags.h"
 #include "daemon/commands/flags.h"
 #include "daemon/commands/rules_command.h"
+#include "daemon/core/configure_here.h"
 #include "daemon/privileges/process_capabilities.h"
+#include "netcfg/netlink/rtnl_reader.h"
 
 namespace dind::cli {
 namespace {
@@ -47,13 +49,13 @@ Runner AddDetectCommand(CLI::App& app) {
   auto backend = std::make_shared<std::string>("auto");
   AddBackendFlag(*command, *backend);
   return [flags, json, backend]() {
-    if (auto valid = ValidateBackendFlag(*backend); !valid) {
-      return ReportFailure(valid.error().Wrap("detect"));
-    }
-    auto report = RunDetection(*flags);
+    auto requested = ParseBackendFlag(*backend);
+    if (!requested) return ReportFailure(requested.error().Wrap("detect"));
+    netcfg::RtnlReader netlink;
+    auto report = RunDetection(*flags, netlink);
     if (!report) return ReportFailure(report.error().Wrap("detect"));
     // Read-only here: the census only reads, the proof runs in throwaway namespaces.
-    auto decision = DescribeBackendDecision(report->kernel, *backend);
+    auto decision = DescribeBackendDecision(report->kernel, *requested);
     if (!decision) return ReportFailure(decision.error().Wrap("detect"));
     if (*json) {
       auto output = netcfg::ReportToJson(*report);
@@ -88,15 +90,10 @@ Runner AddInitCommand(CLI::App& app) {
 
   return [flags]() {
     const std::string& path = flags->daemon_json;
-    if (auto valid = ValidateBackendFlag(flags->backend); !valid) {
+    auto requested = ParseBackendFlag(flags->backend);
+    if (!requested) return ReportFailure(requested.error().Wrap("init"));
+    if (auto valid = core::CheckExistingDaemonJson(path); !valid) {
       return ReportFailure(valid.error().Wrap("init"));
-    }
-    // A malformed existing file is a usage error found before anything else is done.
-    auto existing = netcfg::ReadDaemonJson(path);
-    if (!existing) return ReportFailure(existing.error().Wrap("init"));
-    if (*existing) {
-      auto parsed = netcfg::MergeDaemonJson(*existing, {}, path);
-      if (!parsed) return ReportFailure(parsed.error().Wrap("init"));
     }
 
     // What init will do, checked before it starts: a missing capability is named with its fix
@@ -111,38 +108,38 @@ Runner AddInitCommand(CLI::App& app) {
       return ReportFailure(raised.error().Wrap("init"));
     }
 
-    auto report = RunDetection(flags->detection);
+    netcfg::RtnlReader netlink;
+    auto report = RunDetection(flags->detection, netlink);
     if (!report) return ReportFailure(report.error().Wrap("init"));
-    auto update = netcfg::UpdateDaemonJsonFile(path, netcfg::PlanDaemonJson(*report));
-    if (!update) return ReportFailure(update.error().Wrap("init"));
-    const bool write = update->written;
-    log::Info(write ? "daemon.json written" : "daemon.json already up to date",
-              {{"path", path},
-               {"mtu", std::to_string(report->mtu.docker)},
-               {"changes", std::to_string(update->changes.size())}});
-
-    // The masquerade for the networks just written, so one init container does both.
+    // The masquerade for the networks written, so one init container does both.
+    std::optional<core::ChosenBackend> chosen;
+    if (with_rules) {
+      auto made = core::ChooseBackendHere(report->kernel, *requested);
+      if (!made) return ReportFailure(made.error().Wrap("init"));
+      chosen = std::move(made).value();
+    }
+    auto configured = core::ConfigureHere(path, *report, chosen ? &*chosen : nullptr, "--no-rules");
+    if (!configured) return ReportFailure(configured.error().Wrap("init"));
+    if (auto status = configured->status(); !status) {
+      return ReportFailure(status.error().Wrap("init"));
+    }
+    const netcfg::DaemonJsonUpdate& update = configured->daemon_json;
+    const bool write = update.written;
     std::optional<RulesOutput> rules;
-    if (flags->apply_rules && !flags->no_rules) {
-      auto applied = ApplyRulesForInit(*report, flags->backend);
-      if (!applied) {
-        return ReportFailure(applied.error().Wrap("init: daemon.json " + path +
-                                                  " is written, but the masquerade rules are not "
-                                                  "(--no-rules skips them)"));
-      }
-      rules = std::move(applied).value();
+    if (configured->rules) {
+      rules = DescribeApplied(configured->spec, chosen->decision, configured->rules->value());
     }
 
     if (flags->json) {
       auto json = netcfg::ReportToJson(*report);
       json["daemon_json"] = {
-          {"path", path}, {"written", write}, {"changes", ChangesToJson(update->changes)}};
+          {"path", path}, {"written", write}, {"changes", ChangesToJson(update.changes)}};
       json["rules"] = rules ? rules->json : netcfg::OrderedJson(nullptr);
       std::cout << json.dump(2) << "\n";
     } else {
       std::cout << netcfg::ReportToText(*report);
       std::cout << "daemon.json " << path << (write ? " written" : " unchanged") << "\n";
-      for (const auto& change : update->changes) {
+      for (const auto& change : update.changes) {
         std::cout << "  changed   " << DescribeChange(change) << "\n";
       }
       std::cout << (rules ? rules->text : "rules       not applied (--no-rules)\n");

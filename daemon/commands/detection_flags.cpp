@@ -2,7 +2,7 @@
 #include "daemon/commands/detection_flags.h"
 
 #include "daemon/commands/flags.h"
-#include "netcfg/netlink/rtnl_reader.h"
+#include "daemon/core/detect_here.h"
 
 namespace dind::cli {
 
@@ -58,15 +58,11 @@ Result<netcfg::DetectOptions> ParseDetectionFlags(const DetectionFlags& flags) {
   return options;
 }
 
-Result<netcfg::DetectionReport> RunDetection(const DetectionFlags& flags) {
+Result<netcfg::DetectionReport> RunDetection(const DetectionFlags& flags,
+                                             netcfg::NetlinkReader& netlink) {
   auto options = ParseDetectionFlags(flags);
   if (!options) return options.error();
-  netcfg::FactSources sources = flags.sources;
-  sources.run_dockerd_version = options->dockerd_version == "auto";
-  netcfg::RtnlReader netlink;
-  auto facts = netcfg::GatherFacts(netlink, sources);
-  if (!facts) return facts.error();
-  return netcfg::Detect(*facts, *options);
+  return core::DetectHere(netlink, flags.sources, *options);
 }
 
 }  // namespace dind::cli

@@ -8,6 +8,7 @@
 
 #include "netcfg/detect/detector.h"
 #include "netcfg/detect/system_facts.h"
+#include "netcfg/netlink/snapshot.h"
 
 namespace dind::cli {
 
@@ -24,7 +25,8 @@ void AddDetectionFlags(CLI::App& command, DetectionFlags& flags);
 // Validates the flags (kBadInput naming the flag) without touching the system.
 Result<netcfg::DetectOptions> ParseDetectionFlags(const DetectionFlags& flags);
 
-// Validates the flags, reads the system through netlink and files, and decides.
-Result<netcfg::DetectionReport> RunDetection(const DetectionFlags& flags);
+// Validates the flags, then detects here (core::DetectHere) through `netlink`.
+Result<netcfg::DetectionReport> RunDetection(const DetectionFlags& flags,
+                                             netcfg::NetlinkReader& netlink);
 
 }  // namespace dind::cli

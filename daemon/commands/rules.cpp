@@ -9,9 +9,9 @@
 #include "daemon/commands/commands.h"
 #include "daemon/commands/flags.h"
 #include "daemon/commands/rules_command.h"
-#include "daemon/commands/rules_sources.h"
-#include "daemon/commands/rules_verdict.h"
+#include "daemon/core/rules_verdict.h"
 #include "daemon/privileges/process_capabilities.h"
+#include "netcfg/daemon_json/atomic_file.h"
 #include "netcfg/detect/system_facts.h"
 #include "netcfg/netlink/rtnl_reader.h"
 #include "rules/choice/decision_report.h"
@@ -47,25 +47,9 @@ const netcfg::FeatureFacts& FeatureOf(const netcfg::KernelFacts& kernel, Backend
   return kind == BackendKind::kLegacy ? kernel.ip_tables : kernel.nf_tables;
 }
 
-// Read-only: Inspect never creates or changes anything.
-Result<rules::BackendState> TakeCensus(const netcfg::KernelFacts& kernel, BackendKind kind) {
-  if (FeatureOf(kernel, kind).available == netcfg::Availability::kNo) {
-    return Error::Environment("not taken: the kernel lacks " + Name(kind) + " (" +
-                              FeatureOf(kernel, kind).evidence + ")");
-  }
-  auto backend = rules::MakeBackend(kind);
-  if (!backend) return backend.error();
-  return (*backend)->Inspect();
-}
-
 // ---- What the commands print ----------------------------------------------------------------
 
-struct ResolvedRules {
-  ResolvedSpec resolved;
-  rules::BackendDecision decision;
-};
-
-Json SpecToJson(const ResolvedSpec& resolved) {
+Json SpecToJson(const core::ResolvedSpec& resolved) {
   Json sources = Json::array();
   for (const auto& source : resolved.spec.sources) sources.push_back(source.ToString());
   return {{"sources", sources},
@@ -74,7 +58,7 @@ Json SpecToJson(const ResolvedSpec& resolved) {
           {"out_interface_from", resolved.out_interface_from}};
 }
 
-std::string SpecToText(const ResolvedSpec& resolved) {
+std::string SpecToText(const core::ResolvedSpec& resolved) {
   std::vector<std::string> sources;
   for (const auto& source : resolved.spec.sources) sources.push_back(source.ToString());
   std::string text;
@@ -121,30 +105,13 @@ std::string StateToText(BackendKind kind, const rules::BackendState& state) {
   return text;
 }
 
-// ---- Shared steps -----------------------------------------------------------------------------
-
-RulesOutput AppliedOutput(const ResolvedSpec& resolved, const rules::BackendDecision& decision,
-                          const AppliedRules& applied) {
-  RulesOutput output;
-  output.json["backend"] = rules::DecisionToJson(decision);
-  output.json["spec"] = SpecToJson(resolved);
-  output.json["state"] = StateToJson(decision.chosen, applied.state);
-  output.json["removed_from"] = applied.cleaned ? Json(Name(*applied.cleaned)) : Json(nullptr);
-  output.text = rules::DecisionToText(decision) + SpecToText(resolved) +
-                StateToText(decision.chosen, applied.state);
-  if (applied.cleaned) {
-    Line(output.text, "removed", "dind-netcfg's earlier rules in " + Name(*applied.cleaned));
-  }
-  return output;
-}
-
 // ---- The subcommands ---------------------------------------------------------------------------
 
 struct RulesFlags {
   std::string backend = "auto";
   std::vector<std::string> sources;
   std::string out_interface;
-  std::string daemon_json = std::string(kDefaultDaemonJsonPath);
+  std::string daemon_json = std::string(core::kDefaultDaemonJsonPath);
   bool json = false;
 };
 
@@ -169,35 +136,46 @@ bool DaemonJsonGiven(CLI::App& command) {
          std::getenv(EnvName("--daemon-json").c_str()) != nullptr;
 }
 
-Result<netcfg::SystemFacts> ReadSystem() {
+// The facts of this namespace `rules` needs (links and kernel), without running dockerd.
+Result<netcfg::SystemFacts> ReadSystem(netcfg::NetlinkReader& netlink) {
   netcfg::FactSources sources;
   sources.run_dockerd_version = false;
-  netcfg::RtnlReader netlink;
   return netcfg::GatherFacts(netlink, sources);
 }
 
+core::InputName Named(const std::string& flag) {
+  return {flag, EnvName(flag)};
+}
+
+struct ResolvedRules {
+  core::ResolvedSpec resolved;
+  core::ChosenBackend chosen;
+};
+
 // Validates every input (exit 2 before anything changes), then decides the backend.
-Result<ResolvedRules> Resolve(const RulesFlags& flags, bool daemon_json_given) {
-  auto requested = rules::ParseBackendRequest(flags.backend, kBackendFlagNames);
+Result<ResolvedRules> Resolve(const RulesFlags& flags, bool daemon_json_given,
+                              netcfg::NetlinkReader& netlink) {
+  auto requested = ParseBackendFlag(flags.backend);
   if (!requested) return requested.error();
   auto sources = ParseCidrs("--source", flags.sources);
   if (!sources) return sources.error();
-  auto facts = ReadSystem();
+  auto facts = ReadSystem(netlink);
   if (!facts) return facts.error();
 
-  SourcesRequest request{*sources, flags.out_interface, flags.daemon_json, daemon_json_given,
-                         std::nullopt};
+  core::SourcesRequest request{
+      *sources,          flags.out_interface,
+      flags.daemon_json, daemon_json_given,
+      std::nullopt,      {Named("--source"), Named("--out-interface"), Named("--daemon-json")}};
   if (sources->empty()) {
     auto text = netcfg::ReadDaemonJson(flags.daemon_json);
     if (!text) return text.error();
     request.daemon_json_text = std::move(text).value();
   }
-  auto resolved = ResolveMasqueradeSpec(request, facts->network);
+  auto resolved = core::ResolveMasqueradeSpec(request, facts->network);
   if (!resolved) return resolved.error();
-  auto decision = DecideBackendHere(netcfg::DetectKernel(*facts), flags.backend, true);
-  if (!decision) return decision.error();
-  LogDecision(*decision);
-  return ResolvedRules{std::move(resolved).value(), std::move(decision).value()};
+  auto chosen = core::ChooseBackendHere(netcfg::DetectKernel(*facts), *requested);
+  if (!chosen) return chosen.error();
+  return ResolvedRules{std::move(resolved).value(), std::move(chosen).value()};
 }
 
 void Print(const RulesFlags& flags, const std::string& action, RulesOutput output) {
@@ -210,22 +188,23 @@ void Print(const RulesFlags& flags, const std::string& action, RulesOutput outpu
   }
 }
 
-int RunApply(const RulesFlags& flags, bool daemon_json_given) {
-  auto resolved = Resolve(flags, daemon_json_given);
+int RunApply(const RulesFlags& flags, bool daemon_json_given, netcfg::NetlinkReader& netlink) {
+  auto resolved = Resolve(flags, daemon_json_given, netlink);
   if (!resolved) return ReportFailure(resolved.error().Wrap("rules apply"));
-  auto applied = ApplyInChosen(resolved->resolved.spec, resolved->decision);
+  const rules::BackendDecision& decision = resolved->chosen.decision;
+  auto applied = core::ApplyInChosen(resolved->chosen, resolved->resolved.spec);
   if (!applied) return ReportFailure(applied.error().Wrap("rules apply"));
-  log::Info("masquerade rules applied", {{"backend", Name(resolved->decision.chosen)},
+  log::Info("masquerade rules applied", {{"backend", Name(decision.chosen)},
                                          {"rules", std::to_string(applied->state.rules.size())},
                                          {"out_interface", resolved->resolved.spec.out_interface}});
-  Print(flags, "apply", AppliedOutput(resolved->resolved, resolved->decision, *applied));
+  Print(flags, "apply", DescribeApplied(resolved->resolved, decision, *applied));
   return 0;
 }
 
-int RunCheck(const RulesFlags& flags, bool daemon_json_given) {
-  auto resolved = Resolve(flags, daemon_json_given);
+int RunCheck(const RulesFlags& flags, bool daemon_json_given, netcfg::NetlinkReader& netlink) {
+  auto resolved = Resolve(flags, daemon_json_given, netlink);
   if (!resolved) return ReportFailure(resolved.error().Wrap("rules check"));
-  const rules::BackendDecision& decision = resolved->decision;
+  const rules::BackendDecision& decision = resolved->chosen.decision;
   // The question is whether the safety net works. In auto mode, rules an earlier run put in
   // the other backend are judged where they are (the decision is a preference, and their
   // counters or proof show whether they work); an explicit --backend is judged as asked.
@@ -246,8 +225,8 @@ int RunCheck(const RulesFlags& flags, bool daemon_json_given) {
     if (const auto& proven = decision.evidence(judged).proof) return *proven;
     return rules::MakeTrafficProver(rules::MakeBackend)->Prove(judged);
   };
-  const RulesVerdict verdict =
-      JudgeRules(judged, resolved->resolved.spec, *state, ours_elsewhere, prove);
+  const core::RulesVerdict verdict =
+      core::JudgeRules(judged, resolved->resolved.spec, *state, ours_elsewhere, prove);
   const std::string note = judged == decision.chosen
                                ? ""
                                : "dind-netcfg's rules are in " + Name(judged) +
@@ -285,13 +264,13 @@ int RunCheck(const RulesFlags& flags, bool daemon_json_given) {
   return 1;
 }
 
-int RunRemove(const RulesFlags& flags) {
+int RunRemove(const RulesFlags& flags, netcfg::NetlinkReader& netlink) {
   const auto fail = [](const Error& error) { return ReportFailure(error.Wrap("rules remove")); };
-  auto requested = rules::ParseBackendRequest(flags.backend, kBackendFlagNames);
+  auto requested = ParseBackendFlag(flags.backend);
   if (!requested) return fail(requested.error());
   // --source is not needed to remove, but a malformed value is still a mistake worth naming.
   if (auto sources = ParseCidrs("--source", flags.sources); !sources) return fail(sources.error());
-  auto facts = ReadSystem();
+  auto facts = ReadSystem(netlink);
   if (!facts) return fail(facts.error());
   const netcfg::KernelFacts kernel = netcfg::DetectKernel(*facts);
   if (*requested) {
@@ -329,39 +308,20 @@ int RunRemove(const RulesFlags& flags) {
 
 }  // namespace
 
-Result<std::optional<BackendKind>> RemoveFromUnchosen(const rules::BackendDecision& decision) {
-  const BackendKind other = Other(decision.chosen);
-  const auto& census = decision.evidence(other).census;
-  if (!census.ok() || !census->container_present) return std::optional<BackendKind>();
-  auto stale = rules::MakeBackend(other);
-  if (!stale) return stale.error();
-  DIND_RETURN_IF_ERROR((*stale)->Remove());
-  log::Info("removed dind-netcfg's rules from the backend no longer chosen",
-            {{"backend", Name(other)}});
-  return std::optional<BackendKind>(other);
-}
-
-Result<AppliedRules> ApplyInChosen(const rules::MasqueradeSpec& spec,
-                                   const rules::BackendDecision& decision) {
-  auto backend = rules::MakeBackend(decision.chosen);
-  if (!backend) return backend.error();
-  DIND_RETURN_IF_ERROR((*backend)->Apply(spec));
-  AppliedRules applied;
-  auto cleaned = RemoveFromUnchosen(decision);
-  if (!cleaned) return cleaned.error();
-  applied.cleaned = *cleaned;
-  auto state = (*backend)->Inspect();
-  if (!state) return state.error();
-  applied.state = std::move(state).value();
-  return applied;
-}
-
-void LogDecision(const rules::BackendDecision& decision) {
-  log::Info("masquerade backend chosen", {{"backend", Name(decision.chosen)},
-                                          {"step", std::string(ChoiceStepName(decision.step))},
-                                          {"reason", decision.reason}});
-  for (const auto& finding : decision.split_brain) log::Warn("split brain: " + finding);
-  for (const auto& warning : decision.warnings) log::Warn(warning);
+RulesOutput DescribeApplied(const core::ResolvedSpec& resolved,
+                            const rules::BackendDecision& decision,
+                            const core::AppliedRules& applied) {
+  RulesOutput output;
+  output.json["backend"] = rules::DecisionToJson(decision);
+  output.json["spec"] = SpecToJson(resolved);
+  output.json["state"] = StateToJson(decision.chosen, applied.state);
+  output.json["removed_from"] = applied.cleaned ? Json(Name(*applied.cleaned)) : Json(nullptr);
+  output.text = rules::DecisionToText(decision) + SpecToText(resolved) +
+                StateToText(decision.chosen, applied.state);
+  if (applied.cleaned) {
+    Line(output.text, "removed", "dind-netcfg's earlier rules in " + Name(*applied.cleaned));
+  }
+  return output;
 }
 
 void AddBackendFlag(CLI::App& command, std::string& backend) {
@@ -371,10 +331,8 @@ void AddBackendFlag(CLI::App& command, std::string& backend) {
       ->default_str("auto");
 }
 
-Status ValidateBackendFlag(const std::string& backend) {
-  auto requested = rules::ParseBackendRequest(backend, kBackendFlagNames);
-  if (!requested) return requested.error();
-  return OkStatus();
+Result<std::optional<BackendKind>> ParseBackendFlag(const std::string& backend) {
+  return rules::ParseBackendRequest(backend, kBackendFlagNames);
 }
 
 void AddApplyRulesFlags(CLI::App& command, bool& apply, bool& skip) {
@@ -385,29 +343,9 @@ void AddApplyRulesFlags(CLI::App& command, bool& apply, bool& skip) {
       ->excludes(apply_flag);
 }
 
-Result<rules::BackendDecision> DecideBackendHere(const netcfg::KernelFacts& kernel,
-                                                 const std::string& backend_flag,
-                                                 bool to_change_rules) {
-  auto requested = rules::ParseBackendRequest(backend_flag, kBackendFlagNames);
-  if (!requested) return requested.error();
-  if (*requested) DIND_RETURN_IF_ERROR(rules::RequireAvailable(kernel, **requested));
-  rules::ChoiceInputs inputs{*requested, kernel, TakeCensus(kernel, BackendKind::kLegacy),
-                             TakeCensus(kernel, BackendKind::kNft)};
-  // Both refused: no backend would take a change either. One refused (legacy also needs
-  // CAP_NET_RAW, which restricted pods drop) leaves the other to the decision.
-  const auto refused = [](const Result<rules::BackendState>& census) {
-    return !census.ok() && census.error().kind == ErrorKind::kPermission;
-  };
-  if (to_change_rules && refused(inputs.legacy_census) && refused(inputs.nft_census)) {
-    return inputs.nft_census.error();
-  }
-  auto prover = rules::MakeTrafficProver(rules::MakeBackend);
-  return rules::ChooseBackend(inputs, *prover);
-}
-
 Result<RulesOutput> DescribeBackendDecision(const netcfg::KernelFacts& kernel,
-                                            const std::string& backend_flag) {
-  auto decision = DecideBackendHere(kernel, backend_flag, false);
+                                            std::optional<BackendKind> requested) {
+  auto decision = core::DecideBackendHere(kernel, requested, /*to_change_rules=*/false);
   if (!decision) {
     if (decision.error().ExitCode() == 2) return decision.error();
     RulesOutput output{Json{{"error", decision.error().Message()}}, ""};
@@ -415,23 +353,6 @@ Result<RulesOutput> DescribeBackendDecision(const netcfg::KernelFacts& kernel,
     return output;
   }
   return RulesOutput{rules::DecisionToJson(*decision), rules::DecisionToText(*decision)};
-}
-
-Result<RulesOutput> ApplyRulesForInit(const netcfg::DetectionReport& report,
-                                      const std::string& backend_flag) {
-  auto decision = DecideBackendHere(report.kernel, backend_flag, true);
-  if (!decision) return decision.error();
-  LogDecision(*decision);
-  // Detect refuses a namespace without an IPv4 uplink, so the report always has one.
-  const ResolvedSpec resolved{{NetworksFromPools(report.pools), report.uplinks.ipv4->interface},
-                              "init's bip network and default-address-pools",
-                              "IPv4 uplink (default route)"};
-  auto applied = ApplyInChosen(resolved.spec, *decision);
-  if (!applied) return applied.error();
-  log::Info("masquerade rules applied", {{"backend", Name(decision->chosen)},
-                                         {"rules", std::to_string(applied->state.rules.size())},
-                                         {"out_interface", resolved.spec.out_interface}});
-  return AppliedOutput(resolved, *decision, *applied);
 }
 
 Runner AddRulesCommand(CLI::App& app) {
@@ -456,17 +377,18 @@ Runner AddRulesCommand(CLI::App& app) {
     // Every subcommand talks to nf_tables and ip_tables; a missing capability is named with its
     // fix instead of an EPERM from deep inside (and a non-root user's permitted-only file
     // capabilities are raised). A bad --backend is still a usage error first.
-    if (ValidateBackendFlag(flags->backend).ok()) {
+    if (ParseBackendFlag(flags->backend).ok()) {
       // `check` may run the traffic proof whatever the backend: SYS_ADMIN is wanted there too.
       const bool may_prove = flags->backend == "auto" || command->got_subcommand(check);
       if (auto raised = privileges::RequireEffective(privileges::RulesNeeds(may_prove)); !raised) {
         return ReportFailure(raised.error().Wrap("rules"));
       }
     }
+    netcfg::RtnlReader netlink;
     for (auto* chosen : command->get_subcommands()) {
-      if (chosen == apply) return RunApply(*flags, DaemonJsonGiven(*apply));
-      if (chosen == check) return RunCheck(*flags, DaemonJsonGiven(*check));
-      return RunRemove(*flags);
+      if (chosen == apply) return RunApply(*flags, DaemonJsonGiven(*apply), netlink);
+      if (chosen == check) return RunCheck(*flags, DaemonJsonGiven(*check), netlink);
+      return RunRemove(*flags, netlink);
     }
     return 2;
   };

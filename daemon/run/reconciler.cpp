@@ -5,8 +5,8 @@
 #include <chrono>
 
 #include "common/log.h"
-#include "daemon/commands/rules_sources.h"
-#include "daemon/commands/rules_verdict.h"
+#include "daemon/core/configure_here.h"
+#include "daemon/core/rules_verdict.h"
 
 namespace dind::run {
 namespace {
@@ -23,9 +23,12 @@ std::string BackendName(const rules::MasqueradeBackend& backend) {
 
 }  // namespace
 
-Reconciler::Reconciler(std::string daemon_json_path, NetworkDetector& detector,
-                       rules::MasqueradeBackend* backend)
-    : daemon_json_path_(std::move(daemon_json_path)), detector_(detector), backend_(backend) {
+Reconciler::Reconciler(std::string daemon_json_path, core::NetworkDetector& detector,
+                       const core::ChosenBackend* rules)
+    : daemon_json_path_(std::move(daemon_json_path)),
+      detector_(detector),
+      chosen_(rules),
+      backend_(rules != nullptr ? rules->backend.get() : nullptr) {
   state_.daemon_json.path = daemon_json_path_;
   state_.rules.enabled = backend_ != nullptr;
   if (backend_ != nullptr) state_.rules.backend = backend_->kind();
@@ -38,39 +41,33 @@ Status Reconciler::Start() {
 }
 
 Status Reconciler::Start(netcfg::DetectionReport report) {
-  pool_networks_ = cli::NetworksFromPools(report.pools);
+  auto configured = core::ConfigureHere(daemon_json_path_, report, chosen_, "");
+  if (!configured) return configured.error();
+  pool_networks_ = configured->spec.spec.sources;
   state_.report = std::move(report);
-  if (auto written = WriteDaemonJson(*state_.report); !written) return written.error();
-  if (backend_ != nullptr) {
-    state_.rules.spec = WantedSpec();
-    DIND_RETURN_IF_ERROR(ApplyRules());
-    log::Info("masquerade rules applied",
-              {{"backend", BackendName(*backend_)},
-               {"rules", std::to_string(state_.rules.spec.sources.size())},
-               {"out_interface", state_.rules.spec.out_interface}});
+  RecordDaemonJson(*state_.report, configured->daemon_json);
+  if (configured->rules) {
+    state_.rules.spec = configured->spec.spec;
+    state_.rules.present = configured->rules->ok();
+    state_.rules.error = configured->rules->ok() ? "" : configured->rules->error().Message();
   }
   state_.last_reconcile_at = Clock::now();
-  return OkStatus();
+  return configured->status();
 }
 
-Status Reconciler::WriteDaemonJson(const netcfg::DetectionReport& report) {
+void Reconciler::RecordDaemonJson(const netcfg::DetectionReport& report,
+                                  const Result<netcfg::DaemonJsonUpdate>& update) {
   DaemonJsonState& file = state_.daemon_json;
-  auto update = netcfg::UpdateDaemonJsonFile(daemon_json_path_, netcfg::PlanDaemonJson(report));
   if (!update) {
     file.written = false;
     file.error = update.error().Message();
-    return update.error();
+    return;
   }
   const std::uint32_t before = file.mtu;
   file.written = true;
   file.error.clear();
   file.mtu = report.mtu.docker;
-  if (update->written) {
-    ++file.writes;
-    log::Info("daemon.json written", {{"path", daemon_json_path_},
-                                      {"mtu", std::to_string(file.mtu)},
-                                      {"changes", std::to_string(update->changes.size())}});
-  }
+  if (update->written) ++file.writes;
   // At start dockerd may not have read the file yet; the docker API tells (OnDockerNetworks).
   if (before != 0 && before != file.mtu) {
     file.restart_required = true;
@@ -80,7 +77,6 @@ Status Reconciler::WriteDaemonJson(const netcfg::DetectionReport& report) {
                           daemon_json_path_ + " says so now: restart dockerd to apply it";
     log::Warn("dockerd must be restarted", {{"reason", file.restart_reason}});
   }
-  return OkStatus();
 }
 
 void Reconciler::OnNetworkChanged() {
@@ -94,9 +90,10 @@ void Reconciler::OnNetworkChanged() {
   report->pools = state_.report->pools;
   report->cgroup = state_.report->cgroup;
   state_.report = std::move(report).value();
-  if (auto written = WriteDaemonJson(*state_.report); !written) {
-    log::Error("daemon.json could not be updated", {{"error", written.error().Message()}});
-  }
+  auto update = core::WriteDaemonJson(daemon_json_path_, *state_.report);
+  if (!update)
+    log::Error("daemon.json could not be updated", {{"error", update.error().Message()}});
+  RecordDaemonJson(*state_.report, update);
   UpdateRules("the uplink changed");
   state_.last_reconcile_at = Clock::now();
 }
@@ -163,7 +160,8 @@ bool Reconciler::CheckRules() {
     log::Warn("masquerade rules could not be read", {{"error", rules.error}});
     return false;
   }
-  const cli::RulesVerdict verdict = cli::CheckPresence(backend_->kind(), rules.spec, *found, false);
+  const core::RulesVerdict verdict =
+      core::CheckPresence(backend_->kind(), rules.spec, *found, false);
   if (verdict.present && verdict.stale.empty()) {
     rules.present = true;
     rules.missing.clear();

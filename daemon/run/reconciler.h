@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The sidecar's decisions, without the event loop: what to do when it starts, when the
 // namespace's links, addresses or routes change, when the masquerade rules may have drifted and
-// when dockerd's networks change. The kernel is reached only through the two seams passed in,
-// so every decision is unit-tested with fakes; the event loop (sidecar.h) only calls in.
+// when dockerd's networks change. The kernel is reached only through the two seams passed in
+// (the detector and the chosen backend), so every decision is unit-tested with fakes; the event
+// loop (sidecar.h) only calls in. Starting is core::ConfigureHere, the same job as `init`.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,8 @@
 #include <vector>
 
 #include "common/result.h"
+#include "daemon/core/backend_here.h"
+#include "daemon/core/detect_here.h"
 #include "daemon/docker/docker_api.h"
 #include "daemon/run/sidecar_state.h"
 #include "netcfg/detect/detector.h"
@@ -18,19 +21,12 @@
 
 namespace dind::run {
 
-// Reads the namespace and decides, as `init` does.
-class NetworkDetector {
- public:
-  virtual ~NetworkDetector() = default;
-  virtual Result<netcfg::DetectionReport> Detect() = 0;
-};
-
 class Reconciler {
  public:
-  // `backend` is the chosen masquerade backend, or null when rules are not managed (--no-rules).
-  // Both must outlive the reconciler.
-  Reconciler(std::string daemon_json_path, NetworkDetector& detector,
-             rules::MasqueradeBackend* backend);
+  // `rules` is the backend chosen here with its decision, or null when rules are not managed
+  // (--no-rules). Both must outlive the reconciler.
+  Reconciler(std::string daemon_json_path, core::NetworkDetector& detector,
+             const core::ChosenBackend* rules);
 
   // Detects, writes daemon.json and makes the rules present. An error here ends the daemon:
   // nothing is right yet, and the message says what to fix.
@@ -64,15 +60,18 @@ class Reconciler {
   const SidecarState& state() const { return state_; }
 
  private:
-  Status WriteDaemonJson(const netcfg::DetectionReport& report);
+  // Records in state_ what writing daemon.json for `report` did (`update`).
+  void RecordDaemonJson(const netcfg::DetectionReport& report,
+                        const Result<netcfg::DaemonJsonUpdate>& update);
   rules::MasqueradeSpec WantedSpec() const;
   // Applies the wanted spec when it differs from the one in force.
   void UpdateRules(const std::string& why);
   Status ApplyRules();
 
   std::string daemon_json_path_;
-  NetworkDetector& detector_;
-  rules::MasqueradeBackend* backend_;
+  core::NetworkDetector& detector_;
+  const core::ChosenBackend* chosen_;
+  rules::MasqueradeBackend* backend_;            // chosen_'s, or null
   std::vector<Cidr> pool_networks_;              // from the report at start
   std::optional<std::uint64_t> stamp_in_place_;  // the change stamp when last seen in place
   int polls_since_check_ = 0;

@@ -6,7 +6,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <exception>
 #include <functional>
 
 #include "common/log.h"
@@ -77,8 +76,9 @@ class Sidecar {
   http::Readiness Readiness() const;
   const probe::ProberStatus* Egress() const { return prober_ ? &prober_->status() : nullptr; }
   void Stop(const std::string& signal);
-  // Runs `handler`, logging instead of letting an exception reach the loop.
-  void Guarded(const char* what, const std::function<void()>& handler);
+  // Runs an event's handler, then tells systemd where we stand. Handlers return errors as
+  // values and log them; a broken invariant aborts (common/check.h), so nothing is caught here.
+  void Handle(const std::function<void()>& handler);
 
   Reconciler& reconciler_;
   const SidecarOptions& options_;
@@ -109,12 +109,8 @@ class Sidecar {
   int exit_code_ = 0;
 };
 
-void Sidecar::Guarded(const char* what, const std::function<void()>& handler) {
-  try {
-    handler();
-  } catch (const std::exception& error) {
-    log::Error("internal error; the daemon goes on", {{"in", what}, {"error", error.what()}});
-  }
+void Sidecar::Handle(const std::function<void()>& handler) {
+  handler();
   Publish();
 }
 
@@ -165,7 +161,7 @@ Status Sidecar::WatchNetwork() {
     network_settle_timer_.async_wait([this](const error_code& error) {
       network_settle_pending_ = false;
       if (error) return;
-      Guarded("network change", [this] {
+      Handle([this] {
         reconciler_.OnNetworkChanged();
         if (attachment_) attachment_->set_container_mtu(reconciler_.state().daemon_json.mtu);
         // The bridge may have appeared, gone or changed its address: probe from where it is now.
@@ -189,7 +185,7 @@ Status Sidecar::WatchRules() {
         log::Warn("reading nf_tables notifications failed", {{"error", touched.error().Message()}});
       }
       // Our own repair notifies too: the check after it finds everything in place.
-      if (!touched || *touched) Guarded("nf_tables change", [this] { reconciler_.CheckRules(); });
+      if (!touched || *touched) Handle([this] { reconciler_.CheckRules(); });
     });
     return OkStatus();
   }
@@ -202,14 +198,14 @@ void Sidecar::SchedulePoll() {
   poll_timer_.expires_after(options_.poll_interval);
   poll_timer_.async_wait([this](const error_code& error) {
     if (error) return;
-    Guarded("rules poll", [this] { reconciler_.PollRules(); });
+    Handle([this] { reconciler_.PollRules(); });
     SchedulePoll();
   });
 }
 
 void Sidecar::ListDockerNetworks() {
   docker_->ListNetworks([this](Result<std::vector<docker::DockerNetwork>> networks) {
-    Guarded("docker networks", [&] {
+    Handle([&] {
       if (networks) {
         reconciler_.OnDockerNetworks(std::move(networks).value());
       } else {
@@ -232,7 +228,7 @@ void Sidecar::WatchDocker() {
     }
   };
   callbacks.on_disconnected = [this](const Error& error, std::chrono::milliseconds retry_in) {
-    Guarded("docker events", [&] {
+    Handle([&] {
       reconciler_.OnDockerUnavailable(error.Message());
       log::Debug("docker API: subscribing again", {{"in", probe::FormatDuration(retry_in)}});
     });
@@ -295,7 +291,7 @@ int Sidecar::Run() {
   }
   WatchDocker();
   // Anything that changed while the watchers were being set up is caught by one check now.
-  Guarded("start", [this] { reconciler_.CheckRules(); });
+  Handle([this] { reconciler_.CheckRules(); });
   log::Info("running", {{"ready", Readiness().ready ? "yes" : "not yet: " + Readiness().reason}});
   io_.run();
   // Detach the probe (its veth leaves docker0) before the loop objects go.

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// ReadDaemonJson and WriteFileAtomically: the file-system half of daemon.json handling.
+#include "netcfg/daemon_json/atomic_file.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -14,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "netcfg/daemon_json/daemon_json.h"
+#include "common/scoped_fd.h"
 
 namespace dind::netcfg {
 namespace {
@@ -105,26 +106,6 @@ Error ReadError(int errnum, const std::string& path) {
   return Error::Environment(std::move(what), errnum, ReadHint(errnum, path));
 }
 
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-  // Closes now and reports the result: close() is where some file systems report write errors.
-  int Close() {
-    const int result = ::close(fd_);
-    fd_ = -1;
-    return result;
-  }
-
- private:
-  int fd_;
-};
-
 // The temporary file is unlinked unless Commit() says it was renamed into place. A second
 // descriptor holds a flock on it until then: it tells RemoveStaleTemporaries that a live writer
 // owns the file (the writing descriptor is closed before the rename, to see close()'s errors).
@@ -137,13 +118,13 @@ class TemporaryFile {
   }
   TemporaryFile(const TemporaryFile&) = delete;
   TemporaryFile& operator=(const TemporaryFile&) = delete;
-  FileDescriptor& fd() { return fd_; }
+  ScopedFd& fd() { return fd_; }
   const std::string& path() const { return path_; }
   void Commit() { committed_ = true; }
 
  private:
-  FileDescriptor fd_;
-  FileDescriptor lock_fd_;
+  ScopedFd fd_;
+  ScopedFd lock_fd_;
   std::string path_;
   bool committed_ = false;
 };
@@ -200,7 +181,7 @@ void RemoveStaleTemporaries(const std::string& dir, const std::string& base) {
   while (const dirent* entry = ::readdir(directory)) {
     if (!IsTemporaryNameOf(entry->d_name, prefix)) continue;
     const std::string path = dir + "/" + entry->d_name;
-    FileDescriptor fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    ScopedFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     struct stat opened {};
     if (fd.get() < 0 || ::fstat(fd.get(), &opened) != 0 || !S_ISREG(opened.st_mode)) continue;
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;  // a live writer's
@@ -263,7 +244,7 @@ Result<std::optional<std::string>> ReadDaemonJson(const std::string& path) {
     if (errno == ENOENT) return std::optional<std::string>();
     return ReadError(errno, path);
   }
-  FileDescriptor fd(raw_fd);
+  ScopedFd fd(raw_fd);
   struct stat status {};
   if (::fstat(fd.get(), &status) != 0) return ReadError(errno, path);
   if (S_ISDIR(status.st_mode)) return ReadError(EISDIR, path);
@@ -369,23 +350,12 @@ Status WriteFileAtomically(const std::string& path, std::string_view content) {
     return WriteError(shown + " was replaced, but opening " + dir + " to flush it failed", errno,
                       dir);
   }
-  FileDescriptor directory(dir_fd);
+  ScopedFd directory(dir_fd);
   // Some file systems (FUSE, some network mounts) cannot fsync a directory: nothing to flush.
   if (::fsync(directory.get()) != 0 && errno != EINVAL && errno != ENOTSUP) {
     return WriteError(shown + " was replaced, but flushing " + dir + " to disk failed", errno, dir);
   }
   return OkStatus();
-}
-
-Result<DaemonJsonUpdate> UpdateDaemonJsonFile(const std::string& path,
-                                              const std::vector<KeyUpdate>& updates) {
-  auto existing = ReadDaemonJson(path);
-  if (!existing) return existing.error();
-  auto merged = MergeDaemonJson(*existing, updates, path);
-  if (!merged) return merged.error();
-  DaemonJsonUpdate update{!*existing || **existing != merged->text, std::move(merged->changes)};
-  if (update.written) DIND_RETURN_IF_ERROR(WriteFileAtomically(path, merged->text));
-  return update;
 }
 
 }  // namespace dind::netcfg

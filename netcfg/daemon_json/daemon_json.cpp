@@ -17,6 +17,7 @@
 #include <exception>
 #include <map>
 
+#include "netcfg/daemon_json/atomic_file.h"
 #include "netcfg/daemon_json/json_text.h"
 
 namespace dind::netcfg {
@@ -276,6 +277,17 @@ Result<MergeResult> MergeDaemonJson(const std::optional<std::string>& existing_t
     // Not expected (values are validated above), but an exception must never escape.
     return Error::Environment("merging into " + std::string(source_name) + ": " + error.what());
   }
+}
+
+Result<DaemonJsonUpdate> UpdateDaemonJsonFile(const std::string& path,
+                                              const std::vector<KeyUpdate>& updates) {
+  auto existing = ReadDaemonJson(path);
+  if (!existing) return existing.error();
+  auto merged = MergeDaemonJson(*existing, updates, path);
+  if (!merged) return merged.error();
+  DaemonJsonUpdate update{!*existing || **existing != merged->text, std::move(merged->changes)};
+  if (update.written) DIND_RETURN_IF_ERROR(WriteFileAtomically(path, merged->text));
+  return update;
 }
 
 }  // namespace dind::netcfg

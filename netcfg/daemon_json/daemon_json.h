@@ -42,16 +42,6 @@ Result<MergeResult> MergeDaemonJson(const std::optional<std::string>& existing_t
                                     const std::vector<KeyUpdate>& updates,
                                     std::string_view source_name);
 
-// Reads `path`: nullopt when it does not exist, an Error when it exists but cannot be read.
-Result<std::optional<std::string>> ReadDaemonJson(const std::string& path);
-
-// Replaces `path` with `content` atomically: temporary file in the same directory, fsync, rename,
-// fsync of the directory. Keeps the existing file's mode and owner (new files get 0644). A
-// symlinked path is written through to its target. On any failure the old file is untouched and
-// no temporary file is left behind. The temporary files of earlier writes that were killed before
-// their rename are removed; those of writes still running (they hold a flock) are left alone.
-Status WriteFileAtomically(const std::string& path, std::string_view content);
-
 struct DaemonJsonUpdate {
   bool written = false;  // false when the file already held exactly these bytes
   std::vector<KeyChange> changes;

@@ -6,7 +6,9 @@
 namespace dind {
 namespace {
 
-Status FailsWith(Error error) { return error; }
+Status FailsWith(Error error) {
+  return error;
+}
 Status Propagates(Error error) {
   DIND_RETURN_IF_ERROR(FailsWith(std::move(error)));
   return OkStatus();
@@ -29,6 +31,24 @@ TEST(ResultTest, ReturnIfErrorPropagates) {
   Result<int> value = 7;
   ASSERT_TRUE(value.ok());
   EXPECT_EQ(*value, 7);
+}
+
+// The error policy: a broken invariant aborts with where it broke, it is not thrown.
+TEST(ResultDeathTest, ValueOfAnErrorAbortsNamingTheFile) {
+  const Result<int> failed = Error::Environment("x");
+  EXPECT_DEATH((void)failed.value(),
+               "internal error at .*result.h:[0-9]+: value\\(\\) of a Result");
+}
+
+TEST(ResultDeathTest, ErrorOfAValueAborts) {
+  const Result<int> value = 7;
+  EXPECT_DEATH((void)value.error(), "error\\(\\) of a Result that holds a value");
+}
+
+TEST(CheckDeathTest, AbortsWithFileLineConditionAndMessage) {
+  const int answer = 41;
+  EXPECT_DEATH(DIND_CHECK(answer == 42, "the answer is fixed"),
+               "result_test.cpp:[0-9]+: the answer is fixed \\(answer == 42\\)");
 }
 
 }  // namespace

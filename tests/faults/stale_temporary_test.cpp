@@ -10,6 +10,7 @@
 
 #include <filesystem>
 
+#include "netcfg/daemon_json/atomic_file.h"
 #include "netcfg/daemon_json/daemon_json.h"
 #include "tests/netcfg/daemon_json/temp_dir.h"
 

@@ -20,7 +20,6 @@
 #include "daemon/commands/flags.h"
 #include "daemon/http/listen_address.h"
 #include "daemon/probe/probe_target.h"
-#include "daemon/run/run_command.h"
 
 namespace {
 
@@ -32,19 +31,9 @@ constexpr std::string_view kEnvPrefix = "DIND_NETCFG_";
 
 // The command line of daemon/main.cpp. Parsing only fills the flag variables the runners hold.
 void ParseCommandLine(const std::vector<std::string>& args) {
-  CLI::App app{"dind-netcfg", "dind-netcfg"};
-  app.require_subcommand(1);
-  app.fallthrough();
-  std::string log_level = "info";
-  std::string log_format = "text";
-  dind::cli::AddOption(app, "--log-level", "LEVEL", log_level, "")
-      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
-  dind::cli::AddOption(app, "--log-format", "FORMAT", log_format, "")
-      ->check(CLI::IsMember({"text", "json"}));
-  const std::map<std::string, dind::cli::Runner> runners{
-      {"detect", dind::cli::AddDetectCommand(app)},   {"init", dind::cli::AddInitCommand(app)},
-      {"version", dind::cli::AddVersionCommand(app)}, {"probe", dind::cli::AddProbeCommand(app)},
-      {"rules", dind::cli::AddRulesCommand(app)},     {"run", dind::run::AddRunCommand(app)}};
+  auto line = dind::cli::MakeCommandLine();
+  CLI::App& app = line->app;
+  const auto& runners = line->runners;
 
   std::vector<const char*> argv{"dind-netcfg"};
   for (const auto& arg : args) argv.push_back(arg.c_str());

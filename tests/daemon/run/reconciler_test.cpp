@@ -12,7 +12,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "tests/netcfg/detect/fixtures.h"
+#include "tests/mocks/fake_backend.h"
+#include "tests/mocks/fake_detector.h"
 
 namespace dind::run {
 namespace {
@@ -20,56 +21,9 @@ namespace {
 using ::testing::HasSubstr;
 using Json = netcfg::OrderedJson;
 
-class FakeDetector final : public NetworkDetector {
- public:
-  std::uint32_t uplink_mtu = 1450;
-  std::vector<Cidr> avoid;
-  bool fail = false;
-  int calls = 0;
-  Result<netcfg::DetectionReport> Detect() override {
-    ++calls;
-    if (fail) return Error::Environment("netlink: reading routes failed");
-    netcfg::DetectOptions options;
-    options.dockerd_version = "24.0.7";
-    options.avoid = avoid;
-    return netcfg::Detect(netcfg::testing::PodFacts(uplink_mtu), options);
-  }
-};
-
-// Keeps the last spec applied; tests break it as someone else would.
-class FakeBackend final : public rules::MasqueradeBackend {
- public:
-  std::optional<rules::MasqueradeSpec> installed;
-  int applies = 0;
-  int inspects = 0;
-  bool fail_apply = false;
-  std::optional<std::uint64_t> stamp;  // nullopt: no change stamp, as for nft
-  rules::BackendKind kind() const override { return rules::BackendKind::kNft; }
-  Status Apply(const rules::MasqueradeSpec& spec) override {
-    if (fail_apply) return Error::Permission("nf_tables: changing table ip dind-netcfg", EPERM);
-    ++applies;
-    installed = spec;
-    if (stamp) ++*stamp;
-    return OkStatus();
-  }
-  std::optional<std::uint64_t> ChangeStamp() override { return stamp; }
-  Result<rules::BackendState> Inspect() override {
-    ++inspects;
-    rules::BackendState state;
-    state.container_present = installed.has_value();
-    state.hooked = installed.has_value();
-    if (installed) {
-      for (const auto& source : installed->sources) {
-        state.rules.push_back({source, installed->out_interface, 0, 0});
-      }
-    }
-    return state;
-  }
-  Status Remove() override {
-    installed.reset();
-    return OkStatus();
-  }
-};
+using testing::DecisionFor;
+using testing::FakeBackend;
+using testing::FakeDetector;
 
 std::vector<std::string> Strings(const std::vector<Cidr>& cidrs) {
   std::vector<std::string> out;
@@ -108,11 +62,13 @@ class ReconcilerTest : public ::testing::Test {
   std::filesystem::path dir_;
   std::string path_;
   FakeDetector detector_;
-  FakeBackend backend_;
+  core::ChosenBackend chosen_{std::make_unique<FakeBackend>(),
+                              DecisionFor(rules::BackendKind::kNft)};
+  FakeBackend& backend_ = static_cast<FakeBackend&>(*chosen_.backend);
 };
 
 TEST_F(ReconcilerTest, StartWritesDaemonJsonAndInstallsTheRules) {
-  Reconciler reconciler(path_, detector_, &backend_);
+  Reconciler reconciler(path_, detector_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
   EXPECT_EQ(ReadDaemonJson()["mtu"], 1450);
   EXPECT_EQ(ReadDaemonJson()["fixed-cidr"], "172.17.0.0/17");
@@ -127,16 +83,30 @@ TEST_F(ReconcilerTest, StartWritesDaemonJsonAndInstallsTheRules) {
   EXPECT_TRUE(ReadinessOf(state, nullptr).ready);
 }
 
+TEST_F(ReconcilerTest, StartTakesOurEarlierRulesOutOfTheBackendNoLongerChosen) {
+  auto journal = std::make_shared<std::vector<std::string>>();
+  core::ChosenBackend chosen{std::make_unique<FakeBackend>(rules::BackendKind::kNft, journal),
+                             DecisionFor(rules::BackendKind::kNft, /*ours_in_other=*/true)};
+  chosen.make_backend =
+      [journal](rules::BackendKind kind) -> Result<std::unique_ptr<rules::MasqueradeBackend>> {
+    return std::unique_ptr<rules::MasqueradeBackend>(std::make_unique<FakeBackend>(kind, journal));
+  };
+  Reconciler reconciler(path_, detector_, &chosen);
+  ASSERT_TRUE(reconciler.Start().ok());
+  // As init does it: the new rules first, so the safety net never has a gap.
+  EXPECT_EQ(*journal, (std::vector<std::string>{"nft apply", "legacy remove"}));
+}
+
 TEST_F(ReconcilerTest, StartFailsWithTheEnvironmentsReason) {
   detector_.fail = true;
-  Reconciler failing_detection(path_, detector_, &backend_);
+  Reconciler failing_detection(path_, detector_, &chosen_);
   auto started = failing_detection.Start();
   ASSERT_FALSE(started.ok());
   EXPECT_THAT(started.error().Message(), HasSubstr("reading routes"));
 
   detector_.fail = false;
   backend_.fail_apply = true;
-  Reconciler failing_rules(path_, detector_, &backend_);
+  Reconciler failing_rules(path_, detector_, &chosen_);
   started = failing_rules.Start();
   ASSERT_FALSE(started.ok());
   EXPECT_EQ(started.error().ExitCode(), 1);
@@ -147,7 +117,7 @@ TEST_F(ReconcilerTest, StartFailsWithTheEnvironmentsReason) {
 
 TEST_F(ReconcilerTest, AMalformedDaemonJsonIsNeverOverwritten) {
   std::ofstream(path_) << "{\"mtu\": 1500,}";
-  Reconciler reconciler(path_, detector_, &backend_);
+  Reconciler reconciler(path_, detector_, &chosen_);
   auto started = reconciler.Start();
   ASSERT_FALSE(started.ok());
   EXPECT_EQ(started.error().ExitCode(), 2);
@@ -158,7 +128,7 @@ TEST_F(ReconcilerTest, AMalformedDaemonJsonIsNeverOverwritten) {
 }
 
 TEST_F(ReconcilerTest, IntactRulesAreLeftAloneAndLostOnesRepaired) {
-  Reconciler reconciler(path_, detector_, &backend_);
+  Reconciler reconciler(path_, detector_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
   const int applies = backend_.applies;
   EXPECT_FALSE(reconciler.CheckRules());
@@ -180,7 +150,7 @@ TEST_F(ReconcilerTest, IntactRulesAreLeftAloneAndLostOnesRepaired) {
 
 TEST_F(ReconcilerTest, PollsReadTheRulesOnlyWhenTheStampMoves) {
   backend_.stamp = 7;
-  Reconciler reconciler(path_, detector_, &backend_);
+  Reconciler reconciler(path_, detector_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
   EXPECT_FALSE(reconciler.CheckRules());  // in place: remembers the stamp
   const int inspects = backend_.inspects;
@@ -202,7 +172,7 @@ TEST_F(ReconcilerTest, PollsReadTheRulesOnlyWhenTheStampMoves) {
 }
 
 TEST_F(ReconcilerTest, WithoutAStampEveryPollReads) {
-  Reconciler reconciler(path_, detector_, &backend_);
+  Reconciler reconciler(path_, detector_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
   const int inspects = backend_.inspects;
   EXPECT_FALSE(reconciler.PollRules());
@@ -211,7 +181,7 @@ TEST_F(ReconcilerTest, WithoutAStampEveryPollReads) {
 }
 
 TEST_F(ReconcilerTest, AFailedRepairMakesItNotReadyAndSaysWhy) {
-  Reconciler reconciler(path_, detector_, &backend_);
+  Reconciler reconciler(path_, detector_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
   backend_.installed.reset();
   backend_.fail_apply = true;
@@ -223,7 +193,7 @@ TEST_F(ReconcilerTest, AFailedRepairMakesItNotReadyAndSaysWhy) {
 }
 
 TEST_F(ReconcilerTest, AnMtuChangeRewritesDaemonJsonAndAsksForARestart) {
-  Reconciler reconciler(path_, detector_, &backend_);
+  Reconciler reconciler(path_, detector_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
   detector_.uplink_mtu = 1400;
   // A new route that collides with the pools must not move them under a running dockerd.
@@ -244,7 +214,7 @@ TEST_F(ReconcilerTest, AnMtuChangeRewritesDaemonJsonAndAsksForARestart) {
 }
 
 TEST_F(ReconcilerTest, AFailedRedetectionKeepsTheLastDecision) {
-  Reconciler reconciler(path_, detector_, &backend_);
+  Reconciler reconciler(path_, detector_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
   detector_.fail = true;
   reconciler.OnNetworkChanged();
@@ -253,7 +223,7 @@ TEST_F(ReconcilerTest, AFailedRedetectionKeepsTheLastDecision) {
 }
 
 TEST_F(ReconcilerTest, DockerNetworksAddSourcesAndReportTooHighMtus) {
-  Reconciler reconciler(path_, detector_, &backend_);
+  Reconciler reconciler(path_, detector_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
   reconciler.OnDockerNetworks({Network("bridge", "172.17.0.0/16", 1450, "docker0"),
                                Network("kind", "172.18.0.0/24", std::nullopt, "br-0123456789ab"),
@@ -275,7 +245,7 @@ TEST_F(ReconcilerTest, DockerNetworksAddSourcesAndReportTooHighMtus) {
 }
 
 TEST_F(ReconcilerTest, DockerRunningWithAnotherMtuNeedsARestartUntilItRestarts) {
-  Reconciler reconciler(path_, detector_, &backend_);
+  Reconciler reconciler(path_, detector_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
   reconciler.OnDockerNetworks({Network("bridge", "172.17.0.0/16", 1500, "docker0")});
   EXPECT_TRUE(reconciler.state().daemon_json.restart_required);
@@ -293,7 +263,7 @@ TEST_F(ReconcilerTest, WithoutABackendRulesAreNotManaged) {
 }
 
 TEST_F(ReconcilerTest, RemoveRulesTakesThemAway) {
-  Reconciler reconciler(path_, detector_, &backend_);
+  Reconciler reconciler(path_, detector_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
   ASSERT_TRUE(reconciler.RemoveRules().ok());
   EXPECT_FALSE(backend_.installed);

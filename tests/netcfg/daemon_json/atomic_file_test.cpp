@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "netcfg/daemon_json/atomic_file.h"
+
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // What `rules` masquerades: sources from --source, daemon.json or the docker bridges, and the
 // out-interface, from injected daemon.json text and netlink snapshots.
-#include "daemon/commands/rules_sources.h"
+#include "daemon/core/rule_sources.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace dind::cli {
+namespace dind::core {
 namespace {
 
 using ::testing::AllOf;
@@ -41,8 +41,14 @@ netcfg::NetworkSnapshot Pod() {
   return network;
 }
 
+// The names the `rules` command gives its inputs; messages must use them.
+const SourceInputNames kNames{{"--source", "DIND_NETCFG_SOURCE"},
+                              {"--out-interface", "DIND_NETCFG_OUT_INTERFACE"},
+                              {"--daemon-json", "DIND_NETCFG_DAEMON_JSON"}};
+
 SourcesRequest Request(std::optional<std::string> daemon_json, bool given = false) {
   SourcesRequest request;
+  request.names = kNames;
   request.daemon_json_path = "/etc/docker/daemon.json";
   request.daemon_json_explicit = given;
   request.daemon_json_text = std::move(daemon_json);
@@ -55,20 +61,21 @@ TEST(DaemonJsonSources, BipNetworkAndEveryPoolBase) {
   const auto networks = DockerNetworksFromDaemonJson(
       R"({"mtu": 1450, "bip": "10.200.0.1/24", "default-address-pools": [
             {"base": "10.201.0.0/16", "size": 24}, {"base": "10.202.0.0/16", "size": 26}]})",
-      "d.json");
+      "d.json", kNames);
   ASSERT_TRUE(networks.ok()) << networks.error().Message();
   EXPECT_THAT(*networks, ElementsAre(C("10.200.0.0/24"), C("10.201.0.0/16"), C("10.202.0.0/16")));
 }
 
 TEST(DaemonJsonSources, NeitherKeyIsEmptyNotAnError) {
-  const auto networks = DockerNetworksFromDaemonJson(R"({"debug": true})", "d.json");
+  const auto networks = DockerNetworksFromDaemonJson(R"({"debug": true})", "d.json", kNames);
   ASSERT_TRUE(networks.ok());
   EXPECT_THAT(*networks, IsEmpty());
 }
 
 TEST(DaemonJsonSources, DuplicatesAreDropped) {
   const auto networks = DockerNetworksFromDaemonJson(
-      R"({"bip": "172.17.0.1/16", "default-address-pools": [{"base": "172.17.0.0/16"}]})", "d");
+      R"({"bip": "172.17.0.1/16", "default-address-pools": [{"base": "172.17.0.0/16"}]})", "d",
+      kNames);
   ASSERT_TRUE(networks.ok());
   EXPECT_THAT(*networks, ElementsAre(C("172.17.0.0/16")));
 }
@@ -88,7 +95,7 @@ TEST(DaemonJsonSources, MalformedInputNamesTheFileAndTheKey) {
                         Case{R"({"default-address-pools": [{"base": "10.0.0.0/8"},
                                 {"base": "nonsense"}]})",
                              {"default-address-pools[1].base", "nonsense"}}}) {
-    const auto networks = DockerNetworksFromDaemonJson(c.text, "/x/daemon.json");
+    const auto networks = DockerNetworksFromDaemonJson(c.text, "/x/daemon.json", kNames);
     ASSERT_FALSE(networks.ok()) << c.text;
     EXPECT_EQ(networks.error().ExitCode(), 2) << c.text;
     for (const auto& name : c.named) {
@@ -173,13 +180,13 @@ TEST(ResolveSpec, NothingToMasqueradeSaysWhereItLooked) {
 // ---- Out-interface -------------------------------------------------------------------------
 
 TEST(OutInterface, ExistingLinkIsTaken) {
-  const auto chosen = ResolveOutInterface("cni0", Pod());
+  const auto chosen = ResolveOutInterface("cni0", Pod(), kNames.out_interface);
   ASSERT_TRUE(chosen.ok());
   EXPECT_EQ(*chosen, "cni0");
 }
 
 TEST(OutInterface, UnknownLinkIsBadInputNamingItAndListingTheLinks) {
-  const auto chosen = ResolveOutInterface("eth9", Pod());
+  const auto chosen = ResolveOutInterface("eth9", Pod(), kNames.out_interface);
   ASSERT_FALSE(chosen.ok());
   EXPECT_EQ(chosen.error().ExitCode(), 2);
   EXPECT_THAT(chosen.error().Message(),
@@ -188,7 +195,7 @@ TEST(OutInterface, UnknownLinkIsBadInputNamingItAndListingTheLinks) {
 }
 
 TEST(OutInterface, DefaultIsTheIpv4Uplink) {
-  const auto chosen = ResolveOutInterface("", Pod());
+  const auto chosen = ResolveOutInterface("", Pod(), kNames.out_interface);
   ASSERT_TRUE(chosen.ok());
   EXPECT_EQ(*chosen, "eth0");
 }
@@ -196,11 +203,11 @@ TEST(OutInterface, DefaultIsTheIpv4Uplink) {
 TEST(OutInterface, NoDefaultRouteIsAnEnvironmentErrorPointingToTheFlag) {
   netcfg::NetworkSnapshot no_route = Pod();
   no_route.routes.clear();
-  const auto chosen = ResolveOutInterface("", no_route);
+  const auto chosen = ResolveOutInterface("", no_route, kNames.out_interface);
   ASSERT_FALSE(chosen.ok());
   EXPECT_EQ(chosen.error().ExitCode(), 1);
   EXPECT_THAT(chosen.error().Message(), HasSubstr("--out-interface"));
 }
 
 }  // namespace
-}  // namespace dind::cli
+}  // namespace dind::core

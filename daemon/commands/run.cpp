@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // `run`: the long-running sidecar. Flags are parsed and checked here (exit 2 before anything is
 // changed), then it does what `init` does and hands over to the event loop (sidecar.h).
-#include "daemon/run/run_command.h"
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,46 +9,28 @@
 
 #include "common/files.h"
 #include "common/log.h"
+#include "daemon/commands/commands.h"
 #include "daemon/commands/detection_flags.h"
 #include "daemon/commands/flags.h"
 #include "daemon/commands/rules_command.h"
-#include "daemon/commands/rules_sources.h"
+#include "daemon/core/configure_here.h"
+#include "daemon/core/detect_here.h"
+#include "daemon/core/rule_sources.h"
 #include "daemon/privileges/process_capabilities.h"
 #include "daemon/probe/probe_target.h"
 #include "daemon/run/reconciler.h"
 #include "daemon/run/sidecar.h"
-#include "netcfg/detect/system_facts.h"
 #include "netcfg/netlink/rtnl_reader.h"
-#include "rules/choice/backend_choice.h"
 
-namespace dind::run {
+namespace dind::cli {
 namespace {
 
-// Detection as `init` runs it. dockerd's version is looked up once (it may run `dockerd
-// --version`); later detections reuse what the first one found.
-class LiveDetector final : public NetworkDetector {
- public:
-  LiveDetector(netcfg::DetectOptions options, netcfg::FactSources sources)
-      : options_(std::move(options)), sources_(std::move(sources)) {}
-
-  Result<netcfg::DetectionReport> Detect() override {
-    sources_.run_dockerd_version = options_.dockerd_version == "auto";
-    netcfg::RtnlReader netlink;
-    auto facts = netcfg::GatherFacts(netlink, sources_);
-    if (!facts) return facts.error();
-    auto report = netcfg::Detect(*facts, options_);
-    if (report) options_.dockerd_version = report->dockerd.version.ToString();
-    return report;
-  }
-
- private:
-  netcfg::DetectOptions options_;
-  netcfg::FactSources sources_;
-};
+using run::EgressOptions;
+using run::SidecarOptions;
 
 struct RunFlags {
-  cli::DetectionFlags detection;
-  std::string daemon_json = std::string(cli::kDefaultDaemonJsonPath);
+  DetectionFlags detection;
+  std::string daemon_json = std::string(core::kDefaultDaemonJsonPath);
   std::string backend = "auto";
   bool no_rules = false;
   std::string listen = std::string(http::kDefaultListenAddress);
@@ -74,9 +54,9 @@ Result<std::optional<EgressOptions>> ParseEgress(const RunFlags& flags) {
   if (flags.no_probes) return std::optional<EgressOptions>();
   EgressOptions egress;
   egress.bridge = flags.bridge;
-  auto interval = cli::ParseDuration("--probe-interval", flags.probe_interval);
+  auto interval = ParseDuration("--probe-interval", flags.probe_interval);
   if (!interval) return interval.error();
-  auto timeout = cli::ParseDuration("--probe-timeout", flags.probe_timeout);
+  auto timeout = ParseDuration("--probe-timeout", flags.probe_timeout);
   if (!timeout) return timeout.error();
   egress.prober.interval = *interval;
   egress.prober.jitter = *interval / 10;
@@ -117,7 +97,7 @@ Result<SidecarOptions> ParseSidecarOptions(const RunFlags& flags) {
   auto listen = http::ParseListenAddress(flags.listen);
   if (!listen) return listen.error();
   options.listen = *listen;
-  auto poll = cli::ParseDuration("--poll-interval", flags.poll_interval);
+  auto poll = ParseDuration("--poll-interval", flags.poll_interval);
   if (!poll) return poll.error();
   options.poll_interval = *poll;
   if (!flags.docker_socket.empty()) {
@@ -133,7 +113,7 @@ Result<SidecarOptions> ParseSidecarOptions(const RunFlags& flags) {
 }
 
 int Fail(const Error& error) {
-  return cli::ReportFailure(error.Wrap("run"));
+  return ReportFailure(error.Wrap("run"));
 }
 
 privileges::Needs NeedsOf(const RunFlags& flags, const SidecarOptions& options) {
@@ -175,94 +155,82 @@ Status KeepNeededCapabilities(const RunFlags& flags, const SidecarOptions& optio
 
 int RunCommand(const RunFlags& flags) {
   // Every flag is checked before anything is read or changed.
-  if (auto valid = cli::ValidateBackendFlag(flags.backend); !valid) return Fail(valid.error());
-  auto detect_options = cli::ParseDetectionFlags(flags.detection);
+  auto requested = ParseBackendFlag(flags.backend);
+  if (!requested) return Fail(requested.error());
+  auto detect_options = ParseDetectionFlags(flags.detection);
   if (!detect_options) return Fail(detect_options.error());
   auto options = ParseSidecarOptions(flags);
   if (!options) return Fail(options.error());
-  if (auto existing = netcfg::ReadDaemonJson(flags.daemon_json); !existing) {
-    return Fail(existing.error());
-  } else if (*existing) {
-    if (auto parsed = netcfg::MergeDaemonJson(*existing, {}, flags.daemon_json); !parsed) {
-      return Fail(parsed.error());
-    }
+  if (auto valid = core::CheckExistingDaemonJson(flags.daemon_json); !valid) {
+    return Fail(valid.error());
   }
 
   if (auto kept = KeepNeededCapabilities(flags, *options); !kept) return Fail(kept.error());
 
-  LiveDetector detector(*detect_options, flags.detection.sources);
+  netcfg::RtnlReader netlink;
+  core::DetectorHere detector(netlink, *detect_options, flags.detection.sources);
   // The backend is chosen once: the proof is worth its 10 ms at start, not at every check.
   auto report = detector.Detect();
   if (!report) return Fail(report.error());
-  std::unique_ptr<rules::MasqueradeBackend> backend;
-  std::optional<rules::BackendDecision> decision;
+  std::optional<core::ChosenBackend> chosen;
   if (!flags.no_rules) {
-    auto decided = cli::DecideBackendHere(report->kernel, flags.backend, true);
-    if (!decided) return Fail(decided.error());
-    cli::LogDecision(*decided);
-    auto made = rules::MakeBackend(decided->chosen);
+    auto made = core::ChooseBackendHere(report->kernel, *requested);
     if (!made) return Fail(made.error());
-    backend = std::move(made).value();
-    decision = std::move(decided).value();
+    chosen = std::move(made).value();
   }
 
-  Reconciler reconciler(flags.daemon_json, detector, backend.get());
+  run::Reconciler reconciler(flags.daemon_json, detector, chosen ? &*chosen : nullptr);
   if (auto started = reconciler.Start(std::move(report).value()); !started) {
     return Fail(started.error());
   }
-  // Only once the rules are in the chosen backend: an earlier run's rules in the other go, so
-  // the safety net lives in one place and never has a gap.
-  if (decision) {
-    if (auto cleaned = cli::RemoveFromUnchosen(*decision); !cleaned) return Fail(cleaned.error());
-  }
-  return RunSidecar(reconciler, *options);
+  return run::RunSidecar(reconciler, *options);
 }
 
 }  // namespace
 
-cli::Runner AddRunCommand(CLI::App& app) {
+Runner AddRunCommand(CLI::App& app) {
   auto* command = app.add_subcommand(
       "run",
       "The sidecar: do what init does, then keep daemon.json and the masquerade rules right, "
       "verify nested egress and serve /healthz /readyz /metrics /status");
   auto flags = std::make_shared<RunFlags>();
-  cli::AddOption(*command, "--daemon-json", "PATH", flags->daemon_json,
-                 "daemon.json to create or merge into, and rewrite when the MTU changes")
+  AddOption(*command, "--daemon-json", "PATH", flags->daemon_json,
+            "daemon.json to create or merge into, and rewrite when the MTU changes")
       ->default_str(flags->daemon_json);
-  cli::AddDetectionFlags(*command, flags->detection);
-  cli::AddBackendFlag(*command, flags->backend);
-  cli::AddFlag(*command, "--no-rules", flags->no_rules,
-               "manage no masquerade rules (readiness then ignores them)");
-  cli::AddOption(*command, "--listen", "ADDR:PORT", flags->listen,
-                 "ADDR:PORT of the health endpoint ([ADDR]:PORT for IPv6)")
+  AddDetectionFlags(*command, flags->detection);
+  AddBackendFlag(*command, flags->backend);
+  AddFlag(*command, "--no-rules", flags->no_rules,
+          "manage no masquerade rules (readiness then ignores them)");
+  AddOption(*command, "--listen", "ADDR:PORT", flags->listen,
+            "ADDR:PORT of the health endpoint ([ADDR]:PORT for IPv6)")
       ->default_str(flags->listen);
-  cli::AddOption(*command, "--docker-socket", "PATH", flags->docker_socket,
-                 "dockerd's API socket, followed for networks and their MTU ('' to not follow)")
+  AddOption(*command, "--docker-socket", "PATH", flags->docker_socket,
+            "dockerd's API socket, followed for networks and their MTU ('' to not follow)")
       ->default_str(flags->docker_socket);
-  cli::AddOption(*command, "--bridge", "NAME", flags->bridge,
-                 "dockerd's default bridge, where the egress probe attaches")
+  AddOption(*command, "--bridge", "NAME", flags->bridge,
+            "dockerd's default bridge, where the egress probe attaches")
       ->default_str(flags->bridge);
-  cli::AddOption(*command, "--probe-target", "HOST:PORT", flags->probe_targets,
-                 "HOST:PORT nested containers must reach (repeatable, or comma-separated; "
-                 "replaces the defaults: the Kubernetes API service and the first nameserver)")
+  AddOption(*command, "--probe-target", "HOST:PORT", flags->probe_targets,
+            "HOST:PORT nested containers must reach (repeatable, or comma-separated; "
+            "replaces the defaults: the Kubernetes API service and the first nameserver)")
       ->delimiter(',');
-  cli::AddOption(*command, "--probe-mtu-target", "IP", flags->probe_mtu_target,
-                 "IPv4 address that answers ping, for the path-MTU probe (default with the "
-                 "default targets: the first nameserver)");
-  cli::AddFlag(*command, "--no-probes", flags->no_probes,
-               "do not verify egress (readiness then ignores it)");
-  cli::AddOption(*command, "--probe-interval", "DURATION", flags->probe_interval,
-                 "time between probe rounds (±10% jitter)")
+  AddOption(*command, "--probe-mtu-target", "IP", flags->probe_mtu_target,
+            "IPv4 address that answers ping, for the path-MTU probe (default with the "
+            "default targets: the first nameserver)");
+  AddFlag(*command, "--no-probes", flags->no_probes,
+          "do not verify egress (readiness then ignores it)");
+  AddOption(*command, "--probe-interval", "DURATION", flags->probe_interval,
+            "time between probe rounds (±10% jitter)")
       ->default_str(flags->probe_interval);
-  cli::AddOption(*command, "--probe-timeout", "DURATION", flags->probe_timeout,
-                 "time each probe may take")
+  AddOption(*command, "--probe-timeout", "DURATION", flags->probe_timeout,
+            "time each probe may take")
       ->default_str(flags->probe_timeout);
-  cli::AddOption(*command, "--poll-interval", "DURATION", flags->poll_interval,
-                 "how often the legacy (ip_tables) rules are checked; nf_tables notifies")
+  AddOption(*command, "--poll-interval", "DURATION", flags->poll_interval,
+            "how often the legacy (ip_tables) rules are checked; nf_tables notifies")
       ->default_str(flags->poll_interval);
-  cli::AddFlag(*command, "--cleanup-on-exit", flags->cleanup_on_exit,
-               "remove the masquerade rules on SIGTERM/SIGINT (default: leave them for dockerd)");
+  AddFlag(*command, "--cleanup-on-exit", flags->cleanup_on_exit,
+          "remove the masquerade rules on SIGTERM/SIGINT (default: leave them for dockerd)");
   return [flags]() { return RunCommand(*flags); };
 }
 
-}  // namespace dind::run
+}  // namespace dind::cli

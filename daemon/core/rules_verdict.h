@@ -19,7 +19,7 @@
 #include "rules/masquerade.h"
 #include "rules/proof/traffic_proof.h"
 
-namespace dind::cli {
+namespace dind::core {
 
 struct RulesVerdict {
   bool present = false;
@@ -42,4 +42,4 @@ RulesVerdict JudgeRules(rules::BackendKind kind, const rules::MasqueradeSpec& wa
                         const rules::BackendState& state, bool ours_elsewhere,
                         const std::function<Result<rules::ProofOutcome>()>& prove);
 
-}  // namespace dind::cli
+}  // namespace dind::core

@@ -1,12 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "daemon/commands/rules_sources.h"
+#include "daemon/core/rule_sources.h"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "daemon/commands/flags.h"
-
-namespace dind::cli {
+namespace dind::core {
 namespace {
 
 std::vector<Cidr> Unique(const std::vector<Cidr>& cidrs) {
@@ -33,11 +31,12 @@ std::string Join(const std::vector<std::string>& items) {
 }
 
 Result<Cidr> ParseDaemonJsonCidr(const nlohmann::json& value, const std::string& key,
-                                 std::string_view path) {
+                                 std::string_view path, const SourceInputNames& names) {
   const std::string where = "daemon.json " + std::string(path) + ": \"" + key + "\"";
   if (!value.is_string()) {
-    return Error::BadInput(where + " is " + value.dump() + ", not a CIDR string",
-                           "write it like \"172.17.0.1/16\", or pass --source CIDR");
+    return Error::BadInput(
+        where + " is " + value.dump() + ", not a CIDR string",
+        "write it like \"172.17.0.1/16\", or pass " + names.sources.name + " CIDR");
   }
   auto cidr = Cidr::Parse(value.get<std::string>());
   if (!cidr) return cidr.error().Wrap(where);
@@ -46,17 +45,17 @@ Result<Cidr> ParseDaemonJsonCidr(const nlohmann::json& value, const std::string&
 
 }  // namespace
 
-Result<std::vector<Cidr>> DockerNetworksFromDaemonJson(std::string_view text,
-                                                       std::string_view path) {
+Result<std::vector<Cidr>> DockerNetworksFromDaemonJson(std::string_view text, std::string_view path,
+                                                       const SourceInputNames& names) {
   const nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded() || !json.is_object()) {
     return Error::BadInput("daemon.json " + std::string(path) + " is not a JSON object",
-                           "fix the file, point --daemon-json at the file init wrote, or pass "
-                           "--source CIDR");
+                           "fix the file, point " + names.daemon_json.name +
+                               " at the file init wrote, or pass " + names.sources.name + " CIDR");
   }
   std::vector<Cidr> networks;
   if (json.contains("bip")) {
-    auto bip = ParseDaemonJsonCidr(json["bip"], "bip", path);
+    auto bip = ParseDaemonJsonCidr(json["bip"], "bip", path, names);
     if (!bip) return bip.error();
     networks.push_back(*bip);
   }
@@ -73,7 +72,7 @@ Result<std::vector<Cidr>> DockerNetworksFromDaemonJson(std::string_view text,
         return Error::BadInput("daemon.json " + std::string(path) + ": \"" + key + "\" is missing",
                                "every pool needs a \"base\" CIDR");
       }
-      auto base = ParseDaemonJsonCidr(pools[i]["base"], key, path);
+      auto base = ParseDaemonJsonCidr(pools[i]["base"], key, path, names);
       if (!base) return base.error();
       networks.push_back(*base);
     }
@@ -103,15 +102,22 @@ std::vector<Cidr> NetworksFromPools(const netcfg::PoolDecision& pools) {
   return Unique(networks);
 }
 
+ResolvedSpec SpecForReport(const netcfg::DetectionReport& report) {
+  // Detection refuses a namespace without an IPv4 uplink, so the report always has one.
+  return {{NetworksFromPools(report.pools), report.uplinks.ipv4->interface},
+          "init's bip network and default-address-pools",
+          "IPv4 uplink (default route)"};
+}
+
 Result<std::string> ResolveOutInterface(const std::string& requested,
-                                        const netcfg::NetworkSnapshot& network) {
+                                        const netcfg::NetworkSnapshot& network,
+                                        const InputName& name) {
   if (!requested.empty()) {
     if (network.FindLink(requested) != nullptr) return requested;
     std::vector<std::string> names;
     for (const auto& link : network.links) names.push_back(link.name);
     return Error::BadInput(
-        "--out-interface (" + EnvName("--out-interface") + ") '" + requested +
-            "' is not a link in this network namespace",
+        name.Full() + " '" + requested + "' is not a link in this network namespace",
         "name one of: " + Join(names) + "; or leave it out to use the IPv4 uplink");
   }
   const netcfg::Uplinks uplinks = netcfg::FindUplinks(network);
@@ -119,8 +125,8 @@ Result<std::string> ResolveOutInterface(const std::string& requested,
     return Error::Environment(
         "no IPv4 default route in this network namespace, so there is no uplink to masquerade "
         "nested containers out of",
-        "run dind-netcfg in the DinD pod's network namespace, or name the interface with "
-        "--out-interface");
+        "run dind-netcfg in the DinD pod's network namespace, or name the interface with " +
+            name.name);
   }
   return uplinks.ipv4->interface;
 }
@@ -128,20 +134,21 @@ Result<std::string> ResolveOutInterface(const std::string& requested,
 Result<ResolvedSpec> ResolveMasqueradeSpec(const SourcesRequest& request,
                                            const netcfg::NetworkSnapshot& network) {
   ResolvedSpec resolved;
-  auto out_interface = ResolveOutInterface(request.out_interface, network);
+  auto out_interface =
+      ResolveOutInterface(request.out_interface, network, request.names.out_interface);
   if (!out_interface) return out_interface.error();
   resolved.spec.out_interface = *out_interface;
-  resolved.out_interface_from =
-      request.out_interface.empty() ? "IPv4 uplink (default route)" : "--out-interface";
+  resolved.out_interface_from = request.out_interface.empty() ? "IPv4 uplink (default route)"
+                                                              : request.names.out_interface.name;
 
   if (!request.explicit_sources.empty()) {
     resolved.spec.sources = Unique(request.explicit_sources);
-    resolved.sources_from = "--source";
+    resolved.sources_from = request.names.sources.name;
     return resolved;
   }
   if (request.daemon_json_text) {
-    auto networks =
-        DockerNetworksFromDaemonJson(*request.daemon_json_text, request.daemon_json_path);
+    auto networks = DockerNetworksFromDaemonJson(*request.daemon_json_text,
+                                                 request.daemon_json_path, request.names);
     if (!networks) return networks.error();
     if (!networks->empty()) {
       resolved.spec.sources = std::move(networks).value();
@@ -149,10 +156,11 @@ Result<ResolvedSpec> ResolveMasqueradeSpec(const SourcesRequest& request,
       return resolved;
     }
   } else if (request.daemon_json_explicit) {
-    return Error::BadInput("--daemon-json (" + EnvName("--daemon-json") + ") " +
-                               request.daemon_json_path + " does not exist",
-                           "give the path init wrote (init --daemon-json), or name the networks "
-                           "with --source CIDR");
+    return Error::BadInput(
+        request.names.daemon_json.Full() + " " + request.daemon_json_path + " does not exist",
+        "give the path init wrote (init --daemon-json), or name the networks "
+        "with " +
+            request.names.sources.name + " CIDR");
   }
   std::vector<std::string> bridges;
   resolved.spec.sources = DockerBridgeNetworks(network, bridges);
@@ -164,10 +172,11 @@ Result<ResolvedSpec> ResolveMasqueradeSpec(const SourcesRequest& request,
                                             "default-address-pools"
                                       : "there is no daemon.json at " + request.daemon_json_path) +
             ", and no docker bridge (docker0, br-*) with an address exists here",
-        "run dind-netcfg init first, point --daemon-json at its file, or pass --source CIDR");
+        "run dind-netcfg init first, point " + request.names.daemon_json.name +
+            " at its file, or pass " + request.names.sources.name + " CIDR");
   }
   resolved.sources_from = "docker bridges " + Join(bridges);
   return resolved;
 }
 
-}  // namespace dind::cli
+}  // namespace dind::core

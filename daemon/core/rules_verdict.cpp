@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "daemon/commands/rules_verdict.h"
+#include "daemon/core/rules_verdict.h"
 
 #include <algorithm>
 
-namespace dind::cli {
+namespace dind::core {
 namespace {
 
 using rules::BackendKind;
@@ -94,4 +94,4 @@ RulesVerdict JudgeRules(BackendKind kind, const rules::MasqueradeSpec& wanted,
   return verdict;
 }
 
-}  // namespace dind::cli
+}  // namespace dind::core

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // `rules check`'s verdict: present (container, hook, every wanted rule) and effective (counters
 // above zero, else the proof), with a scripted proof that records whether it was asked.
-#include "daemon/commands/rules_verdict.h"
+#include "daemon/core/rules_verdict.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace dind::cli {
+namespace dind::core {
 namespace {
 
 using rules::BackendKind;
@@ -140,4 +140,4 @@ TEST(JudgeRulesTest, EmptyWantedStillNeedsTheHookedContainer) {
 }
 
 }  // namespace
-}  // namespace dind::cli
+}  // namespace dind::core

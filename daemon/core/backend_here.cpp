@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "daemon/core/backend_here.h"
+
+#include <string>
+
+#include "common/log.h"
+
+namespace dind::core {
+namespace {
+
+using rules::BackendKind;
+
+BackendKind Other(BackendKind kind) {
+  return kind == BackendKind::kLegacy ? BackendKind::kNft : BackendKind::kLegacy;
+}
+std::string Name(BackendKind kind) {
+  return std::string(rules::BackendName(kind));
+}
+
+const netcfg::FeatureFacts& FeatureOf(const netcfg::KernelFacts& kernel, BackendKind kind) {
+  return kind == BackendKind::kLegacy ? kernel.ip_tables : kernel.nf_tables;
+}
+
+// Read-only: Inspect never creates or changes anything.
+Result<rules::BackendState> TakeCensus(const netcfg::KernelFacts& kernel, BackendKind kind) {
+  if (FeatureOf(kernel, kind).available == netcfg::Availability::kNo) {
+    return Error::Environment("not taken: the kernel lacks " + Name(kind) + " (" +
+                              FeatureOf(kernel, kind).evidence + ")");
+  }
+  auto backend = rules::MakeBackend(kind);
+  if (!backend) return backend.error();
+  return (*backend)->Inspect();
+}
+
+// The other backend, when dind-netcfg's rules were there (its census says so) and are now gone.
+Result<std::optional<BackendKind>> RemoveFromUnchosen(const ChosenBackend& chosen) {
+  const BackendKind other = Other(chosen.decision.chosen);
+  const auto& census = chosen.decision.evidence(other).census;
+  if (!census.ok() || !census->container_present) return std::optional<BackendKind>();
+  auto stale = chosen.make_backend(other);
+  if (!stale) return stale.error();
+  DIND_RETURN_IF_ERROR((*stale)->Remove());
+  log::Info("removed dind-netcfg's rules from the backend no longer chosen",
+            {{"backend", Name(other)}});
+  return std::optional<BackendKind>(other);
+}
+
+}  // namespace
+
+Result<rules::BackendDecision> DecideBackendHere(const netcfg::KernelFacts& kernel,
+                                                 std::optional<BackendKind> requested,
+                                                 bool to_change_rules) {
+  if (requested) DIND_RETURN_IF_ERROR(rules::RequireAvailable(kernel, *requested));
+  rules::ChoiceInputs inputs{requested, kernel, TakeCensus(kernel, BackendKind::kLegacy),
+                             TakeCensus(kernel, BackendKind::kNft)};
+  // Both refused: no backend would take a change either. One refused (legacy also needs
+  // CAP_NET_RAW, which restricted pods drop) leaves the other to the decision.
+  const auto refused = [](const Result<rules::BackendState>& census) {
+    return !census.ok() && census.error().kind == ErrorKind::kPermission;
+  };
+  if (to_change_rules && refused(inputs.legacy_census) && refused(inputs.nft_census)) {
+    return inputs.nft_census.error();
+  }
+  auto prover = rules::MakeTrafficProver(rules::MakeBackend);
+  return rules::ChooseBackend(inputs, *prover);
+}
+
+void LogDecision(const rules::BackendDecision& decision) {
+  log::Info("masquerade backend chosen", {{"backend", Name(decision.chosen)},
+                                          {"step", std::string(ChoiceStepName(decision.step))},
+                                          {"reason", decision.reason}});
+  for (const auto& finding : decision.split_brain) log::Warn("split brain: " + finding);
+  for (const auto& warning : decision.warnings) log::Warn(warning);
+}
+
+Result<ChosenBackend> ChooseBackendHere(const netcfg::KernelFacts& kernel,
+                                        std::optional<BackendKind> requested) {
+  auto decision = DecideBackendHere(kernel, requested, /*to_change_rules=*/true);
+  if (!decision) return decision.error();
+  LogDecision(*decision);
+  auto backend = rules::MakeBackend(decision->chosen);
+  if (!backend) return backend.error();
+  return ChosenBackend{std::move(backend).value(), std::move(decision).value()};
+}
+
+Result<AppliedRules> ApplyInChosen(const ChosenBackend& chosen, const rules::MasqueradeSpec& spec) {
+  DIND_RETURN_IF_ERROR(chosen.backend->Apply(spec));
+  AppliedRules applied;
+  auto cleaned = RemoveFromUnchosen(chosen);
+  if (!cleaned) return cleaned.error();
+  applied.cleaned = *cleaned;
+  auto state = chosen.backend->Inspect();
+  if (!state) return state.error();
+  applied.state = std::move(state).value();
+  return applied;
+}
+
+}  // namespace dind::core
