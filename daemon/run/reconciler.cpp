@@ -25,13 +25,10 @@ std::string BackendName(const rules::MasqueradeBackend& backend) {
 
 Reconciler::Reconciler(std::string daemon_json_path, core::NetworkDetector& detector,
                        const core::ChosenBackend* rules)
-    : daemon_json_path_(std::move(daemon_json_path)),
-      detector_(detector),
-      chosen_(rules),
-      backend_(rules != nullptr ? rules->backend.get() : nullptr) {
+    : daemon_json_path_(std::move(daemon_json_path)), detector_(detector), chosen_(rules) {
   state_.daemon_json.path = daemon_json_path_;
-  state_.rules.enabled = backend_ != nullptr;
-  if (backend_ != nullptr) state_.rules.backend = backend_->kind();
+  state_.rules.enabled = backend() != nullptr;
+  if (backend() != nullptr) state_.rules.backend = backend()->kind();
 }
 
 Status Reconciler::Start() {
@@ -106,7 +103,7 @@ rules::MasqueradeSpec Reconciler::WantedSpec() const {
 
 Status Reconciler::ApplyRules() {
   RulesState& rules = state_.rules;
-  if (auto applied = backend_->Apply(rules.spec); !applied) {
+  if (auto applied = backend()->Apply(rules.spec); !applied) {
     rules.present = false;
     rules.error = applied.error().Message();
     return applied.error();
@@ -118,7 +115,7 @@ Status Reconciler::ApplyRules() {
 }
 
 void Reconciler::UpdateRules(const std::string& why) {
-  if (backend_ == nullptr) return;
+  if (backend() == nullptr) return;
   rules::MasqueradeSpec wanted = WantedSpec();
   if (wanted.sources == state_.rules.spec.sources &&
       wanted.out_interface == state_.rules.spec.out_interface) {
@@ -138,30 +135,30 @@ void Reconciler::UpdateRules(const std::string& why) {
 }
 
 bool Reconciler::PollRules(int full_every) {
-  if (backend_ == nullptr) return false;
+  if (backend() == nullptr) return false;
   if (stamp_in_place_ && ++polls_since_check_ < full_every &&
-      backend_->ChangeStamp() == stamp_in_place_) {
+      backend()->ChangeStamp() == stamp_in_place_) {
     return false;
   }
   return CheckRules();
 }
 
 bool Reconciler::CheckRules() {
-  if (backend_ == nullptr) return false;
+  if (backend() == nullptr) return false;
   RulesState& rules = state_.rules;
   ++rules.checks;
   polls_since_check_ = 0;
   // Taken before reading: a change between the two makes the next poll look again.
-  const std::optional<std::uint64_t> stamp = backend_->ChangeStamp();
+  const std::optional<std::uint64_t> stamp = backend()->ChangeStamp();
   stamp_in_place_.reset();
-  auto found = backend_->InspectOurs();
+  auto found = backend()->InspectOurs();
   if (!found) {
     rules.error = found.error().Message();
     log::Warn("masquerade rules could not be read", {{"error", rules.error}});
     return false;
   }
   const core::RulesVerdict verdict =
-      core::CheckPresence(backend_->kind(), rules.spec, *found, false);
+      core::CheckPresence(backend()->kind(), rules.spec, *found, false);
   if (verdict.present && verdict.stale.empty()) {
     rules.present = true;
     rules.missing.clear();
@@ -174,18 +171,18 @@ bool Reconciler::CheckRules() {
   const auto started = std::chrono::steady_clock::now();
   if (auto applied = ApplyRules(); !applied) {
     log::Error("masquerade rules drifted and could not be repaired",
-               {{"backend", BackendName(*backend_)},
+               {{"backend", BackendName(*backend())},
                 {"found", JoinLines(verdict.missing)},
                 {"error", applied.error().Message()}});
     return false;
   }
   ++rules.repairs;
   rules.last_repair_at = Clock::now();
-  stamp_in_place_ = backend_->ChangeStamp();
+  stamp_in_place_ = backend()->ChangeStamp();
   const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - started);
   log::Warn("masquerade rules drifted; repaired",
-            {{"backend", BackendName(*backend_)},
+            {{"backend", BackendName(*backend())},
              {"found", JoinLines(verdict.missing.empty() ? verdict.stale : verdict.missing)},
              {"repair_ms", std::to_string(static_cast<double>(took.count()) / 1000.0)},
              {"repairs", std::to_string(rules.repairs)}});
@@ -249,10 +246,10 @@ void Reconciler::OnDockerUnavailable(const std::string& error) {
 }
 
 Status Reconciler::RemoveRules() {
-  if (backend_ == nullptr) return OkStatus();
-  DIND_RETURN_IF_ERROR(backend_->Remove());
+  if (backend() == nullptr) return OkStatus();
+  DIND_RETURN_IF_ERROR(backend()->Remove());
   state_.rules.present = false;
-  log::Info("masquerade rules removed (--cleanup-on-exit)", {{"backend", BackendName(*backend_)}});
+  log::Info("masquerade rules removed (--cleanup-on-exit)", {{"backend", BackendName(*backend())}});
   return OkStatus();
 }
 

@@ -67,11 +67,14 @@ class Reconciler {
   // Applies the wanted spec when it differs from the one in force.
   void UpdateRules(const std::string& why);
   Status ApplyRules();
+  // chosen_'s backend, or null when rules are not managed.
+  rules::MasqueradeBackend* backend() const {
+    return chosen_ != nullptr ? chosen_->backend.get() : nullptr;
+  }
 
   std::string daemon_json_path_;
   core::NetworkDetector& detector_;
   const core::ChosenBackend* chosen_;
-  rules::MasqueradeBackend* backend_;            // chosen_'s, or null
   std::vector<Cidr> pool_networks_;              // from the report at start
   std::optional<std::uint64_t> stamp_in_place_;  // the change stamp when last seen in place
   int polls_since_check_ = 0;
