@@ -36,6 +36,8 @@ Runner AddRulesCommand(CLI::App& app);
 Runner AddProbeCommand(CLI::App& app);
 // `run`, the sidecar daemon (run.cpp; its event loop is daemon/run/).
 Runner AddRunCommand(CLI::App& app);
+// `entrypoint`, the dind container's PID 1 (entrypoint.cpp; the sequence is daemon/entrypoint/).
+Runner AddEntrypointCommand(CLI::App& app);
 
 // The --url of `probe`: http://HOST:PORT/PATH (HOST may be [IPv6]).
 struct ProbeUrl {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "netcfg/detect/detector.h"
-#include "netcfg/detect/system_facts.h"
+#include "netcfg/detect/gather_facts.h"
 #include "netcfg/netlink/snapshot.h"
 
 namespace dind::cli {

@@ -12,7 +12,7 @@
 #include "daemon/core/rules_verdict.h"
 #include "daemon/privileges/process_capabilities.h"
 #include "netcfg/daemon_json/atomic_file.h"
-#include "netcfg/detect/system_facts.h"
+#include "netcfg/detect/gather_facts.h"
 #include "netcfg/netlink/rtnl_reader.h"
 #include "rules/choice/decision_report.h"
 #include "rules/proof/traffic_proof.h"
@@ -273,8 +273,9 @@ int RunRemove(const RulesFlags& flags, netcfg::NetlinkReader& netlink) {
   auto facts = ReadSystem(netlink);
   if (!facts) return fail(facts.error());
   const netcfg::KernelFacts kernel = netcfg::DetectKernel(*facts);
-  if (*requested) {
-    if (auto available = rules::RequireAvailable(kernel, **requested); !available) {
+  if (requested->kind) {
+    if (auto available = rules::RequireAvailable(kernel, *requested->kind, requested->input_name);
+        !available) {
       return fail(available.error());
     }
   }
@@ -282,8 +283,8 @@ int RunRemove(const RulesFlags& flags, netcfg::NetlinkReader& netlink) {
   RulesOutput output;
   output.json["backends"] = Json::object();
   for (BackendKind kind : kBothKinds) {
-    if (*requested ? kind != **requested
-                   : FeatureOf(kernel, kind).available == netcfg::Availability::kNo) {
+    if (requested->kind ? kind != *requested->kind
+                        : FeatureOf(kernel, kind).available == netcfg::Availability::kNo) {
       continue;
     }
     auto backend = rules::MakeBackend(kind);
@@ -331,8 +332,10 @@ void AddBackendFlag(CLI::App& command, std::string& backend) {
       ->default_str("auto");
 }
 
-Result<std::optional<BackendKind>> ParseBackendFlag(const std::string& backend) {
-  return rules::ParseBackendRequest(backend, kBackendFlagNames);
+Result<core::BackendRequest> ParseBackendFlag(const std::string& backend) {
+  auto kind = rules::ParseBackendRequest(backend, kBackendFlagNames);
+  if (!kind) return kind.error();
+  return core::BackendRequest{*kind, kBackendFlagNames};
 }
 
 void AddApplyRulesFlags(CLI::App& command, bool& apply, bool& skip) {
@@ -344,7 +347,7 @@ void AddApplyRulesFlags(CLI::App& command, bool& apply, bool& skip) {
 }
 
 Result<RulesOutput> DescribeBackendDecision(const netcfg::KernelFacts& kernel,
-                                            std::optional<BackendKind> requested) {
+                                            const core::BackendRequest& requested) {
   auto decision = core::DecideBackendHere(kernel, requested, /*to_change_rules=*/false);
   if (!decision) {
     if (decision.error().ExitCode() == 2) return decision.error();

@@ -17,8 +17,9 @@ namespace dind::cli {
 
 // --backend auto|legacy|nft (DIND_NETCFG_BACKEND); `backend` starts as "auto".
 void AddBackendFlag(CLI::App& command, std::string& backend);
-// nullopt for auto; kBadInput naming both spellings unless the value is auto, legacy or nft.
-Result<std::optional<rules::BackendKind>> ParseBackendFlag(const std::string& backend);
+// A kind of nullopt for auto; kBadInput naming both spellings unless the value is auto, legacy
+// or nft.
+Result<core::BackendRequest> ParseBackendFlag(const std::string& backend);
 
 // init's --apply-rules (default on; DIND_NETCFG_APPLY_RULES=false turns it off) and its
 // opposite --no-rules (DIND_NETCFG_NO_RULES); rules are applied when apply && !skip.
@@ -33,7 +34,7 @@ struct RulesOutput {
 // (neither exists) the JSON is {"error": "..."} and detect still reports the rest. Only bad
 // input is an Error.
 Result<RulesOutput> DescribeBackendDecision(const netcfg::KernelFacts& kernel,
-                                            std::optional<rules::BackendKind> requested);
+                                            const core::BackendRequest& requested);
 
 // For `rules apply` and `init`: the decision, what was applied and where.
 RulesOutput DescribeApplied(const core::ResolvedSpec& resolved,

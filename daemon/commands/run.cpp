@@ -13,19 +13,19 @@
 #include "daemon/commands/detection_flags.h"
 #include "daemon/commands/flags.h"
 #include "daemon/commands/rules_command.h"
+#include "daemon/commands/sidecar_flags.h"
 #include "daemon/core/configure_here.h"
 #include "daemon/core/detect_here.h"
 #include "daemon/core/rule_sources.h"
 #include "daemon/privileges/process_capabilities.h"
 #include "daemon/probe/probe_target.h"
+#include "daemon/run/live_sidecar.h"
 #include "daemon/run/reconciler.h"
-#include "daemon/run/sidecar.h"
 #include "netcfg/netlink/rtnl_reader.h"
 
 namespace dind::cli {
 namespace {
 
-using run::EgressOptions;
 using run::SidecarOptions;
 
 struct RunFlags {
@@ -33,84 +33,8 @@ struct RunFlags {
   std::string daemon_json = std::string(core::kDefaultDaemonJsonPath);
   std::string backend = "auto";
   bool no_rules = false;
-  std::string listen = std::string(http::kDefaultListenAddress);
-  std::string docker_socket = std::string(docker::kDefaultSocketPath);
-  std::string bridge = "docker0";
-  std::vector<std::string> probe_targets;
-  std::string probe_mtu_target;
-  bool no_probes = false;
-  std::string probe_interval = "10s";
-  std::string probe_timeout = "2s";
-  std::string poll_interval = "1s";
-  bool cleanup_on_exit = false;
+  SidecarFlags sidecar;
 };
-
-std::optional<std::string> Env(const char* name) {
-  const char* value = std::getenv(name);
-  return value != nullptr ? std::optional<std::string>(value) : std::nullopt;
-}
-
-Result<std::optional<EgressOptions>> ParseEgress(const RunFlags& flags) {
-  if (flags.no_probes) return std::optional<EgressOptions>();
-  EgressOptions egress;
-  egress.bridge = flags.bridge;
-  auto interval = ParseDuration("--probe-interval", flags.probe_interval);
-  if (!interval) return interval.error();
-  auto timeout = ParseDuration("--probe-timeout", flags.probe_timeout);
-  if (!timeout) return timeout.error();
-  egress.prober.interval = *interval;
-  egress.prober.jitter = *interval / 10;
-  egress.settings.timeout = *timeout;
-  for (const auto& text : flags.probe_targets) {
-    auto target = probe::ParseProbeTarget(text, "--probe-target (DIND_NETCFG_PROBE_TARGET)");
-    if (!target) return target.error();
-    egress.targets.push_back(*target);
-  }
-  if (!flags.probe_mtu_target.empty()) {
-    auto target = probe::ParseMtuTarget(flags.probe_mtu_target,
-                                        "--probe-mtu-target (DIND_NETCFG_PROBE_MTU_TARGET)");
-    if (!target) return target.error();
-    egress.targets.push_back(*target);
-  }
-  // Targets given replace the defaults: the user knows what the nested containers must reach.
-  if (egress.targets.empty()) {
-    auto resolv_conf = ReadFile(flags.detection.sources.resolv_conf);
-    auto defaults = probe::MakeDefaultTargets(
-        {Env("KUBERNETES_SERVICE_HOST"), Env("KUBERNETES_SERVICE_PORT"),
-         resolv_conf.ok() ? std::optional(std::move(resolv_conf).value()) : std::nullopt});
-    if (!defaults) return defaults.error();
-    for (const auto& note : defaults->notes) log::Info(note);
-    egress.targets = std::move(defaults->targets);
-  }
-  if (egress.targets.empty()) {
-    return Error::BadInput(
-        "no egress probe target: KUBERNETES_SERVICE_HOST is not set and " +
-            flags.detection.sources.resolv_conf + " names no nameserver a container can reach",
-        "give --probe-target HOST:PORT (something nested containers must reach), or "
-        "--no-probes to run without egress verification");
-  }
-  return std::optional<EgressOptions>(std::move(egress));
-}
-
-Result<SidecarOptions> ParseSidecarOptions(const RunFlags& flags) {
-  SidecarOptions options;
-  auto listen = http::ParseListenAddress(flags.listen);
-  if (!listen) return listen.error();
-  options.listen = *listen;
-  auto poll = ParseDuration("--poll-interval", flags.poll_interval);
-  if (!poll) return poll.error();
-  options.poll_interval = *poll;
-  if (!flags.docker_socket.empty()) {
-    docker::ClientOptions docker;
-    docker.socket_path = flags.docker_socket;
-    options.docker = docker;
-  }
-  auto egress = ParseEgress(flags);
-  if (!egress) return egress.error();
-  options.egress = std::move(egress).value();
-  options.cleanup_on_exit = flags.cleanup_on_exit;
-  return options;
-}
 
 int Fail(const Error& error) {
   return ReportFailure(error.Wrap("run"));
@@ -159,7 +83,7 @@ int RunCommand(const RunFlags& flags) {
   if (!requested) return Fail(requested.error());
   auto detect_options = ParseDetectionFlags(flags.detection);
   if (!detect_options) return Fail(detect_options.error());
-  auto options = ParseSidecarOptions(flags);
+  auto options = ParseSidecarFlags(flags.sidecar, flags.detection.sources.resolv_conf);
   if (!options) return Fail(options.error());
   if (auto valid = core::CheckExistingDaemonJson(flags.daemon_json); !valid) {
     return Fail(valid.error());
@@ -201,35 +125,8 @@ Runner AddRunCommand(CLI::App& app) {
   AddBackendFlag(*command, flags->backend);
   AddFlag(*command, "--no-rules", flags->no_rules,
           "manage no masquerade rules (readiness then ignores them)");
-  AddOption(*command, "--listen", "ADDR:PORT", flags->listen,
-            "ADDR:PORT of the health endpoint ([ADDR]:PORT for IPv6)")
-      ->default_str(flags->listen);
-  AddOption(*command, "--docker-socket", "PATH", flags->docker_socket,
-            "dockerd's API socket, followed for networks and their MTU ('' to not follow)")
-      ->default_str(flags->docker_socket);
-  AddOption(*command, "--bridge", "NAME", flags->bridge,
-            "dockerd's default bridge, where the egress probe attaches")
-      ->default_str(flags->bridge);
-  AddOption(*command, "--probe-target", "HOST:PORT", flags->probe_targets,
-            "HOST:PORT nested containers must reach (repeatable, or comma-separated; "
-            "replaces the defaults: the Kubernetes API service and the first nameserver)")
-      ->delimiter(',');
-  AddOption(*command, "--probe-mtu-target", "IP", flags->probe_mtu_target,
-            "IPv4 address that answers ping, for the path-MTU probe (default with the "
-            "default targets: the first nameserver)");
-  AddFlag(*command, "--no-probes", flags->no_probes,
-          "do not verify egress (readiness then ignores it)");
-  AddOption(*command, "--probe-interval", "DURATION", flags->probe_interval,
-            "time between probe rounds (±10% jitter)")
-      ->default_str(flags->probe_interval);
-  AddOption(*command, "--probe-timeout", "DURATION", flags->probe_timeout,
-            "time each probe may take")
-      ->default_str(flags->probe_timeout);
-  AddOption(*command, "--poll-interval", "DURATION", flags->poll_interval,
-            "how often the legacy (ip_tables) rules are checked; nf_tables notifies")
-      ->default_str(flags->poll_interval);
-  AddFlag(*command, "--cleanup-on-exit", flags->cleanup_on_exit,
-          "remove the masquerade rules on SIGTERM/SIGINT (default: leave them for dockerd)");
+  AddSidecarFlags(*command, flags->sidecar,
+                  "dockerd's API socket, followed for networks and their MTU ('' to not follow)");
   return [flags]() { return RunCommand(*flags); };
 }
 

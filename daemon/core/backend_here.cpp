@@ -2,6 +2,7 @@
 #include "daemon/core/backend_here.h"
 
 #include <string>
+#include <string_view>
 
 #include "common/log.h"
 
@@ -48,10 +49,13 @@ Result<std::optional<BackendKind>> RemoveFromUnchosen(const ChosenBackend& chose
 }  // namespace
 
 Result<rules::BackendDecision> DecideBackendHere(const netcfg::KernelFacts& kernel,
-                                                 std::optional<BackendKind> requested,
+                                                 const BackendRequest& requested,
                                                  bool to_change_rules) {
-  if (requested) DIND_RETURN_IF_ERROR(rules::RequireAvailable(kernel, *requested));
-  rules::ChoiceInputs inputs{requested, kernel, TakeCensus(kernel, BackendKind::kLegacy),
+  if (requested.kind) {
+    DIND_RETURN_IF_ERROR(rules::RequireAvailable(kernel, *requested.kind, requested.input_name));
+  }
+  rules::ChoiceInputs inputs{requested.kind, requested.input_name, kernel,
+                             TakeCensus(kernel, BackendKind::kLegacy),
                              TakeCensus(kernel, BackendKind::kNft)};
   // Both refused: no backend would take a change either. One refused (legacy also needs
   // CAP_NET_RAW, which restricted pods drop) leaves the other to the decision.
@@ -74,7 +78,7 @@ void LogDecision(const rules::BackendDecision& decision) {
 }
 
 Result<ChosenBackend> ChooseBackendHere(const netcfg::KernelFacts& kernel,
-                                        std::optional<BackendKind> requested) {
+                                        const BackendRequest& requested) {
   auto decision = DecideBackendHere(kernel, requested, /*to_change_rules=*/true);
   if (!decision) return decision.error();
   LogDecision(*decision);

@@ -8,19 +8,26 @@
 #include <optional>
 
 #include "common/result.h"
-#include "netcfg/detect/decide.h"
+#include "netcfg/detect/kernel.h"
 #include "rules/choice/backend_choice.h"
 #include "rules/masquerade.h"
 #include "rules/proof/traffic_proof.h"
 
 namespace dind::core {
 
-// Decides here; the namespace itself is never changed. `requested` is nullopt for auto. kBadInput
+// What the user asked for: a backend, or nullopt for auto, and the input that says so as they
+// would name it ("--backend (DIND_NETCFG_BACKEND)"), for the messages about it.
+struct BackendRequest {
+  std::optional<rules::BackendKind> kind;
+  std::string input_name;
+};
+
+// Decides here; the namespace itself is never changed. kBadInput
 // for a requested backend the kernel lacks. With `to_change_rules`, censuses of both backends
 // refused for lack of CAP_NET_ADMIN end the decision with that error: any change would be
 // refused too.
 Result<rules::BackendDecision> DecideBackendHere(const netcfg::KernelFacts& kernel,
-                                                 std::optional<rules::BackendKind> requested,
+                                                 const BackendRequest& requested,
                                                  bool to_change_rules);
 
 // Logs the choice, its reason, any split brain and the decision's warnings.
@@ -36,7 +43,7 @@ struct ChosenBackend {
 
 // DecideBackendHere(…, to_change_rules = true), logged, and the chosen backend opened.
 Result<ChosenBackend> ChooseBackendHere(const netcfg::KernelFacts& kernel,
-                                        std::optional<rules::BackendKind> requested);
+                                        const BackendRequest& requested);
 
 struct AppliedRules {
   rules::BackendState state;                  // the chosen backend after the change

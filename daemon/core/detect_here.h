@@ -6,7 +6,7 @@
 
 #include "common/result.h"
 #include "netcfg/detect/detector.h"
-#include "netcfg/detect/system_facts.h"
+#include "netcfg/detect/gather_facts.h"
 #include "netcfg/netlink/snapshot.h"
 
 namespace dind::core {

@@ -18,8 +18,8 @@
 
 #include "common/cidr.h"
 #include "common/result.h"
-#include "netcfg/detect/decide.h"
 #include "netcfg/detect/detector.h"
+#include "netcfg/detect/pools.h"
 #include "netcfg/netlink/snapshot.h"
 #include "rules/masquerade.h"
 

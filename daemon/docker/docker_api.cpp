@@ -56,12 +56,12 @@ std::string Describe(const std::string& name, const std::string& id) {
   return "network " + name + " (" + id.substr(0, 12) + ")";
 }
 
-Result<int> ParseMtu(const json& value, const std::string& network) {
+Result<std::uint32_t> ParseMtu(const json& value, const std::string& network) {
   const std::string problem = network + ": option " + std::string(kMtuOption) + " is ";
   const std::string expected = ", not an MTU (a whole number from 68 to 65535)";
   if (!value.is_string()) return Error::Environment(problem + value.dump() + expected);
   const std::string text = value.get<std::string>();
-  int mtu = 0;
+  std::uint32_t mtu = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), mtu);
   if (error != std::errc() || end != text.data() + text.size() || mtu < 68 || mtu > 65535) {
     return Error::Environment(problem + "\"" + text + "\"" + expected);

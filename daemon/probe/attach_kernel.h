@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The kernel seam of the probe attachment: reading the pod namespace's bridge, making the probe
-// namespace and carrying out an AttachPlan's steps over rtnetlink (libnl). The Build*
-// functions turn one step into the libnl object that is sent, without sending it, so unit
-// tests read them back without root.
+// namespace and carrying out an AttachPlan's steps (through netcfg's WiringExecutor).
 #pragma once
 
 #include <string>
@@ -11,13 +9,9 @@
 #include "common/result.h"
 #include "daemon/probe/attach_plan.h"
 #include "daemon/probe/netns_thread.h"
-#include "netcfg/netlink/libnl_ptr.h"
 #include "netcfg/netlink/snapshot.h"
 
 namespace dind::probe {
-
-template <typename T>
-using LibnlPtr = netcfg::LibnlPtr<T>;
 
 class AttachKernel {
  public:
@@ -38,8 +32,9 @@ class AttachKernel {
                                int probe_netns_fd) = 0;
 };
 
-// rtnetlink through libnl; every call opens its sockets afresh in the namespaces it needs, so
-// a failed exchange never leaves a socket out of step with the kernel.
+// rtnetlink through netcfg's WiringExecutor; every call opens its sockets afresh in the
+// namespaces it needs (a short-lived thread each, netns_thread.h), so a failed exchange never
+// leaves a socket out of step with the kernel.
 class NetlinkAttachKernel final : public AttachKernel {
  public:
   // `pod_netns_fd`: the namespace with the docker bridge; not owned, must stay open.
@@ -55,16 +50,5 @@ class NetlinkAttachKernel final : public AttachKernel {
  private:
   int pod_netns_fd_;
 };
-
-// The veth pair of `step`, its peer made inside the namespace behind `probe_netns_fd`.
-LibnlPtr<rtnl_link> BuildVeth(const CreateVeth& step, int probe_netns_fd);
-// The change that sets a link up.
-LibnlPtr<rtnl_link> BuildLinkUp();
-// The change that makes a link a port of the bridge with index `bridge_index`.
-LibnlPtr<rtnl_link> BuildEnslave(int bridge_index);
-// The address of `step` on the link with index `ifindex`.
-Result<LibnlPtr<rtnl_addr>> BuildAddress(const AddAddress& step, int ifindex);
-// The default route of `step` through the link with index `ifindex`.
-Result<LibnlPtr<rtnl_route>> BuildDefaultRoute(const AddDefaultRoute& step, int ifindex);
 
 }  // namespace dind::probe

@@ -2,13 +2,6 @@
 #include "daemon/probe/attach_plan.h"
 
 namespace dind::probe {
-namespace {
-
-std::string SideName(AttachSide side) {
-  return side == AttachSide::kPod ? "pod" : "probe";
-}
-
-}  // namespace
 
 BridgeLookup FindBridge(const netcfg::NetworkSnapshot& pod, const std::string& name) {
   BridgeLookup lookup;
@@ -66,40 +59,22 @@ Result<AttachPlan> PlanAttachment(const BridgeFacts& bridge, int slot) {
   plan.suggested_fixed_cidr = SuggestedFixedCidr(bridge.network);
   // The probe side is complete (address, route) before its cable is plugged into the bridge,
   // so the first packet that can leave already has its source address and route. Routes via a
-  // gateway need their link up, hence "up" before the address and the route.
+  // gateway need their link up, hence "up" before the address and the route. Both veth ends
+  // get the bridge's MTU: a port with a lower one would lower the bridge's own.
+  using netcfg::NetnsSide;
   plan.steps = {
-      CreateVeth{plan.host_link, plan.probe_link, bridge.mtu},
-      SetLinkUp{AttachSide::kProbe, "lo"},
-      SetLinkUp{AttachSide::kProbe, plan.probe_link},
-      AddAddress{plan.probe_link, plan.probe_address, bridge.network.prefix_length()},
-      AddDefaultRoute{plan.probe_link, bridge.gateway},
-      EnslaveToBridge{plan.host_link, bridge.name, bridge.index},
-      SetLinkUp{AttachSide::kPod, plan.host_link},
+      netcfg::CreateVethPair{NetnsSide::kPod, plan.host_link, plan.probe_link, NetnsSide::kProbe,
+                             bridge.mtu},
+      netcfg::SetLinkUp{NetnsSide::kProbe, "lo"},
+      netcfg::SetLinkUp{NetnsSide::kProbe, plan.probe_link},
+      netcfg::AddAddress{NetnsSide::kProbe, plan.probe_link, plan.probe_address,
+                         bridge.network.prefix_length()},
+      netcfg::AddRoute{NetnsSide::kProbe, Cidr::Of(IpAddress::V4(0), 0), bridge.gateway,
+                       plan.probe_link},
+      netcfg::EnslaveToBridge{NetnsSide::kPod, plan.host_link, bridge.name, bridge.index},
+      netcfg::SetLinkUp{NetnsSide::kPod, plan.host_link},
   };
   return plan;
-}
-
-std::string DescribeStep(const AttachStep& step) {
-  struct Describe {
-    std::string operator()(const CreateVeth& s) const {
-      return "pod: create veth " + s.host_link + " with peer " + s.probe_link +
-             " in the probe namespace, MTU " + std::to_string(s.mtu);
-    }
-    std::string operator()(const SetLinkUp& s) const {
-      return SideName(s.side) + ": set " + s.link + " up";
-    }
-    std::string operator()(const EnslaveToBridge& s) const {
-      return "pod: enslave " + s.link + " to bridge " + s.bridge;
-    }
-    std::string operator()(const AddAddress& s) const {
-      return "probe: add " + s.address.ToString() + "/" + std::to_string(s.prefix_length) + " to " +
-             s.link;
-    }
-    std::string operator()(const AddDefaultRoute& s) const {
-      return "probe: add default route via " + s.gateway.ToString() + " dev " + s.link;
-    }
-  };
-  return std::visit(Describe{}, step);
 }
 
 AttachAction DecideAttachment(const std::optional<BridgeFacts>& attached, const BridgeLookup& now,

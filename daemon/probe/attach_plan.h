@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Where the egress probes stand, as plain data: the docker bridge's facts, the address the tool
-// reserves for itself on it, and the ordered netlink steps that attach a private "probe"
-// network namespace to the bridge the way dockerd attaches a container:
+// reserves for itself on it, and the wiring steps (netcfg/netlink/wiring_plan.h) that attach a
+// private "probe" network namespace to the bridge the way dockerd attaches a container:
 //
 //   pod namespace (where dockerd runs)             probe namespace (owned by dind-netcfg)
 //   docker0 172.17.0.1/16 ── port dnc-probe0 <─veth─> eth0 172.17.255.254/16
@@ -20,12 +20,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "common/cidr.h"
 #include "common/result.h"
 #include "netcfg/netlink/snapshot.h"
+#include "netcfg/netlink/wiring_plan.h"
 
 namespace dind::probe {
 
@@ -67,50 +67,19 @@ std::string ProbeHostLinkName(int slot);
 // The probe's end inside its own namespace, named like a container's.
 inline constexpr const char* kProbeLinkName = "eth0";
 
-enum class AttachSide { kPod, kProbe };
-
-// Made through the pod's socket; the peer is created straight in the probe namespace.
-struct CreateVeth {
-  std::string host_link;   // stays in the pod namespace
-  std::string probe_link;  // created in the probe namespace
-  std::uint32_t mtu = 0;   // both ends, the bridge's MTU, so the bridge's MTU never drops
-};
-struct SetLinkUp {
-  AttachSide side;
-  std::string link;
-};
-struct EnslaveToBridge {
-  std::string link;
-  std::string bridge;
-  int bridge_index = 0;  // the bridge the plan was made for: a newer one of the same name fails
-};
-struct AddAddress {
-  std::string link;  // in the probe namespace
-  IpAddress address;
-  int prefix_length = 0;
-};
-struct AddDefaultRoute {
-  std::string link;  // in the probe namespace
-  IpAddress gateway;
-};
-using AttachStep =
-    std::variant<CreateVeth, SetLinkUp, EnslaveToBridge, AddAddress, AddDefaultRoute>;
-
 struct AttachPlan {
   BridgeFacts bridge;
   std::string host_link;
   std::string probe_link;
   IpAddress probe_address;
   Cidr suggested_fixed_cidr;
-  std::vector<AttachStep> steps;
+  // The veth is made from the pod; its peer goes straight into the probe namespace.
+  netcfg::WiringPlan steps;
 };
 
 // The plan for attaching slot `slot` to `bridge`; kBadInput when the bridge's network leaves no
 // address to reserve.
 Result<AttachPlan> PlanAttachment(const BridgeFacts& bridge, int slot = 0);
-
-// "pod: enslave dnc-probe0 to docker0", for errors.
-std::string DescribeStep(const AttachStep& step);
 
 // What to do about the attachment, given the bridge now and what the probe is attached to.
 enum class AttachAction { kKeep, kAttach, kReattach, kDetach, kStayDetached };

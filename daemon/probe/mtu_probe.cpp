@@ -194,16 +194,16 @@ std::chrono::milliseconds PathMtuProbe::Timeout() const {
 }
 
 void PathMtuProbe::Start(ProbeDone done) {
-  done_ = std::move(done);
+  lifecycle_.Begin(std::move(done));
   asio::post(io_, [self = shared_from_this()] { self->Next(); });
 }
 
 void PathMtuProbe::Next() {
-  if (stopped_) return;
+  if (lifecycle_.ended()) return;
   const std::optional<int> size = search_.NextSize();
   if (size) {
     sender_->Send(*size, [self = shared_from_this(), size = *size](EchoResult result) {
-      if (self->stopped_) return;
+      if (self->lifecycle_.ended()) return;
       self->search_.Record(size, result);
       self->Next();
     });
@@ -225,17 +225,11 @@ void PathMtuProbe::Next() {
   }
   report.detail = DescribeMtuVerdict(verdict, target_, from_);
   if (verdict.path_mtu > 0) report.path_mtu = verdict.path_mtu;
-  stopped_ = true;
-  sender_->Cancel();
-  ProbeDone done = std::move(done_);
-  done_ = nullptr;
-  if (done) done(std::move(report));
+  lifecycle_.Finish(std::move(report), [this] { sender_->Cancel(); });
 }
 
 void PathMtuProbe::Cancel() {
-  stopped_ = true;
-  done_ = nullptr;
-  sender_->Cancel();
+  lifecycle_.Cancel([this] { sender_->Cancel(); });
 }
 
 }  // namespace dind::probe

@@ -20,6 +20,7 @@
 #include "daemon/probe/mtu_search.h"
 #include "daemon/probe/netns_thread.h"
 #include "daemon/probe/probe.h"
+#include "daemon/probe/probe_lifecycle.h"
 
 namespace dind::probe {
 
@@ -88,8 +89,7 @@ class PathMtuProbe final : public Probe, public std::enable_shared_from_this<Pat
   std::string target_;
   std::string from_;
   std::chrono::milliseconds echo_timeout_;
-  ProbeDone done_;
-  bool stopped_ = false;
+  ProbeLifecycle lifecycle_;
 };
 
 }  // namespace dind::probe

@@ -58,6 +58,9 @@ class Attachment {
   virtual ~Attachment() = default;
   // Brings the attachment in line with the bridge as it is now and says where probes stand.
   virtual AttachStatus Ensure() = 0;
+  // The MTU dockerd gives containers' veths (daemon.json "mtu"), so the probe's packets are
+  // sized like theirs: the probe's veth gets it at the next attach. 0 takes the bridge's MTU.
+  virtual void set_container_mtu(std::uint32_t mtu) = 0;
 };
 
 class ProbeAttachment final : public Attachment {
@@ -74,9 +77,7 @@ class ProbeAttachment final : public Attachment {
   // Removes the veth (its peer goes along) and releases the probe namespace.
   Status Detach();
 
-  // The MTU dockerd gives containers' veths (daemon.json "mtu"); the probe's veth gets it at
-  // the next attach. 0 (the default) takes the bridge's own MTU.
-  void set_container_mtu(std::uint32_t mtu) { container_mtu_ = mtu; }
+  void set_container_mtu(std::uint32_t mtu) override { container_mtu_ = mtu; }
   const std::string& bridge_name() const { return bridge_name_; }
   const std::string& host_link() const { return host_link_; }
 

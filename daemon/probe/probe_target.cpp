@@ -6,7 +6,7 @@
 #include <charconv>
 
 #include "common/cidr.h"
-#include "netcfg/detect/decide.h"
+#include "netcfg/detect/pools.h"
 
 namespace dind::probe {
 namespace {

@@ -61,13 +61,13 @@ std::string TcpConnectProbe::TimeoutHint() const {
 }
 
 void TcpConnectProbe::Start(ProbeDone done) {
-  done_ = std::move(done);
+  lifecycle_.Begin(std::move(done));
   error_code error;
   const auto address = asio::ip::make_address_v4(host_, error);
   if (!error) {
     // Connect from a fresh handler so `done` never runs inside Start.
     asio::post(io_, [self = shared_from_this(), address] {
-      if (!self->stopped_) self->Connect(asio::ip::tcp::endpoint(address, self->port_));
+      if (!self->lifecycle_.ended()) self->Connect(asio::ip::tcp::endpoint(address, self->port_));
     });
     return;
   }
@@ -76,7 +76,7 @@ void TcpConnectProbe::Start(ProbeDone done) {
       asio::ip::tcp::v4(), host_, std::to_string(port_),
       [self = shared_from_this()](const error_code& resolve_error,
                                   asio::ip::tcp::resolver::results_type results) {
-        if (self->stopped_) return;
+        if (self->lifecycle_.ended()) return;
         if (resolve_error || results.empty()) {
           self->Finish({Outcome::kFailed,
                         self->Description() + " failed: resolving " + self->host_ +
@@ -98,7 +98,7 @@ void TcpConnectProbe::Connect(const asio::ip::tcp::endpoint& endpoint) {
   }
   pending_fd_.release();  // the asio socket owns it now
   socket_.async_connect(endpoint, [self = shared_from_this()](const error_code& connect_error) {
-    if (self->stopped_) return;
+    if (self->lifecycle_.ended()) return;
     if (connect_error) {
       self->Finish({Outcome::kFailed, Failed(self->Description(), connect_error), std::nullopt});
       return;
@@ -108,23 +108,18 @@ void TcpConnectProbe::Connect(const asio::ip::tcp::endpoint& endpoint) {
 }
 
 void TcpConnectProbe::Cancel() {
-  stopped_ = true;
-  done_ = nullptr;
   resolver_.cancel();
-  error_code ignored;
-  socket_.close(ignored);
-  pending_fd_.reset();
+  lifecycle_.Cancel([this] { Release(); });
 }
 
 void TcpConnectProbe::Finish(ProbeReport report) {
-  if (stopped_) return;
-  stopped_ = true;
+  lifecycle_.Finish(std::move(report), [this] { Release(); });
+}
+
+void TcpConnectProbe::Release() {
   error_code ignored;
   socket_.close(ignored);
   pending_fd_.reset();
-  ProbeDone done = std::move(done_);
-  done_ = nullptr;
-  if (done) done(std::move(report));
 }
 
 // ---- DNS over UDP ------------------------------------------------------------------------------
@@ -153,7 +148,7 @@ std::string DnsProbe::TimeoutHint() const {
 }
 
 void DnsProbe::Start(ProbeDone done) {
-  done_ = std::move(done);
+  lifecycle_.Begin(std::move(done));
   auto fail_later = [this](std::string detail) {
     asio::post(io_, [self = shared_from_this(), detail = std::move(detail)] {
       self->Finish({Outcome::kFailed, detail, std::nullopt});
@@ -175,14 +170,14 @@ void DnsProbe::Start(ProbeDone done) {
   Send();
   resend_timer_.expires_after(timeout_ / 2);
   resend_timer_.async_wait([self = shared_from_this()](const error_code& timer_error) {
-    if (!timer_error && !self->stopped_) self->Send();
+    if (!timer_error && !self->lifecycle_.ended()) self->Send();
   });
 }
 
 void DnsProbe::Send() {
   socket_.async_send(
       asio::buffer(query_), [self = shared_from_this()](const error_code& error, std::size_t) {
-        if (self->stopped_ || !error) return;
+        if (self->lifecycle_.ended() || !error) return;
         self->Finish({Outcome::kFailed, Failed(self->Description(), error), std::nullopt});
       });
 }
@@ -191,7 +186,7 @@ void DnsProbe::Receive() {
   socket_.async_receive(
       asio::buffer(reply_buffer_),
       [self = shared_from_this()](const error_code& error, std::size_t size) {
-        if (self->stopped_) return;
+        if (self->lifecycle_.ended()) return;
         if (error) {
           // ECONNREFUSED here is the ICMP "port unreachable" for the query.
           self->Finish({Outcome::kFailed, Failed(self->Description(), error), std::nullopt});
@@ -213,24 +208,18 @@ void DnsProbe::Receive() {
 }
 
 void DnsProbe::Cancel() {
-  stopped_ = true;
-  done_ = nullptr;
-  resend_timer_.cancel();
-  error_code ignored;
-  socket_.close(ignored);
-  pending_fd_.reset();
+  lifecycle_.Cancel([this] { Release(); });
 }
 
 void DnsProbe::Finish(ProbeReport report) {
-  if (stopped_) return;
-  stopped_ = true;
+  lifecycle_.Finish(std::move(report), [this] { Release(); });
+}
+
+void DnsProbe::Release() {
   resend_timer_.cancel();
   error_code ignored;
   socket_.close(ignored);
   pending_fd_.reset();
-  ProbeDone done = std::move(done_);
-  done_ = nullptr;
-  if (done) done(std::move(report));
 }
 
 }  // namespace dind::probe

@@ -16,6 +16,7 @@
 #include "daemon/probe/dns_message.h"
 #include "daemon/probe/netns_thread.h"
 #include "daemon/probe/probe.h"
+#include "daemon/probe/probe_lifecycle.h"
 
 namespace dind::probe {
 
@@ -36,6 +37,7 @@ class TcpConnectProbe final : public Probe, public std::enable_shared_from_this<
  private:
   void Connect(const boost::asio::ip::tcp::endpoint& endpoint);
   void Finish(ProbeReport report);
+  void Release();
 
   boost::asio::io_context& io_;
   ScopedFd pending_fd_;  // handed to the asio socket when connecting
@@ -45,8 +47,7 @@ class TcpConnectProbe final : public Probe, public std::enable_shared_from_this<
   std::uint16_t port_;
   std::string from_;
   std::chrono::milliseconds timeout_;
-  ProbeDone done_;
-  bool stopped_ = false;
+  ProbeLifecycle lifecycle_;
 };
 
 // Passes when the nameserver sends a well-formed reply to the query (any rcode: NXDOMAIN
@@ -69,6 +70,7 @@ class DnsProbe final : public Probe, public std::enable_shared_from_this<DnsProb
   void Send();
   void Receive();
   void Finish(ProbeReport report);
+  void Release();
 
   boost::asio::io_context& io_;
   ScopedFd pending_fd_;
@@ -81,8 +83,7 @@ class DnsProbe final : public Probe, public std::enable_shared_from_this<DnsProb
   std::chrono::milliseconds timeout_;
   std::vector<std::uint8_t> query_;
   std::vector<std::uint8_t> reply_buffer_;
-  ProbeDone done_;
-  bool stopped_ = false;
+  ProbeLifecycle lifecycle_;
 };
 
 }  // namespace dind::probe

@@ -65,6 +65,7 @@ void Reconciler::RecordDaemonJson(const netcfg::DetectionReport& report,
   file.error.clear();
   file.mtu = report.mtu.docker;
   if (update->written) ++file.writes;
+  if (file.mtu != before && on_docker_mtu_) on_docker_mtu_(file.mtu);
   // At start dockerd may not have read the file yet; the docker API tells (OnDockerNetworks).
   if (before != 0 && before != file.mtu) {
     file.restart_required = true;
@@ -74,6 +75,11 @@ void Reconciler::RecordDaemonJson(const netcfg::DetectionReport& report,
                           daemon_json_path_ + " says so now: restart dockerd to apply it";
     log::Warn("dockerd must be restarted", {{"reason", file.restart_reason}});
   }
+}
+
+void Reconciler::FollowDockerMtu(std::function<void(std::uint32_t)> on_mtu) {
+  on_docker_mtu_ = std::move(on_mtu);
+  if (on_docker_mtu_ && state_.daemon_json.mtu != 0) on_docker_mtu_(state_.daemon_json.mtu);
 }
 
 void Reconciler::OnNetworkChanged() {
@@ -218,7 +224,7 @@ void Reconciler::OnDockerNetworks(std::vector<docker::DockerNetwork> networks) {
   DaemonJsonState& file = state_.daemon_json;
   for (const auto& network : docker.networks) {
     if (network.name != "bridge" || network.driver != "bridge" || !network.mtu) continue;
-    const bool stale = *network.mtu != static_cast<int>(file.mtu);
+    const bool stale = *network.mtu != file.mtu;
     if (stale && !file.restart_required) {
       file.restart_reason = "dockerd runs its default bridge with MTU " +
                             std::to_string(*network.mtu) + " but daemon.json " + file.path +

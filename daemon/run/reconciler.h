@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,6 +52,10 @@ class Reconciler {
   // dockerd's networks as the Engine API lists them now.
   void OnDockerNetworks(std::vector<docker::DockerNetwork> networks);
   void OnDockerUnavailable(const std::string& error);
+  // `on_mtu` gets the docker MTU daemon.json says, at once and after every change, for those
+  // that must follow it (the probe's veth, so the probes send what nested containers send).
+  void FollowDockerMtu(std::function<void(std::uint32_t)> on_mtu);
+
   // Where the docker API is read from, for /status.
   void set_docker_socket(std::string socket) { state_.docker.socket = std::move(socket); }
 
@@ -78,6 +83,7 @@ class Reconciler {
   std::vector<Cidr> pool_networks_;              // from the report at start
   std::optional<std::uint64_t> stamp_in_place_;  // the change stamp when last seen in place
   int polls_since_check_ = 0;
+  std::function<void(std::uint32_t)> on_docker_mtu_;
   SidecarState state_;
 };
 

@@ -3,6 +3,7 @@
 // health endpoint and the egress prober beside it.
 //
 //   rtnetlink (links, addresses, routes) ──debounce──> Reconciler::OnNetworkChanged, ProbeSoon
+//   Reconciler: docker MTU now / changed ────────────> the probe's veth MTU
 //   nf_tables notifications (nft backend) ───────────> Reconciler::CheckRules  (repair in ms)
 //   poll timer (legacy backend, --poll-interval) ────> Reconciler::CheckRules
 //   Docker API network events ──> list networks ─────> Reconciler::OnDockerNetworks
@@ -13,7 +14,10 @@
 // API and the probes are asynchronous with deadlines.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +29,7 @@
 #include "daemon/probe/probe_factory.h"
 #include "daemon/probe/prober.h"
 #include "daemon/run/reconciler.h"
+#include "daemon/run/sidecar_ports.h"
 
 namespace dind::run {
 
@@ -45,9 +50,40 @@ struct SidecarOptions {
   // Coalesces a burst of netlink notifications (dockerd making a bridge sends dozens).
   std::chrono::milliseconds network_settle{100};
   bool cleanup_on_exit = false;
+  // Not ready while dockerd's API does not answer: the entrypoint runs dockerd itself, so a
+  // dockerd that is not up is its failure, not a neighbour's.
+  bool docker_api_required = false;
 };
 
-// Runs until SIGTERM or SIGINT; returns the exit code. `reconciler` has already started.
-int RunSidecar(Reconciler& reconciler, const SidecarOptions& options);
+// The event wiring of `run` on one io_context. It reaches the world only through `ports`, so
+// tests drive it with fakes; live_sidecar.h opens the real ones and runs it until a signal.
+class Sidecar {
+ public:
+  // Readiness after each event, for systemd's notify protocol.
+  using PublishReadiness = std::function<void(const http::Readiness&)>;
+
+  // `reconciler` has started; it, `io` and `options` outlive the sidecar.
+  Sidecar(boost::asio::io_context& io, Reconciler& reconciler, const SidecarOptions& options,
+          SidecarPorts ports, PublishReadiness publish = {});
+  ~Sidecar();
+  Sidecar(const Sidecar&) = delete;
+  Sidecar& operator=(const Sidecar&) = delete;
+
+  // Serves the endpoint, follows every feed and starts probing. An error (the endpoint's address
+  // taken, say) ends `run`: nothing is watched yet.
+  Status Start();
+  // Stops following and probing, then (--cleanup-on-exit) removes the rules. Returns the exit
+  // code: 1 when removing them failed. The io_context may be run afterwards to let it settle.
+  int Stop();
+
+  http::Readiness Readiness() const;
+  // The prober's status; null with --no-probes.
+  const probe::ProberStatus* Egress() const;
+  std::uint16_t endpoint_port() const;
+
+ private:
+  struct Loop;
+  std::unique_ptr<Loop> loop_;
+};
 
 }  // namespace dind::run

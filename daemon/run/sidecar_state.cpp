@@ -8,7 +8,7 @@ namespace {
 
 using Json = netcfg::OrderedJson;
 
-constexpr int kDockerDefaultMtu = 1500;
+constexpr std::uint32_t kDockerDefaultMtu = 1500;
 
 double UnixSeconds(Clock::time_point at) {
   return std::chrono::duration<double>(at.time_since_epoch()).count();
@@ -79,8 +79,8 @@ std::vector<NetworkMtuFinding> NetworksAboveMtu(const std::vector<docker::Docker
   std::vector<NetworkMtuFinding> findings;
   for (const auto& network : networks) {
     if (network.driver != "bridge") continue;
-    const int mtu = network.mtu.value_or(kDockerDefaultMtu);
-    if (mtu > static_cast<int>(safe_mtu)) {
+    const std::uint32_t mtu = network.mtu.value_or(kDockerDefaultMtu);
+    if (mtu > safe_mtu) {
       findings.push_back({network.name, network.bridge_name, mtu, network.mtu.has_value()});
     }
   }

@@ -46,7 +46,7 @@ struct RulesState {
 struct NetworkMtuFinding {
   std::string network;
   std::string bridge;
-  int mtu = 0;
+  std::uint32_t mtu = 0;
   bool mtu_from_option = false;  // false: no option, dockerd's default of 1500
 };
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "netcfg/detect/cgroup.h"
+
 #include <sstream>
 #include <vector>
-
-#include "netcfg/detect/decide.h"
 
 namespace dind::netcfg {
 namespace {

@@ -6,7 +6,12 @@
 #include <vector>
 
 #include "netcfg/daemon_json/daemon_json.h"
-#include "netcfg/detect/decide.h"
+#include "netcfg/detect/cgroup.h"
+#include "netcfg/detect/dockerd.h"
+#include "netcfg/detect/facts.h"
+#include "netcfg/detect/kernel.h"
+#include "netcfg/detect/network_path.h"
+#include "netcfg/detect/pools.h"
 
 namespace dind::netcfg {
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-#include <string_view>
+#include "netcfg/detect/dockerd.h"
 
-#include "netcfg/detect/decide.h"
+#include <string_view>
 
 namespace dind::netcfg {
 

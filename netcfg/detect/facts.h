@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Everything detection reads from the system, as plain values (gathered by GatherFacts in
-// system_facts.h), and the decisions it makes from them (decide.h). Keeping the two apart lets
-// every decision be unit-tested with injected inputs.
+// SystemFacts: everything detection reads from the system, as plain values and nothing else.
+// GatherFacts (gather_facts.h) fills it from the running system; the decisions (network_path.h,
+// kernel.h, cgroup.h, pools.h, dockerd.h) are pure functions of it, so every decision is
+// unit-tested with injected facts.
 #pragma once
 
 #include <optional>

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "netcfg/detect/kernel.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <sstream>
-
-#include "netcfg/detect/decide.h"
 
 namespace dind::netcfg {
 namespace {

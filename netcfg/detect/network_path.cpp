@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "netcfg/detect/network_path.h"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <iterator>
 #include <nlohmann/json.hpp>
-
-#include "netcfg/detect/decide.h"
 
 namespace dind::netcfg {
 namespace {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-#include <sstream>
+#include "netcfg/detect/pools.h"
 
-#include "netcfg/detect/decide.h"
+#include <sstream>
 
 namespace dind::netcfg {
 namespace {

@@ -35,6 +35,12 @@ LibnlPtr<rtnl_link> BuildLinkUp() {
   return change;
 }
 
+LibnlPtr<rtnl_link> BuildEnslave(int bridge_index) {
+  LibnlPtr<rtnl_link> change(rtnl_link_alloc());
+  if (change) rtnl_link_set_master(change.get(), bridge_index);
+  return change;
+}
+
 Result<LibnlPtr<nl_addr>> BuildNlAddress(const IpAddress& address, int prefix_length) {
   const int family = address.is_v4() ? AF_INET : AF_INET6;
   LibnlPtr<nl_addr> built(nl_addr_build(family, address.bytes().data(), address.is_v4() ? 4 : 16));

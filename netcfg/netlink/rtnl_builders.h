@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // rtnetlink changes as libnl objects, built apart from sending them so unit tests read them back
-// without root. Shared by the egress probe's attachment and the backend proof, which both wire
-// namespaces together with veth pairs, addresses and routes.
+// without root. WiringExecutor sends them; nothing outside netcfg/netlink needs libnl for it.
 #pragma once
 
 #include <netlink/addr.h>
@@ -25,6 +24,8 @@ LibnlPtr<rtnl_link> BuildVethPair(const std::string& name, const std::string& pe
                                   int peer_netns_fd, std::uint32_t mtu = 0);
 // The change that sets a link up.
 LibnlPtr<rtnl_link> BuildLinkUp();
+// The change that makes a link a port of the bridge with index `bridge_index`.
+LibnlPtr<rtnl_link> BuildEnslave(int bridge_index);
 Result<LibnlPtr<nl_addr>> BuildNlAddress(const IpAddress& address, int prefix_length);
 // `address`/`prefix_length` on the link with index `ifindex`.
 Result<LibnlPtr<rtnl_addr>> BuildAddress(const IpAddress& address, int prefix_length, int ifindex);

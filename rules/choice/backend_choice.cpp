@@ -103,8 +103,9 @@ class Chooser {
                   {},
                   {}} {}
 
-  Result<BackendDecision> Choose(std::optional<BackendKind> requested) {
-    if (requested) return Explicit(*requested);
+  Result<BackendDecision> Choose(std::optional<BackendKind> requested,
+                                 std::string_view requested_as) {
+    if (requested) return Explicit(*requested, requested_as);
     if (Lacks(kernel_, BackendKind::kLegacy) && Lacks(kernel_, BackendKind::kNft)) {
       return Error::Environment(
           "the kernel " + kernel_.release + " offers neither nf_tables (" +
@@ -136,8 +137,8 @@ class Chooser {
     return *proof;
   }
 
-  Result<BackendDecision> Explicit(BackendKind kind) {
-    DIND_RETURN_IF_ERROR(RequireAvailable(kernel_, kind));
+  Result<BackendDecision> Explicit(BackendKind kind, std::string_view requested_as) {
+    DIND_RETURN_IF_ERROR(RequireAvailable(kernel_, kind, requested_as));
     return Finish({kind, ChoiceStep::kExplicit,
                    Name(kind) + " was requested with --backend (or DIND_NETCFG_BACKEND)"});
   }
@@ -321,16 +322,18 @@ BackendKind DefaultBackend(const KernelFacts& kernel) {
   return before_4_18 ? BackendKind::kLegacy : BackendKind::kNft;
 }
 
-Status RequireAvailable(const KernelFacts& kernel, BackendKind kind) {
+Status RequireAvailable(const KernelFacts& kernel, BackendKind kind, std::string_view input_name) {
   if (!Lacks(kernel, kind)) return OkStatus();
-  return Error::BadInput("--backend (DIND_NETCFG_BACKEND) " + Name(kind) + ": the kernel " +
+  // The hint names the flag alone: "--backend" of "--backend (DIND_NETCFG_BACKEND)".
+  const std::string flag(input_name.substr(0, input_name.find(" (")));
+  return Error::BadInput(std::string(input_name) + " " + Name(kind) + ": the kernel " +
                              kernel.release + " lacks " + FeatureName(kind) + " (" +
                              FeatureOf(kernel, kind).evidence + ")",
-                         "use --backend " + Name(Other(kind)) + " or --backend auto");
+                         "use " + flag + " " + Name(Other(kind)) + " or " + flag + " auto");
 }
 
 Result<BackendDecision> ChooseBackend(const ChoiceInputs& inputs, BackendProver& prover) {
-  return Chooser(inputs, prover).Choose(inputs.requested);
+  return Chooser(inputs, prover).Choose(inputs.requested, inputs.requested_as);
 }
 
 }  // namespace dind::rules

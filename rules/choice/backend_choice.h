@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "netcfg/detect/decide.h"
+#include "netcfg/detect/kernel.h"
 #include "rules/masquerade.h"
 #include "rules/proof/traffic_proof.h"
 
@@ -34,6 +34,8 @@ Result<std::optional<BackendKind>> ParseBackendRequest(std::string_view value,
 
 struct ChoiceInputs {
   std::optional<BackendKind> requested;  // nullopt: auto
+  // The request as the caller names it in messages, e.g. "--backend (DIND_NETCFG_BACKEND)".
+  std::string requested_as;
   netcfg::KernelFacts kernel;
   // What each backend's Inspect() found in this namespace, or why it could not look.
   Result<BackendState> legacy_census;
@@ -66,8 +68,11 @@ struct BackendDecision {
   }
 };
 
-// kBadInput naming --backend when the kernel lacks `kind` (availability "no"; "unknown" passes).
-Status RequireAvailable(const netcfg::KernelFacts& kernel, BackendKind kind);
+// kBadInput when the kernel lacks `kind` (availability "no"; "unknown" passes), naming the input
+// as the caller calls it: `input_name` such as "--backend (DIND_NETCFG_BACKEND)" starts the
+// message, and the hint says to use its flag (the part before " (") with the other backend.
+Status RequireAvailable(const netcfg::KernelFacts& kernel, BackendKind kind,
+                        std::string_view input_name);
 
 // Proves at most once per backend, and only when the steps above leave the decision open.
 // Errors: kBadInput when the requested backend is one the kernel lacks; kEnvironment when the

@@ -14,7 +14,7 @@
 
 #include "common/files.h"
 #include "common/scoped_fd.h"
-#include "rules/proof/proof_netlink.h"
+#include "netcfg/netlink/wiring_executor.h"
 #include "rules/proof/proof_plan.h"
 #include "rules/proof/proof_report.h"
 #include "rules/proof/proof_verdict.h"
@@ -29,6 +29,26 @@ constexpr int kCapNetAdmin = 12;
 constexpr int kCapSysAdmin = 21;
 constexpr std::string_view kChooseByHand =
     "choose the backend by hand with --backend legacy|nft (or DIND_NETCFG_BACKEND)";
+
+// What to do when wiring the throwaway namespaces fails, in the proof's terms.
+netcfg::WiringHints ProofHints() {
+  return {
+      "the proof by traffic needs CAP_NET_ADMIN to build its throwaway namespaces; grant it "
+      "or choose the backend by hand with --backend legacy|nft",
+      "the proof could not build its throwaway namespaces; choose the backend by hand with "
+      "--backend legacy|nft"};
+}
+
+// An rtnetlink socket in the namespace this process is in now, for `side`'s steps.
+Status AddCurrentNamespace(netcfg::WiringExecutor& wiring, netcfg::NetnsSide side,
+                           int netns_fd = -1) {
+  auto socket = netcfg::OpenRtnlSocket();
+  if (!socket.ok()) {
+    return socket.error().Wrap("in the proof's " + std::string(netcfg::SideName(side)) +
+                               " namespace");
+  }
+  return wiring.AddNamespace(side, std::move(*socket), netns_fd);
+}
 
 // Writes report lines to the parent; a parent that is gone has nothing left to tell.
 class Reporter {
@@ -122,23 +142,26 @@ Result<ProofOutcome> Prove(BackendKind kind, const BackendFactory& factory,
   const ProofPlan plan = MakeProofPlan();
   const std::string backend_name(BackendName(kind));
 
+  // Unlike the probe's attachment (a thread per namespace switch), the proof moves this whole
+  // process: the backend under test must be created and run inside the pod namespace, and one
+  // that hangs must be killable at the timeout (a process is, a thread is not); the process's
+  // end also takes both namespaces along. The wiring itself is netcfg's, as for the probe.
+  netcfg::WiringExecutor wiring(ProofHints());
   report.Step("creating the outside network namespace");
   DIND_RETURN_IF_ERROR(EnterNewNetns("outside"));
   auto outside_netns = OpenCurrentNetns();
   if (!outside_netns.ok()) return outside_netns.error();
-  auto outside_socket = ProofNetlink::Connect();
-  if (!outside_socket.ok()) return outside_socket.error();
+  DIND_RETURN_IF_ERROR(
+      AddCurrentNamespace(wiring, netcfg::NetnsSide::kOutside, outside_netns->get()));
   auto receiver = BoundUdpSocket("outside", IpAddress::V4(0), plan.port);
   if (!receiver.ok()) return receiver.error();
 
   report.Step("creating the pod network namespace");
   DIND_RETURN_IF_ERROR(EnterNewNetns("pod"));
-  auto pod_socket = ProofNetlink::Connect();
-  if (!pod_socket.ok()) return pod_socket.error();
-  ProofNetlink netlink(std::move(*pod_socket), std::move(*outside_socket), outside_netns->get());
-  for (const ProofStep& step : plan.steps) {
-    report.Step(DescribeStep(step));
-    DIND_RETURN_IF_ERROR(netlink.Configure(step));
+  DIND_RETURN_IF_ERROR(AddCurrentNamespace(wiring, netcfg::NetnsSide::kPod));
+  for (const netcfg::WiringStep& step : plan.steps) {
+    report.Step(netcfg::DescribeStep(step));
+    DIND_RETURN_IF_ERROR(wiring.Execute(step));
   }
 
   // Created only now, so the backend's sockets belong to the pod namespace.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "rules/proof/proof_plan.h"
 
-#include <type_traits>
+#include <chrono>
 
 namespace dind::rules {
 namespace {
@@ -28,49 +28,25 @@ ProofPlan MakeProofPlan() {
   constexpr int kLinkPrefix = 30;
   // Usually microseconds; the parent's timeout bounds the whole proof anyway.
   constexpr std::chrono::milliseconds kReadyWithin{1000};
+  using netcfg::NetnsSide;
   plan.steps = {
-      SetLinkUp{ProofSide::kOutside, "lo"},
-      SetLinkUp{ProofSide::kPod, "lo"},
-      CreateVethPair{plan.pod_link, plan.outside_link},
+      netcfg::SetLinkUp{NetnsSide::kOutside, "lo"},
+      netcfg::SetLinkUp{NetnsSide::kPod, "lo"},
+      netcfg::CreateVethPair{NetnsSide::kPod, plan.pod_link, plan.outside_link,
+                             NetnsSide::kOutside},
       // Outside first, so its end is up and addressed before the pod starts sending.
-      AddAddress{ProofSide::kOutside, plan.outside_link, plan.outside_address, kLinkPrefix},
-      SetLinkUp{ProofSide::kOutside, plan.outside_link},
+      netcfg::AddAddress{NetnsSide::kOutside, plan.outside_link, plan.outside_address, kLinkPrefix},
+      netcfg::SetLinkUp{NetnsSide::kOutside, plan.outside_link},
       // A way back to the nested source, so an unmasqueraded datagram still arrives (even under
       // strict reverse-path filtering) and the proof can say "not masqueraded" rather than "lost".
-      AddRoute{ProofSide::kOutside, Cidr::Of(plan.nested_source, 32), plan.pod_address},
-      AddAddress{ProofSide::kPod, plan.pod_link, plan.pod_address, kLinkPrefix},
-      AddAddress{ProofSide::kPod, "lo", plan.nested_source, 32},
-      SetLinkUp{ProofSide::kPod, plan.pod_link},
-      AwaitOperUp{ProofSide::kPod, plan.pod_link, kReadyWithin},
-      AwaitOperUp{ProofSide::kOutside, plan.outside_link, kReadyWithin},
+      netcfg::AddRoute{NetnsSide::kOutside, Cidr::Of(plan.nested_source, 32), plan.pod_address, ""},
+      netcfg::AddAddress{NetnsSide::kPod, plan.pod_link, plan.pod_address, kLinkPrefix},
+      netcfg::AddAddress{NetnsSide::kPod, "lo", plan.nested_source, 32},
+      netcfg::SetLinkUp{NetnsSide::kPod, plan.pod_link},
+      netcfg::AwaitOperUp{NetnsSide::kPod, plan.pod_link, kReadyWithin},
+      netcfg::AwaitOperUp{NetnsSide::kOutside, plan.outside_link, kReadyWithin},
   };
   return plan;
-}
-
-std::string_view SideName(ProofSide side) {
-  return side == ProofSide::kPod ? "pod" : "outside";
-}
-
-std::string DescribeStep(const ProofStep& step) {
-  return std::visit(
-      [](const auto& s) -> std::string {
-        using Step = std::decay_t<decltype(s)>;
-        if constexpr (std::is_same_v<Step, CreateVethPair>) {
-          return "pod: create veth " + s.name + " with peer " + s.peer_name + " in outside";
-        } else if constexpr (std::is_same_v<Step, SetLinkUp>) {
-          return std::string(SideName(s.side)) + ": set " + s.link + " up";
-        } else if constexpr (std::is_same_v<Step, AddAddress>) {
-          return std::string(SideName(s.side)) + ": add " + s.address.ToString() + "/" +
-                 std::to_string(s.prefix_length) + " to " + s.link;
-        } else if constexpr (std::is_same_v<Step, AwaitOperUp>) {
-          return std::string(SideName(s.side)) + ": wait up to " +
-                 std::to_string(s.within.count()) + " ms for " + s.link + " to be operationally up";
-        } else {
-          return std::string(SideName(s.side)) + ": add route " + s.destination.ToString() +
-                 " via " + s.gateway.ToString();
-        }
-      },
-      step);
 }
 
 }  // namespace dind::rules

@@ -12,16 +12,16 @@
 
 #include "common/cidr.h"
 #include "tests/daemon/run_cli.h"
-#include "tests/netcfg/daemon_json/temp_dir.h"
+#include "tests/mocks/temp_dir.h"
 #include "tests/support/netns.h"
 
 namespace dind::cli {
 namespace {
 
 using ::dind::testing::ScopedNetns;
-using netcfg::testing::ReadTestFile;
-using netcfg::testing::TempDir;
-using netcfg::testing::WriteTestFile;
+using ::dind::testing::ReadTestFile;
+using ::dind::testing::TempDir;
+using ::dind::testing::WriteTestFile;
 using ::testing::Contains;
 using testing::Describe;
 using testing::Environment;
@@ -400,7 +400,7 @@ TEST_F(CliKernelTest, InitForDockerd24WritesEveryOwnedKeyAndKeepsForeignOnes) {
   } else {
     EXPECT_EQ(written["cgroup-parent"], report["cgroup"]["parent"]);
   }
-  EXPECT_EQ(netcfg::testing::ModeOf(sandbox.daemon_json()), 0640u);
+  EXPECT_EQ(::dind::testing::ModeOf(sandbox.daemon_json()), 0640u);
 }
 
 TEST_F(CliKernelTest, InitForDockerd20WritesNoKeyItWouldRefuse) {

@@ -16,15 +16,15 @@
 #include <vector>
 
 #include "tests/daemon/run_cli.h"
-#include "tests/netcfg/daemon_json/temp_dir.h"
+#include "tests/mocks/temp_dir.h"
 
 namespace dind::cli {
 namespace {
 
-using netcfg::testing::ModeOf;
-using netcfg::testing::ReadTestFile;
-using netcfg::testing::TempDir;
-using netcfg::testing::WriteTestFile;
+using ::dind::testing::ModeOf;
+using ::dind::testing::ReadTestFile;
+using ::dind::testing::TempDir;
+using ::dind::testing::WriteTestFile;
 using testing::Describe;
 using testing::Environment;
 using ::testing::HasSubstr;

@@ -12,15 +12,15 @@
 
 #include "netcfg/daemon_json/atomic_file.h"
 #include "netcfg/daemon_json/daemon_json.h"
-#include "tests/netcfg/daemon_json/temp_dir.h"
+#include "tests/mocks/temp_dir.h"
 
 namespace dind::netcfg {
 namespace {
 
 using ::testing::ElementsAre;
-using testing::ReadTestFile;
-using testing::TempDir;
-using testing::WriteTestFile;
+using ::dind::testing::ReadTestFile;
+using ::dind::testing::TempDir;
+using ::dind::testing::WriteTestFile;
 
 constexpr char kOld[] = "{\n  \"mtu\": 1400\n}\n";
 constexpr char kNew[] = "{\n  \"mtu\": 1420\n}\n";

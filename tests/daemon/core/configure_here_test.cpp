@@ -4,13 +4,9 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "tests/mocks/fake_backend.h"
+#include "tests/mocks/temp_dir.h"
 #include "tests/netcfg/detect/fixtures.h"
 
 namespace dind::core {
@@ -20,6 +16,9 @@ using ::testing::AllOf;
 using testing::DecisionFor;
 using testing::FakeBackend;
 using ::testing::HasSubstr;
+using testing::ReadTestFile;
+using testing::TempDir;
+using testing::WriteTestFile;
 
 netcfg::DetectionReport Report(std::uint32_t uplink_mtu = 1450) {
   netcfg::DetectOptions options;
@@ -29,24 +28,11 @@ netcfg::DetectionReport Report(std::uint32_t uplink_mtu = 1450) {
 
 class ConfigureHereTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("dnc-configure-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-    path_ = (dir_ / "daemon.json").string();
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  void Write(const std::string& text) const { std::ofstream(path_) << text; }
-  std::string Read() const {
-    std::ifstream file(path_);
-    std::stringstream text;
-    text << file.rdbuf();
-    return text.str();
-  }
+  void Write(const std::string& text) const { WriteTestFile(path_, text, 0644); }
+  std::string Read() const { return ReadTestFile(path_); }
 
-  std::filesystem::path dir_;
-  std::string path_;
+  TempDir dir_;
+  std::string path_ = dir_ / "daemon.json";
   ChosenBackend chosen_{std::make_unique<FakeBackend>(), DecisionFor(rules::BackendKind::kNft)};
   FakeBackend& backend_ = static_cast<FakeBackend&>(*chosen_.backend);
 };

@@ -74,7 +74,7 @@ TEST_F(RealDockerdTest, ListsTheNetworksDockerdHas) {
   ASSERT_NE(bridge, nullptr);
   EXPECT_EQ(bridge->driver, "bridge");
   EXPECT_EQ(bridge->bridge_name, "docker0");
-  EXPECT_EQ(bridge->mtu, 1400);  // daemon.json "mtu" of the script
+  EXPECT_EQ(bridge->mtu, 1400u);  // daemon.json "mtu" of the script
   ASSERT_EQ(bridge->subnets.size(), 1u);
   // dockerd 20.10 reports no gateway for the default bridge nor for subnets given on the
   // command line (the samples of the unit tests mirror this); allocated subnets have one.
@@ -86,7 +86,7 @@ TEST_F(RealDockerdTest, ListsTheNetworksDockerdHas) {
 
   const DockerNetwork* dual = Find(networks, "e2e-dual");
   ASSERT_NE(dual, nullptr);
-  EXPECT_EQ(dual->mtu, 1300);
+  EXPECT_EQ(dual->mtu, 1300u);
   EXPECT_TRUE(dual->enable_ipv6);
   EXPECT_THAT(dual->subnets, UnorderedElementsAre(*Cidr::Parse("fd00:dead:beef::/64"),
                                                   *Cidr::Parse("10.250.0.0/24")));

@@ -46,7 +46,7 @@ TEST(ParseNetworksTest, ReadsDockerd2010NetworkList) {
   EXPECT_EQ(bridge.driver, "bridge");
   EXPECT_THAT(bridge.subnets, ElementsAre(C("172.17.0.0/16")));
   EXPECT_THAT(bridge.gateways, IsEmpty());  // dockerd does not report docker0's
-  EXPECT_EQ(bridge.mtu, 1450);
+  EXPECT_EQ(bridge.mtu, 1450u);
   EXPECT_EQ(bridge.bridge_name, "docker0");
   EXPECT_FALSE(bridge.internal);
   EXPECT_FALSE(bridge.enable_ipv6);
@@ -63,7 +63,7 @@ TEST(ParseNetworksTest, ReadsDockerd2010NetworkList) {
   EXPECT_TRUE(kind.enable_ipv6);
   EXPECT_THAT(kind.subnets, ElementsAre(C("172.18.0.0/16"), C("fc00:f853:ccd:e793::/64")));
   EXPECT_THAT(kind.gateways, ElementsAre(A("172.18.0.1")));
-  EXPECT_EQ(kind.mtu, 1500);
+  EXPECT_EQ(kind.mtu, 1500u);
   EXPECT_EQ(kind.bridge_name, "br-3c9f1e2d4b5a");  // dockerd's default name
 
   EXPECT_EQ(networks[3].driver, "null");

@@ -81,7 +81,7 @@ TEST_F(DockerClientTest, ListsNetworksFromTheSocket) {
   ASSERT_TRUE(networks.ok()) << networks.error().Message();
   ASSERT_EQ(networks->size(), 5u);
   EXPECT_EQ((*networks)[0].bridge_name, "docker0");
-  EXPECT_EQ((*networks)[0].mtu, 1450);
+  EXPECT_EQ((*networks)[0].mtu, 1450u);
   EXPECT_THAT(fake.targets(), ElementsAre("/networks"));
 }
 

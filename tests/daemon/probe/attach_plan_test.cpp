@@ -97,7 +97,8 @@ TEST(PlanAttachmentTest, StepsInOrder) {
   EXPECT_EQ(plan->suggested_fixed_cidr, Net("172.17.0.0/17"));
 
   std::vector<std::string> described;
-  for (const AttachStep& step : plan->steps) described.push_back(DescribeStep(step));
+  for (const netcfg::WiringStep& step : plan->steps)
+    described.push_back(netcfg::DescribeStep(step));
   EXPECT_THAT(
       described,
       ElementsAre("pod: create veth dnc-probe0 with peer eth0 in the probe namespace, "
@@ -106,22 +107,22 @@ TEST(PlanAttachmentTest, StepsInOrder) {
                   "probe: add default route via 172.17.0.1 dev eth0",
                   "pod: enslave dnc-probe0 to bridge docker0", "pod: set dnc-probe0 up"));
 
-  const auto& enslave = std::get<EnslaveToBridge>(plan->steps[5]);
+  const auto& enslave = std::get<netcfg::EnslaveToBridge>(plan->steps[5]);
   EXPECT_EQ(enslave.bridge_index, 4) << "the plan is for this bridge, not a newer namesake";
-  EXPECT_EQ(std::get<CreateVeth>(plan->steps[0]).mtu, 1500u);
+  EXPECT_EQ(std::get<netcfg::CreateVethPair>(plan->steps[0]).mtu, 1500u);
 }
 
 TEST(PlanAttachmentTest, SlotNumbersTheVeth) {
   auto plan = PlanAttachment(Docker0(), 3);
   ASSERT_TRUE(plan.ok());
   EXPECT_EQ(plan->host_link, "dnc-probe3");
-  EXPECT_EQ(std::get<CreateVeth>(plan->steps[0]).host_link, "dnc-probe3");
+  EXPECT_EQ(std::get<netcfg::CreateVethPair>(plan->steps[0]).name, "dnc-probe3");
 }
 
 TEST(PlanAttachmentTest, FollowsTheBridgeMtu) {
   BridgeFacts bridge = Docker0();
   bridge.mtu = 1400;
-  EXPECT_EQ(std::get<CreateVeth>(PlanAttachment(bridge)->steps[0]).mtu, 1400u);
+  EXPECT_EQ(std::get<netcfg::CreateVethPair>(PlanAttachment(bridge)->steps[0]).mtu, 1400u);
 }
 
 TEST(PlanAttachmentTest, TooSmallNetworkIsAnError) {

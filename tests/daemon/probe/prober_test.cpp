@@ -3,19 +3,23 @@
 // the in-flight bound, the "no bridge yet" state, readiness and stopping.
 #include "daemon/probe/prober.h"
 
-#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <map>
 #include <stdexcept>
+
+#include "tests/mocks/fake_prober.h"
 
 namespace dind::probe {
 namespace {
 
 namespace asio = boost::asio;
+using dind::testing::Behaviour;
+using dind::testing::Docker0Vantage;
+using dind::testing::FakeAttachment;
+using dind::testing::FakeFactory;
 using std::chrono::milliseconds;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -23,98 +27,6 @@ using ::testing::HasSubstr;
 IpAddress Ip(const char* text) {
   return IpAddress::Parse(text).value();
 }
-
-Vantage Docker0Vantage(int index = 4) {
-  return Vantage{{"docker0", index, Cidr::Parse("172.17.0.0/16").value(), Ip("172.17.0.1"), 1500},
-                 "dnc-probe0",
-                 Ip("172.17.255.254"),
-                 Cidr::Parse("172.17.0.0/17").value(),
-                 std::make_shared<const ScopedFd>(::open("/dev/null", O_RDONLY | O_CLOEXEC))};
-}
-
-class FakeAttachment final : public Attachment {
- public:
-  AttachStatus next{AttachStatus::State::kAttached, "", Docker0Vantage()};
-  int settling = 0;  // Ensure says kSettling this many times first
-  int ensured = 0;
-  AttachStatus Ensure() override {
-    if (++ensured <= settling) return {AttachStatus::State::kSettling, "waiting", std::nullopt};
-    return next;
-  }
-};
-
-struct Behaviour {
-  Outcome outcome = Outcome::kPassed;
-  milliseconds delay{1};
-  bool never_finishes = false;
-  milliseconds timeout{1000};
-  std::string make_error;  // Make fails with this
-};
-
-struct Counters {
-  int made = 0;
-  int running = 0;
-  int most_running = 0;
-  int cancelled = 0;
-};
-
-class FakeProbe final : public Probe, public std::enable_shared_from_this<FakeProbe> {
- public:
-  FakeProbe(asio::io_context& io, std::string description, Behaviour behaviour, Counters& counters)
-      : timer_(io),
-        description_(std::move(description)),
-        behaviour_(behaviour),
-        counters_(counters) {}
-  std::string Description() const override { return description_; }
-  milliseconds Timeout() const override { return behaviour_.timeout; }
-  std::string TimeoutHint() const override { return "the fake never answers"; }
-  void Start(ProbeDone done) override {
-    counters_.most_running = std::max(counters_.most_running, ++counters_.running);
-    if (behaviour_.never_finishes) return;
-    timer_.expires_after(behaviour_.delay);
-    timer_.async_wait([self = shared_from_this(), done](const boost::system::error_code& error) {
-      if (error || self->cancelled_) return;
-      --self->counters_.running;
-      done({self->behaviour_.outcome,
-            self->description_ + " " + std::string(OutcomeName(self->behaviour_.outcome)),
-            std::nullopt});
-    });
-  }
-  void Cancel() override {
-    if (cancelled_) return;
-    cancelled_ = true;
-    --counters_.running;
-    ++counters_.cancelled;
-    timer_.cancel();
-  }
-
- private:
-  asio::steady_timer timer_;
-  std::string description_;
-  Behaviour behaviour_;
-  Counters& counters_;
-  bool cancelled_ = false;
-};
-
-class FakeFactory final : public ProbeFactory {
- public:
-  explicit FakeFactory(asio::io_context& io) : io_(io) {}
-  std::map<std::string, Behaviour> behaviours;  // by target key; default: passes
-  Counters counters;
-
-  Result<std::shared_ptr<Probe>> Make(const ProbeTarget& target, const Vantage& vantage) override {
-    const Behaviour behaviour = behaviours[target.Key()];
-    if (!behaviour.make_error.empty()) return Error::Environment(behaviour.make_error);
-    ++counters.made;
-    return std::shared_ptr<Probe>(std::make_shared<FakeProbe>(
-        io_,
-        "TCP connect to " + target.host + ":" + std::to_string(target.port) + " " + vantage.From(),
-        behaviour, counters));
-  }
-
- private:
-  asio::io_context& io_;
-};
 
 ProbeTarget Tcp(const char* host, std::uint16_t port = 443) {
   return {ProbeKind::kTcpConnect, host, port, "test"};

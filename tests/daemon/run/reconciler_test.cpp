@@ -5,15 +5,14 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cerrno>
-#include <filesystem>
 #include <fstream>
-#include <sstream>
 
+#include "tests/mocks/docker_networks.h"
 #include "tests/mocks/fake_backend.h"
 #include "tests/mocks/fake_detector.h"
+#include "tests/mocks/temp_dir.h"
 
 namespace dind::run {
 namespace {
@@ -21,46 +20,20 @@ namespace {
 using ::testing::HasSubstr;
 using Json = netcfg::OrderedJson;
 
+using testing::BridgeNetwork;
+using testing::CidrStrings;
 using testing::DecisionFor;
 using testing::FakeBackend;
 using testing::FakeDetector;
-
-std::vector<std::string> Strings(const std::vector<Cidr>& cidrs) {
-  std::vector<std::string> out;
-  for (const auto& cidr : cidrs) out.push_back(cidr.ToString());
-  return out;
-}
-
-docker::DockerNetwork Network(std::string name, std::string subnet, std::optional<int> mtu,
-                              std::string bridge) {
-  docker::DockerNetwork network;
-  network.name = std::move(name);
-  network.driver = "bridge";
-  network.subnets = {*Cidr::Parse(subnet)};
-  network.mtu = mtu;
-  network.bridge_name = std::move(bridge);
-  return network;
-}
+using testing::ReadTestFile;
+using testing::TempDir;
 
 class ReconcilerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("dnc-reconciler-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-    path_ = (dir_ / "daemon.json").string();
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  Json ReadDaemonJson() const {
-    std::ifstream file(path_);
-    std::stringstream text;
-    text << file.rdbuf();
-    return Json::parse(text.str());
-  }
+  Json ReadDaemonJson() const { return Json::parse(ReadTestFile(path_)); }
 
-  std::filesystem::path dir_;
-  std::string path_;
+  TempDir dir_;
+  std::string path_ = dir_ / "daemon.json";
   FakeDetector detector_;
   core::ChosenBackend chosen_{std::make_unique<FakeBackend>(),
                               DecisionFor(rules::BackendKind::kNft)};
@@ -73,7 +46,7 @@ TEST_F(ReconcilerTest, StartWritesDaemonJsonAndInstallsTheRules) {
   EXPECT_EQ(ReadDaemonJson()["mtu"], 1450);
   EXPECT_EQ(ReadDaemonJson()["fixed-cidr"], "172.17.0.0/17");
   ASSERT_TRUE(backend_.installed);
-  EXPECT_EQ(Strings(backend_.installed->sources),
+  EXPECT_EQ(CidrStrings(backend_.installed->sources),
             (std::vector<std::string>{"172.17.0.0/16", "172.18.0.0/16", "172.19.0.0/16"}));
   EXPECT_EQ(backend_.installed->out_interface, "eth0");
   const SidecarState& state = reconciler.state();
@@ -143,7 +116,7 @@ TEST_F(ReconcilerTest, IntactRulesAreLeftAloneAndLostOnesRepaired) {
   backend_.installed->sources.pop_back();                              // one rule deleted
   backend_.installed->sources.push_back(*Cidr::Parse("10.9.0.0/16"));  // and a stale one added
   EXPECT_TRUE(reconciler.CheckRules());
-  EXPECT_EQ(Strings(backend_.installed->sources).back(), "172.19.0.0/16");
+  EXPECT_EQ(CidrStrings(backend_.installed->sources).back(), "172.19.0.0/16");
   EXPECT_EQ(reconciler.state().rules.repairs, 2u);
   EXPECT_EQ(reconciler.state().rules.checks, 3u);
 }
@@ -225,32 +198,33 @@ TEST_F(ReconcilerTest, AFailedRedetectionKeepsTheLastDecision) {
 TEST_F(ReconcilerTest, DockerNetworksAddSourcesAndReportTooHighMtus) {
   Reconciler reconciler(path_, detector_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
-  reconciler.OnDockerNetworks({Network("bridge", "172.17.0.0/16", 1450, "docker0"),
-                               Network("kind", "172.18.0.0/24", std::nullopt, "br-0123456789ab"),
-                               Network("ci", "10.99.0.0/24", 1450, "br-ci")});
-  EXPECT_EQ(Strings(backend_.installed->sources),
+  reconciler.OnDockerNetworks(
+      {BridgeNetwork("bridge", "172.17.0.0/16", 1450, "docker0"),
+       BridgeNetwork("kind", "172.18.0.0/24", std::nullopt, "br-0123456789ab"),
+       BridgeNetwork("ci", "10.99.0.0/24", 1450, "br-ci")});
+  EXPECT_EQ(CidrStrings(backend_.installed->sources),
             (std::vector<std::string>{"172.17.0.0/16", "172.18.0.0/16", "172.19.0.0/16",
                                       "10.99.0.0/24"}));
   const auto& docker = reconciler.state().docker;
   EXPECT_TRUE(docker.api_up);
   ASSERT_EQ(docker.mtu_too_high.size(), 1u);
   EXPECT_EQ(docker.mtu_too_high[0].network, "kind");
-  EXPECT_EQ(docker.mtu_too_high[0].mtu, 1500);
+  EXPECT_EQ(docker.mtu_too_high[0].mtu, 1500u);
   EXPECT_FALSE(docker.mtu_too_high[0].mtu_from_option);
   EXPECT_FALSE(reconciler.state().daemon_json.restart_required);
 
   // The network goes: its subnet leaves the rules.
-  reconciler.OnDockerNetworks({Network("bridge", "172.17.0.0/16", 1450, "docker0")});
+  reconciler.OnDockerNetworks({BridgeNetwork("bridge", "172.17.0.0/16", 1450, "docker0")});
   EXPECT_EQ(backend_.installed->sources.size(), 3u);
 }
 
 TEST_F(ReconcilerTest, DockerRunningWithAnotherMtuNeedsARestartUntilItRestarts) {
   Reconciler reconciler(path_, detector_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
-  reconciler.OnDockerNetworks({Network("bridge", "172.17.0.0/16", 1500, "docker0")});
+  reconciler.OnDockerNetworks({BridgeNetwork("bridge", "172.17.0.0/16", 1500, "docker0")});
   EXPECT_TRUE(reconciler.state().daemon_json.restart_required);
   EXPECT_THAT(reconciler.state().daemon_json.restart_reason, HasSubstr("MTU 1500"));
-  reconciler.OnDockerNetworks({Network("bridge", "172.17.0.0/16", 1450, "docker0")});
+  reconciler.OnDockerNetworks({BridgeNetwork("bridge", "172.17.0.0/16", 1450, "docker0")});
   EXPECT_FALSE(reconciler.state().daemon_json.restart_required);
 }
 

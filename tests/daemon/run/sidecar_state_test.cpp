@@ -13,7 +13,7 @@ namespace {
 using ::testing::HasSubstr;
 
 docker::DockerNetwork Network(std::string name, std::string driver, std::string subnet,
-                              std::optional<int> mtu, bool internal = false) {
+                              std::optional<std::uint32_t> mtu, bool internal = false) {
   docker::DockerNetwork network;
   network.name = std::move(name);
   network.driver = std::move(driver);
@@ -55,9 +55,9 @@ TEST(NetworksAboveMtuTest, OnlyBridgesAboveTheSafeMtuWithDockersDefaultWhenUnset
                                          1450);
   ASSERT_EQ(findings.size(), 2u);
   EXPECT_EQ(findings[0].network, "kind");
-  EXPECT_EQ(findings[0].mtu, 1500);
+  EXPECT_EQ(findings[0].mtu, 1500u);
   EXPECT_FALSE(findings[0].mtu_from_option);
-  EXPECT_EQ(findings[1].mtu, 9000);
+  EXPECT_EQ(findings[1].mtu, 9000u);
   EXPECT_TRUE(findings[1].mtu_from_option);
 }
 

@@ -12,7 +12,7 @@
 
 #include "netcfg/daemon_json/atomic_file.h"
 #include "netcfg/daemon_json/daemon_json.h"
-#include "tests/netcfg/daemon_json/temp_dir.h"
+#include "tests/mocks/temp_dir.h"
 
 namespace dind::netcfg {
 namespace {
@@ -20,10 +20,10 @@ namespace {
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using testing::ModeOf;
-using testing::ReadTestFile;
-using testing::TempDir;
-using testing::WriteTestFile;
+using ::dind::testing::ModeOf;
+using ::dind::testing::ReadTestFile;
+using ::dind::testing::TempDir;
+using ::dind::testing::WriteTestFile;
 
 constexpr char kOld[] = "{\n  \"debug\": true\n}\n";
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "netcfg/daemon_json/daemon_json.h"
-#include "tests/netcfg/daemon_json/temp_dir.h"
+#include "tests/mocks/temp_dir.h"
 
 namespace dind::netcfg {
 namespace {
@@ -19,10 +19,10 @@ namespace {
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using testing::ModeOf;
-using testing::ReadTestFile;
-using testing::TempDir;
-using testing::WriteTestFile;
+using ::dind::testing::ModeOf;
+using ::dind::testing::ReadTestFile;
+using ::dind::testing::TempDir;
+using ::dind::testing::WriteTestFile;
 
 constexpr char kOld[] = "{\n  \"debug\": true\n}\n";
 constexpr char kNew[] = "{\n  \"mtu\": 1450\n}\n";

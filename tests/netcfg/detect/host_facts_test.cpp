@@ -3,7 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "netcfg/detect/decide.h"
+#include "netcfg/detect/cgroup.h"
+#include "netcfg/detect/dockerd.h"
+#include "netcfg/detect/kernel.h"
+#include "netcfg/detect/pools.h"
 #include "tests/netcfg/detect/fixtures.h"
 
 namespace dind::netcfg {

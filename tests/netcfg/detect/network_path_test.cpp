@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "netcfg/detect/network_path.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "netcfg/detect/decide.h"
 #include "tests/netcfg/detect/fixtures.h"
 
 namespace dind::netcfg {

@@ -89,7 +89,8 @@ class ScriptedProver final : public BackendProver {
 inline ChoiceInputs Inputs(netcfg::KernelFacts kernel, Result<BackendState> legacy,
                            Result<BackendState> nft,
                            std::optional<BackendKind> requested = std::nullopt) {
-  return ChoiceInputs{requested, std::move(kernel), std::move(legacy), std::move(nft)};
+  return ChoiceInputs{requested, "--backend (DIND_NETCFG_BACKEND)", std::move(kernel),
+                      std::move(legacy), std::move(nft)};
 }
 
 }  // namespace dind::rules::testing

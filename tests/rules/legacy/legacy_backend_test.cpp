@@ -10,15 +10,15 @@
 #include <filesystem>
 
 #include "rules/legacy/masquerade_entry.h"
-#include "tests/rules/legacy/fake_nat_tables.h"
+#include "tests/mocks/fake_nat_tables.h"
 
 namespace dind::rules::legacy {
 namespace {
 
+using dind::testing::FakeKernelTable;
+using dind::testing::FakeNatTables;
+using dind::testing::FakeRule;
 using ::testing::ElementsAre;
-using testing::FakeKernelTable;
-using testing::FakeNatTables;
-using testing::FakeRule;
 using ::testing::HasSubstr;
 
 const std::string kChain(kLegacyChain);

@@ -11,6 +11,14 @@
 namespace dind::rules {
 namespace {
 
+using netcfg::AddAddress;
+using netcfg::AddRoute;
+using netcfg::AwaitOperUp;
+using netcfg::CreateVethPair;
+using netcfg::DescribeStep;
+using netcfg::NetnsSide;
+using netcfg::SetLinkUp;
+using netcfg::SideName;
 using ::testing::ElementsAre;
 
 Cidr C(const char* text) {
@@ -20,7 +28,7 @@ Cidr C(const char* text) {
 template <typename Step>
 std::vector<Step> StepsOf(const ProofPlan& plan) {
   std::vector<Step> found;
-  for (const ProofStep& step : plan.steps) {
+  for (const netcfg::WiringStep& step : plan.steps) {
     if (const auto* s = std::get_if<Step>(&step)) found.push_back(*s);
   }
   return found;
@@ -57,7 +65,7 @@ TEST(ProofPlanTest, AddressesAreDocumentationRangesThatTellMasqueradedFromNot) {
     if (address.link == "lo") {
       EXPECT_EQ(address.address, plan.nested_source);
       EXPECT_EQ(address.prefix_length, 32);
-      EXPECT_EQ(address.side, ProofSide::kPod);
+      EXPECT_EQ(address.side, NetnsSide::kPod);
     } else {
       EXPECT_EQ(address.prefix_length, 30);
       EXPECT_TRUE(Cidr::Of(plan.pod_address, 30).Contains(address.address));
@@ -75,7 +83,7 @@ TEST(ProofPlanTest, EachSideGetsItsOwnEndAndAddress) {
 
   std::set<std::string> addressed;
   for (const AddAddress& address : StepsOf<AddAddress>(plan)) {
-    const std::string expected_link = address.side == ProofSide::kPod
+    const std::string expected_link = address.side == NetnsSide::kPod
                                           ? (address.link == "lo" ? "lo" : plan.pod_link)
                                           : plan.outside_link;
     EXPECT_EQ(address.link, expected_link);
@@ -96,7 +104,7 @@ TEST(ProofPlanTest, OutsideRoutesBackToTheNestedSourceThroughThePod) {
   const ProofPlan plan = MakeProofPlan();
   const auto routes = StepsOf<AddRoute>(plan);
   ASSERT_EQ(routes.size(), 1U);
-  EXPECT_EQ(routes[0].side, ProofSide::kOutside);
+  EXPECT_EQ(routes[0].side, NetnsSide::kOutside);
   EXPECT_EQ(routes[0].destination, Cidr::Of(plan.nested_source, 32));
   EXPECT_EQ(routes[0].gateway, plan.pod_address);
 }

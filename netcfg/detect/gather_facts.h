@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Reads the facts detection needs from the running system: netlink for the network, files for
-// the rest. Absent files are facts too (nullopt), never errors; only a failing netlink dump is.
+// GatherFacts: reads the SystemFacts of facts.h from the running system, netlink for the
+// network and files for the rest. Absent files are facts too (nullopt), never errors; only a
+// failing netlink dump is.
 #pragma once
 
 #include <string>

@@ -19,6 +19,7 @@
 #include "rules/nft/nft_messages.h"
 #include "rules/nft/nft_model.h"
 #include "rules/nft/nft_watcher.h"
+#include "tests/mocks/fake_nft_kernel.h"
 
 namespace dind::rules::nft {
 namespace {
@@ -554,96 +555,15 @@ TEST(NftErrors, KernelMessageIsKept) {
 
 // ---- The backend against an in-memory kernel ------------------------------------------------
 
-// Executes operations like nf_tables does (atomically, handles per table, generation bumps).
-class InMemoryKernel final : public NftKernel {
- public:
-  explicit InMemoryKernel(NftRuleset* ruleset) : ruleset_(ruleset) {}
-
-  Result<NftRuleset> ReadRuleset(RuleScope scope) override {
-    NftRuleset copy = *ruleset_;
-    if (scope == RuleScope::kOurRules) {
-      std::erase_if(copy.rules,
-                    [](const NftRuleRecord& rule) { return !IsOurTable(rule.family, rule.table); });
-    }
-    if (interfere_after_read_) {
-      interfere_after_read_ = false;
-      ++ruleset_->generation;  // someone else committed meanwhile
-    }
-    return copy;
-  }
-
-  Status Commit(const std::vector<NftOp>& ops, std::uint32_t generation) override {
-    ++commits;
-    if (refuse_with_errno != 0) return KernelRefusal(&ops.front(), refuse_with_errno, "");
-    if (generation != 0 && generation != ruleset_->generation) {
-      return KernelRefusal(nullptr, ERESTART, "");
-    }
-    NftRuleset next = *ruleset_;
-    for (const NftOp& op : ops) {
-      Status applied = ApplyOne(op, next);
-      if (!applied.ok()) return applied;
-    }
-    ++next.generation;
-    *ruleset_ = next;
-    return OkStatus();
-  }
-
-  int commits = 0;
-  bool interfere_after_read_ = false;
-  int refuse_with_errno = 0;
-
- private:
-  Status ApplyOne(const NftOp& op, NftRuleset& next) {
-    auto ours = [](Family family) {
-      return [family](const auto& item) {
-        return item.family == NfprotoOf(family) && IsOurTableName(item);
-      };
-    };
-    if (const auto* add = std::get_if<AddTable>(&op)) {
-      if (std::none_of(next.tables.begin(), next.tables.end(), ours(add->family))) {
-        next.tables.push_back({NfprotoOf(add->family), "dind-netcfg"});
-      }
-    } else if (const auto* chain = std::get_if<AddChain>(&op)) {
-      if (std::none_of(next.chains.begin(), next.chains.end(), ours(chain->family))) {
-        next.chains.push_back(ParseChain(BuildBaseChain(chain->family).get()));
-      }
-    } else if (const auto* rule = std::get_if<AddRule>(&op)) {
-      UniqueRule built = BuildMasqueradeRule(rule->match);
-      NftRuleRecord record = ParseRule(built.get());
-      record.handle = ++last_handle_;
-      next.rules.push_back(record);
-    } else if (const auto* del = std::get_if<DeleteRule>(&op)) {
-      const auto erased = std::erase_if(next.rules, [&](const NftRuleRecord& r) {
-        return r.family == NfprotoOf(del->family) && r.table == "dind-netcfg" &&
-               r.handle == del->handle;
-      });
-      if (erased == 0) return KernelRefusal(&op, ENOENT, "");
-    } else if (const auto* drop = std::get_if<DeleteTable>(&op)) {
-      if (std::erase_if(next.tables, ours(drop->family)) == 0) {
-        return KernelRefusal(&op, ENOENT, "");
-      }
-      std::erase_if(next.chains, ours(drop->family));
-      std::erase_if(next.rules, ours(drop->family));
-    }
-    return OkStatus();
-  }
-  static bool IsOurTableName(const NftTableRecord& t) { return t.name == "dind-netcfg"; }
-  static bool IsOurTableName(const NftChainRecord& c) { return c.table == "dind-netcfg"; }
-  static bool IsOurTableName(const NftRuleRecord& r) { return r.table == "dind-netcfg"; }
-
-  NftRuleset* ruleset_;
-  std::uint64_t last_handle_ = 100;
-};
-
 class NftBackendTest : public ::testing::Test {
  protected:
   NftBackendTest() {
-    auto kernel = std::make_unique<InMemoryKernel>(&ruleset_);
+    auto kernel = std::make_unique<dind::testing::FakeNftKernel>(&ruleset_);
     kernel_ = kernel.get();
     backend_ = std::make_unique<NftBackend>(std::move(kernel));
   }
   NftRuleset ruleset_;
-  InMemoryKernel* kernel_;
+  dind::testing::FakeNftKernel* kernel_;
   std::unique_ptr<NftBackend> backend_;
 };
 

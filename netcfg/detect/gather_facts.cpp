@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "netcfg/detect/system_facts.h"
+#include "netcfg/detect/gather_facts.h"
 
 #include <sys/stat.h>
 #include <sys/utsname.h>

@@ -13,13 +13,13 @@
 #include <sstream>
 #include <string>
 
-namespace dind::netcfg::testing {
+namespace dind::testing {
 
 class TempDir {
  public:
   TempDir() {
     const char* tmpdir = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmpdir != nullptr ? tmpdir : "/tmp") + "/djson-test-XXXXXX";
+    std::string pattern = std::string(tmpdir != nullptr ? tmpdir : "/tmp") + "/dnc-test-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp " << pattern;
     path_ = pattern;
   }
@@ -64,4 +64,4 @@ inline mode_t ModeOf(const std::string& path) {
   return status.st_mode & 07777;
 }
 
-}  // namespace dind::netcfg::testing
+}  // namespace dind::testing

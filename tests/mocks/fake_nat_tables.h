@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// An in-memory kernel nat table for the backend's unit tests: snapshots, commits that fail
-// with EAGAIN when someone else committed in between, and a hook to play that someone else.
+// An in-memory kernel nat table for the legacy backend's unit tests: snapshots, commits that
+// fail with EAGAIN when someone else committed in between, and a hook to play that someone else.
 #pragma once
 
 #include <netinet/in.h>
@@ -20,11 +20,11 @@
 
 #include "rules/legacy/nat_table.h"
 
-namespace dind::rules::legacy::testing {
+namespace dind::testing {
 
 struct FakeRule {
   std::string target;
-  EntryBytes entry;
+  rules::legacy::EntryBytes entry;
 };
 
 struct FakeTableContents {
@@ -44,7 +44,7 @@ struct FakeTableContents {
 };
 
 // The name a rule's target header carries (for our entries: MASQUERADE or the jump's chain).
-inline std::string TargetNameOf(Family family, EntryView entry) {
+inline std::string TargetNameOf(Family family, rules::legacy::EntryView entry) {
   const std::size_t head = family == Family::kIPv4 ? sizeof(ipt_entry) : sizeof(ip6t_entry);
   xt_entry_target target;
   std::memcpy(&target, entry.data() + head, sizeof(target));
@@ -70,7 +70,7 @@ struct FakeKernelTable {
   }
 };
 
-class FakeNatTable final : public NatTable {
+class FakeNatTable final : public rules::legacy::NatTable {
  public:
   FakeNatTable(Family family, FakeKernelTable& kernel)
       : family_(family), kernel_(kernel), snapshot_(kernel.contents), base_(kernel.generation) {}
@@ -82,12 +82,13 @@ class FakeNatTable final : public NatTable {
     return names;
   }
   bool HasChain(std::string_view chain) const override { return snapshot_.Find(chain) != nullptr; }
-  std::vector<NatRule> Rules(std::string_view chain) const override {
-    std::vector<NatRule> rules;
+  std::vector<rules::legacy::NatRule> Rules(std::string_view chain) const override {
+    std::vector<rules::legacy::NatRule> listed;
     if (const auto* found = snapshot_.Find(chain)) {
-      for (const auto& rule : *found) rules.push_back(NatRule{rule.target, rule.entry});
+      for (const auto& rule : *found)
+        listed.push_back(rules::legacy::NatRule{rule.target, rule.entry});
     }
-    return rules;
+    return listed;
   }
   Status CreateChain(std::string_view chain) override {
     if (HasChain(chain)) return Fail(EEXIST);
@@ -106,11 +107,11 @@ class FakeNatTable final : public NatTable {
     std::erase_if(snapshot_.chains, [&](const auto& entry) { return entry.first == chain; });
     return OkStatus();
   }
-  Status AppendRule(std::string_view chain, EntryView entry) override {
+  Status AppendRule(std::string_view chain, rules::legacy::EntryView entry) override {
     auto* rules = snapshot_.Find(chain);
     if (rules == nullptr) return Fail(ENOENT);
-    rules->push_back(
-        FakeRule{TargetNameOf(family_, entry), EntryBytes(entry.begin(), entry.end())});
+    rules->push_back(FakeRule{TargetNameOf(family_, entry),
+                              rules::legacy::EntryBytes(entry.begin(), entry.end())});
     return OkStatus();
   }
   Status DeleteRule(std::string_view chain, unsigned index) override {
@@ -135,7 +136,9 @@ class FakeNatTable final : public NatTable {
   }
 
  private:
-  Error Fail(int errnum) const { return NatTableError(family_, "fake nat table", errnum); }
+  Error Fail(int errnum) const {
+    return rules::legacy::NatTableError(family_, "fake nat table", errnum);
+  }
 
   Family family_;
   FakeKernelTable& kernel_;
@@ -143,7 +146,7 @@ class FakeNatTable final : public NatTable {
   int base_;
 };
 
-class FakeNatTables final : public NatTables {
+class FakeNatTables final : public rules::legacy::NatTables {
  public:
   FakeKernelTable v4;
   FakeKernelTable v6;
@@ -151,15 +154,15 @@ class FakeNatTables final : public NatTables {
   FakeKernelTable& Of(Family family) { return family == Family::kIPv4 ? v4 : v6; }
 
   Result<bool> Exists(Family family) override { return Of(family).exists; }
-  Result<std::unique_ptr<NatTable>> Open(Family family) override {
+  Result<std::unique_ptr<rules::legacy::NatTable>> Open(Family family) override {
     FakeKernelTable& kernel = Of(family);
     ++kernel.opens;
     kernel.exists = true;  // as in the kernel: reading a table instantiates it
-    return std::unique_ptr<NatTable>(std::make_unique<FakeNatTable>(family, kernel));
+    return std::unique_ptr<rules::legacy::NatTable>(std::make_unique<FakeNatTable>(family, kernel));
   }
   Result<std::uint64_t> Stamp(Family family) override {
     return static_cast<std::uint64_t>(Of(family).generation);
   }
 };
 
-}  // namespace dind::rules::legacy::testing
+}  // namespace dind::testing

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: Apache-2.0
+// `entrypoint`: the dind container's PID 1. Flags are checked here (exit 2 before anything is
+// changed); the backend is chosen and the network detected in this container, the one that
+// runs dockerd; daemon/entrypoint/ does the rest.
+#include "daemon/entrypoint/entrypoint.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "daemon/commands/commands.h"
+#include "daemon/commands/detection_flags.h"
+#include "daemon/commands/flags.h"
+#include "daemon/commands/rules_command.h"
+#include "daemon/commands/sidecar_flags.h"
+#include "daemon/core/backend_here.h"
+#include "daemon/core/configure_here.h"
+#include "daemon/core/detect_here.h"
+#include "netcfg/netlink/rtnl_reader.h"
+
+namespace dind::cli {
+namespace {
+
+struct EntrypointFlags {
+  DetectionFlags detection;
+  std::string daemon_json = std::string(core::kDefaultDaemonJsonPath);
+  std::string backend = "auto";
+  bool no_rules = false;
+  SidecarFlags sidecar;
+  std::string dockerd = "dockerd";
+  std::vector<std::string> dockerd_args;
+  std::string ready_timeout = "120s";
+  std::string stop_timeout = "10s";
+  bool no_wait_egress = false;
+  std::string state_dir = "/run/dind-netcfg";
+  bool no_dockerd_iptables = false;
+  bool no_modprobe = false;
+  std::vector<std::string> command;
+};
+
+int Fail(const Error& error) {
+  return ReportFailure(error.Wrap("entrypoint"));
+}
+
+Result<entrypoint::EntrypointOptions> ParseOptions(const EntrypointFlags& flags) {
+  entrypoint::EntrypointOptions options;
+  auto sidecar = ParseSidecarFlags(flags.sidecar, flags.detection.sources.resolv_conf);
+  if (!sidecar) return sidecar.error();
+  options.sidecar = std::move(sidecar).value();
+  if (!options.sidecar.docker) {
+    return Error::BadInput("--docker-socket (DIND_NETCFG_DOCKER_SOCKET) is empty",
+                           "the entrypoint starts dockerd on it: give a path, e.g. "
+                           "/var/run/docker.sock");
+  }
+  // It runs dockerd itself: a dockerd that does not answer is not ready.
+  options.sidecar.docker_api_required = true;
+  auto ready = ParseDuration("--ready-timeout", flags.ready_timeout);
+  if (!ready) return ready.error();
+  auto stop = ParseDuration("--stop-timeout", flags.stop_timeout);
+  if (!stop) return stop.error();
+  options.ready_timeout = *ready;
+  options.stop_timeout = *stop;
+  options.daemon_json = flags.daemon_json;
+  options.dockerd = {flags.dockerd, flags.daemon_json, options.sidecar.docker->socket_path,
+                     flags.dockerd_args};
+  // Checked now, not when dockerd is due: a conflicting --dockerd-arg is a usage error.
+  if (auto argv = entrypoint::DockerdArgv(options.dockerd); !argv) return argv.error();
+  if (!flags.no_dockerd_iptables) {
+    options.iptables_dir = flags.state_dir + "/iptables";
+  }
+  options.load_modules = !flags.no_modprobe;
+  options.wait_egress = !flags.no_wait_egress;
+  options.command = flags.command;
+  return options;
+}
+
+int EntrypointCommand(const EntrypointFlags& flags) {
+  auto requested = ParseBackendFlag(flags.backend);
+  if (!requested) return Fail(requested.error());
+  auto detect_options = ParseDetectionFlags(flags.detection);
+  if (!detect_options) return Fail(detect_options.error());
+  auto options = ParseOptions(flags);
+  if (!options) return Fail(options.error());
+  if (auto valid = core::CheckExistingDaemonJson(flags.daemon_json); !valid) {
+    return Fail(valid.error());
+  }
+
+  netcfg::RtnlReader netlink;
+  core::DetectorHere detector(netlink, *detect_options, flags.detection.sources);
+  auto report = detector.Detect();
+  if (!report) return Fail(report.error());
+  // Chosen here, in the container whose dockerd will run iptables: the same backend serves our
+  // rules and dockerd's own, even with --no-rules.
+  auto chosen = core::ChooseBackendHere(report->kernel, *requested);
+  if (!chosen) return Fail(chosen.error());
+  const rules::BackendKind backend = chosen->decision.chosen;
+
+  run::Reconciler reconciler(flags.daemon_json, detector, flags.no_rules ? nullptr : &*chosen);
+  return entrypoint::RunEntrypoint(*options, reconciler, {std::move(report).value(), backend});
+}
+
+}  // namespace
+
+Runner AddEntrypointCommand(CLI::App& app) {
+  auto* command = app.add_subcommand(
+      "entrypoint",
+      "The dind container's PID 1: choose the backend for our rules and dockerd's, write "
+      "daemon.json, start and supervise dockerd, keep the rules right, verify nested egress, "
+      "then run COMMAND (after --) and exit with its status");
+  auto flags = std::make_shared<EntrypointFlags>();
+  AddOption(*command, "--daemon-json", "PATH", flags->daemon_json,
+            "daemon.json to create or merge into; dockerd gets it as --config-file")
+      ->default_str(flags->daemon_json);
+  AddDetectionFlags(*command, flags->detection);
+  AddBackendFlag(*command, flags->backend);
+  AddFlag(*command, "--no-rules", flags->no_rules,
+          "install no masquerade rules of ours (dockerd's iptables still use the chosen backend)");
+  AddSidecarFlags(*command, flags->sidecar,
+                  "the socket dockerd serves its API on (passed to it as --host unix://PATH)");
+  AddOption(*command, "--dockerd", "PATH", flags->dockerd,
+            "dockerd to run: a path or a name on PATH")
+      ->default_str(flags->dockerd);
+  AddOption(*command, "--dockerd-arg", "ARG", flags->dockerd_args,
+            "one more argument for dockerd (repeatable), e.g. --dockerd-arg=--debug; not "
+            "--host or --config-file, which the entrypoint passes itself");
+  AddOption(*command, "--ready-timeout", "DURATION", flags->ready_timeout,
+            "how long dockerd may take to answer /_ping, and nested egress to be verified")
+      ->default_str(flags->ready_timeout);
+  AddOption(*command, "--stop-timeout", "DURATION", flags->stop_timeout,
+            "how long COMMAND, then dockerd with its containerd, get after SIGTERM before "
+            "SIGKILL")
+      ->default_str(flags->stop_timeout);
+  AddFlag(*command, "--no-wait-egress", flags->no_wait_egress,
+          "start COMMAND once dockerd answers, without waiting for nested egress to be verified");
+  AddOption(*command, "--state-dir", "PATH", flags->state_dir,
+            "where the entrypoint keeps dockerd's iptables links")
+      ->default_str(flags->state_dir);
+  AddFlag(*command, "--no-dockerd-iptables", flags->no_dockerd_iptables,
+          "leave dockerd's iptables as the image has it, whatever the backend chosen");
+  AddFlag(*command, "--no-modprobe", flags->no_modprobe,
+          "do not try to load the backend's kernel modules");
+  command->add_option("COMMAND", flags->command,
+                      "the CI command and its arguments, after --; without one dockerd keeps "
+                      "running until SIGTERM");
+  return [flags]() { return EntrypointCommand(*flags); };
+}
+
+}  // namespace dind::cli

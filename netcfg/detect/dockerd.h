@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+// The dockerd version daemon.json is written for (--dockerd-version, `dockerd --version`, or
+// the oldest supported), which decides the keys that dockerd understands.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "common/result.h"
+
+namespace dind::netcfg {
+
+struct DockerVersion {
+  int major = 0;
+  int minor = 0;
+  int patch = 0;
+  std::string ToString() const;
+  bool AtLeast(int want_major, int want_minor) const {
+    return major > want_major || (major == want_major && minor >= want_minor);
+  }
+};
+
+inline constexpr DockerVersion kOldestSupportedDocker{20, 10, 0};
+
+// Accepts "24.0.7", "v25.0", "26", and `dockerd --version` output
+// ("Docker version 20.10.24+dfsg1, build 5d6db84").
+std::optional<DockerVersion> ParseDockerVersion(const std::string& text);
+
+struct DockerdDecision {
+  DockerVersion version;
+  std::string source;                          // "flag", "dockerd --version", "assumed"
+  bool supports_default_network_opts = false;  // dockerd >= 24.0
+  std::string reason;
+};
+
+// `requested` is the --dockerd-version value ("auto" or a version); `version_output` the output
+// of `dockerd --version` when it could be run. kBadInput for an unparsable flag value.
+Result<DockerdDecision> DecideDockerd(const std::string& requested,
+                                      const std::optional<std::string>& version_output);
+
+}  // namespace dind::netcfg

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+// Wiring network namespaces together, as plain data: the ordered rtnetlink steps that make a
+// veth pair between two namespaces, address and route its ends and bring them up. The egress
+// probe's attachment to the docker bridge (daemon/probe/attach_plan.h) and the backend proof's
+// throwaway pair (rules/proof/proof_plan.h) both build their plans from these steps, and
+// WiringExecutor (wiring_executor.h) carries them out; unit tests read plans without root.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/cidr.h"
+
+namespace dind::netcfg {
+
+// The namespace a step acts in, by the role it plays; the executor holds one socket per side.
+enum class NetnsSide {
+  kPod,      // where dockerd runs (the proof's stand-in for it): veth pairs are made from here
+  kProbe,    // the egress probe's own namespace, plugged into the docker bridge
+  kOutside,  // the proof's stand-in for the world beyond the pod
+};
+
+// "pod", "probe", "outside": how descriptions and errors name the side.
+std::string_view SideName(NetnsSide side);
+
+// Made through `side`'s socket; the peer is created straight in `peer_side`, so it never shows
+// up where it does not belong.
+struct CreateVethPair {
+  NetnsSide side;
+  std::string name;       // stays in `side`
+  std::string peer_name;  // created in `peer_side`
+  NetnsSide peer_side;
+  std::uint32_t mtu = 0;  // both ends; 0 keeps the kernel's default
+};
+struct SetLinkUp {
+  NetnsSide side;
+  std::string link;
+};
+struct EnslaveToBridge {
+  NetnsSide side;
+  std::string link;
+  std::string bridge;
+  int bridge_index = 0;  // the bridge the plan was made for: a newer one of the same name fails
+};
+struct AddAddress {
+  NetnsSide side;
+  std::string link;
+  IpAddress address;
+  int prefix_length = 0;
+};
+// A unicast route in the main table; a /0 destination makes it the default route.
+struct AddRoute {
+  NetnsSide side;
+  Cidr destination;
+  IpAddress gateway;
+  std::string link;  // the route's device; empty: the kernel picks it from the gateway
+};
+// Waits until the kernel reports the link operationally up. A veth end is only ready to send
+// (ARP replies included) once the kernel's link watcher has activated it, which happens
+// asynchronously after "set up"; sending earlier loses the first exchange for a whole ARP
+// retransmit second.
+struct AwaitOperUp {
+  NetnsSide side;
+  std::string link;
+  std::chrono::milliseconds within;
+};
+
+using WiringStep =
+    std::variant<CreateVethPair, SetLinkUp, EnslaveToBridge, AddAddress, AddRoute, AwaitOperUp>;
+// Carried out in order; a step may rely on everything before it.
+using WiringPlan = std::vector<WiringStep>;
+
+// "probe: add 172.17.255.254/16 to eth0", for progress reports and errors.
+std::string DescribeStep(const WiringStep& step);
+
+}  // namespace dind::netcfg

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: Apache-2.0
+// WiringExecutor against the kernel: a plan like the probe's attachment wires two namespaces the
+// test makes (and deletes, also on failure); `ip` and a ping check what the kernel made of it.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "netcfg/netlink/wiring_executor.h"
+#include "tests/support/netns.h"
+
+namespace dind::netcfg {
+namespace {
+
+using ::dind::testing::EnterNetns;
+using ::dind::testing::ScopedNetns;
+using std::chrono::milliseconds;
+using ::testing::HasSubstr;
+
+IpAddress Ip(const char* text) {
+  return IpAddress::Parse(text).value();
+}
+
+class WiringExecutorKernelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DIND_REQUIRE_NETNS();
+    pod_.emplace("wire-pod");
+    peer_.emplace("wire-peer");
+    pod_->MustExec(
+        "ip link add br0 type bridge && ip addr add 10.30.0.1/24 dev br0 && ip link set br0 up");
+    peer_fd_ = ScopedFd(::open(peer_->path().c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(peer_fd_.valid());
+    AddSocket(NetnsSide::kPod, *pod_, -1);
+    AddSocket(NetnsSide::kProbe, *peer_, peer_fd_.get());
+  }
+
+  void AddSocket(NetnsSide side, const ScopedNetns& netns, int netns_fd) {
+    Result<ScopedFd> socket = [&] {
+      EnterNetns inside(netns);
+      return OpenRtnlSocket();
+    }();
+    ASSERT_TRUE(socket.ok()) << socket.error().Message();
+    const Status added = executor_.AddNamespace(side, std::move(*socket), netns_fd);
+    ASSERT_TRUE(added.ok()) << added.error().Message();
+  }
+
+  int BridgeIndex() {
+    auto bridge = executor_.FindLink(NetnsSide::kPod, "br0");
+    EXPECT_TRUE(bridge.ok() && *bridge);
+    return bridge.ok() && *bridge ? (*bridge)->index : 0;
+  }
+
+  WiringPlan Attachment() {
+    return {
+        CreateVethPair{NetnsSide::kPod, "port0", "eth0", NetnsSide::kProbe, 1400},
+        SetLinkUp{NetnsSide::kProbe, "lo"},
+        SetLinkUp{NetnsSide::kProbe, "eth0"},
+        AddAddress{NetnsSide::kProbe, "eth0", Ip("10.30.0.254"), 24},
+        AddRoute{NetnsSide::kProbe, Cidr::Parse("0.0.0.0/0").value(), Ip("10.30.0.1"), "eth0"},
+        AddRoute{NetnsSide::kProbe, Cidr::Parse("198.51.100.0/24").value(), Ip("10.30.0.1"), ""},
+        EnslaveToBridge{NetnsSide::kPod, "port0", "br0", BridgeIndex()},
+        SetLinkUp{NetnsSide::kPod, "port0"},
+        AwaitOperUp{NetnsSide::kPod, "port0", milliseconds(2000)},
+        AwaitOperUp{NetnsSide::kProbe, "eth0", milliseconds(2000)},
+    };
+  }
+
+  // A UDP datagram sent from the peer namespace to the bridge's address arrives there.
+  bool DatagramArrives() {
+    sockaddr_in bridge{};
+    bridge.sin_family = AF_INET;
+    bridge.sin_port = htons(40405);
+    std::memcpy(&bridge.sin_addr, Ip("10.30.0.1").bytes().data(), 4);
+    ScopedFd receiver = [&] {
+      EnterNetns inside(*pod_);
+      return ScopedFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    }();
+    if (::bind(receiver.get(), reinterpret_cast<const sockaddr*>(&bridge), sizeof(bridge)) != 0) {
+      return false;
+    }
+    ScopedFd sender = [&] {
+      EnterNetns inside(*peer_);
+      return ScopedFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    }();
+    if (::sendto(sender.get(), "wired", 5, 0, reinterpret_cast<const sockaddr*>(&bridge),
+                 sizeof(bridge)) != 5) {
+      return false;
+    }
+    pollfd readable{receiver.get(), POLLIN, 0};
+    return ::poll(&readable, 1, 2000) == 1;
+  }
+
+  std::optional<ScopedNetns> pod_;
+  std::optional<ScopedNetns> peer_;
+  ScopedFd peer_fd_;
+  WiringExecutor executor_{WiringHints{"grant CAP_NET_ADMIN", ""}};
+};
+
+TEST_F(WiringExecutorKernelTest, AttachesAPeerNamespaceToABridgeThatPassesTraffic) {
+  const Status done = executor_.Execute(Attachment());
+  ASSERT_TRUE(done.ok()) << done.error().Message();
+
+  EXPECT_THAT(pod_->MustExec("ip -o link show port0"), HasSubstr("master br0"));
+  EXPECT_THAT(pod_->MustExec("ip -o link show port0"), HasSubstr("mtu 1400"));
+  EXPECT_THAT(peer_->MustExec("ip -o addr show dev eth0"), HasSubstr("10.30.0.254/24"));
+  EXPECT_THAT(peer_->MustExec("ip route show default"), HasSubstr("via 10.30.0.1 dev eth0"));
+  EXPECT_THAT(peer_->MustExec("ip route show 198.51.100.0/24"), HasSubstr("via 10.30.0.1"));
+  EXPECT_TRUE(DatagramArrives()) << "a datagram from the peer reaches the bridge's address";
+
+  auto up = executor_.IsOperUp(NetnsSide::kProbe, "eth0");
+  ASSERT_TRUE(up.ok()) << up.error().Message();
+  EXPECT_TRUE(*up);
+  auto link = executor_.FindLink(NetnsSide::kProbe, "eth0");
+  ASSERT_TRUE(link.ok() && *link);
+  EXPECT_EQ((*link)->mtu, 1400u);
+  auto addresses = executor_.ReadAddresses(NetnsSide::kProbe);
+  ASSERT_TRUE(addresses.ok()) << addresses.error().Message();
+  bool found = false;
+  for (const AddressInfo& address : *addresses) {
+    found |= address.link_index == (*link)->index && address.address == Ip("10.30.0.254");
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(WiringExecutorKernelTest, AFailedStepIsNamedAndDeletingIsIdempotent) {
+  ASSERT_TRUE(executor_.Execute(Attachment()).ok());
+  const Status again =
+      executor_.Execute(CreateVethPair{NetnsSide::kPod, "port0", "eth0", NetnsSide::kProbe, 0});
+  ASSERT_FALSE(again.ok());
+  EXPECT_THAT(again.error().Message(),
+              HasSubstr("pod: create veth port0 with peer eth0 in the probe namespace"));
+
+  const Status missing = executor_.Execute(SetLinkUp{NetnsSide::kProbe, "nosuch0"});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(missing.error().Message(),
+              HasSubstr("probe: set nosuch0 up: the link does not exist"));
+
+  ASSERT_TRUE(executor_.DeleteLink(NetnsSide::kPod, "port0").ok());
+  auto gone = executor_.FindLink(NetnsSide::kProbe, "eth0");
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(*gone) << "the peer goes with its veth";
+  EXPECT_TRUE(executor_.DeleteLink(NetnsSide::kPod, "port0").ok()) << "absent is fine";
+  EXPECT_FALSE(executor_.IsOperUp(NetnsSide::kPod, "port0").ok());
+}
+
+TEST_F(WiringExecutorKernelTest, ASideWithoutASocketIsAnErrorNotACrash) {
+  const Status status = executor_.Execute(SetLinkUp{NetnsSide::kOutside, "lo"});
+  ASSERT_FALSE(status.ok());
+  EXPECT_THAT(status.error().Message(), HasSubstr("no rtnetlink socket for the outside namespace"));
+}
+
+}  // namespace
+}  // namespace dind::netcfg
