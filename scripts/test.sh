@@ -104,7 +104,8 @@ printf '\n==> sanitizer build (clang, ASan + UBSan + libFuzzer coverage): waitin
 if wait "$sanitize_pid"; then
   record "sanitizer build (clang, in the background)" passed $((SECONDS - sanitize_start))
   stage "sanitizer tests: unit, root, faults and fuzz" sanitizer_ctest sanitize -LE e2e
-  stage "sanitizer tests: the sidecar end to end" sanitizer_ctest sanitize-e2e -R '^e2e_run_sidecar$'
+  stage "sanitizer tests: the sidecar and the entrypoint end to end" sanitizer_ctest sanitize-e2e \
+    -R '^(e2e_run_sidecar|e2e_entrypoint)$'
 
 else
   record "sanitizer build (clang, in the background)" FAILED $((SECONDS - sanitize_start))

@@ -16,10 +16,12 @@ Result<netcfg::DaemonJsonUpdate> WriteDaemonJson(const std::string& path,
                                                  const netcfg::DetectionReport& report) {
   auto update = netcfg::UpdateDaemonJsonFile(path, netcfg::PlanDaemonJson(report));
   if (!update) return update.error();
-  log::Info(update->written ? "daemon.json written" : "daemon.json already up to date",
-            {{"path", path},
-             {"mtu", std::to_string(report.mtu.docker)},
-             {"changes", std::to_string(update->changes.size())}});
+  // An unchanged file is the usual answer to a network change: not worth a line at info.
+  (update->written ? log::Info : log::Debug)(
+      update->written ? "daemon.json written" : "daemon.json already up to date",
+      {{"path", path},
+       {"mtu", std::to_string(report.mtu.docker)},
+       {"changes", std::to_string(update->changes.size())}});
   return update;
 }
 

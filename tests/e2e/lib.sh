@@ -379,19 +379,28 @@ reset_dockerd_network() { # NS
   return 0
 }
 
-# Imports a tiny image (static busybox plus applet links) as $E2E_IMAGE: there is no registry.
+# A tiny root file system (static busybox plus applet links) as a tar: there is no registry,
+# so images are `docker import`ed from it.
+build_busybox_tar() { # prints the tar's path
+  local root=$E2E_TMP/busybox-rootfs applet
+  if [[ ! -f "$root.tar" ]]; then
+    mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/proc" "$root/sys" "$root/dev"
+    cp /bin/busybox "$root/bin/busybox"
+    for applet in sh ash cat dd nc ip sleep wc head tail echo ls ps grep sed timeout true false \
+      ifconfig ping sysctl cut tr; do
+      ln -sf busybox "$root/bin/$applet"
+    done
+    echo 'root:x:0:0:root:/:/bin/sh' >"$root/etc/passwd"
+    echo 'root:x:0:' >"$root/etc/group"
+    tar -C "$root" -cf "$root.tar" .
+  fi
+  printf '%s' "$root.tar"
+}
+
+# Imports that root file system as $E2E_IMAGE into the dockerd of NS.
 build_busybox_image() { # NS
-  local ns=$1 root applet
-  root=$E2E_TMP/busybox-rootfs
-  mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/proc" "$root/sys" "$root/dev"
-  cp /bin/busybox "$root/bin/busybox"
-  for applet in sh ash cat dd nc ip sleep wc head tail echo ls ps grep sed timeout true false \
-    ifconfig ping sysctl cut tr; do
-    ln -sf busybox "$root/bin/$applet"
-  done
-  echo 'root:x:0:0:root:/:/bin/sh' >"$root/etc/passwd"
-  echo 'root:x:0:' >"$root/etc/group"
-  tar -C "$root" -c . | docker_in "$ns" import --change 'ENV PATH=/bin' - "$E2E_IMAGE" >/dev/null ||
+  local ns=$1
+  docker_in "$ns" import --change 'ENV PATH=/bin' "$(build_busybox_tar)" "$E2E_IMAGE" >/dev/null ||
     e2e_fail "docker import of $E2E_IMAGE failed in namespace $ns"
   e2e_info "image $E2E_IMAGE imported into dockerd of namespace $ns"
 }

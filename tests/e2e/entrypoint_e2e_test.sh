@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# End-to-end: `dind-netcfg entrypoint` as PID 1 of the dind container (a PID namespace of its
+# own, `unshare --pid --fork --mount-proc`), in a sandbox pod behind a PMTU black hole:
+#
+#   [pod ns: entrypoint, dockerd, docker0]--eth0 (1400)--[router: drops frag-needed]--(1500)--[server]
+#
+#   1. The CI job (a shell script run as COMMAND) imports an image, downloads 1 MiB from the
+#      server in a nested container and exits 7: the download completes (daemon.json's MTU
+#      reached dockerd before it started, the masquerade holds) and the entrypoint exits 7.
+#      dockerd's iptables are the chosen backend's; an orphan of the job is reaped.
+#   2. SIGTERM to the entrypoint while the job sleeps: the job gets SIGTERM, dockerd and its
+#      containerd end, nothing is left in the PID namespace, and it exits within the timeout.
+#   3. dockerd killed -9 while the job runs: the entrypoint says so and exits non-zero.
+#   4. A --dockerd-arg that sets the socket is a usage error (exit 2), before anything starts.
+#
+# Usage: entrypoint_e2e_test.sh /path/to/dind-netcfg   (root; docker.io, busybox-static, ethtool)
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+readonly BINARY=${1:-}
+readonly PAYLOAD_BYTES=1048576
+readonly PORT=8080
+readonly SERVER_IP=10.232.2.2
+readonly STOP_TIMEOUT_S=10
+
+if [[ -z "$BINARY" || ! -x "$BINARY" ]]; then
+  echo "usage: $0 /path/to/dind-netcfg (built: cmake --build <build-dir> --target dind-netcfg)" >&2
+  exit 2
+fi
+
+e2e_init
+e2e_require_cmd ethtool jq ss unshare
+
+e2e_step "1/5 topology: pod --(1400)-- router (black hole) --(1500)-- server"
+e2e_ns_add pod
+e2e_ns_add router
+e2e_ns_add server
+e2e_veth pod eth0 router to-pod 1400
+e2e_veth router to-server server eth0 1500
+e2e_addr pod eth0 10.232.1.2/24
+e2e_addr router to-pod 10.232.1.1/24
+e2e_addr router to-server 10.232.2.1/24
+e2e_addr server eth0 "$SERVER_IP/24"
+e2e_route pod default via 10.232.1.1
+e2e_route server default via 10.232.2.1
+e2e_sysctl router net.ipv4.ip_forward=1
+e2e_sysctl server net.ipv4.ip_no_pmtu_disc=0
+e2e_sysctl server net.ipv4.tcp_mtu_probing=0
+for link in pod:eth0 router:to-pod router:to-server server:eth0; do
+  e2e_offloads_off "${link%%:*}" "${link#*:}"
+done
+e2e_in router iptables -A OUTPUT -p icmp --icmp-type fragmentation-needed -j DROP ||
+  e2e_fail "could not install the ICMP drop rule in the router namespace"
+# The server's replies reach the pod's address only: without masquerade nested egress dies.
+head -c "$PAYLOAD_BYTES" /dev/urandom >"$E2E_TMP/payload"
+e2e_bg_start server-nc server /bin/busybox nc -ll -p "$PORT" -e /bin/busybox cat "$E2E_TMP/payload"
+wait_until 5 "server listening" "e2e_in server ss -Hltn 'sport = :$PORT' | grep -q LISTEN"
+
+dind_dir=$E2E_TMP/dind
+mkdir -p "$dind_dir"
+tar_path=$(build_busybox_tar)
+e2e_on_cleanup "e2e_kill_referencing '$dind_dir/'; e2e_unmount_under '$dind_dir'"
+
+# Runs the entrypoint as PID 1 of a new PID namespace inside the pod, in the background; its
+# output goes to $E2E_TMP/entrypoint-RUN.log. Prints nothing; sets ENTRYPOINT_PID (unshare's).
+start_entrypoint() { # RUN COMMAND...
+  local run=$1
+  shift
+  rm -rf "$dind_dir/data/network"
+  setsid nsenter --net="$(e2e_ns_path pod)" -- unshare --pid --fork --mount-proc \
+    "$BINARY" entrypoint --daemon-json "$dind_dir/daemon.json" \
+    --docker-socket "$dind_dir/docker.sock" --state-dir "$dind_dir/state" \
+    --dockerd-arg=--data-root="$dind_dir/data" --dockerd-arg=--exec-root="$dind_dir/exec" \
+    --dockerd-arg=--pidfile="$dind_dir/dockerd.pid" \
+    --listen 127.0.0.1:19254 --probe-target "$SERVER_IP:$PORT" --probe-interval 2s \
+    --stop-timeout "${STOP_TIMEOUT_S}s" --ready-timeout 60s \
+    -- "$@" </dev/null >"$E2E_TMP/entrypoint-$run.log" 2>&1 &
+  ENTRYPOINT_PID=$!
+}
+
+# The entrypoint's own pid (PID 1 inside), as the host sees it: unshare's only child.
+entrypoint_host_pid() { cat "/proc/$ENTRYPOINT_PID/task/$ENTRYPOINT_PID/children" 2>/dev/null | awk '{ print $1 }'; }
+
+# Waits for the entrypoint to end; sets ENTRYPOINT_RC, or fails at the deadline.
+wait_entrypoint() { # SECONDS
+  local seconds=$1
+  if ! timeout -k 2 "$seconds" bash -c "while kill -0 $ENTRYPOINT_PID 2>/dev/null; do sleep 0.1; done"; then
+    e2e_fail "the entrypoint did not end within ${seconds}s"
+  fi
+  ENTRYPOINT_RC=0
+  wait "$ENTRYPOINT_PID" || ENTRYPOINT_RC=$?
+}
+
+left_behind() { # processes of this run still alive anywhere on the machine
+  local entry count=0
+  for entry in /proc/[0-9]*; do
+    tr '\0' ' ' <"$entry/cmdline" 2>/dev/null | grep -q "$dind_dir/" && count=$((count + 1))
+  done
+  printf '%s' "$count"
+}
+
+e2e_step "2/5 the CI job: import, nested download through the black hole, exit 7"
+cat >"$dind_dir/job.sh" <<EOF
+#!/bin/sh
+set -e
+$DOCKER_CLI import --change 'ENV PATH=/bin' '$tar_path' job:latest >/dev/null
+$DOCKER_CLI run --rm job:latest sh -c 'nc $SERVER_IP $PORT </dev/null | wc -c' >'$dind_dir/downloaded'
+# An orphan: its parent exits at once, so PID 1 inherits it and must reap it.
+sh -c 'sleep 0.3 &'
+sleep 1
+grep -l '^[0-9]* ([a-z]*) Z' /proc/[0-9]*/stat >'$dind_dir/zombies' 2>/dev/null || true
+exit 7
+EOF
+chmod +x "$dind_dir/job.sh"
+start_entrypoint job "$dind_dir/job.sh"
+wait_entrypoint 120
+sed 's/^/    entrypoint| /' "$E2E_TMP/entrypoint-job.log" | grep -v "level=\|module=" | tail -n 40
+assert_eq 7 "$ENTRYPOINT_RC" "the entrypoint exits with the job's status"
+assert_eq "$PAYLOAD_BYTES" "$(tr -d '[:space:]' <"$dind_dir/downloaded")" "bytes the nested container downloaded"
+assert_eq 1400 "$(jq -r .mtu "$dind_dir/daemon.json")" "daemon.json's MTU, written before dockerd started"
+assert_eq "" "$(cat "$dind_dir/zombies")" "zombies left in the PID namespace (the orphan was reaped)"
+grep -q 'nested egress verified' "$E2E_TMP/entrypoint-job.log" || e2e_fail "the job started before egress was verified"
+backend=$(grep -o "dockerd's iptables: [a-z]*" "$E2E_TMP/entrypoint-job.log" | awk '{ print $3 }')
+[[ -n "$backend" ]] || e2e_fail "the log does not say which iptables dockerd got"
+assert_eq "$backend" "$(readlink "$dind_dir/state/iptables/iptables" | grep -o 'legacy\|nft')" "dockerd's iptables link is the chosen backend"
+assert_eq 0 "$(left_behind)" "processes left after the entrypoint ended"
+
+e2e_step "3/5 SIGTERM to PID 1 while the job runs"
+cat >"$dind_dir/sleeper.sh" <<EOF
+#!/bin/sh
+trap 'echo got-term >"$dind_dir/term"; exit 143' TERM
+while :; do sleep 0.1; done
+EOF
+chmod +x "$dind_dir/sleeper.sh"
+rm -f "$dind_dir/term"
+start_entrypoint term "$dind_dir/sleeper.sh"
+wait_until 90 "the job is running" "grep -q 'command started' '$E2E_TMP/entrypoint-term.log'"
+pid1=$(entrypoint_host_pid)
+[[ -n "$pid1" ]] || e2e_fail "cannot find the entrypoint's pid"
+start=$SECONDS
+kill -TERM "$pid1"
+wait_entrypoint $((STOP_TIMEOUT_S * 3))
+elapsed=$((SECONDS - start))
+assert_eq 143 "$ENTRYPOINT_RC" "exit status after SIGTERM (the job's own: 128+15)"
+assert_eq got-term "$(cat "$dind_dir/term" 2>/dev/null)" "the job received SIGTERM"
+assert_le $((STOP_TIMEOUT_S * 2)) "$elapsed" "seconds from SIGTERM to exit"
+assert_eq 0 "$(left_behind)" "processes (dockerd, containerd) left after SIGTERM"
+grep -q "dockerd exited" "$E2E_TMP/entrypoint-term.log" || e2e_fail "the log does not say dockerd stopped"
+
+e2e_step "4/5 dockerd killed -9 while the job runs"
+start_entrypoint kill "$dind_dir/sleeper.sh"
+wait_until 90 "the job is running" "grep -q 'command started' '$E2E_TMP/entrypoint-kill.log'"
+# dockerd.pid holds its pid inside the PID namespace: find the host's from PID 1's children.
+dockerd_pid=""
+for child in $(cat "/proc/$(entrypoint_host_pid)/task/$(entrypoint_host_pid)/children"); do
+  process_is "$child" dockerd && dockerd_pid=$child
+done
+[[ -n "$dockerd_pid" ]] || e2e_fail "cannot find dockerd among the entrypoint's children"
+kill -KILL "$dockerd_pid"
+wait_entrypoint $((STOP_TIMEOUT_S * 3))
+assert_ne 0 "$ENTRYPOINT_RC" "exit status after dockerd died"
+grep -q "dockerd killed by signal 9 (SIGKILL) on its own" "$E2E_TMP/entrypoint-kill.log" ||
+  e2e_fail "the log does not say dockerd died: $(tail -n 5 "$E2E_TMP/entrypoint-kill.log")"
+assert_eq 0 "$(left_behind)" "processes left after dockerd died"
+
+e2e_step "5/5 a --dockerd-arg setting the socket is a usage error"
+rc=0
+e2e_in pod "$BINARY" entrypoint --daemon-json "$dind_dir/other.json" --no-probes \
+  --dockerd-arg=-Htcp://0.0.0.0:2375 -- true >"$E2E_TMP/usage.log" 2>&1 || rc=$?
+assert_eq 2 "$rc" "exit status"
+grep -q -- "--docker-socket PATH" "$E2E_TMP/usage.log" || e2e_fail "no fix named: $(cat "$E2E_TMP/usage.log")"
+[[ ! -e "$dind_dir/other.json" ]] || e2e_fail "daemon.json was written before the usage error"
+
+printf '\nPASS e2e_entrypoint: job exit 7 with %s bytes through the black hole; SIGTERM and dockerd death handled\n' "$PAYLOAD_BYTES"
