@@ -111,6 +111,14 @@ Runner AddInitCommand(CLI::App& app) {
     netcfg::RtnlReader netlink;
     auto report = RunDetection(flags->detection, netlink);
     if (!report) return ReportFailure(report.error().Wrap("init"));
+    // init runs in its own container: cgroup-parent only from --cgroup-parent. None is the
+    // usual case, said in the report's cgroup section; the log line is for debugging.
+    (report->cgroup.parent ? log::Info : log::Debug)(
+        report->cgroup.parent ? "cgroup-parent for daemon.json: " + *report->cgroup.parent
+                              : std::string("no cgroup-parent for daemon.json"),
+        {{"source", report->cgroup.parent_source},
+         {"reason", report->cgroup.reason},
+         {"read_from", report->cgroup.read_from}});
     // The masquerade for the networks written, so one init container does both.
     std::optional<core::ChosenBackend> chosen;
     if (with_rules) {

@@ -7,6 +7,7 @@
 namespace dind::cli {
 
 void AddDetectionFlags(CLI::App& command, DetectionFlags& flags) {
+  flags.command = command.get_name();
   AddOption(command, "--mtu", "N|auto", flags.mtu,
             "docker MTU: 'auto' (uplink MTU minus --reserve, capped by the path) or 1280..uplink")
       ->default_str("auto");
@@ -19,6 +20,9 @@ void AddDetectionFlags(CLI::App& command, DetectionFlags& flags) {
   AddOption(command, "--dockerd-version", "VERSION|auto", flags.dockerd_version,
             "dockerd version the file is for: 'auto' runs dockerd --version")
       ->default_str("auto");
+  AddOption(command, "--cgroup-parent", "PATH", flags.cgroup_parent,
+            "cgroup-parent to write for dockerd (an absolute path); without it init and run "
+            "write none, as they do not run in dockerd's container");
   AddOption(command, "--calico-mtu-file", "PATH", flags.sources.calico_mtu_file,
             "Calico's MTU file, read when mounted")
       ->default_str(flags.sources.calico_mtu_file);
@@ -55,6 +59,16 @@ Result<netcfg::DetectOptions> ParseDetectionFlags(const DetectionFlags& flags) {
                                options.dockerd_version + "' is not a version",
                            "write it like 24.0.7, or use auto");
   }
+  if (!flags.cgroup_parent.empty()) {
+    if (auto wrong = netcfg::CheckCgroupParentValue(flags.cgroup_parent)) {
+      return Error::BadInput("--cgroup-parent (" + EnvName("--cgroup-parent") + ") value '" +
+                                 flags.cgroup_parent + "' " + *wrong,
+                             "give the cgroup dockerd's containers go below as an absolute path "
+                             "without '..', like /kubepods/pod1234/dind, or leave it out");
+    }
+    options.cgroup.explicit_parent = flags.cgroup_parent;
+  }
+  options.cgroup.reader = "dind-netcfg " + (flags.command.empty() ? "detect" : flags.command);
   return options;
 }
 

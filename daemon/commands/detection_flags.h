@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Flags that steer detection, shared by `detect` and `init`.
+// Flags that steer detection, shared by `detect`, `init` and `run`.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -17,7 +17,9 @@ struct DetectionFlags {
   std::string reserve = "0";
   std::vector<std::string> avoid;
   std::string dockerd_version = "auto";
+  std::string cgroup_parent;  // --cgroup-parent; empty: none given
   netcfg::FactSources sources;
+  std::string command;  // the subcommand the flags belong to ("init"), set by AddDetectionFlags
 };
 
 void AddDetectionFlags(CLI::App& command, DetectionFlags& flags);

@@ -48,9 +48,12 @@ Result<entrypoint::EntrypointOptions> ParseOptions(const EntrypointFlags& flags)
   auto sidecar = ParseSidecarFlags(flags.sidecar, flags.detection.sources.resolv_conf);
   if (!sidecar) return sidecar.error();
   options.sidecar = std::move(sidecar).value();
-  if (!options.sidecar.docker) {
-    return Error::BadInput("--docker-socket (DIND_NETCFG_DOCKER_SOCKET) is empty",
-                           "the entrypoint starts dockerd on it: give a path, e.g. "
+  // dockerd listens on it and the job gets it as DOCKER_HOST: a relative path would mean
+  // something else to each of them.
+  if (!options.sidecar.docker || !options.sidecar.docker->socket_path.starts_with("/")) {
+    return Error::BadInput("--docker-socket (DIND_NETCFG_DOCKER_SOCKET) '" +
+                               flags.sidecar.docker_socket + "' is not an absolute path",
+                           "the entrypoint starts dockerd on it: give one such as "
                            "/var/run/docker.sock");
   }
   // It runs dockerd itself: a dockerd that does not answer is not ready.
@@ -80,8 +83,11 @@ int EntrypointCommand(const EntrypointFlags& flags) {
   if (!requested) return Fail(requested.error());
   auto detect_options = ParseDetectionFlags(flags.detection);
   if (!detect_options) return Fail(detect_options.error());
+  // This is the container that runs dockerd: its own cgroup is the one to nest under.
+  detect_options->cgroup.runs_dockerd = true;
   auto options = ParseOptions(flags);
   if (!options) return Fail(options.error());
+  options->cgroup = detect_options->cgroup;
   if (auto valid = core::CheckExistingDaemonJson(flags.daemon_json); !valid) {
     return Fail(valid.error());
   }
@@ -140,9 +146,11 @@ Runner AddEntrypointCommand(CLI::App& app) {
           "leave dockerd's iptables as the image has it, whatever the backend chosen");
   AddFlag(*command, "--no-modprobe", flags->no_modprobe,
           "do not try to load the backend's kernel modules");
-  command->add_option("COMMAND", flags->command,
-                      "the CI command and its arguments, after --; without one dockerd keeps "
-                      "running until SIGTERM");
+  command
+      ->add_option("COMMAND", flags->command,
+                   "the CI command and its arguments, after --; without one dockerd keeps "
+                   "running until SIGTERM")
+      ->type_name("ARGS...");
   return [flags]() { return EntrypointCommand(*flags); };
 }
 

@@ -22,6 +22,8 @@
 #include "daemon/entrypoint/supervisor.h"
 #include "daemon/probe/probe.h"
 #include "daemon/run/live_sidecar.h"
+#include "netcfg/detect/cgroup_fs.h"
+#include "netcfg/detect/cgroup_nesting.h"
 
 namespace dind::entrypoint {
 namespace {
@@ -88,6 +90,8 @@ class Entrypoint {
  private:
   enum class Phase { kStartingDockerd, kWaitingForEgress, kRunningCommand, kServing, kStopping };
 
+  void NestCgroups();
+  void RemoveLeftCgroups();
   Result<std::vector<std::string>> DockerdEnvironment();
   Status StartDockerd();
   void Ping();
@@ -105,6 +109,8 @@ class Entrypoint {
   const EntrypointOptions& options_;
   run::Reconciler& reconciler_;
   Decided decided_;
+  netcfg::LocalCgroupFs cgroup_fs_;
+  std::vector<std::string> cgroup_cleanup_below_;
   std::unique_ptr<ProcessSupervisor> supervisor_;
   std::unique_ptr<docker::DockerClient> ping_client_;
   std::optional<run::Sidecar> sidecar_;
@@ -117,6 +123,48 @@ class Entrypoint {
   pid_t command_ = 0;
   int exit_code_ = 0;
 };
+
+// Before dockerd starts: with cgroup v2, a cgroup that holds processes cannot give controllers
+// to children, so this container's processes move to <own>/init and dockerd's go below
+// <own>/dind. Whatever cannot be done is said; dockerd then runs with its default.
+void Entrypoint::NestCgroups() {
+  const netcfg::CgroupNestingPlan& plan = decided_.report.cgroup_nesting;
+  auto applied = netcfg::ApplyCgroupNesting(plan, cgroup_fs_);
+  if (!applied) {
+    log::Warn("cgroup nesting failed; dockerd keeps its default cgroup-parent",
+              {{"mode", netcfg::CgroupNestingModeName(plan.mode)},
+               {"error", applied.error().Message()},
+               {"read_from", plan.read_from}});
+    return;
+  }
+  for (const auto& line : applied->evidence) log::Info("cgroups: " + line);
+  for (const auto& line : applied->warnings) log::Warn("cgroups: " + line);
+  netcfg::RecordAppliedNesting(decided_.report, *applied, options_.cgroup);
+  cgroup_cleanup_below_ = applied->cleanup_below;
+  const auto& parent = decided_.report.cgroup.parent;
+  log::Info("cgroup-parent for dockerd: " + (parent ? *parent : std::string("none")),
+            {{"mode", netcfg::CgroupNestingModeName(applied->mode)},
+             {"reason", decided_.report.cgroup.reason},
+             {"read_from", applied->read_from}});
+}
+
+// After dockerd: the cgroups its containers left are empty now; nothing is leaked.
+void Entrypoint::RemoveLeftCgroups() {
+  for (const auto& parent : cgroup_cleanup_below_) {
+    auto cleaned = netcfg::RemoveEmptyCgroupsBelow(parent, cgroup_fs_);
+    if (!cleaned) {
+      log::Warn("cgroups left below cgroup-parent could not be listed",
+                {{"parent", parent}, {"error", cleaned.error().Message()}});
+      continue;
+    }
+    if (!cleaned->removed.empty() || !cleaned->kept.empty()) {
+      log::Info("cgroups left by dockerd's containers removed",
+                {{"parent", parent},
+                 {"removed", std::to_string(cleaned->removed.size())},
+                 {"kept", cleaned->kept.empty() ? "none" : Joined(cleaned->kept)}});
+    }
+  }
+}
 
 Result<std::vector<std::string>> Entrypoint::DockerdEnvironment() {
   if (options_.iptables_dir.empty()) {
@@ -336,6 +384,7 @@ void Entrypoint::AfterDockerd(Clock::time_point deadline) {
       }
       log::Warn("processes left after dockerd stopped were killed", {{"pids", Joined(pids)}});
     }
+    RemoveLeftCgroups();
     log::Info("entrypoint done", {{"exit_code", std::to_string(exit_code_)}});
     io_.stop();
   });
@@ -349,6 +398,7 @@ int Entrypoint::Run() {
     return supervisor.error().ExitCode();
   }
   supervisor_ = std::move(supervisor).value();
+  NestCgroups();
   if (options_.load_modules) {
     LoadKernelModules(decided_.backend, decided_.report.uplinks.ipv6.has_value());
   }

@@ -2,10 +2,11 @@
 // `entrypoint`: dind-netcfg as the dind container's PID 1, beside the dockerd it starts. In
 // order, on one event loop:
 //
-//   kernel modules (best effort) → dockerd's iptables in the chosen backend → daemon.json →
-//   dockerd started, supervised, /_ping awaited → rules applied and the sidecar's loop running
-//   in this process → nested egress verified → COMMAND run with DOCKER_HOST → COMMAND's end →
-//   dockerd (and its containerd) stopped → exit with COMMAND's status
+//   cgroups nested (v2: init/dind split) → kernel modules (best effort) → dockerd's iptables in the
+//   chosen backend → daemon.json → dockerd started, supervised, /_ping awaited → rules applied and
+//   the sidecar's loop running in this process → nested egress verified → COMMAND run with
+//   DOCKER_HOST → COMMAND's end → dockerd (and its containerd) stopped → empty cgroups removed →
+//   exit with COMMAND's status
 //
 // Without a COMMAND it keeps dockerd running, as docker:dind does, until SIGTERM; dockerd
 // ending on its own ends the entrypoint with a non-zero status, so the pod never hangs. Every
@@ -38,13 +39,17 @@ struct EntrypointOptions {
   std::chrono::milliseconds stop_timeout{std::chrono::seconds(10)};
   bool wait_egress = true;
   std::vector<std::string> command;  // empty: keep dockerd running until SIGTERM
-  run::SidecarOptions sidecar;       // its docker socket is the one dockerd serves
+  // How cgroup-parent is chosen (an explicit --cgroup-parent wins over the nesting's).
+  netcfg::CgroupParentOptions cgroup;
+  run::SidecarOptions sidecar;  // its docker socket is the one dockerd serves
 };
 
 // What was decided in this container before dockerd starts.
 struct Decided {
-  netcfg::DetectionReport report;  // with the cgroup-parent for this container's dockerd
-  rules::BackendKind backend;      // for our rules and for dockerd's own iptables
+  // Its cgroup_nesting plan is carried out here, before dockerd starts, and the cgroup-parent
+  // written follows what was done.
+  netcfg::DetectionReport report;
+  rules::BackendKind backend;  // for our rules and for dockerd's own iptables
 };
 
 // Runs the whole sequence; returns the exit code: COMMAND's status (128+N when signal N ended

@@ -58,10 +58,10 @@ std::optional<std::string> CheckCgroupParentValue(const std::string& value);
 // The entrypoint's nesting plan.
 
 enum class CgroupNestingMode {
-  kNothing,               // nothing to do here (or nothing possible): said why
-  kV2Split,               // cgroup v2: <own>/init for this container's processes, <own>/dind
-  kV1HostHierarchy,       // cgroup v1 showing the host's hierarchy: cgroup-parent is <own>
-  kV1OwnRootBindMounts,   // cgroup v1 with <own> mounted as the root: make <own> exist inside
+  kNothing,              // nothing to do here (or nothing possible): said why
+  kV2Split,              // cgroup v2: <own>/init for this container's processes, <own>/dind
+  kV1HostHierarchy,      // cgroup v1 showing the host's hierarchy: cgroup-parent is <own>
+  kV1OwnRootBindMounts,  // cgroup v1 with <own> mounted as the root: make <own> exist inside
 };
 
 // "nothing", "v2-split", "v1-host-hierarchy", "v1-own-root-bind-mounts"
@@ -89,8 +89,8 @@ struct CgroupNestingPlan {
   std::string version;   // "v1", "v2" or "unknown"
   std::string own_path;  // this container's cgroup as /proc/self/cgroup shows it
   CgroupNestingMode mode = CgroupNestingMode::kNothing;
-  std::string reason;     // one line: why this mode, or why nothing is done
-  std::string read_from;  // which process's /proc/self the facts came from
+  std::string reason;                 // one line: why this mode, or why nothing is done
+  std::string read_from;              // which process's /proc/self the facts came from
   std::vector<CgroupDirStep> create;  // made in this order (parents first); existing ones are fine
   std::optional<CgroupMoveStep> move;
   // Directories whose cgroup.subtree_control gets every controller their cgroup.controllers

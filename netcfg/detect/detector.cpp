@@ -47,7 +47,9 @@ Result<DetectionReport> Detect(const SystemFacts& facts, const DetectOptions& op
   if (!mtu) return mtu.error();
   report.mtu = std::move(mtu).value();
   report.kernel = DetectKernel(facts);
-  report.cgroup = DecideCgroupParent(facts);
+  report.cgroup_nesting = PlanCgroupNesting(facts, options.cgroup.reader);
+  report.cgroup =
+      ChooseCgroupParent(DecideCgroupParent(facts), report.cgroup_nesting, options.cgroup);
   auto pools = DecideAddressPools(facts, options.avoid);
   if (!pools) return pools.error();
   report.pools = std::move(pools).value();
@@ -75,6 +77,18 @@ Result<DetectionReport> Detect(const SystemFacts& facts, const DetectOptions& op
         "containers cannot be masqueraded");
   }
   return report;
+}
+
+void RecordAppliedNesting(DetectionReport& report, const CgroupNestingReport& applied,
+                          const CgroupParentOptions& options) {
+  report.cgroup_applied = applied;
+  for (const auto& warning : applied.warnings) report.warnings.push_back("cgroup: " + warning);
+  if (options.explicit_parent) return;
+  report.cgroup.parent = applied.cgroup_parent;
+  report.cgroup.parent_source = applied.cgroup_parent ? "detected" : "none";
+  report.cgroup.reason = std::string(CgroupNestingModeName(applied.mode)) +
+                         (applied.done ? " done: " : " partly done: ") +
+                         applied.cgroup_parent_reason;
 }
 
 std::vector<KeyUpdate> PlanDaemonJson(const DetectionReport& report) {
@@ -120,7 +134,13 @@ OrderedJson ReportToJson(const DetectionReport& report) {
   json["cgroup"] = {{"version", report.cgroup.version},
                     {"own_path", report.cgroup.own_path},
                     {"parent", OptionalString(report.cgroup.parent)},
-                    {"reason", report.cgroup.reason}};
+                    {"reason", report.cgroup.reason},
+                    {"parent_source", report.cgroup.parent_source},
+                    {"read_from", report.cgroup.read_from},
+                    {"nesting", CgroupNestingPlanToJson(report.cgroup_nesting)}};
+  json["cgroup"]["nesting"]["applied"] = report.cgroup_applied
+                                             ? CgroupNestingReportToJson(*report.cgroup_applied)
+                                             : OrderedJson(nullptr);
   OrderedJson avoided = OrderedJson::array();
   for (const auto& range : report.pools.avoided) {
     avoided.push_back({{"cidr", range.cidr.ToString()}, {"reason", range.reason}});
@@ -168,6 +188,12 @@ std::string ReportToText(const DetectionReport& report) {
                      (report.cgroup.parent ? "cgroup-parent " + *report.cgroup.parent
                                            : std::string("no cgroup-parent")) +
                      ": " + report.cgroup.reason);
+  line("  nesting", std::string(CgroupNestingModeName(report.cgroup_nesting.mode)) +
+                        " (read from " + report.cgroup_nesting.read_from +
+                        "): " + report.cgroup_nesting.reason);
+  if (report.cgroup_applied) {
+    for (const auto& evidence : report.cgroup_applied->evidence) line("  done", evidence);
+  }
   std::string pools = "bip " + report.pools.bip + " (containers from " +
                       report.pools.fixed_cidr.ToString() + "), pools";
   for (const auto& pool : report.pools.default_address_pools) {

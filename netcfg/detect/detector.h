@@ -7,6 +7,7 @@
 
 #include "netcfg/daemon_json/daemon_json.h"
 #include "netcfg/detect/cgroup.h"
+#include "netcfg/detect/cgroup_nesting.h"
 #include "netcfg/detect/dockerd.h"
 #include "netcfg/detect/facts.h"
 #include "netcfg/detect/kernel.h"
@@ -19,6 +20,9 @@ struct DetectOptions {
   MtuOptions mtu;
   std::vector<Cidr> avoid;
   std::string dockerd_version = "auto";
+  // Who reads the facts and what it may write as cgroup-parent (--cgroup-parent; the
+  // entrypoint sets runs_dockerd).
+  CgroupParentOptions cgroup;
 };
 
 struct DetectionReport {
@@ -27,12 +31,20 @@ struct DetectionReport {
   MtuDecision mtu;
   KernelFacts kernel;
   CgroupDecision cgroup;
+  // What the entrypoint would do (or, once applied, did) to this container's cgroup.
+  CgroupNestingPlan cgroup_nesting;
+  std::optional<CgroupNestingReport> cgroup_applied;
   PoolDecision pools;
   DockerdDecision dockerd;
   std::vector<std::string> warnings;
 };
 
 Result<DetectionReport> Detect(const SystemFacts& facts, const DetectOptions& options);
+
+// After ApplyCgroupNesting: the report says what was done, and cgroup-parent becomes the one
+// the nesting produced (unless --cgroup-parent gave one, which stays).
+void RecordAppliedNesting(DetectionReport& report, const CgroupNestingReport& applied,
+                          const CgroupParentOptions& options);
 
 // The keys dind-netcfg owns in daemon.json, with the values the report decided.
 std::vector<KeyUpdate> PlanDaemonJson(const DetectionReport& report);

@@ -25,6 +25,7 @@ struct SystemFacts {
   std::vector<std::string> sys_modules;        // names under /sys/module we care about
   std::optional<std::string> proc_self_cgroup;
   std::optional<std::string> proc_self_mountinfo;
+  int self_pid = 0;  // getpid() of the process whose /proc/self was read; 0 when injected
   std::optional<std::string> resolv_conf;
   std::optional<std::string> kubernetes_service_host;  // $KUBERNETES_SERVICE_HOST
   std::optional<std::string> calico_mtu_file;          // content of Calico's MTU file, when mounted

@@ -3,6 +3,7 @@
 
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -64,6 +65,7 @@ Result<SystemFacts> GatherFacts(NetlinkReader& netlink, const FactSources& sourc
   }
   facts.proc_self_cgroup = ReadOptional("/proc/self/cgroup");
   facts.proc_self_mountinfo = ReadOptional("/proc/self/mountinfo");
+  facts.self_pid = static_cast<int>(::getpid());
   facts.resolv_conf = ReadOptional(sources.resolv_conf);
   if (const char* host = std::getenv("KUBERNETES_SERVICE_HOST"); host && *host) {
     facts.kubernetes_service_host = host;

@@ -33,25 +33,7 @@ e2e_init
 e2e_require_cmd ethtool jq ss unshare
 
 e2e_step "1/5 topology: pod --(1400)-- router (black hole) --(1500)-- server"
-e2e_ns_add pod
-e2e_ns_add router
-e2e_ns_add server
-e2e_veth pod eth0 router to-pod 1400
-e2e_veth router to-server server eth0 1500
-e2e_addr pod eth0 10.232.1.2/24
-e2e_addr router to-pod 10.232.1.1/24
-e2e_addr router to-server 10.232.2.1/24
-e2e_addr server eth0 "$SERVER_IP/24"
-e2e_route pod default via 10.232.1.1
-e2e_route server default via 10.232.2.1
-e2e_sysctl router net.ipv4.ip_forward=1
-e2e_sysctl server net.ipv4.ip_no_pmtu_disc=0
-e2e_sysctl server net.ipv4.tcp_mtu_probing=0
-for link in pod:eth0 router:to-pod router:to-server server:eth0; do
-  e2e_offloads_off "${link%%:*}" "${link#*:}"
-done
-e2e_in router iptables -A OUTPUT -p icmp --icmp-type fragmentation-needed -j DROP ||
-  e2e_fail "could not install the ICMP drop rule in the router namespace"
+e2e_blackhole_topology 1400 10.232
 # The server's replies reach the pod's address only: without masquerade nested egress dies.
 head -c "$PAYLOAD_BYTES" /dev/urandom >"$E2E_TMP/payload"
 e2e_bg_start server-nc server /bin/busybox nc -ll -p "$PORT" -e /bin/busybox cat "$E2E_TMP/payload"
@@ -80,7 +62,7 @@ start_entrypoint() { # RUN COMMAND...
 }
 
 # The entrypoint's own pid (PID 1 inside), as the host sees it: unshare's only child.
-entrypoint_host_pid() { cat "/proc/$ENTRYPOINT_PID/task/$ENTRYPOINT_PID/children" 2>/dev/null | awk '{ print $1 }'; }
+entrypoint_host_pid() { awk '{ print $1 }' "/proc/$ENTRYPOINT_PID/task/$ENTRYPOINT_PID/children" 2>/dev/null; }
 
 # Waits for the entrypoint to end; sets ENTRYPOINT_RC, or fails at the deadline.
 wait_entrypoint() { # SECONDS
@@ -106,6 +88,7 @@ cat >"$dind_dir/job.sh" <<EOF
 set -e
 $DOCKER_CLI import --change 'ENV PATH=/bin' '$tar_path' job:latest >/dev/null
 $DOCKER_CLI run --rm job:latest sh -c 'nc $SERVER_IP $PORT </dev/null | wc -c' >'$dind_dir/downloaded'
+$DOCKER_CLI run --rm job:latest cat /proc/self/cgroup >'$dind_dir/nested-cgroup'
 # An orphan: its parent exits at once, so PID 1 inherits it and must reap it.
 sh -c 'sleep 0.3 &'
 sleep 1
@@ -119,6 +102,16 @@ sed 's/^/    entrypoint| /' "$E2E_TMP/entrypoint-job.log" | grep -v "level=\|mod
 assert_eq 7 "$ENTRYPOINT_RC" "the entrypoint exits with the job's status"
 assert_eq "$PAYLOAD_BYTES" "$(tr -d '[:space:]' <"$dind_dir/downloaded")" "bytes the nested container downloaded"
 assert_eq 1400 "$(jq -r .mtu "$dind_dir/daemon.json")" "daemon.json's MTU, written before dockerd started"
+parent=$(jq -r '."cgroup-parent" // empty' "$dind_dir/daemon.json")
+if [[ -n "$parent" ]]; then
+  nested=$(awk -F: '$2 == "memory" { print $3 }' "$dind_dir/nested-cgroup")
+  [[ "$nested" == "$parent/"* ]] || e2e_fail "the nested container's cgroup $nested is not below cgroup-parent $parent"
+  e2e_pass "the nested container's cgroup is below cgroup-parent $parent"
+  left=$(find /sys/fs/cgroup/*/"${parent#/}" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)
+  assert_eq 0 "$left" "cgroups left below cgroup-parent after the entrypoint ended"
+else
+  e2e_info "no cgroup-parent on this machine: $(grep -o 'cgroup-parent for dockerd.*' "$E2E_TMP/entrypoint-job.log")"
+fi
 assert_eq "" "$(cat "$dind_dir/zombies")" "zombies left in the PID namespace (the orphan was reaped)"
 grep -q 'nested egress verified' "$E2E_TMP/entrypoint-job.log" || e2e_fail "the job started before egress was verified"
 backend=$(grep -o "dockerd's iptables: [a-z]*" "$E2E_TMP/entrypoint-job.log" | awk '{ print $3 }')
@@ -153,7 +146,9 @@ start_entrypoint kill "$dind_dir/sleeper.sh"
 wait_until 90 "the job is running" "grep -q 'command started' '$E2E_TMP/entrypoint-kill.log'"
 # dockerd.pid holds its pid inside the PID namespace: find the host's from PID 1's children.
 dockerd_pid=""
-for child in $(cat "/proc/$(entrypoint_host_pid)/task/$(entrypoint_host_pid)/children"); do
+pid1=$(entrypoint_host_pid)
+read -r -a children <"/proc/$pid1/task/$pid1/children" || true # no newline at its end
+for child in "${children[@]}"; do
   process_is "$child" dockerd && dockerd_pid=$child
 done
 [[ -n "$dockerd_pid" ]] || e2e_fail "cannot find dockerd among the entrypoint's children"

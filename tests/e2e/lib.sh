@@ -255,6 +255,36 @@ wait_until() { # SECONDS WHAT CONDITION
   e2e_pass "$what"
 }
 
+# The sandbox pod behind a PMTU black hole:
+#   [pod]--eth0 (POD_MTU)--[router]--(1500)--[server]
+# The router forwards but drops the ICMP "fragmentation needed" it would send, as broken cloud
+# paths do; the server keeps classic PMTU discovery (DF set, no MTU probing), and offloads are
+# off on every veth, so only a right MTU gets a full-size transfer through. Addresses: pod
+# NET.1.2, router NET.1.1 and NET.2.1, server NET.2.2.
+e2e_blackhole_topology() { # POD_MTU NET (two octets, e.g. 10.231)
+  local pod_mtu=$1 net=$2 link
+  e2e_ns_add pod
+  e2e_ns_add router
+  e2e_ns_add server
+  e2e_veth pod eth0 router to-pod "$pod_mtu"
+  e2e_veth router to-server server eth0 1500
+  e2e_addr pod eth0 "$net.1.2/24"
+  e2e_addr router to-pod "$net.1.1/24"
+  e2e_addr router to-server "$net.2.1/24"
+  e2e_addr server eth0 "$net.2.2/24"
+  e2e_route pod default via "$net.1.1"
+  e2e_route server default via "$net.2.1"
+  e2e_sysctl router net.ipv4.ip_forward=1
+  e2e_sysctl server net.ipv4.ip_no_pmtu_disc=0
+  e2e_sysctl server net.ipv4.tcp_mtu_probing=0
+  for link in pod:eth0 router:to-pod router:to-server server:eth0; do
+    e2e_offloads_off "${link%%:*}" "${link#*:}"
+  done
+  e2e_in router iptables -A OUTPUT -p icmp --icmp-type fragmentation-needed -j DROP ||
+    e2e_fail "could not install the ICMP drop rule in the router namespace"
+  e2e_info "pod --($pod_mtu)-- router --(1500)-- server; the router drops the frag-needed it sends"
+}
+
 # --- background helpers --------------------------------------------------------------------
 
 # Starts CMD in NS in its own process group, so it and everything it forks can be ended

@@ -54,28 +54,7 @@ router_icmp_drops() {
 }
 
 e2e_step "1/7 topology: pod --($POD_MTU)-- router --($SERVER_MTU)-- server"
-e2e_ns_add pod
-e2e_ns_add router
-e2e_ns_add server
-e2e_veth pod eth0 router to-pod "$POD_MTU"
-e2e_veth router to-server server eth0 "$SERVER_MTU"
-e2e_addr pod eth0 10.231.1.2/24
-e2e_addr router to-pod 10.231.1.1/24
-e2e_addr router to-server 10.231.2.1/24
-e2e_addr server eth0 "$SERVER_IP/24"
-e2e_route pod default via 10.231.1.1
-e2e_route server default via 10.231.2.1
-e2e_sysctl router net.ipv4.ip_forward=1
-# Keep classic PMTU discovery (DF set, no MTU probing) so only ICMP could save the transfer.
-e2e_sysctl server net.ipv4.ip_no_pmtu_disc=0
-e2e_sysctl server net.ipv4.tcp_mtu_probing=0
-for link in pod:eth0 router:to-pod router:to-server server:eth0; do
-  e2e_offloads_off "${link%%:*}" "${link#*:}"
-done
-e2e_info "offloads (tso, gso, gro) off on all veths"
-e2e_in router iptables -A OUTPUT -p icmp --icmp-type fragmentation-needed -j DROP ||
-  e2e_fail "could not install the ICMP drop rule in the router namespace"
-e2e_info "router drops the ICMP fragmentation-needed it sends: PMTU black hole"
+e2e_blackhole_topology "$POD_MTU" 10.231
 
 e2e_step "2/7 server: $PAYLOAD_BYTES bytes on $SERVER_IP:$PORT"
 head -c "$PAYLOAD_BYTES" /dev/urandom >"$E2E_TMP/payload"
