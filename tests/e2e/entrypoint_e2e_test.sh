@@ -12,7 +12,9 @@
 #   2. SIGTERM to the entrypoint while the job sleeps: the job gets SIGTERM, dockerd and its
 #      containerd end, nothing is left in the PID namespace, and it exits within the timeout.
 #   3. dockerd killed -9 while the job runs: the entrypoint says so and exits non-zero.
-#   4. A --dockerd-arg that sets the socket is a usage error (exit 2), before anything starts.
+#   4. A dockerd that never answers, and nested egress that never passes, end it with 1 and a
+#      line naming what; the job never runs.
+#   5. A --dockerd-arg that sets the socket is a usage error (exit 2), before anything starts.
 #
 # Usage: entrypoint_e2e_test.sh /path/to/dind-netcfg   (root; docker.io, busybox-static, ethtool)
 
@@ -32,7 +34,7 @@ fi
 e2e_init
 e2e_require_cmd ethtool jq ss unshare
 
-e2e_step "1/5 topology: pod --(1400)-- router (black hole) --(1500)-- server"
+e2e_step "1/6 topology: pod --(1400)-- router (black hole) --(1500)-- server"
 e2e_blackhole_topology 1400 10.232
 # The server's replies reach the pod's address only: without masquerade nested egress dies.
 head -c "$PAYLOAD_BYTES" /dev/urandom >"$E2E_TMP/payload"
@@ -44,19 +46,23 @@ mkdir -p "$dind_dir"
 tar_path=$(build_busybox_tar)
 e2e_on_cleanup "e2e_kill_referencing '$dind_dir/'; e2e_unmount_under '$dind_dir'"
 
+EXTRA_FLAGS=()    # more entrypoint flags for the next start_entrypoint
+READY_TIMEOUT=60s # its --ready-timeout
 # Runs the entrypoint as PID 1 of a new PID namespace inside the pod, in the background; its
 # output goes to $E2E_TMP/entrypoint-RUN.log. Prints nothing; sets ENTRYPOINT_PID (unshare's).
 start_entrypoint() { # RUN COMMAND...
   local run=$1
   shift
   rm -rf "$dind_dir/data/network"
+  # A dockerd killed -9 leaves its pidfile, and in a new PID namespace its pid is dockerd's own.
+  rm -f "$dind_dir/dockerd.pid"
   setsid nsenter --net="$(e2e_ns_path pod)" -- unshare --pid --fork --mount-proc \
     "$BINARY" entrypoint --daemon-json "$dind_dir/daemon.json" \
     --docker-socket "$dind_dir/docker.sock" --state-dir "$dind_dir/state" \
     --dockerd-arg=--data-root="$dind_dir/data" --dockerd-arg=--exec-root="$dind_dir/exec" \
     --dockerd-arg=--pidfile="$dind_dir/dockerd.pid" \
     --listen 127.0.0.1:19254 --probe-target "$SERVER_IP:$PORT" --probe-interval 2s \
-    --stop-timeout "${STOP_TIMEOUT_S}s" --ready-timeout 60s \
+    --stop-timeout "${STOP_TIMEOUT_S}s" --ready-timeout "$READY_TIMEOUT" "${EXTRA_FLAGS[@]}" \
     -- "$@" </dev/null >"$E2E_TMP/entrypoint-$run.log" 2>&1 &
   ENTRYPOINT_PID=$!
 }
@@ -82,7 +88,7 @@ left_behind() { # processes of this run still alive anywhere on the machine
   printf '%s' "$count"
 }
 
-e2e_step "2/5 the CI job: import, nested download through the black hole, exit 7"
+e2e_step "2/6 the CI job: import, nested download through the black hole, exit 7"
 cat >"$dind_dir/job.sh" <<EOF
 #!/bin/sh
 set -e
@@ -119,7 +125,7 @@ backend=$(grep -o "dockerd's iptables: [a-z]*" "$E2E_TMP/entrypoint-job.log" | a
 assert_eq "$backend" "$(readlink "$dind_dir/state/iptables/iptables" | grep -o 'legacy\|nft')" "dockerd's iptables link is the chosen backend"
 assert_eq 0 "$(left_behind)" "processes left after the entrypoint ended"
 
-e2e_step "3/5 SIGTERM to PID 1 while the job runs"
+e2e_step "3/6 SIGTERM to PID 1 while the job runs"
 cat >"$dind_dir/sleeper.sh" <<EOF
 #!/bin/sh
 trap 'echo got-term >"$dind_dir/term"; exit 143' TERM
@@ -141,7 +147,7 @@ assert_le $((STOP_TIMEOUT_S * 2)) "$elapsed" "seconds from SIGTERM to exit"
 assert_eq 0 "$(left_behind)" "processes (dockerd, containerd) left after SIGTERM"
 grep -q "dockerd exited" "$E2E_TMP/entrypoint-term.log" || e2e_fail "the log does not say dockerd stopped"
 
-e2e_step "4/5 dockerd killed -9 while the job runs"
+e2e_step "4/6 dockerd killed -9 while the job runs"
 start_entrypoint kill "$dind_dir/sleeper.sh"
 wait_until 90 "the job is running" "grep -q 'command started' '$E2E_TMP/entrypoint-kill.log'"
 # dockerd.pid holds its pid inside the PID namespace: find the host's from PID 1's children.
@@ -159,7 +165,32 @@ grep -q "dockerd killed by signal 9 (SIGKILL) on its own" "$E2E_TMP/entrypoint-k
   e2e_fail "the log does not say dockerd died: $(tail -n 5 "$E2E_TMP/entrypoint-kill.log")"
 assert_eq 0 "$(left_behind)" "processes left after dockerd died"
 
-e2e_step "5/5 a --dockerd-arg setting the socket is a usage error"
+e2e_step "5/6 what never becomes ready ends it with 1, naming what, and the job never runs"
+# A "dockerd" that never answers /_ping.
+printf '#!/bin/sh\nexec sleep 1000\n' >"$dind_dir/mute-dockerd"
+chmod +x "$dind_dir/mute-dockerd"
+EXTRA_FLAGS=(--dockerd "$dind_dir/mute-dockerd")
+READY_TIMEOUT=2s
+start_entrypoint mute touch "$dind_dir/job-ran"
+wait_entrypoint 30
+assert_eq 1 "$ENTRYPOINT_RC" "exit status when dockerd never answers"
+grep -q "dockerd did not answer GET /_ping on $dind_dir/docker.sock within 2s" "$E2E_TMP/entrypoint-mute.log" ||
+  e2e_fail "the log does not say dockerd never answered: $(tail -n 3 "$E2E_TMP/entrypoint-mute.log")"
+# Nested egress that cannot pass: a second probe target whose port is closed.
+EXTRA_FLAGS=(--probe-target "$SERVER_IP:9")
+READY_TIMEOUT=3s
+start_entrypoint closed touch "$dind_dir/job-ran"
+wait_entrypoint 60
+assert_eq 1 "$ENTRYPOINT_RC" "exit status when nested egress is never verified"
+grep -q "nested egress was not verified within 3s: .*$SERVER_IP:9" "$E2E_TMP/entrypoint-closed.log" ||
+  e2e_fail "the log does not name the failing probe: $(grep -i egress "$E2E_TMP/entrypoint-closed.log" | tail -n 3)"
+[[ ! -e "$dind_dir/job-ran" ]] || e2e_fail "the job ran although nothing was ready"
+e2e_pass "the job never ran"
+assert_eq 0 "$(left_behind)" "processes left after the timeouts"
+EXTRA_FLAGS=()
+READY_TIMEOUT=60s
+
+e2e_step "6/6 a --dockerd-arg setting the socket is a usage error"
 rc=0
 e2e_in pod "$BINARY" entrypoint --daemon-json "$dind_dir/other.json" --no-probes \
   --dockerd-arg=-Htcp://0.0.0.0:2375 -- true >"$E2E_TMP/usage.log" 2>&1 || rc=$?
