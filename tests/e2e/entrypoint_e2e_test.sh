@@ -54,8 +54,10 @@ start_entrypoint() { # RUN COMMAND...
   local run=$1
   shift
   rm -rf "$dind_dir/data/network"
-  # A dockerd killed -9 leaves its pidfile, and in a new PID namespace its pid is dockerd's own.
-  rm -f "$dind_dir/dockerd.pid"
+  # Each run is a new container: a fresh exec-root and pidfile, as a new /var/run has. (A dockerd
+  # killed -9 leaves both, and in a new PID namespace their stale pids can be live processes.)
+  e2e_unmount_under "$dind_dir/exec"
+  rm -rf --one-file-system "$dind_dir/exec" "$dind_dir/dockerd.pid"
   setsid nsenter --net="$(e2e_ns_path pod)" -- unshare --pid --fork --mount-proc \
     "$BINARY" entrypoint --daemon-json "$dind_dir/daemon.json" \
     --docker-socket "$dind_dir/docker.sock" --state-dir "$dind_dir/state" \
@@ -83,7 +85,7 @@ wait_entrypoint() { # SECONDS
 left_behind() { # processes of this run still alive anywhere on the machine
   local entry count=0
   for entry in /proc/[0-9]*; do
-    tr '\0' ' ' <"$entry/cmdline" 2>/dev/null | grep -q "$dind_dir/" && count=$((count + 1))
+    [[ "$(tr '\0' ' ' <"$entry/cmdline" 2>/dev/null)" == *"$dind_dir/"* ]] && count=$((count + 1))
   done
   printf '%s' "$count"
 }
@@ -176,13 +178,14 @@ wait_entrypoint 30
 assert_eq 1 "$ENTRYPOINT_RC" "exit status when dockerd never answers"
 grep -q "dockerd did not answer GET /_ping on $dind_dir/docker.sock within 2s" "$E2E_TMP/entrypoint-mute.log" ||
   e2e_fail "the log does not say dockerd never answered: $(tail -n 3 "$E2E_TMP/entrypoint-mute.log")"
-# Nested egress that cannot pass: a second probe target whose port is closed.
+# Nested egress that cannot pass: a second probe target whose port is closed. The timeout
+# also bounds dockerd's start, which a loaded CI machine stretches to seconds.
 EXTRA_FLAGS=(--probe-target "$SERVER_IP:9")
-READY_TIMEOUT=3s
+READY_TIMEOUT=15s
 start_entrypoint closed touch "$dind_dir/job-ran"
-wait_entrypoint 60
+wait_entrypoint 90
 assert_eq 1 "$ENTRYPOINT_RC" "exit status when nested egress is never verified"
-grep -q "nested egress was not verified within 3s: .*$SERVER_IP:9" "$E2E_TMP/entrypoint-closed.log" ||
+grep -q "nested egress was not verified within 15s: .*$SERVER_IP:9" "$E2E_TMP/entrypoint-closed.log" ||
   e2e_fail "the log does not name the failing probe: $(grep -i egress "$E2E_TMP/entrypoint-closed.log" | tail -n 3)"
 [[ ! -e "$dind_dir/job-ran" ]] || e2e_fail "the job ran although nothing was ready"
 e2e_pass "the job never ran"

@@ -131,7 +131,9 @@ caps=$(in_root getcap /usr/bin/dind-netcfg)
 [[ $caps == "/usr/bin/dind-netcfg cap_net_admin,cap_net_raw,cap_sys_admin=p" ]] ||
   fail "getcap /usr/bin/dind-netcfg says '$caps', expected cap_net_admin,cap_net_raw,cap_sys_admin=p"
 pass "getcap: $caps"
-dpkg-deb -f "$deb" Description | grep -q 'cap_net_admin,cap_net_raw,cap_sys_admin+p' ||
+# Not `dpkg-deb | grep -q`: grep stops at the match, dpkg-deb then dies of SIGPIPE, and
+# pipefail turns that into a failure whenever the text is longer than the pipe's first read.
+grep -q 'cap_net_admin,cap_net_raw,cap_sys_admin+p' <<<"$(dpkg-deb -f "$deb" Description)" ||
   fail "the package description does not name the file capabilities"
 grep -q '^License: Apache-2.0$' "$root/usr/share/doc/dind-netcfg/copyright" ||
   fail "/usr/share/doc/dind-netcfg/copyright does not say License: Apache-2.0"
