@@ -15,10 +15,11 @@ std::unique_ptr<CommandLine> MakeCommandLine() {
   AddOption(app, "--log-format", "FORMAT", line->log_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->default_str("text");
-  line->runners = {{"detect", AddDetectCommand(app)},        {"init", AddInitCommand(app)},
-                   {"version", AddVersionCommand(app)},      {"probe", AddProbeCommand(app)},
-                   {"rules", AddRulesCommand(app)},          {"run", AddRunCommand(app)},
-                   {"entrypoint", AddEntrypointCommand(app)}};
+  line->runners = {
+      {"detect", AddDetectCommand(app)},         {"init", AddInitCommand(app)},
+      {"version", AddVersionCommand(app)},       {"probe", AddProbeCommand(app)},
+      {"rules", AddRulesCommand(app)},           {"run", AddRunCommand(app)},
+      {"entrypoint", AddEntrypointCommand(app)}, {"kind-config", AddKindConfigCommand(app)}};
   return line;
 }
 

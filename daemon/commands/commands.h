@@ -38,6 +38,8 @@ Runner AddProbeCommand(CLI::App& app);
 Runner AddRunCommand(CLI::App& app);
 // `entrypoint`, the dind container's PID 1 (entrypoint.cpp; the sequence is daemon/entrypoint/).
 Runner AddEntrypointCommand(CLI::App& app);
+// `kind-config`, a KIND config for a cluster nested in this pod (kind_config.cpp).
+Runner AddKindConfigCommand(CLI::App& app);
 
 // The --url of `probe`: http://HOST:PORT/PATH (HOST may be [IPv6]).
 struct ProbeUrl {

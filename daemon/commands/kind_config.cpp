@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+// `kind-config`: prints a KIND Cluster config for a cluster nested in this pod, from a detection
+// made here (daemon/core/kind_config.h says why each value).
+#include "daemon/core/kind_config.h"
+
+#include <iostream>
+#include <memory>
+
+#include "daemon/commands/commands.h"
+#include "daemon/commands/detection_flags.h"
+#include "daemon/commands/flags.h"
+#include "netcfg/netlink/rtnl_reader.h"
+
+namespace dind::cli {
+namespace {
+
+struct KindConfigFlags {
+  DetectionFlags detection;
+  std::string nodes = "1";
+};
+
+int KindConfigCommand(const KindConfigFlags& flags) {
+  const auto fail = [](const Error& error) { return ReportFailure(error.Wrap("kind-config")); };
+  auto nodes = ParseNumber("--nodes", flags.nodes);
+  if (!nodes) return fail(nodes.error());
+  netcfg::RtnlReader netlink;
+  auto report = RunDetection(flags.detection, netlink);
+  if (!report) return fail(report.error());
+  auto plan = core::PlanKindCluster(*report, *nodes);
+  if (!plan) return fail(plan.error());
+  std::cout << core::RenderKindConfig(*plan);
+  return 0;
+}
+
+}  // namespace
+
+Runner AddKindConfigCommand(CLI::App& app) {
+  auto* command = app.add_subcommand(
+      "kind-config",
+      "Print a KIND Cluster config for a cluster nested in this pod: the nested kubelet under "
+      "its own cgroup root, pod and service subnets outside everything the pod and docker use");
+  auto flags = std::make_shared<KindConfigFlags>();
+  AddOption(*command, "--nodes", "N", flags->nodes,
+            "nodes of the cluster: one control plane, the rest workers")
+      ->default_str(flags->nodes);
+  AddDetectionFlags(*command, flags->detection);
+  return [flags]() { return KindConfigCommand(*flags); };
+}
+
+}  // namespace dind::cli
