@@ -23,6 +23,12 @@ int KindConfigCommand(const KindConfigFlags& flags) {
   const auto fail = [](const Error& error) { return ReportFailure(error.Wrap("kind-config")); };
   auto nodes = ParseNumber("--nodes", flags.nodes);
   if (!nodes) return fail(nodes.error());
+  if (*nodes < 1 || *nodes > core::kMaxKindNodes) {
+    return fail(Error::BadInput("--nodes (" + EnvName("--nodes") + ") " + flags.nodes +
+                                    " is not a node count from 1 to " +
+                                    std::to_string(core::kMaxKindNodes),
+                                "give 1 for a control plane alone, or more for workers beside it"));
+  }
   netcfg::RtnlReader netlink;
   auto report = RunDetection(flags.detection, netlink);
   if (!report) return fail(report.error());

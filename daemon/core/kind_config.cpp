@@ -3,6 +3,8 @@
 
 #include <vector>
 
+#include "common/check.h"
+
 namespace dind::core {
 namespace {
 
@@ -53,11 +55,7 @@ Result<Cidr> FirstFree(const std::string& what, const std::string& first, int co
 
 Result<KindClusterPlan> PlanKindCluster(const netcfg::DetectionReport& report,
                                         std::uint32_t nodes) {
-  if (nodes < 1 || nodes > 100) {
-    return Error::BadInput("--nodes (DIND_NETCFG_NODES) " + std::to_string(nodes) +
-                               " is not a node count from 1 to 100",
-                           "give 1 for a control plane alone, or more for workers beside it");
-  }
+  DIND_CHECK(nodes >= 1 && nodes <= kMaxKindNodes, "a node count the command checked");
   KindClusterPlan plan;
   plan.nodes = static_cast<int>(nodes);
   std::vector<Taken> taken = TakenRanges(report);

@@ -21,8 +21,10 @@ struct KindClusterPlan {
   std::string service_subnet_reason;
 };
 
-// kEnvironment when every candidate subnet collides (the reason names what it collides with);
-// kBadInput for a node count outside 1..100.
+inline constexpr std::uint32_t kMaxKindNodes = 100;
+
+// `nodes` is 1..kMaxKindNodes (the command checks it before detecting). kEnvironment when every
+// candidate subnet collides; the reason names what it collides with.
 Result<KindClusterPlan> PlanKindCluster(const netcfg::DetectionReport& report, std::uint32_t nodes);
 
 // The config as YAML (kind.x-k8s.io/v1alpha4), with a comment header saying why each value.

@@ -48,15 +48,6 @@ TEST(PlanKindClusterTest, WhenEveryCandidateIsTakenTheErrorSaysWhatTookThem) {
   EXPECT_THAT(plan.error().Message(), HasSubstr("10.240.0.0/12"));
 }
 
-TEST(PlanKindClusterTest, ANodeCountOutsideOneToAHundredIsBadInput) {
-  for (std::uint32_t nodes : {0u, 101u}) {
-    auto plan = PlanKindCluster(Report(), nodes);
-    ASSERT_FALSE(plan.ok());
-    EXPECT_EQ(plan.error().ExitCode(), 2);
-    EXPECT_THAT(plan.error().Message(), HasSubstr("--nodes"));
-  }
-}
-
 TEST(RenderKindConfigTest, NamesEveryValueAndWhy) {
   const std::string yaml = RenderKindConfig(PlanKindCluster(Report(), 3).value());
   EXPECT_THAT(yaml, HasSubstr("apiVersion: kind.x-k8s.io/v1alpha4\n"));
