@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "common/log.h"
+#include "common/strings.h"
 #include "daemon/commands/commands.h"
 #include "daemon/commands/flags.h"
 #include "daemon/commands/rules_command.h"
@@ -37,12 +38,6 @@ void Line(std::string& text, const std::string& label, const std::string& value)
   text += label + std::string(label.size() < 12 ? 12 - label.size() : 1, ' ') + value + "\n";
 }
 
-std::string Join(const std::vector<std::string>& items) {
-  std::string joined;
-  for (const auto& item : items) joined += (joined.empty() ? "" : ", ") + item;
-  return joined;
-}
-
 const netcfg::FeatureFacts& FeatureOf(const netcfg::KernelFacts& kernel, BackendKind kind) {
   return kind == BackendKind::kLegacy ? kernel.ip_tables : kernel.nf_tables;
 }
@@ -62,7 +57,7 @@ std::string SpecToText(const core::ResolvedSpec& resolved) {
   std::vector<std::string> sources;
   for (const auto& source : resolved.spec.sources) sources.push_back(source.ToString());
   std::string text;
-  Line(text, "sources", Join(sources) + " (from " + resolved.sources_from + ")");
+  Line(text, "sources", Join(sources, ", ") + " (from " + resolved.sources_from + ")");
   Line(text, "out", resolved.spec.out_interface + " (" + resolved.out_interface_from + ")");
   return text;
 }
@@ -251,7 +246,7 @@ int RunCheck(const RulesFlags& flags, bool daemon_json_given, netcfg::NetlinkRea
     Line(output.text, "  stale", stale + " (apply removes it)");
   Line(output.text, "effective",
        std::string(verdict.effective ? "yes: " : "no: ") + verdict.effect_evidence);
-  Line(output.text, "check", verdict.ok() ? "ok" : "FAILED: " + Join(verdict.missing));
+  Line(output.text, "check", verdict.ok() ? "ok" : "FAILED: " + Join(verdict.missing, ", "));
   Print(flags, "check", std::move(output));
   if (verdict.ok()) return 0;
   const std::string fix = verdict.present
@@ -260,7 +255,7 @@ int RunCheck(const RulesFlags& flags, bool daemon_json_given, netcfg::NetlinkRea
                                     Name(Other(judged)) + "` moves them to the other backend"
                               : "run dind-netcfg rules apply with the same flags";
   log::Error("masquerade rules missing or ineffective",
-             {{"backend", Name(judged)}, {"missing", Join(verdict.missing)}, {"fix", fix}});
+             {{"backend", Name(judged)}, {"missing", Join(verdict.missing, ", ")}, {"fix", fix}});
   return 1;
 }
 

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "common/strings.h"
+
 namespace dind::core {
 namespace {
 
@@ -22,12 +24,6 @@ bool IsDockerBridgeName(const std::string& name) {
 // fe80::/10 is on every link and never leaves it: nothing to masquerade.
 bool IsIpv6LinkLocal(const IpAddress& address) {
   return !address.is_v4() && address.bytes()[0] == 0xfe && (address.bytes()[1] & 0xc0) == 0x80;
-}
-
-std::string Join(const std::vector<std::string>& items) {
-  std::string joined;
-  for (const auto& item : items) joined += (joined.empty() ? "" : ", ") + item;
-  return joined;
 }
 
 Result<Cidr> ParseDaemonJsonCidr(const nlohmann::json& value, const std::string& key,
@@ -118,7 +114,7 @@ Result<std::string> ResolveOutInterface(const std::string& requested,
     for (const auto& link : network.links) names.push_back(link.name);
     return Error::BadInput(
         name.Full() + " '" + requested + "' is not a link in this network namespace",
-        "name one of: " + Join(names) + "; or leave it out to use the IPv4 uplink");
+        "name one of: " + Join(names, ", ") + "; or leave it out to use the IPv4 uplink");
   }
   const netcfg::Uplinks uplinks = netcfg::FindUplinks(network);
   if (!uplinks.ipv4) {
@@ -175,7 +171,7 @@ Result<ResolvedSpec> ResolveMasqueradeSpec(const SourcesRequest& request,
         "run dind-netcfg init first, point " + request.names.daemon_json.name +
             " at its file, or pass " + request.names.sources.name + " CIDR");
   }
-  resolved.sources_from = "docker bridges " + Join(bridges);
+  resolved.sources_from = "docker bridges " + Join(bridges, ", ");
   return resolved;
 }
 

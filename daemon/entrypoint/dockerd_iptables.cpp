@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <string_view>
 
+#include "common/strings.h"
+
 namespace dind::entrypoint {
 namespace {
 
@@ -38,12 +40,6 @@ std::string Find(const std::string& name, const std::vector<std::string>& dirs,
   return {};
 }
 
-std::string Joined(const std::vector<std::string>& items, std::string_view separator) {
-  std::string joined;
-  for (const auto& item : items) joined += (joined.empty() ? "" : std::string(separator)) + item;
-  return joined;
-}
-
 }  // namespace
 
 Result<IptablesShimPlan> PlanIptablesShim(
@@ -65,7 +61,7 @@ Result<IptablesShimPlan> PlanIptablesShim(
     const std::string kind(rules::BackendName(backend));
     return Error::Environment(
         "dockerd's iptables: neither " + MultiBinary(backend) + " nor iptables-" + kind +
-            " is in " + Joined(search_dirs, ":"),
+            " is in " + Join(search_dirs, ":"),
         "install the iptables package with its " + kind +
             " variant into the dind image, or run with --no-dockerd-iptables to leave dockerd's "
             "iptables as the image has it");

@@ -14,6 +14,7 @@
 
 #include "common/files.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "daemon/core/configure_here.h"
 #include "daemon/docker/docker_client.h"
 #include "daemon/entrypoint/child_process.h"
@@ -36,12 +37,6 @@ constexpr milliseconds kEgressCheckEvery{20};
 
 std::string Seconds(milliseconds duration) {
   return probe::FormatDuration(duration);
-}
-
-std::string Joined(const std::vector<std::string>& items) {
-  std::string joined;
-  for (const auto& item : items) joined += (joined.empty() ? "" : " ") + item;
-  return joined;
 }
 
 std::string EnvOr(const char* name, std::string fallback) {
@@ -67,8 +62,8 @@ void LoadKernelModules(rules::BackendKind backend, bool ipv6) {
   for (const auto& module : ModulesFor(backend, ipv6)) {
     (RunAndCapture({"modprobe", "-q", module}).ok() ? loaded : failed).push_back(module);
   }
-  log::Info("kernel modules", {{"loaded", Joined(loaded)},
-                               {"not_loaded", failed.empty() ? "none" : Joined(failed)},
+  log::Info("kernel modules", {{"loaded", Join(loaded, " ")},
+                               {"not_loaded", failed.empty() ? "none" : Join(failed, " ")},
                                {"read_from", modules_dir}});
 }
 
@@ -160,7 +155,7 @@ void Entrypoint::RemoveLeftCgroups() {
       log::Info("cgroups left by dockerd's containers removed",
                 {{"parent", parent},
                  {"removed", std::to_string(cleaned->removed.size())},
-                 {"kept", cleaned->kept.empty() ? "none" : Joined(cleaned->kept)}});
+                 {"kept", cleaned->kept.empty() ? "none" : Join(cleaned->kept, " ")}});
     }
   }
 }
@@ -181,7 +176,7 @@ Result<std::vector<std::string>> Entrypoint::DockerdEnvironment() {
                 ", the backend chosen for this container",
             {{"links", options_.iptables_dir},
              {"to", plan->links.front().target},
-             {"missing", plan->missing.empty() ? "none" : Joined(plan->missing)}});
+             {"missing", plan->missing.empty() ? "none" : Join(plan->missing, " ")}});
   return std::vector<std::string>{"PATH=" + PathWithFirst(options_.iptables_dir, path)};
 }
 
@@ -201,7 +196,7 @@ Status Entrypoint::StartDockerd() {
   dockerd_ = *pid;
   DIND_RETURN_IF_ERROR(
       supervisor_->Watch(dockerd_, [this](const ExitStatus& status) { OnDockerdExit(status); }));
-  log::Info("dockerd started", {{"pid", std::to_string(dockerd_)}, {"argv", Joined(*argv)}});
+  log::Info("dockerd started", {{"pid", std::to_string(dockerd_)}, {"argv", Join(*argv, " ")}});
   docker::ClientOptions client = *options_.sidecar.docker;
   client.request_timeout = milliseconds(1000);
   ping_client_ = std::make_unique<docker::DockerClient>(io_, client);
@@ -295,7 +290,7 @@ void Entrypoint::StartCommand() {
   }
   supervisor_->ForwardSignalsTo(command_);
   log::Info("command started", {{"pid", std::to_string(command_)},
-                                {"argv", Joined(options_.command)},
+                                {"argv", Join(options_.command, " ")},
                                 {"DOCKER_HOST", docker_host}});
 }
 
@@ -381,7 +376,7 @@ void Entrypoint::AfterDockerd(Clock::time_point deadline) {
         pids.push_back(std::to_string(pid));
         ::kill(pid, SIGKILL);
       }
-      log::Warn("processes left after dockerd stopped were killed", {{"pids", Joined(pids)}});
+      log::Warn("processes left after dockerd stopped were killed", {{"pids", Join(pids, " ")}});
     }
     RemoveLeftCgroups();
     log::Info("entrypoint done", {{"exit_code", std::to_string(exit_code_)}});

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <utility>
 
+#include "common/strings.h"
+
 namespace dind::metrics {
 namespace {
 
@@ -82,15 +84,6 @@ bool IsValidName(std::string_view name, bool allow_colon) {
   return true;
 }
 
-std::string JoinNames(const std::vector<std::string>& names) {
-  std::string joined;
-  for (const auto& name : names) {
-    if (!joined.empty()) joined += ", ";
-    joined += name;
-  }
-  return joined;
-}
-
 }  // namespace
 
 std::string EscapeLabelValue(std::string_view value) {
@@ -157,7 +150,7 @@ void Family::Render(std::string& out) const {
   if (dropped_samples_ > 0) {
     // A plain comment: scrapers ignore it, a human reading /metrics sees the bug.
     out += "# dind_metrics: dropped " + std::to_string(dropped_samples_) + " samples of " + name_ +
-           " with the wrong number of label values (labels: " + JoinNames(label_names_) + ")\n";
+           " with the wrong number of label values (labels: " + Join(label_names_, ", ") + ")\n";
   }
 }
 

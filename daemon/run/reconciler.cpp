@@ -5,17 +5,12 @@
 #include <chrono>
 
 #include "common/log.h"
+#include "common/strings.h"
 #include "daemon/core/configure_here.h"
 #include "daemon/core/rules_verdict.h"
 
 namespace dind::run {
 namespace {
-
-std::string JoinLines(const std::vector<std::string>& items) {
-  std::string joined;
-  for (const auto& item : items) joined += (joined.empty() ? "" : "; ") + item;
-  return joined;
-}
 
 std::string BackendName(const rules::MasqueradeBackend& backend) {
   return std::string(rules::BackendName(backend.kind()));
@@ -136,7 +131,7 @@ void Reconciler::UpdateRules(const std::string& why) {
   std::vector<std::string> sources;
   for (const auto& source : state_.rules.spec.sources) sources.push_back(source.ToString());
   log::Info("masquerade rules updated", {{"why", why},
-                                         {"sources", JoinLines(sources)},
+                                         {"sources", Join(sources, "; ")},
                                          {"out_interface", state_.rules.spec.out_interface}});
 }
 
@@ -178,7 +173,7 @@ bool Reconciler::CheckRules() {
   if (auto applied = ApplyRules(); !applied) {
     log::Error("masquerade rules drifted and could not be repaired",
                {{"backend", BackendName(*backend())},
-                {"found", JoinLines(verdict.missing)},
+                {"found", Join(verdict.missing, "; ")},
                 {"error", applied.error().Message()}});
     return false;
   }
@@ -189,7 +184,7 @@ bool Reconciler::CheckRules() {
       std::chrono::steady_clock::now() - started);
   log::Warn("masquerade rules drifted; repaired",
             {{"backend", BackendName(*backend())},
-             {"found", JoinLines(verdict.missing.empty() ? verdict.stale : verdict.missing)},
+             {"found", Join(verdict.missing.empty() ? verdict.stale : verdict.missing, "; ")},
              {"repair_ms", std::to_string(static_cast<double>(took.count()) / 1000.0)},
              {"repairs", std::to_string(rules.repairs)}});
   return true;

@@ -6,6 +6,8 @@
 #include <map>
 #include <sstream>
 
+#include "common/strings.h"
+
 namespace dind::netcfg {
 namespace {
 
@@ -21,13 +23,10 @@ std::vector<std::string> Words(const std::string& text) {
   return words;
 }
 
-std::string Joined(const std::vector<std::string>& words, const std::string& prefix = {}) {
-  std::string text;
-  for (const auto& word : words) {
-    if (!text.empty()) text += ' ';
-    text += prefix + word;
-  }
-  return text;
+// "+cpu +memory": the words cgroup.subtree_control takes.
+std::vector<std::string> Prefixed(const std::string& prefix, std::vector<std::string> words) {
+  for (auto& word : words) word.insert(0, prefix);
+  return words;
 }
 
 Result<std::vector<std::string>> ReadPids(CgroupFs& fs, const std::string& cgroup) {
@@ -105,7 +104,7 @@ Result<int> MoveAll(CgroupFs& fs, const CgroupMoveStep& move, int rounds, std::s
   }
   return Error::Environment(
       "moving this container's processes from " + move.from + " to " + move.to + ": pid" +
-          (left->size() == 1 ? " " : "s ") + Joined(*left) + " still in it after " +
+          (left->size() == 1 ? " " : "s ") + Join(*left, " ") + " still in it after " +
           std::to_string(rounds) + " rounds" +
           (why.empty() ? std::string(" (new processes kept appearing)") : why),
       "something keeps starting processes in this container (a `docker exec` loop?) or they "
@@ -149,9 +148,9 @@ void EnableControllers(CgroupFs& fs, const std::string& dir, CgroupNestingReport
     }
   }
   std::string line = dir + "/cgroup.subtree_control:";
-  if (!enabled.empty()) line += " enabled " + Joined(enabled, "+");
+  if (!enabled.empty()) line += " enabled " + Join(Prefixed("+", enabled), " ");
   if (!enabled.empty() && !already.empty()) line += ",";
-  if (!already.empty()) line += " already enabled " + Joined(already);
+  if (!already.empty()) line += " already enabled " + Join(already, " ");
   if (enabled.empty() && already.empty()) line += " nothing enabled";
   report.evidence.push_back(line);
 }
@@ -179,7 +178,7 @@ bool RemoveTree(CgroupFs& fs, const std::string& path, CleanupReport& report) {
     auto pids = ReadPids(fs, path);
     if (pids && !pids->empty()) {
       report.kept.push_back(path + ": still holds process" + (pids->size() == 1 ? " " : "es ") +
-                            Joined(*pids));
+                            Join(*pids, " "));
     } else if (!children_gone) {
       report.kept.push_back(path + ": a cgroup below it was kept");
     } else {
