@@ -103,6 +103,30 @@ e2e_require_cmd() { # CMD... (fails listing the missing ones)
 
 # --- lifecycle -----------------------------------------------------------------------------
 
+# A run killed with SIGKILL (a CI job cancelled, a harness that kills its process group) never
+# reaches its EXIT trap: its namespaces, dockerd and temp dir stay. Whatever a run whose shell
+# is gone left behind is undone here, before the next run starts; live runs are not touched.
+e2e_sweep_killed_runs() {
+  local name pid dir
+  for name in $(ip netns list 2>/dev/null | awk '{ print $1 }'); do
+    [[ $name =~ ^dnce2e([0-9]+)- ]] || continue
+    pid=${BASH_REMATCH[1]}
+    [[ -d /proc/$pid ]] && continue
+    ip netns del "$name" 2>/dev/null && e2e_info "removed namespace $name of a killed run"
+  done
+  for dir in /tmp/dnc-e2e.*; do
+    [[ -f "$dir/owner.pid" ]] || continue
+    pid=$(<"$dir/owner.pid")
+    [[ -d /proc/$pid ]] && continue
+    e2e_kill_referencing "$dir/" # its dockerd, containerd and shims
+    sleep 0.5
+    e2e_unmount_under "$dir"
+    rm -rf --one-file-system "$dir"
+    e2e_info "removed $dir and its processes, left by a killed run"
+  done
+  return 0
+}
+
 # Must be called first: checks privileges and tools, makes the temp dir, installs the traps.
 e2e_init() {
   set -euo pipefail
@@ -114,7 +138,9 @@ e2e_init() {
   if [[ ! -x /bin/busybox ]] || ! file_is_static /bin/busybox; then
     e2e_fail "/bin/busybox must be the static busybox (apt-get install busybox-static)"
   fi
+  e2e_sweep_killed_runs
   E2E_TMP=$(mktemp -d /tmp/dnc-e2e.XXXXXX)
+  echo "$$" >"$E2E_TMP/owner.pid"
   trap e2e_cleanup EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
