@@ -270,12 +270,18 @@ e2e_offloads_off() { # NS IF
     e2e_fail "ethtool -K $2 in namespace $1 failed"
 }
 
+# Microseconds on the wall clock. Deadlines use it, not bash's SECONDS: SECONDS counts whole
+# seconds, so "SECONDS + 1" can expire a moment after it is taken.
+e2e_now_us() { printf '%s' "${EPOCHREALTIME/./}"; }
+e2e_deadline() { printf '%s' $(($(e2e_now_us) + $1 * 1000000)); } # SECONDS
+e2e_before() { (($(e2e_now_us) < $1)); }                          # DEADLINE
+
 # Waits up to SECONDS for CONDITION (bash, evaluated afresh each time) to hold.
 wait_until() { # SECONDS WHAT CONDITION
   local seconds=$1 what=$2 condition=$3 deadline
-  deadline=$((SECONDS + seconds))
+  deadline=$(e2e_deadline "$seconds")
   until eval "$condition" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || e2e_fail "$what: not within ${seconds}s"
+    e2e_before "$deadline" || e2e_fail "$what: not within ${seconds}s"
     sleep 0.05
   done
   e2e_pass "$what"

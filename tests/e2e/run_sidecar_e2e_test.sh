@@ -32,9 +32,10 @@ http_code() {
   e2e_in pod curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://$LISTEN$1" || true
 }
 wait_for() { # SECONDS WHAT CONDITION (bash, evaluated afresh each time)
-  local deadline=$((SECONDS + $1))
+  local deadline
+  deadline=$(e2e_deadline "$1")
   until eval "$3" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) ||
+    e2e_before "$deadline" ||
       e2e_fail "$2: not within $1s; /readyz says: $(http_body /readyz)"
     sleep 0.2
   done

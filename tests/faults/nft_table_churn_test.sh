@@ -31,9 +31,9 @@ churn() { # COUNT
   for ((i = 1; i <= $1; i++)); do
     e2e_in pod nft delete table ip dind-netcfg ||
       e2e_fail "deletion $i: the table was not there to delete"
-    deadline=$((SECONDS + 5))
+    deadline=$(e2e_deadline 5)
     until table_complete; do
-      ((SECONDS < deadline)) || e2e_fail "deletion $i: the table was not repaired within 5 s"
+      e2e_before "$deadline" || e2e_fail "deletion $i: the table was not repaired within 5 s"
       sleep 0.002
     done
   done

@@ -49,9 +49,10 @@ http_body() { e2e_in pod curl -s --max-time 3 "http://$LISTEN$1" || true; }
 metric() { http_body /metrics | awk -v series="$1 " 'index($0, series) == 1 { print $NF }'; }
 
 wait_ready() { # SECONDS
-  local deadline=$((SECONDS + $1))
+  local deadline
+  deadline=$(e2e_deadline "$1")
   until [[ "$(http_code /readyz)" == 200 ]]; do
-    ((SECONDS < deadline)) || e2e_fail "/readyz not 200 within $1s; it says: $(http_body /readyz)"
+    e2e_before "$deadline" || e2e_fail "/readyz not 200 within $1s; it says: $(http_body /readyz)"
     sleep 0.1
   done
   e2e_pass "/readyz is 200"
