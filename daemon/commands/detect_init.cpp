@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `detect` and `init`: the one-shot jobs of an init container.
+#include <algorithm>
+#include <chrono>
 #include <iostream>
 #include <memory>
 
@@ -9,7 +11,9 @@
 #include "daemon/commands/flags.h"
 #include "daemon/commands/rules_command.h"
 #include "daemon/core/configure_here.h"
+#include "daemon/docker/docker_client.h"
 #include "daemon/privileges/process_capabilities.h"
+#include "daemon/run/sidecar_state.h"
 #include "netcfg/netlink/rtnl_reader.h"
 
 namespace dind::cli {
@@ -32,6 +36,48 @@ std::string DescribeChange(const netcfg::KeyChange& change) {
   return change.key + ": " + show(change.before) + " -> " + show(change.after);
 }
 
+// What dockerd's API says about its networks, when it answers on `socket`; detect reads, so a
+// socket that is missing or silent is a finding, not a failure.
+run::DockerState ReadDockerHere(const std::string& socket, std::uint32_t safe_mtu) {
+  run::DockerState docker;
+  docker.socket = socket;
+  docker::ClientOptions options;
+  options.socket_path = socket;
+  options.request_timeout = std::chrono::milliseconds(2000);
+  auto networks = docker::ListNetworksNow(options);
+  if (!networks) {
+    docker.error = networks.error().Message();
+    return docker;
+  }
+  docker.api_up = true;
+  docker.networks = std::move(*networks);
+  docker.mtu_too_high = run::NetworksAboveMtu(docker.networks, safe_mtu);
+  return docker;
+}
+
+std::string DockerToText(const run::DockerState& docker, std::uint32_t safe_mtu) {
+  if (!docker.api_up)
+    return "docker      API at " + docker.socket + " not answering: " + docker.error + "\n";
+  std::string text = "docker      API at " + docker.socket + " answers; " +
+                     std::to_string(docker.networks.size()) + " networks\n";
+  for (const auto& network : docker.networks) {
+    if (network.driver != "bridge") continue;
+    const auto finding = std::find_if(
+        docker.mtu_too_high.begin(), docker.mtu_too_high.end(),
+        [&](const run::NetworkMtuFinding& high) { return high.network == network.name; });
+    text +=
+        "  " + network.name + " (" + network.bridge_name + ") MTU " +
+        (network.mtu ? std::to_string(*network.mtu) : "1500 (no MTU option: dockerd's default)");
+    if (finding != docker.mtu_too_high.end()) {
+      text += ": above the docker MTU " + std::to_string(safe_mtu) +
+              ", its big packets are lost; recreate it with --opt com.docker.network.driver.mtu=" +
+              std::to_string(safe_mtu);
+    }
+    text += "\n";
+  }
+  return text;
+}
+
 }  // namespace
 
 int ReportFailure(const Error& error) {
@@ -48,7 +94,12 @@ Runner AddDetectCommand(CLI::App& app) {
   AddDetectionFlags(*command, *flags);
   auto backend = std::make_shared<std::string>("auto");
   AddBackendFlag(*command, *backend);
-  return [flags, json, backend]() {
+  auto docker_socket = std::make_shared<std::string>(docker::kDefaultSocketPath);
+  AddOption(*command, "--docker-socket", "PATH", *docker_socket,
+            "dockerd's API socket, asked for its networks (KIND's `kind` included) and their MTUs "
+            "when it answers")
+      ->default_str(*docker_socket);
+  return [flags, json, backend, docker_socket]() {
     auto requested = ParseBackendFlag(*backend);
     if (!requested) return ReportFailure(requested.error().Wrap("detect"));
     netcfg::RtnlReader netlink;
@@ -57,12 +108,15 @@ Runner AddDetectCommand(CLI::App& app) {
     // Read-only here: the census only reads, the proof runs in throwaway namespaces.
     auto decision = DescribeBackendDecision(report->kernel, *requested);
     if (!decision) return ReportFailure(decision.error().Wrap("detect"));
+    const auto docker = ReadDockerHere(*docker_socket, report->mtu.docker);
     if (*json) {
       auto output = netcfg::ReportToJson(*report);
       output["backend"] = decision->json;
+      output["docker"] = run::DockerStateToJson(docker);
       std::cout << output.dump(2) << "\n";
     } else {
-      std::cout << netcfg::ReportToText(*report) << decision->text;
+      std::cout << netcfg::ReportToText(*report) << decision->text
+                << DockerToText(docker, report->mtu.docker);
     }
     return 0;
   };

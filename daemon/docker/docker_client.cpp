@@ -22,6 +22,7 @@
 #include <optional>
 #include <utility>
 
+#include "common/check.h"
 #include "common/log.h"
 #include "daemon/asio/asio_support.h"
 
@@ -300,6 +301,18 @@ void DockerClient::ListNetworks(NetworksCallback done) {
         if (!body.ok()) return InvokeGuarded(done, "ListNetworks", body.error());
         InvokeGuarded(done, "ListNetworks", ParseNetworks(*body, source));
       });
+}
+
+Result<std::vector<DockerNetwork>> ListNetworksNow(ClientOptions options) {
+  asio::io_context io;
+  DockerClient client(io, std::move(options));
+  std::optional<Result<std::vector<DockerNetwork>>> answer;
+  client.ListNetworks([&answer](Result<std::vector<DockerNetwork>> networks) {
+    answer.emplace(std::move(networks));
+  });
+  io.run();  // ends with the request: it always completes, at the latest at its deadline
+  DIND_CHECK(answer.has_value(), "ListNetworks returned without calling back");
+  return std::move(*answer);
 }
 
 // --- NetworkEventWatcher ---------------------------------------------------------------------

@@ -58,6 +58,10 @@ class DockerClient {
   std::shared_ptr<detail::ClientState> state_;
 };
 
+// GET /networks on an io_context of its own, for one-shot commands (`detect`): the networks, or
+// the error, within options.request_timeout.
+Result<std::vector<DockerNetwork>> ListNetworksNow(ClientOptions options);
+
 struct WatchOptions {
   // Waits between attempts to (re)subscribe: doubling from the first to the last.
   std::chrono::milliseconds initial_backoff{500};

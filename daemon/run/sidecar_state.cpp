@@ -122,6 +122,39 @@ http::Readiness ReadinessOf(const SidecarState& state, const probe::ProberStatus
   return {true, ""};
 }
 
+Json DockerStateToJson(const DockerState& docker) {
+  Json networks = Json::array();
+  for (const auto& network : docker.networks) {
+    networks.push_back({{"name", network.name},
+                        {"driver", network.driver},
+                        {"bridge", network.bridge_name},
+                        {"subnets", CidrsToJson(network.subnets)},
+                        {"mtu", network.mtu ? Json(*network.mtu) : Json(nullptr)},
+                        {"internal", network.internal}});
+  }
+  Json too_high = Json::array();
+  for (const auto& finding : docker.mtu_too_high) {
+    too_high.push_back({{"network", finding.network},
+                        {"bridge", finding.bridge},
+                        {"mtu", finding.mtu},
+                        {"mtu_from_option", finding.mtu_from_option}});
+  }
+  Json kind = nullptr;
+  const auto kind_network =
+      std::find_if(docker.networks.begin(), docker.networks.end(),
+                   [](const auto& network) { return network.name == "kind"; });
+  if (kind_network != docker.networks.end()) {
+    const bool above = std::any_of(docker.mtu_too_high.begin(), docker.mtu_too_high.end(),
+                                   [](const auto& finding) { return finding.network == "kind"; });
+    kind = {{"bridge", kind_network->bridge_name},
+            {"mtu", kind_network->mtu.value_or(kDockerDefaultMtu)},
+            {"mtu_from_option", kind_network->mtu.has_value()},
+            {"above_safe_mtu", above}};
+  }
+  return {{"socket", docker.socket}, {"api_up", docker.api_up},  {"error", docker.error},
+          {"networks", networks},    {"mtu_too_high", too_high}, {"kind_network", kind}};
+}
+
 Json StatusToJson(const SidecarState& state, const probe::ProberStatus* egress,
                   const http::Readiness& readiness) {
   Json json;
@@ -152,28 +185,7 @@ Json StatusToJson(const SidecarState& state, const probe::ProberStatus* egress,
                    {"repairs", rules.repairs},
                    {"last_repair_at", TimeOrNull(rules.last_repair_at)}};
 
-  const DockerState& docker = state.docker;
-  Json networks = Json::array();
-  for (const auto& network : docker.networks) {
-    networks.push_back({{"name", network.name},
-                        {"driver", network.driver},
-                        {"bridge", network.bridge_name},
-                        {"subnets", CidrsToJson(network.subnets)},
-                        {"mtu", network.mtu ? Json(*network.mtu) : Json(nullptr)},
-                        {"internal", network.internal}});
-  }
-  Json too_high = Json::array();
-  for (const auto& finding : docker.mtu_too_high) {
-    too_high.push_back({{"network", finding.network},
-                        {"bridge", finding.bridge},
-                        {"mtu", finding.mtu},
-                        {"mtu_from_option", finding.mtu_from_option}});
-  }
-  json["docker"] = {{"socket", docker.socket},
-                    {"api_up", docker.api_up},
-                    {"error", docker.error},
-                    {"networks", networks},
-                    {"mtu_too_high", too_high}};
+  json["docker"] = DockerStateToJson(state.docker);
   json["egress"] = EgressToJson(egress);
   return json;
 }

@@ -80,6 +80,11 @@ std::vector<Cidr> MasqueradeSources(const std::vector<Cidr>& pool_networks,
 // probes passed (when probing); otherwise the first reason, one line.
 http::Readiness ReadinessOf(const SidecarState& state, const probe::ProberStatus* egress);
 
+// The `docker` section of /status and of `detect --json`: the socket, whether the API answers,
+// the networks, those above the safe MTU, and KIND's `kind` network (null when there is none):
+// a `kind` network made before the MTU was fixed keeps 1500 until it is recreated.
+netcfg::OrderedJson DockerStateToJson(const DockerState& docker);
+
 // The whole report behind GET /status.
 netcfg::OrderedJson StatusToJson(const SidecarState& state, const probe::ProberStatus* egress,
                                  const http::Readiness& readiness);

@@ -91,6 +91,17 @@ subnet=$(docker_in pod network inspect kind -f '{{(index .IPAM.Config 0).Subnet}
 e2e_info "kind network: $subnet"
 wait_for 10 "/status reports kind's MTU above the safe MTU" \
   '[[ $(http_body /status | jq -r ".docker.mtu_too_high[] | select(.network == \"kind\") | .mtu") == 1500 ]]'
+assert_eq "1500 false true" "$(http_body /status |
+  jq -r '.docker.kind_network | "\(.mtu) \(.mtu_from_option) \(.above_safe_mtu)"')" \
+  "/status's kind_network: MTU, from an option, above the safe MTU"
+detected=$(e2e_in pod "$BINARY" detect --dockerd-version 20.10.24 --backend nft \
+  --docker-socket "$E2E_TMP/docker.sock" --json) || e2e_fail "detect --json failed: $detected"
+assert_eq "1500 true" "$(jq -r '.docker.kind_network | "\(.mtu) \(.above_safe_mtu)"' <<<"$detected")" \
+  "detect --json's kind_network"
+e2e_in pod "$BINARY" detect --dockerd-version 20.10.24 --backend nft \
+  --docker-socket "$E2E_TMP/docker.sock" | grep -q "^  kind (br-.*) MTU 1500 (no MTU option.*above the docker MTU 1450" ||
+  e2e_fail "detect's text does not show kind's MTU above the docker MTU"
+e2e_pass "detect says kind's MTU 1500 is above the docker MTU 1450"
 # Its subnet comes from the pools init chose, which are masqueraded already.
 assert_eq "$TOKEN" "$(nested_fetch kind)" "a nested container on the kind network"
 docker_in pod network create --subnet 10.250.0.0/24 -o com.docker.network.driver.mtu=1450 ci \

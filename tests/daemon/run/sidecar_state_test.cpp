@@ -120,6 +120,25 @@ TEST(StatusTest, HasEverySection) {
   EXPECT_EQ(StatusToJson(state, nullptr, {true, ""})["egress"]["enabled"], false);
 }
 
+TEST(StatusTest, KindNetworkIsReportedWithItsMtuOrNull) {
+  DockerState docker;
+  EXPECT_EQ(DockerStateToJson(docker)["kind_network"], nullptr) << "no kind network";
+
+  docker.networks = {Network("kind", "bridge", "172.18.0.0/16", std::nullopt)};
+  docker.mtu_too_high = NetworksAboveMtu(docker.networks, 1450);
+  auto kind = DockerStateToJson(docker)["kind_network"];
+  EXPECT_EQ(kind["mtu"], 1500) << "no option: dockerd's default";
+  EXPECT_EQ(kind["mtu_from_option"], false);
+  EXPECT_EQ(kind["above_safe_mtu"], true);
+
+  docker.networks = {Network("kind", "bridge", "172.18.0.0/16", 1450)};
+  docker.mtu_too_high = NetworksAboveMtu(docker.networks, 1450);
+  kind = DockerStateToJson(docker)["kind_network"];
+  EXPECT_EQ(kind["mtu"], 1450);
+  EXPECT_EQ(kind["mtu_from_option"], true);
+  EXPECT_EQ(kind["above_safe_mtu"], false);
+}
+
 TEST(SidecarMetricsTest, RendersTheStateAndCountsOnlyWhatIsNew) {
   metrics::Registry registry;
   auto created = SidecarMetrics::Create(registry);
