@@ -19,9 +19,11 @@
 #include "daemon/docker/docker_client.h"
 #include "daemon/entrypoint/child_process.h"
 #include "daemon/entrypoint/dockerd_iptables.h"
+#include "daemon/entrypoint/dockerd_pidfiles.h"
 #include "daemon/entrypoint/supervisor.h"
 #include "daemon/probe/probe.h"
 #include "daemon/run/live_sidecar.h"
+#include "netcfg/daemon_json/atomic_file.h"
 #include "netcfg/detect/cgroup_fs.h"
 #include "netcfg/detect/cgroup_nesting.h"
 
@@ -190,6 +192,10 @@ Status Entrypoint::StartDockerd() {
   launch.socket = options_.sidecar.docker->socket_path;
   auto argv = DockerdArgv(launch);
   if (!argv) return argv.error();
+  auto daemon_json = netcfg::ReadDaemonJson(options_.daemon_json);
+  if (!daemon_json) return daemon_json.error();
+  DIND_RETURN_IF_ERROR(
+      RemoveStalePidfiles(DockerdPidfiles(*argv, daemon_json->value_or(std::string()))));
   // dockerd's output goes to the container's stderr beside ours: `kubectl logs` shows both.
   auto pid = Launch({*argv, *environment, /*new_process_group=*/true, STDERR_FILENO, {}});
   if (!pid) return pid.error().Wrap("starting dockerd");

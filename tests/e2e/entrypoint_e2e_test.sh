@@ -11,7 +11,8 @@
 #      dockerd's iptables are the chosen backend's; an orphan of the job is reaped.
 #   2. SIGTERM to the entrypoint while the job sleeps: the job gets SIGTERM, dockerd and its
 #      containerd end, nothing is left in the PID namespace, and it exits within the timeout.
-#   3. dockerd killed -9 while the job runs: the entrypoint says so and exits non-zero.
+#   3. dockerd killed -9 while the job runs: the entrypoint says so and exits non-zero; the
+#      next start in the same directories removes the stale pidfiles it left.
 #   4. A dockerd that never answers, and nested egress that never passes, end it with 1 and a
 #      line naming what; the job never runs.
 #   5. A --dockerd-arg that sets the socket is a usage error (exit 2), before anything starts.
@@ -48,6 +49,7 @@ e2e_on_cleanup "e2e_kill_referencing '$dind_dir/'; e2e_unmount_under '$dind_dir'
 
 EXTRA_FLAGS=()    # more entrypoint flags for the next start_entrypoint
 READY_TIMEOUT=60s # its --ready-timeout
+FRESH_RUN_DIR=1   # 0: keep the last run's exec-root and pidfile, as a container restarted in place
 # Runs the entrypoint as PID 1 of a new PID namespace inside the pod, in the background; its
 # output goes to $E2E_TMP/entrypoint-RUN.log. Prints nothing; sets ENTRYPOINT_PID (unshare's).
 start_entrypoint() { # RUN COMMAND...
@@ -57,7 +59,7 @@ start_entrypoint() { # RUN COMMAND...
   # Each run is a new container: a fresh exec-root and pidfile, as a new /var/run has. (A dockerd
   # killed -9 leaves both, and in a new PID namespace their stale pids can be live processes.)
   e2e_unmount_under "$dind_dir/exec"
-  rm -rf --one-file-system "$dind_dir/exec" "$dind_dir/dockerd.pid"
+  ((FRESH_RUN_DIR)) && rm -rf --one-file-system "$dind_dir/exec" "$dind_dir/dockerd.pid"
   setsid nsenter --net="$(e2e_ns_path pod)" -- unshare --pid --fork --mount-proc \
     "$BINARY" entrypoint --daemon-json "$dind_dir/daemon.json" \
     --docker-socket "$dind_dir/docker.sock" --state-dir "$dind_dir/state" \
@@ -166,6 +168,9 @@ assert_ne 0 "$ENTRYPOINT_RC" "exit status after dockerd died"
 grep -q "dockerd killed by signal 9 (SIGKILL) on its own" "$E2E_TMP/entrypoint-kill.log" ||
   e2e_fail "the log does not say dockerd died: $(tail -n 5 "$E2E_TMP/entrypoint-kill.log")"
 assert_eq 0 "$(left_behind)" "processes left after dockerd died"
+[[ -s "$dind_dir/dockerd.pid" && -s "$dind_dir/exec/containerd/containerd.pid" ]] ||
+  e2e_fail "dockerd killed -9 left no pidfiles behind to test their removal with"
+e2e_pass "dockerd killed -9 left its pidfile and containerd's"
 
 e2e_step "5/6 what never becomes ready ends it with 1, naming what, and the job never runs"
 # A "dockerd" that never answers /_ping.
@@ -173,8 +178,15 @@ printf '#!/bin/sh\nexec sleep 1000\n' >"$dind_dir/mute-dockerd"
 chmod +x "$dind_dir/mute-dockerd"
 EXTRA_FLAGS=(--dockerd "$dind_dir/mute-dockerd")
 READY_TIMEOUT=2s
+FRESH_RUN_DIR=0 # restarted in place: the stale pidfiles are removed before dockerd starts
 start_entrypoint mute touch "$dind_dir/job-ran"
 wait_entrypoint 30
+FRESH_RUN_DIR=1
+for pidfile in "$dind_dir/dockerd.pid" "$dind_dir/exec/containerd/containerd.pid"; do
+  grep -q "stale pidfile removed.*path=$pidfile" "$E2E_TMP/entrypoint-mute.log" ||
+    e2e_fail "the log does not say $pidfile was removed: $(grep -i pidfile "$E2E_TMP/entrypoint-mute.log")"
+done
+e2e_pass "the stale pidfiles of dockerd and containerd were removed, each with a log line"
 assert_eq 1 "$ENTRYPOINT_RC" "exit status when dockerd never answers"
 grep -q "dockerd did not answer GET /_ping on $dind_dir/docker.sock within 2s" "$E2E_TMP/entrypoint-mute.log" ||
   e2e_fail "the log does not say dockerd never answered: $(tail -n 3 "$E2E_TMP/entrypoint-mute.log")"
