@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "daemon/commands/commands.h"
+#include "daemon/commands/detection_flags.h"
 
 namespace dind::cli {
 namespace {
@@ -56,6 +57,28 @@ TEST(ParseProbeUrlTest, RefusesOtherSchemesAndMissingParts) {
     ASSERT_FALSE(url.ok()) << bad;
     EXPECT_EQ(url.error().ExitCode(), 2) << bad;
     EXPECT_THAT(url.error().Message(), HasSubstr("--url")) << bad;
+  }
+}
+
+TEST(ParseDetectionFlagsTest, CgroupParentMustBeAnAbsolutePathWithoutDotDot) {
+  DetectionFlags flags;
+  auto none = ParseDetectionFlags(flags);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->cgroup.explicit_parent, std::nullopt) << "no flag: init writes none";
+
+  flags.cgroup_parent = "/kubepods/pod1234/dind";
+  auto given = ParseDetectionFlags(flags);
+  ASSERT_TRUE(given.ok());
+  EXPECT_EQ(given->cgroup.explicit_parent, "/kubepods/pod1234/dind");
+
+  for (const std::string wrong : {"kubepods/dind", "/kubepods/../dind"}) {
+    flags.cgroup_parent = wrong;
+    auto refused = ParseDetectionFlags(flags);
+    ASSERT_FALSE(refused.ok()) << wrong;
+    EXPECT_EQ(refused.error().ExitCode(), 2);
+    EXPECT_THAT(refused.error().Message(),
+                HasSubstr("--cgroup-parent (DIND_NETCFG_CGROUP_PARENT) value '" + wrong + "'"));
+    EXPECT_THAT(refused.error().Message(), HasSubstr("as an absolute path"));
   }
 }
 
