@@ -133,6 +133,13 @@ class SpawnSettings {
     if (spec.new_process_group) {
       flags |= POSIX_SPAWN_SETPGROUP;
       if (const int e = ::posix_spawnattr_setpgroup(&attributes_, 0); e != 0) return e;
+      // In the child, after it has its group; glibc blocks every signal until the exec, so
+      // the SIGTTOU a background group's tcsetpgrp would raise does not stop it.
+      if (spec.take_terminal && ::isatty(STDIN_FILENO) == 1 &&
+          ::tcgetpgrp(STDIN_FILENO) == ::getpgrp()) {
+        const int e = ::posix_spawn_file_actions_addtcsetpgrp_np(&actions_, STDIN_FILENO);
+        if (e != 0) return e;
+      }
     }
     sigset_t empty;
     sigemptyset(&empty);

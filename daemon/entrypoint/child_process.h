@@ -25,6 +25,10 @@ struct LaunchSpec {
   // The child leads a process group of its own (pgid = its pid), so signals can be sent to it
   // and everything it starts with kill(-pid, …) without reaching the entrypoint.
   bool new_process_group = false;
+  // With new_process_group: when stdin is a terminal whose foreground group is the
+  // entrypoint's (`docker run -it`), the child's group becomes the foreground one, so an
+  // interactive COMMAND can read it and ^C reaches it (tini does the same). No terminal: nothing.
+  bool take_terminal = false;
   // Becomes the child's stdout and stderr (dockerd's output goes to the entrypoint's stderr);
   // unset: both are inherited. The descriptor stays the caller's.
   std::optional<int> output_fd;

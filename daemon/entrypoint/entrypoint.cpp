@@ -197,7 +197,10 @@ Status Entrypoint::StartDockerd() {
   DIND_RETURN_IF_ERROR(
       RemoveStalePidfiles(DockerdPidfiles(*argv, daemon_json->value_or(std::string()))));
   // dockerd's output goes to the container's stderr beside ours: `kubectl logs` shows both.
-  auto pid = Launch({*argv, *environment, /*new_process_group=*/true, STDERR_FILENO, {}});
+  auto pid = Launch({.argv = *argv,
+                     .extra_environment = *environment,
+                     .new_process_group = true,
+                     .output_fd = STDERR_FILENO});
   if (!pid) return pid.error().Wrap("starting dockerd");
   dockerd_ = *pid;
   DIND_RETURN_IF_ERROR(
@@ -278,7 +281,11 @@ void Entrypoint::WaitForEgress() {
 void Entrypoint::StartCommand() {
   const std::string docker_host = "unix://" + options_.sidecar.docker->socket_path;
   // Its own group: the signals the entrypoint gets go to it and whatever it starts.
-  auto pid = Launch({options_.command, {"DOCKER_HOST=" + docker_host}, true, {}, {}});
+  LaunchSpec command{.argv = options_.command,
+                     .extra_environment = {"DOCKER_HOST=" + docker_host},
+                     .new_process_group = true,
+                     .take_terminal = true};
+  auto pid = Launch(command);
   if (!pid)
     return Shutdown(pid.error().ExitCode(), pid.error().Wrap("starting the command").Message());
   command_ = *pid;

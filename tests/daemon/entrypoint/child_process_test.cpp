@@ -3,6 +3,7 @@
 // and no SIGCHLD handler is alive in these tests.
 #include "daemon/entrypoint/child_process.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -111,6 +112,38 @@ TEST(LaunchTest, LeadsAProcessGroupOfItsOwnOnlyWhenAsked) {
   ::kill(*member, SIGKILL);
   EXPECT_EQ(WaitFor(*leader).signal, SIGKILL);
   EXPECT_EQ(WaitFor(*member).signal, SIGKILL);
+}
+
+// In a child that is a session leader, with stdin a pseudo-terminal that is its controlling
+// terminal (what `docker run -it` gives PID 1) or /dev/null (a pod without tty), launches
+// `sh -c CHECK` in a group of its own and returns the shell's status; 100 + a step when the
+// set-up failed. A child, so the terminal of whoever runs the test is never touched.
+int StatusWithStdin(bool terminal, bool take_terminal, const char* check) {
+  const int master = ::posix_openpt(O_RDWR | O_NOCTTY);
+  if (master < 0 || ::grantpt(master) != 0 || ::unlockpt(master) != 0) return 100;
+  const pid_t session = ::fork();
+  if (session == 0) {
+    if (::setsid() < 0) ::_exit(101);
+    // Opened by a session leader without one, the terminal becomes its controlling terminal.
+    const int input = ::open(terminal ? ::ptsname(master) : "/dev/null", O_RDWR);
+    if (input < 0 || ::dup2(input, STDIN_FILENO) < 0) ::_exit(102);
+    const auto child = Launch(
+        {.argv = {"sh", "-c", check}, .new_process_group = true, .take_terminal = take_terminal});
+    if (!child) ::_exit(103);
+    ::_exit(WaitFor(*child).code);
+  }
+  const int code = WaitFor(session).code;
+  ::close(master);
+  return code;
+}
+
+TEST(LaunchTest, TakesTheTerminalsForegroundOnlyWhenAskedAndOnlyWithATerminal) {
+  // Fields 5 and 8 of /proc/PID/stat: the process group and the terminal's foreground group
+  // (-1 without a terminal).
+  const char* foreground = "set -- $(cat /proc/$$/stat); [ \"$5\" = \"$8\" ]";
+  EXPECT_EQ(StatusWithStdin(true, true, foreground), 0) << "COMMAND leads the foreground group";
+  EXPECT_EQ(StatusWithStdin(true, false, foreground), 1) << "dockerd stays in the background";
+  EXPECT_EQ(StatusWithStdin(false, true, "exit 0"), 0) << "no terminal: launched all the same";
 }
 
 TEST(LaunchTest, StartsWithDefaultSignalsAnEmptyMaskAndOnlyStandardDescriptors) {
