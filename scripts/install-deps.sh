@@ -23,8 +23,8 @@ packages=(
   libcap2-bin
   util-linux kmod
   # shipping: the .deb (cpack needs dpkg-shlibdeps from dpkg-dev), its lint and a clean root to
-  # install it in; the manifests' YAML check
-  dpkg-dev lintian debootstrap python3 python3-yaml
+  # install it in; the manifests' YAML check and `kubectl kustomize` of them (kubectl 1.20)
+  dpkg-dev lintian debootstrap python3 python3-yaml kubernetes-client
   # systemd-analyze verifies the installed units (ship_deb)
   systemd
 )
@@ -38,10 +38,17 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 2
 fi
 
+# dpkg refuses to install a package over a file another package owns: a kubectl that came with
+# the machine (a package of its own, such as Google Cloud's `kubectl`) stands in for Debian's.
+declare -A stand_in=([kubernetes-client]=/usr/bin/kubectl)
 missing=()
 for package in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||
-    missing+=("$package")
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' && continue
+  if [[ -n ${stand_in[$package]:-} ]] && owner=$(dpkg-query -S "${stand_in[$package]}" 2>/dev/null); then
+    echo "install-deps.sh: not installing $package: ${stand_in[$package]} is already there, from ${owner%%:*}"
+    continue
+  fi
+  missing+=("$package")
 done
 if ((${#missing[@]} == 0)); then
   echo "install-deps.sh: all ${#packages[@]} packages already installed"
