@@ -3,14 +3,20 @@
 # Runs every dind-netcfg benchmark side by side with the tools users would use instead, and
 # writes bench/RESULTS.md and bench/rule_check_cost.svg. See bench/README.md.
 #
-# Usage: sudo bench/run.sh [--smoke] [--build-dir DIR] [--dind-netcfg PATH] [--out DIR]
+# Usage: sudo bench/run.sh [--smoke] [--only NAMES] [--build-dir DIR] [--dind-netcfg PATH]
+#                          [--out DIR] [--keep-data DIR]
 #   --smoke            few iterations and tiny tables (well under a minute); results go to a
 #                      temporary directory (or --out), never over bench/RESULTS.md
+#   --only NAMES       run only these benchmarks (comma-separated: init, rulecheck, repair, idle,
+#                      load, ready, entrypoint); their sections and target rows replace those in
+#                      OUT/RESULTS.md, the rest of it stays (with --smoke: a report of them alone)
 #   --build-dir DIR    the Release build to use and (re)build; default <repo>/build-bench
 #   --dind-netcfg PATH use this already built binary; rule_check_bench, repair_latency_bench
 #                      and ns_exec_time must sit beside it. No build is run (the test suite's
 #                      bench_smoke does this)
 #   --out DIR          where RESULTS.md and the SVG go; default bench/ (smoke: a temp dir)
+#   --keep-data DIR    also copy the raw results (machine.env, one JSON per benchmark) to DIR;
+#                      `lib/report.py --data DIR --sizes … --out …` writes the report from them
 #
 # Needs root: every benchmark runs in network namespaces this script creates and deletes on exit.
 # The machine's own network namespace is never touched.
@@ -22,8 +28,10 @@ smoke=0
 build_dir=$repo/build-bench
 binary=""
 out=""
+only=""
+keep_data=""
 
-usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() {
   echo "bench/run.sh: $*" >&2
   exit 1
@@ -35,11 +43,19 @@ while (($# > 0)); do
   --build-dir) build_dir=${2:?--build-dir needs a directory}; shift ;;
   --dind-netcfg) binary=${2:?--dind-netcfg needs a path}; shift ;;
   --out) out=${2:?--out needs a directory}; shift ;;
+  --only) only=${2:?--only needs benchmark names}; shift ;;
+  --keep-data) keep_data=${2:?--keep-data needs a directory}; shift ;;
   -h | --help) usage; exit 0 ;;
   *) usage >&2; exit 2 ;;
   esac
   shift
 done
+
+benchmarks=(init rulecheck repair idle load ready entrypoint)
+for name in ${only//,/ }; do
+  [[ " ${benchmarks[*]} " == *" $name "* ]] || die "--only: no benchmark '$name' (${benchmarks[*]})"
+done
+wanted() { [[ -z "$only" || ",$only," == *",$1,"* ]]; } # NAME: selected by --only (or no --only)
 
 ((EUID == 0)) || die "needs root (it creates network namespaces); run: sudo $0"
 for tool in ip iptables-legacy iptables-legacy-restore iptables-nft iptables-nft-restore nft \
@@ -135,13 +151,16 @@ version_of() { "$@" 2>&1 | head -n 1 || true; }
   echo "python=$(version_of python3 --version)"
   echo "tmp_fs=$(findmnt -n -o FSTYPE -T "$tmp" || stat -f -c %T "$tmp")"
   echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "only=$only"
 } >"$data/machine.env"
 
 # --- benchmark 1: init end to end --------------------------------------------------------------
-step "benchmark 1: init end to end against the shell entrypoint way ($init_iterations runs + $init_warmup warm-up each)"
-python3 "$here/lib/init_bench.py" --dind-netcfg "$binary" --peer "$here/peers/shell_init.sh" \
-  --timer "$timer" --tmp "$tmp" --prefix "$prefix-i" --iterations "$init_iterations" \
-  --warmup "$init_warmup" --out "$data/init.json"
+if wanted init; then
+  step "benchmark 1: init end to end against the shell entrypoint way ($init_iterations runs + $init_warmup warm-up each)"
+  python3 "$here/lib/init_bench.py" --dind-netcfg "$binary" --peer "$here/peers/shell_init.sh" \
+    --timer "$timer" --tmp "$tmp" --prefix "$prefix-i" --iterations "$init_iterations" \
+    --warmup "$init_warmup" --out "$data/init.json"
+fi
 
 # --- benchmark 2: rule check cost as the nat table grows ---------------------------------------
 # N foreign rules in nat POSTROUTING (half SNAT with tcp/comment matches, half RETURN), then the
@@ -165,8 +184,9 @@ write_ruleset() { # N FILE
 }
 
 peer_rule="-t nat -C POSTROUTING -s 172.17.0.0/16 -o eth0 -j MASQUERADE"
-step "benchmark 2: rule check cost at ${sizes[*]} foreign nat rules"
+wanted rulecheck && step "benchmark 2: rule check cost at ${sizes[*]} foreign nat rules"
 for n in "${sizes[@]}"; do
+  wanted rulecheck || break
   write_ruleset "$n" "$data/ruleset-$n.txt"
   for backend in legacy nft; do
     ns=$prefix-rc-$backend-$n
@@ -207,36 +227,79 @@ if "$binary" run --help >/dev/null 2>&1; then
     ready_flags=(--repetitions 9 --warmup 1)
   fi
 
-  step "benchmark 3: repair latency of run (nft: table deleted; legacy: chain flushed)"
-  python3 "$here/lib/repair_bench.py" --dind-netcfg "$binary" --repair-bench "$repair_bench" \
-    --tmp "$tmp" --prefix "$prefix-rp" "${repair_flags[@]}" --out "$data/repair.json"
+  if wanted repair; then
+    step "benchmark 3: repair latency of run (nft: table deleted; legacy: chain flushed)"
+    python3 "$here/lib/repair_bench.py" --dind-netcfg "$binary" --repair-bench "$repair_bench" \
+      --tmp "$tmp" --prefix "$prefix-rp" "${repair_flags[@]}" --out "$data/repair.json"
+  fi
 
   idle_rules=${sizes[-1]}
   idle_seconds=60
   ((smoke)) && idle_seconds=2
-  step "benchmark 4: idle cost of run over ${idle_seconds}s with $idle_rules foreign legacy rules"
-  python3 "$here/lib/idle_bench.py" --dind-netcfg "$binary" \
-    --ruleset "$data/ruleset-$idle_rules.txt" --rules "$idle_rules" --tmp "$tmp" \
-    --prefix "$prefix-idle" --seconds "$idle_seconds" --out "$data/idle.json"
+  if wanted idle; then
+    step "benchmark 4: idle cost of run over ${idle_seconds}s with $idle_rules foreign legacy rules"
+    [[ -f "$data/ruleset-$idle_rules.txt" ]] || write_ruleset "$idle_rules" "$data/ruleset-$idle_rules.txt"
+    python3 "$here/lib/idle_bench.py" --dind-netcfg "$binary" \
+      --ruleset "$data/ruleset-$idle_rules.txt" --rules "$idle_rules" --tmp "$tmp" \
+      --prefix "$prefix-idle" --seconds "$idle_seconds" --out "$data/idle.json"
+  fi
 
-  step "benchmark 5: /healthz and /metrics under wrk, 50 connections, probes running"
-  echo "wrk=$(version_of wrk --version)" >>"$data/machine.env"
-  python3 "$here/lib/load_bench.py" --dind-netcfg "$binary" --tmp "$tmp" --prefix "$prefix-ld" \
-    "${load_flags[@]}" --out "$data/load.json"
+  if wanted load; then
+    step "benchmark 5: /healthz and /metrics under wrk, 50 connections, probes running"
+    echo "wrk=$(version_of wrk --version)" >>"$data/machine.env"
+    python3 "$here/lib/load_bench.py" --dind-netcfg "$binary" --tmp "$tmp" --prefix "$prefix-ld" \
+      "${load_flags[@]}" --out "$data/load.json"
+  fi
 
-  step "benchmark 6: time to ready, docker bridge appearing -> /readyz 200"
-  python3 "$here/lib/ready_bench.py" --dind-netcfg "$binary" --tmp "$tmp" --prefix "$prefix-rd" \
-    "${ready_flags[@]}" --out "$data/ready.json"
+  if wanted ready; then
+    step "benchmark 6: time to ready, docker bridge appearing -> /readyz 200"
+    python3 "$here/lib/ready_bench.py" --dind-netcfg "$binary" --tmp "$tmp" --prefix "$prefix-rd" \
+      "${ready_flags[@]}" --out "$data/ready.json"
+  fi
 else
   echo "sidecar=missing (dind-netcfg run --help failed)" >>"$data/machine.env"
+fi
+
+# --- benchmark 7: the entrypoint, container start to COMMAND start ----------------------------
+# lib/entrypoint_bench.py: each run in a fresh pod namespace as PID 1 of a PID namespace, the
+# entrypoint against peers/dind_entrypoint.sh and dockerd alone (the same dockerd each time).
+if wanted entrypoint; then
+  docker_cli=/usr/bin/docker # the distribution's client, of dockerd's version (tests/e2e/lib.sh)
+  [[ -x $docker_cli ]] || docker_cli=$(command -v docker || true)
+  if ! "$binary" entrypoint --help >/dev/null 2>&1; then
+    echo "entrypoint=missing (dind-netcfg entrypoint --help failed)" >>"$data/machine.env"
+  elif ! { command -v dockerd && command -v nsenter && command -v unshare; } >/dev/null ||
+    [[ -z "$docker_cli" ]]; then
+    echo "entrypoint=skipped (needs dockerd, a docker client, nsenter and unshare)" \
+      >>"$data/machine.env"
+  else
+    if ((smoke)); then
+      entrypoint_flags=(--repetitions 1 --warmup 0)
+    else
+      entrypoint_flags=(--repetitions 15 --warmup 1)
+    fi
+    step "benchmark 7: container start to COMMAND start, entrypoint against the docker:dind way"
+    python3 "$here/lib/entrypoint_bench.py" --dind-netcfg "$binary" \
+      --peer "$here/peers/dind_entrypoint.sh" --docker-cli "$docker_cli" --tmp "$tmp" \
+      --prefix "$prefix-ep" "${entrypoint_flags[@]}" --out "$data/entrypoint.json"
+  fi
 fi
 
 echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$data/machine.env"
 
 # --- the report --------------------------------------------------------------------------------
-step "writing $out/RESULTS.md and $out/rule_check_cost.svg"
+if [[ -n "$keep_data" ]]; then
+  mkdir -p "$keep_data"
+  cp "$data"/machine.env "$data"/*.json "$keep_data"/
+fi
 report_flags=()
 ((smoke)) && report_flags+=(--smoke)
+if [[ -n "$only" ]] && ((!smoke)); then
+  report_flags+=(--merge)
+  step "updating the sections of $only in $out/RESULTS.md"
+else
+  step "writing $out/RESULTS.md and $out/rule_check_cost.svg"
+fi
 python3 "$here/lib/report.py" --data "$data" --sizes "$(
   IFS=,
   echo "${sizes[*]}"

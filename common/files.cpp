@@ -2,6 +2,8 @@
 #include "common/files.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,7 +50,8 @@ Result<std::string> ReadGzipFile(const std::string& path) {
   return content;
 }
 
-Result<std::string> RunAndCapture(const std::vector<std::string>& argv) {
+Result<std::string> RunAndCapture(const std::vector<std::string>& argv,
+                                  std::chrono::milliseconds timeout) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Error::FromErrno("creating a pipe");
   posix_spawn_file_actions_t actions;
@@ -68,17 +71,32 @@ Result<std::string> RunAndCapture(const std::vector<std::string>& argv) {
   }
   std::string output;
   std::array<char, 4096> buffer;
-  ssize_t n = 0;
-  while ((n = ::read(pipe_fds[0], buffer.data(), buffer.size())) != 0) {
-    if (n < 0) {
-      if (errno == EINTR) continue;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool timed_out = false;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd readable{.fd = pipe_fds[0], .events = POLLIN, .revents = 0};
+    const int ready = left.count() > 0 ? ::poll(&readable, 1, static_cast<int>(left.count())) : 0;
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) {
+      timed_out = true;
+      ::kill(pid, SIGKILL);
       break;
     }
+    if (ready < 0) break;
+    const ssize_t n = ::read(pipe_fds[0], buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
     output.append(buffer.data(), static_cast<size_t>(n));
   }
   ::close(pipe_fds[0]);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (timed_out) {
+    return Error::Environment("'" + argv[0] + "' did not finish within " +
+                              std::to_string(timeout.count()) + " ms and was killed");
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     return Error::Environment("'" + argv[0] + "' exited with status " +

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -15,8 +16,11 @@ Result<std::string> ReadFile(const std::string& path);
 // Reads a gzip-compressed file such as /proc/config.gz.
 Result<std::string> ReadGzipFile(const std::string& path);
 
-// Runs argv (no shell) and returns its standard output; fails when it cannot be started or
-// exits non-zero. Used for `dockerd --version` only: kernel state is never read from tools.
-Result<std::string> RunAndCapture(const std::vector<std::string>& argv);
+// Runs argv (no shell) and returns its standard output; fails when it cannot be started, exits
+// non-zero, or has not finished within `timeout` (then it is killed: a program that hangs must
+// not hold up detection). Used for `dockerd --version` and modprobe only: kernel state is never
+// read from tools.
+Result<std::string> RunAndCapture(const std::vector<std::string>& argv,
+                                  std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 }  // namespace dind

@@ -5,10 +5,15 @@
 Inputs (all in --data): machine.env, init.json (lib/init_bench.py),
 rulecheck-<backend>-<rules>.json (Google Benchmark JSON of rule_check_bench), and when the
 sidecar ran: repair.json, idle.json, load.json, ready.json (lib/repair_bench.py,
-lib/idle_bench.py, lib/load_bench.py, lib/ready_bench.py). Every comparison
-is against a target from issue 5; a missed target pulls its explanation (reason, what would
-close it) from bench/MISSES.md, section `### <target id>`, written by whoever analysed it. A miss
-without an explanation is printed as such: the numbers are never adjusted here.
+lib/idle_bench.py, lib/load_bench.py, lib/ready_bench.py), and entrypoint.json
+(lib/entrypoint_bench.py). Every comparison is against a target from the issues; a missed target
+pulls its explanation (reason, what would close it) from bench/MISSES.md, section
+`### <target id>`, written by whoever analysed it. A miss without an explanation is printed as
+such: the numbers are never adjusted here.
+
+--merge (bench/run.sh --only): the benchmarks whose raw results are in --data replace their
+sections and target rows in the existing --out/RESULTS.md; every other section and row is kept
+as it is, and the machine table gets one row saying when and under what load they ran.
 
 Standard library only (no matplotlib): the SVG is written by hand.
 """
@@ -96,6 +101,15 @@ def fmt_ms(ms):
     if ms < 100:
         return f"{ms:.2f} ms"
     return f"{ms:.0f} ms"
+
+
+# The benchmark (section number) each target belongs to, by the prefix of its id.
+TARGET_BENCHMARK = {"init-": 1, "rulecheck-": 2, "repair-": 3, "idle-": 4, "load-": 5,
+                    "entrypoint-": 7}
+
+
+def benchmark_of(target_id):
+    return next((n for prefix, n in TARGET_BENCHMARK.items() if target_id.startswith(prefix)), 0)
 
 
 class Targets:
@@ -465,74 +479,250 @@ def ready_section(ready):
     ])
 
 
+ENTRYPOINT_KINDS = [
+    ("entrypoint", "entrypoint, `--backend nft`"),
+    ("entrypoint-default", "entrypoint, defaults"),
+    ("entrypoint-pinned", "entrypoint, `--backend nft --dockerd-version V`"),
+    ("shell", "shell peer (docker:dind way)"),
+    ("dockerd", "dockerd alone: first 200 of `/_ping`"),
+]
+ENTRYPOINT_SEGMENTS = [
+    ("before_dockerd", "before dockerd starts"),
+    ("dockerd_as_polled", "dockerd start → answers, as its 50 ms `/_ping` polls see it"),
+    ("rules_listen_attach", "rules, listener, probe attached"),
+    ("first_probe", "first egress probe (attached → passed)"),
+    ("probe_to_verified", "probe passed → egress verified"),
+    ("verified_to_command", "verified → COMMAND running"),
+]
+
+
+def entrypoint_section(ep, targets, judge):
+    kinds = ep["kinds"]
+    runs = len(kinds["entrypoint"]["samples_ms"])
+    version = ep["dockerd_version"]
+    lines = [
+        "## 7. Container start to COMMAND start: `entrypoint` against the docker:dind way",
+        "",
+        "Each run in a fresh pod namespace (veth uplink MTU 1450, default route to a peer",
+        "namespace whose TCP listener on :8443 is the probe target) with fresh dockerd",
+        "directories, started as a container's PID 1: `nsenter --net=POD -- unshare --pid",
+        "--fork --mount-proc …`. The clock (CLOCK_MONOTONIC) starts right before that fork and",
+        "stops when COMMAND, `sh -c ': >FIFO'` for every kind, opens the FIFO the harness waits",
+        f"on. The kinds take turns in a rotating order; {ep['warmup']} warm-up repetition(s) "
+        f"dropped, {runs} measured.",
+        f"The same dockerd everywhere ({version}): the argv the entrypoint gives it, the",
+        "daemon.json it wrote and its iptables links (to the nft backend), copied for the shell",
+        "and dockerd-alone runs.",
+        "",
+        "- *entrypoint*: `dind-netcfg entrypoint --backend nft --probe-target PEER:8443 --",
+        "  COMMAND` (an explicit backend, as users may pass: no traffic proof; `--dockerd-version`",
+        "  left at auto: read from dockerd's Go build information, `dockerd --version` only",
+        "  where the build recorded none). *defaults*: no `--backend` (auto: a traffic proof",
+        f"  picks it) and `--dockerd-version auto`. *pinned*: `--backend nft --dockerd-version {version}`,",
+        "  all a user can pin (a diagnostic, not judged). All wait for nested egress (the",
+        "  default); probe interval and timeout at their defaults.",
+        "- *shell peer*: [`peers/dind_entrypoint.sh`](peers/dind_entrypoint.sh): dockerd in the",
+        f"  background, `docker info` (`{ep['docker_cli']}`) every {ep['peer_poll_s']:g} s until "
+        "it answers,",
+        "  then `exec` COMMAND. It checks no egress and sets up nothing.",
+        "- *dockerd alone*: the reference, dockerd's own time to answer: the harness polls",
+        f"  `GET /_ping` on its socket every {ep['ping_poll_ms']:g} ms and stops the clock at "
+        "the first 200.",
+        "",
+        "| kind | median | min | max | over dockerd's `/_ping` + first probe "
+        "(median per repetition) |",
+        "|---|---|---|---|---|",
+    ]
+    for kind, label in ENTRYPOINT_KINDS:
+        k = kinds[kind]
+        if "overhead" in k:
+            extra = fmt_ms(k["overhead"]["median_ms"])
+        elif "over_dockerd" in k:
+            extra = ("— (no probe; over dockerd's `/_ping` alone: "
+                     f"{fmt_ms(k['over_dockerd']['median_ms'])})")
+        else:
+            extra = "—"
+        lines.append(f"| {label} | {fmt_ms(k['median_ms'])} | {fmt_ms(k['min_ms'])} | "
+                     f"{fmt_ms(k['max_ms'])} | {extra} |")
+    lines += [
+        "",
+        "Where the entrypoint's time goes: medians of each step, timed by its log lines as they",
+        "arrived on its stderr (the steps' medians need not add up to the total's):",
+        "",
+        "| kind | " + " | ".join(label for _, label in ENTRYPOINT_SEGMENTS) + " |",
+        "|---|" + "---|" * len(ENTRYPOINT_SEGMENTS),
+    ]
+    for kind, label in ENTRYPOINT_KINDS:
+        if "segments_median_ms" not in kinds[kind]:
+            continue
+        segments = kinds[kind]["segments_median_ms"]
+        lines.append(f"| {label} | " + " | ".join(fmt_ms(segments[key])
+                                                  for key, _ in ENTRYPOINT_SEGMENTS) + " |")
+
+    def from_medians(kind):
+        return (kinds[kind]["median_ms"] - kinds["dockerd"]["median_ms"] -
+                kinds[kind]["segments_median_ms"]["first_probe"])
+
+    entrypoints = ENTRYPOINT_KINDS[:3]
+    slow = sum(kinds[kind]["slow_first_probes"] for kind, _ in entrypoints)
+    total = sum(len(kinds[kind]["samples_ms"]) for kind, _ in entrypoints)
+    backends = "; ".join(f"{label}: {'/'.join(kinds[kind]['backends'])}"
+                         for kind, label in entrypoints)
+    lines += [
+        "",
+        "The overhead is, per repetition, the entrypoint's total less the dockerd-alone run's",
+        "`/_ping` time in the same repetition and less the entrypoint's first egress probe; the",
+        "rest is the entrypoint's own: its start and detection (reading dockerd's version from",
+        "its binary, the traffic proof when not pinned) before dockerd starts, daemon.json and",
+        "the iptables links, the wait between its `/_ping` polls, the rules, the listener,",
+        "attaching the probe, and starting COMMAND from the probe round that verified egress.",
+        "From the medians instead (entrypoint − dockerd alone − first probe): " +
+        "; ".join(f"{label}: {fmt_ms(from_medians(kind))}" for kind, label in entrypoints) + ".",
+        f"Backends the entrypoint chose: {backends}.",
+        f"First egress probes slower than 500 ms: {slow} of {total} entrypoint runs (about 1 s",
+        "each: a TCP connect whose first SYN goes unanswered is resent after 1 s).",
+    ]
+    if judge:
+        for kind, target_id, what in (
+                ("entrypoint", "entrypoint-overhead", "entrypoint (`--backend nft`)"),
+                ("entrypoint-default", "entrypoint-overhead-default", "entrypoint (defaults)")):
+            overhead = kinds[kind]["overhead"]["median_ms"]
+            targets.add(target_id, f"{what} over dockerd's /_ping + first egress probe, median",
+                        fmt_ms(overhead), "≤ 50 ms", overhead <= 50)
+    else:
+        lines += ["", "(Smoke run: targets not judged.)"]
+    return "\n".join(lines)
+
+
+def read_json(data, name):
+    path = os.path.join(data, name)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def benchmark_sections(args, sizes, machine, targets):
+    """{benchmark number: its section} for every benchmark whose raw results are in --data."""
+    judge = not args.smoke
+    sections = {}
+    init = read_json(args.data, "init.json")
+    if init:
+        sections[1] = init_section(init, targets, machine.get("tmp_fs", "?"))
+    if os.path.exists(os.path.join(args.data, f"rulecheck-legacy-{sizes[0]}.json")):
+        table = read_rulecheck(args.data, sizes)
+        sections[2] = rulecheck_section(table, sizes, targets)
+        write_svg(table, sizes, os.path.join(args.out, "rule_check_cost.svg"))
+    for number, name, render in ((3, "repair.json", lambda r: repair_section(r, targets, judge)),
+                                 (4, "idle.json", lambda r: idle_section(r, targets)),
+                                 (5, "load.json", lambda r: load_section(r, targets, judge)),
+                                 (6, "ready.json", ready_section),
+                                 (7, "entrypoint.json",
+                                  lambda r: entrypoint_section(r, targets, judge))):
+        raw = read_json(args.data, name)
+        if raw:
+            sections[number] = render(raw)
+    return sections
+
+
+def parse_results(path):
+    """An earlier RESULTS.md: (its head, above "## Targets"; target rows; {number: section})."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if "\n## Targets\n" not in text:
+        sys.exit(f"report.py --merge: {path} has no '## Targets' section")
+    head, _, rest = text.partition("\n## Targets\n")
+    rows, sections = [], {}
+    for block in re.split(r"\n(?=## )", "## Targets\n" + rest):
+        if block.startswith("## Targets"):
+            for line in block.splitlines():
+                cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+                if len(cells) == 5 and cells[0].startswith("`"):
+                    rows.append((cells[0].strip("`"), cells[1], cells[2], cells[3],
+                                 cells[4] == "met"))
+            continue
+        number = re.match(r"## (\d+)\. ", block)
+        if number:
+            sections[int(number.group(1))] = block.strip()
+    return head.rstrip("\n").split("\n"), rows, sections
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", required=True)
     parser.add_argument("--sizes", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--merge", action="store_true",
+                        help="replace only the benchmarks in --data in --out/RESULTS.md")
     args = parser.parse_args()
     sizes = [int(n) for n in args.sizes.split(",")]
     machine = read_env(os.path.join(args.data, "machine.env"))
-    with open(os.path.join(args.data, "init.json"), encoding="utf-8") as f:
-        init = json.load(f)
-    table = read_rulecheck(args.data, sizes)
+    results_path = os.path.join(args.out, "RESULTS.md")
     targets = Targets()
-    init_md = init_section(init, targets, machine.get("tmp_fs", "?"))
-    rules_md = rulecheck_section(table, sizes, targets)
-    write_svg(table, sizes, os.path.join(args.out, "rule_check_cost.svg"))
+    sections = benchmark_sections(args, sizes, machine, targets)
 
-    head = ["# Benchmark results", ""]
-    if args.smoke:
-        head += ["**SMOKE RUN**: few iterations and tiny tables, to prove the benchmarks run. "
-                 "These numbers mean nothing.", ""]
-    head += ["Written by `sudo bench/run.sh` (see [README.md](README.md)); do not edit by hand.",
-             "Analyses of missed targets live in [MISSES.md](MISSES.md).", "",
-             "| | |", "|---|---|"]
-    for key, label in [("date", "date"), ("cpu", "CPU"), ("kernel", "kernel"), ("os", "OS"),
-                       ("dind_netcfg", "dind-netcfg"), ("iptables_legacy", "iptables (legacy)"),
-                       ("iptables_nft", "iptables (nft)"), ("nft", "nft"), ("docker", "docker"),
-                       ("dockerd", "dockerd"), ("compiler", "compiler"),
-                       ("google_benchmark", "Google Benchmark"), ("wrk", "wrk"),
-                       ("python", "harness"),
-                       ("load_before", "load average before"),
-                       ("load_after", "load average after")]:
-        head.append(f"| {label} | {machine.get(key, '?')} |")
-    body = [init_md, "", rules_md, ""]
-    def optional(name):
-        path = os.path.join(args.data, name)
-        if not os.path.exists(path):
-            return None
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-
-    repair, idle, load, ready = (optional(name) for name in
-                                 ("repair.json", "idle.json", "load.json", "ready.json"))
-    judge = not args.smoke
-    if repair:
-        body += [repair_section(repair, targets, judge), ""]
-    if idle:
-        body += [idle_section(idle, targets), ""]
-    if load:
-        body += [load_section(load, targets, judge), ""]
-    if ready:
-        body += [ready_section(ready), ""]
-    if not (repair and idle and load and ready):
-        body += [f"(Benchmarks 3–6 of the `run` sidecar did not all run: sidecar "
-                 f"{machine.get('sidecar', 'unknown')}.)", ""]
-    summary = [""]
-    load = machine.get("load_before", "0").split()[0]
-    cores = re.search(r"\((\d+) cores\)", machine.get("cpu", ""))
-    if cores and float(load) > int(cores.group(1)) / 2:
-        summary += [f"**Caution:** the 1-minute load average was {load} on {cores.group(1)} cores "
-                    "when the run started: other work shared the CPUs, so absolute times are "
-                    "inflated and noisier. Ratios, measured within one run and interleaved, are "
-                    "less affected.", ""]
+    if args.merge:
+        if not os.path.exists(results_path):
+            sys.exit(f"report.py --merge: no {results_path} to merge into; run the whole "
+                     "bench/run.sh first")
+        head, old_rows, old_sections = parse_results(results_path)
+        ran = sorted(sections)
+        if not ran:
+            sys.exit(f"report.py --merge: no raw results in {args.data}")
+        kept = [row for row in old_rows if benchmark_of(row[0]) not in ran]
+        targets.rows = sorted(kept + targets.rows, key=lambda row: benchmark_of(row[0]))
+        sections = {**old_sections, **sections}
+        label = (f"benchmark{'s' if len(ran) > 1 else ''} {', '.join(map(str, ran))} "
+                 "(`--only`)")
+        row = (f"| {label} | run alone on {machine.get('date', '?')}, load average "
+               f"{machine.get('load_before', '?')} before, {machine.get('load_after', '?')} "
+               f"after; {machine.get('dind_netcfg', '?')} |")
+        head = [line for line in head if not line.startswith(f"| {label} |")]
+        last_row = max(i for i, line in enumerate(head) if line.startswith("|"))
+        head.insert(last_row + 1, row)
+        summary = [""]
+    else:
+        head = ["# Benchmark results", ""]
+        if args.smoke:
+            head += ["**SMOKE RUN**: few iterations and tiny tables, to prove the benchmarks "
+                     "run. These numbers mean nothing.", ""]
+        head += ["Written by `sudo bench/run.sh` (see [README.md](README.md)); do not edit by "
+                 "hand.", "Analyses of missed targets live in [MISSES.md](MISSES.md).", "",
+                 "| | |", "|---|---|"]
+        for key, label in [("date", "date"), ("cpu", "CPU"), ("kernel", "kernel"),
+                           ("os", "OS"), ("dind_netcfg", "dind-netcfg"),
+                           ("iptables_legacy", "iptables (legacy)"),
+                           ("iptables_nft", "iptables (nft)"), ("nft", "nft"),
+                           ("docker", "docker"), ("dockerd", "dockerd"),
+                           ("compiler", "compiler"), ("google_benchmark", "Google Benchmark"),
+                           ("wrk", "wrk"), ("python", "harness"),
+                           ("load_before", "load average before"),
+                           ("load_after", "load average after")]:
+            head.append(f"| {label} | {machine.get(key, '?')} |")
+        summary = [""]
+        load = machine.get("load_before", "0").split()[0]
+        cores = re.search(r"\((\d+) cores\)", machine.get("cpu", ""))
+        if cores and float(load) > int(cores.group(1)) / 2:
+            summary += [f"**Caution:** the 1-minute load average was {load} on "
+                        f"{cores.group(1)} cores when the run started: other work shared the "
+                        "CPUs, so absolute times are inflated and noisier. Ratios, measured "
+                        "within one run and interleaved, are less affected.", ""]
+    body = []
+    for number in sorted(sections):
+        body += [sections[number], ""]
+    if not args.merge and not machine.get("only"):  # a benchmark left out by --only: no note
+        if not all(n in sections for n in (3, 4, 5, 6)):
+            body += [f"(Benchmarks 3–6 of the `run` sidecar did not all run: sidecar "
+                     f"{machine.get('sidecar', 'unknown')}.)", ""]
+        if 7 not in sections:
+            body += [f"(Benchmark 7, the entrypoint, did not run: "
+                     f"{machine.get('entrypoint', 'not requested')}.)", ""]
     summary += ["## Targets", "", targets.table(), ""]
     misses = targets.miss_notes()
     if misses:
         body += ["## Missed targets: why, and what would close them", "", misses]
-    with open(os.path.join(args.out, "RESULTS.md"), "w", encoding="utf-8") as f:
+    with open(results_path, "w", encoding="utf-8") as f:
         f.write("\n".join(head + summary + body) + "\n")
 
 

@@ -18,7 +18,7 @@ void AddDetectionFlags(CLI::App& command, DetectionFlags& flags) {
             "CIDR docker's address pools must not overlap (repeatable, or comma-separated)")
       ->delimiter(',');
   AddOption(command, "--dockerd-version", "VERSION|auto", flags.dockerd_version,
-            "dockerd version the file is for: 'auto' runs dockerd --version")
+            "dockerd version the file is for: 'auto' reads it from dockerd's binary")
       ->default_str("auto");
   AddOption(command, "--cgroup-parent", "PATH", flags.cgroup_parent,
             "cgroup-parent to write for dockerd (an absolute path); without it init and run "

@@ -93,7 +93,10 @@ int EntrypointCommand(const EntrypointFlags& flags) {
   }
 
   netcfg::RtnlReader netlink;
-  core::DetectorHere detector(netlink, *detect_options, flags.detection.sources);
+  // daemon.json is written for the dockerd this container will run, not one on PATH.
+  netcfg::FactSources sources = flags.detection.sources;
+  sources.dockerd = flags.dockerd;
+  core::DetectorHere detector(netlink, *detect_options, sources);
   auto report = detector.Detect();
   if (!report) return Fail(report.error());
   // Chosen here, in the container whose dockerd will run iptables: the same backend serves our

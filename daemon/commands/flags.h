@@ -21,10 +21,19 @@ std::string EnvName(const std::string& flag);
 // Adds an option and binds its environment variable. `takes` is what --help shows the option
 // takes (N|auto, BYTES, DURATION, CIDR, ADDR:PORT, PATH…): every value is read as text and
 // parsed by us, so CLI11's own name for it would be TEXT.
+//
+// A repeatable option (a vector) takes one value per occurrence: CLI11 would otherwise let it
+// swallow the words after it, and a "--" right after it would end its list instead of
+// starting the entrypoint's COMMAND (`--probe-target X -- sh -c …` read `-c` as a flag).
 template <typename T>
 CLI::Option* AddOption(CLI::App& app, const std::string& flag, const std::string& takes, T& target,
                        const std::string& help) {
-  return app.add_option(flag, target, help)->envname(EnvName(flag))->type_name(takes);
+  CLI::Option* option =
+      app.add_option(flag, target, help)->envname(EnvName(flag))->type_name(takes);
+  if constexpr (CLI::detail::is_mutable_container<T>::value) {
+    option->allow_extra_args(false);
+  }
+  return option;
 }
 CLI::Option* AddFlag(CLI::App& app, const std::string& flag, bool& target, const std::string& help);
 

@@ -134,7 +134,7 @@ bool DaemonJsonGiven(CLI::App& command) {
 // The facts of this namespace `rules` needs (links and kernel), without running dockerd.
 Result<netcfg::SystemFacts> ReadSystem(netcfg::NetlinkReader& netlink) {
   netcfg::FactSources sources;
-  sources.run_dockerd_version = false;
+  sources.read_dockerd_version = false;
   return netcfg::GatherFacts(netlink, sources);
 }
 

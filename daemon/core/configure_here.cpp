@@ -21,7 +21,10 @@ Result<netcfg::DaemonJsonUpdate> WriteDaemonJson(const std::string& path,
       update->written ? "daemon.json written" : "daemon.json already up to date",
       {{"path", path},
        {"mtu", std::to_string(report.mtu.docker)},
-       {"changes", std::to_string(update->changes.size())}});
+       {"changes", std::to_string(update->changes.size())},
+       {"for_dockerd", report.dockerd.version.ToString()},
+       {"version_from", report.dockerd.read_from.empty() ? report.dockerd.source
+                                                         : report.dockerd.read_from}});
   return update;
 }
 

@@ -6,7 +6,7 @@ namespace dind::core {
 Result<netcfg::DetectionReport> DetectHere(netcfg::NetlinkReader& netlink,
                                            netcfg::FactSources sources,
                                            const netcfg::DetectOptions& options) {
-  sources.run_dockerd_version = options.dockerd_version == "auto";
+  sources.read_dockerd_version = options.dockerd_version == "auto";
   auto facts = netcfg::GatherFacts(netlink, sources);
   if (!facts) return facts.error();
   return netcfg::Detect(*facts, options);

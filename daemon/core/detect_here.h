@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Detection in the calling process's network namespace: netlink through the reader passed in,
-// files and `dockerd --version` from this process's mount namespace. Every command that detects
+// files and dockerd's binary (its version) from this process's mount namespace. Every command that detects
 // (detect, init, run) goes through here.
 #pragma once
 
@@ -11,7 +11,7 @@
 
 namespace dind::core {
 
-// Reads the facts and decides. `dockerd --version` runs only when options.dockerd_version is
+// Reads the facts and decides. dockerd's version is read only when options.dockerd_version is
 // "auto" (whatever `sources` says), so a version given by the user is never second-guessed.
 Result<netcfg::DetectionReport> DetectHere(netcfg::NetlinkReader& netlink,
                                            netcfg::FactSources sources,

@@ -35,7 +35,6 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kPingEvery{50};
-constexpr milliseconds kEgressCheckEvery{20};
 
 std::string Seconds(milliseconds duration) {
   return probe::FormatDuration(duration);
@@ -78,7 +77,7 @@ class Entrypoint {
         reconciler_(reconciler),
         decided_(std::move(decided)),
         ping_timer_(io),
-        egress_timer_(io),
+        egress_deadline_(io),
         command_kill_timer_(io) {}
 
   int Run();
@@ -93,6 +92,7 @@ class Entrypoint {
   void Ping();
   void OnDockerdAnswers();
   void WaitForEgress();
+  void OnReadiness(const http::Readiness& readiness);
   void StartCommand();
   void OnSignal(int signal_number);
   void OnDockerdExit(const ExitStatus& status);
@@ -111,7 +111,7 @@ class Entrypoint {
   std::unique_ptr<docker::DockerClient> ping_client_;
   std::optional<run::Sidecar> sidecar_;
   asio::steady_timer ping_timer_;
-  asio::steady_timer egress_timer_;
+  asio::steady_timer egress_deadline_;
   asio::steady_timer command_kill_timer_;
   Phase phase_ = Phase::kStartingDockerd;
   Clock::time_point phase_started_ = Clock::now();
@@ -242,7 +242,10 @@ void Entrypoint::OnDockerdAnswers() {
   }
   auto ports = run::OpenLivePorts(io_, options_.sidecar, reconciler_.state().rules.backend);
   if (!ports) return Shutdown(ports.error().ExitCode(), ports.error().Wrap("entrypoint").Message());
-  sidecar_.emplace(io_, reconciler_, options_.sidecar, std::move(ports).value());
+  // Readiness is published after every probe round and event: the command starts on the round
+  // that verifies egress, not on a later tick.
+  sidecar_.emplace(io_, reconciler_, options_.sidecar, std::move(ports).value(),
+                   [this](const http::Readiness& readiness) { OnReadiness(readiness); });
   if (auto started = sidecar_->Start(); !started) {
     return Shutdown(started.error().ExitCode(), started.error().Wrap("entrypoint").Message());
   }
@@ -261,21 +264,22 @@ void Entrypoint::OnDockerdAnswers() {
 }
 
 void Entrypoint::WaitForEgress() {
-  const http::Readiness readiness = sidecar_->Readiness();
-  if (readiness.ready) {
-    const auto waited = std::chrono::duration_cast<milliseconds>(Clock::now() - phase_started_);
-    log::Info("nested egress verified", {{"after", Seconds(waited)}});
-    return StartCommand();
-  }
-  if (Clock::now() - phase_started_ >= options_.ready_timeout) {
-    return Shutdown(1, "nested egress was not verified within " + Seconds(options_.ready_timeout) +
-                           ": " + readiness.reason +
-                           "; the command was not started (--no-wait-egress starts it anyway)");
-  }
-  egress_timer_.expires_after(kEgressCheckEvery);
-  egress_timer_.async_wait([this](const boost::system::error_code& error) {
-    if (!error) WaitForEgress();
+  egress_deadline_.expires_after(options_.ready_timeout);
+  egress_deadline_.async_wait([this](const boost::system::error_code& error) {
+    if (error || phase_ != Phase::kWaitingForEgress) return;
+    Shutdown(1, "nested egress was not verified within " + Seconds(options_.ready_timeout) + ": " +
+                    sidecar_->Readiness().reason +
+                    "; the command was not started (--no-wait-egress starts it anyway)");
   });
+  OnReadiness(sidecar_->Readiness());
+}
+
+void Entrypoint::OnReadiness(const http::Readiness& readiness) {
+  if (phase_ != Phase::kWaitingForEgress || !readiness.ready) return;
+  egress_deadline_.cancel();
+  const auto waited = std::chrono::duration_cast<milliseconds>(Clock::now() - phase_started_);
+  log::Info("nested egress verified", {{"after", Seconds(waited)}});
+  StartCommand();
 }
 
 void Entrypoint::StartCommand() {
@@ -348,7 +352,7 @@ void Entrypoint::Shutdown(int exit_code, const std::string& why) {
   exit_code_ = exit_code;
   if (!why.empty()) log::Error(why, {{"exit_code", std::to_string(exit_code)}});
   ping_timer_.cancel();
-  egress_timer_.cancel();
+  egress_deadline_.cancel();
   if (sidecar_ && sidecar_->Stop() != 0 && exit_code_ == 0) exit_code_ = 1;
   if (command_ != 0) {
     // The command outlives dockerd only when dockerd failed first: it gets the same warning.

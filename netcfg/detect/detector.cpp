@@ -53,7 +53,7 @@ Result<DetectionReport> Detect(const SystemFacts& facts, const DetectOptions& op
   auto pools = DecideAddressPools(facts, options.avoid);
   if (!pools) return pools.error();
   report.pools = std::move(pools).value();
-  auto dockerd = DecideDockerd(options.dockerd_version, facts.dockerd_version_output);
+  auto dockerd = DecideDockerd(options.dockerd_version, facts.dockerd_version);
   if (!dockerd) return dockerd.error();
   report.dockerd = std::move(dockerd).value();
 
@@ -157,6 +157,7 @@ OrderedJson ReportToJson(const DetectionReport& report) {
   json["dockerd"] = {
       {"version", report.dockerd.version.ToString()},
       {"source", report.dockerd.source},
+      {"read_from", report.dockerd.read_from},
       {"supports_default_network_opts", report.dockerd.supports_default_network_opts},
       {"reason", report.dockerd.reason}};
   json["warnings"] = report.warnings;
@@ -205,7 +206,9 @@ std::string ReportToText(const DetectionReport& report) {
   for (const auto& range : report.pools.avoided) {
     line("  avoided", range.cidr.ToString() + " (" + range.reason + ")");
   }
-  line("dockerd", report.dockerd.version.ToString() + " [" + report.dockerd.source + "] " +
+  const std::string read_from =
+      report.dockerd.read_from.empty() ? report.dockerd.source : report.dockerd.read_from;
+  line("dockerd", report.dockerd.version.ToString() + " [" + read_from + "] " +
                       report.dockerd.reason);
   for (const auto& warning : report.warnings) line("warning", warning);
   return text;

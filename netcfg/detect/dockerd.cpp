@@ -72,7 +72,7 @@ std::optional<DockerVersion> ParseDockerVersion(const std::string& text) {
 }
 
 Result<DockerdDecision> DecideDockerd(const std::string& requested,
-                                      const std::optional<std::string>& version_output) {
+                                      const std::optional<DockerdVersionText>& stated) {
   DockerdDecision decision;
   if (requested != "auto") {
     const auto version = ParseDockerVersion(requested);
@@ -82,10 +82,10 @@ Result<DockerdDecision> DecideDockerd(const std::string& requested,
     }
     decision.version = *version;
     decision.source = "flag";
-  } else if (const auto parsed =
-                 version_output ? ParseDockerVersion(*version_output) : std::nullopt) {
+  } else if (const auto parsed = stated ? ParseDockerVersion(stated->text) : std::nullopt) {
     decision.version = *parsed;
-    decision.source = "dockerd --version";
+    decision.source = "dockerd";
+    decision.read_from = stated->read_from;
   } else {
     decision.version = kOldestSupportedDocker;
     decision.source = "assumed";

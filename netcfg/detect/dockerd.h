@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// The dockerd version daemon.json is written for (--dockerd-version, `dockerd --version`, or
-// the oldest supported), which decides the keys that dockerd understands.
+// The dockerd version daemon.json is written for (--dockerd-version, what the dockerd binary
+// states: its Go build information or `dockerd --version`, or the oldest supported), which decides the keys that dockerd understands.
 #pragma once
 
 #include <optional>
 #include <string>
 
 #include "common/result.h"
+#include "netcfg/detect/facts.h"
 
 namespace dind::netcfg {
 
@@ -28,14 +29,15 @@ std::optional<DockerVersion> ParseDockerVersion(const std::string& text);
 
 struct DockerdDecision {
   DockerVersion version;
-  std::string source;                          // "flag", "dockerd --version", "assumed"
+  std::string source;     // "flag", "dockerd" (as the binary states it), "assumed"
+  std::string read_from;  // with "dockerd": "Go build info of PATH" or "PATH --version"
   bool supports_default_network_opts = false;  // dockerd >= 24.0
   std::string reason;
 };
 
-// `requested` is the --dockerd-version value ("auto" or a version); `version_output` the output
-// of `dockerd --version` when it could be run. kBadInput for an unparsable flag value.
+// `requested` is the --dockerd-version value ("auto" or a version); `stated` what dockerd's
+// binary says of its version, when it could be read. kBadInput for an unparsable flag value.
 Result<DockerdDecision> DecideDockerd(const std::string& requested,
-                                      const std::optional<std::string>& version_output);
+                                      const std::optional<DockerdVersionText>& stated);
 
 }  // namespace dind::netcfg

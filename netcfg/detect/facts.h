@@ -13,6 +13,11 @@
 
 namespace dind::netcfg {
 
+struct DockerdVersionText {
+  std::string text;       // "20.10.24+dfsg1", or "Docker version 20.10.24+dfsg1, build 5d6db84"
+  std::string read_from;  // "Go build info of /usr/sbin/dockerd", "/usr/sbin/dockerd --version"
+};
+
 // Text of the files detection reads; nullopt when a file is absent or unreadable.
 struct SystemFacts {
   NetworkSnapshot network;
@@ -32,7 +37,9 @@ struct SystemFacts {
   std::string calico_mtu_path;
   std::optional<std::string> cni_config;  // content of the CNI config (file, or first in a dir)
   std::string cni_config_path;
-  std::optional<std::string> dockerd_version_output;  // `dockerd --version`, when run
+  // dockerd's version as its binary states it: read from its Go build information or printed by
+  // `dockerd --version` (gather_facts.h says which is tried first); nullopt when neither worked.
+  std::optional<DockerdVersionText> dockerd_version;
 };
 
 }  // namespace dind::netcfg

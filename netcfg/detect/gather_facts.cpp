@@ -10,6 +10,8 @@
 #include <filesystem>
 
 #include "common/files.h"
+#include "common/log.h"
+#include "netcfg/detect/go_buildinfo.h"
 
 namespace dind::netcfg {
 namespace {
@@ -35,6 +37,20 @@ std::pair<std::optional<std::string>, std::string> ReadCniConfig(const std::stri
   if (files.empty()) return {std::nullopt, path};
   std::sort(files.begin(), files.end());
   return {ReadOptional(files.front()), files.front()};
+}
+
+// From the binary's Go build information when it has the version, else from running it.
+std::optional<DockerdVersionText> ReadDockerdVersion(const std::string& dockerd) {
+  const char* path_variable = std::getenv("PATH");
+  const auto path = FindProgram(dockerd, path_variable != nullptr ? path_variable : "");
+  if (!path) return std::nullopt;
+  auto built = ReadDockerdBuildVersion(*path);
+  if (built) return DockerdVersionText{*built, "Go build info of " + *path};
+  log::Debug("dockerd's version is not in its Go build information; running it",
+             {{"dockerd", *path}, {"why", built.error().Message()}});
+  auto printed = RunAndCapture({*path, "--version"});
+  if (!printed) return std::nullopt;
+  return DockerdVersionText{*printed, *path + " --version"};
 }
 
 }  // namespace
@@ -76,11 +92,7 @@ Result<SystemFacts> GatherFacts(NetlinkReader& netlink, const FactSources& sourc
   if (!sources.cni_config.empty()) {
     std::tie(facts.cni_config, facts.cni_config_path) = ReadCniConfig(sources.cni_config);
   }
-  if (sources.run_dockerd_version) {
-    if (auto output = RunAndCapture({"dockerd", "--version"})) {
-      facts.dockerd_version_output = std::move(output).value();
-    }
-  }
+  if (sources.read_dockerd_version) facts.dockerd_version = ReadDockerdVersion(sources.dockerd);
   return facts;
 }
 

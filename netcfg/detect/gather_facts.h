@@ -14,7 +14,11 @@ struct FactSources {
   std::string calico_mtu_file = "/var/lib/calico/mtu";
   std::string cni_config = "/etc/cni/net.d";  // a file, or a directory: its first *.conf(list)
   std::string resolv_conf = "/etc/resolv.conf";
-  bool run_dockerd_version = true;  // run `dockerd --version` (only needed for auto)
+  // The dockerd whose version is read (only needed for --dockerd-version auto): a path, or a name
+  // looked up on PATH. Its Go build information is read first; `<dockerd> --version` is run only
+  // when that has no version (go_buildinfo.h says why).
+  bool read_dockerd_version = true;
+  std::string dockerd = "dockerd";
 };
 
 Result<SystemFacts> GatherFacts(NetlinkReader& netlink, const FactSources& sources);

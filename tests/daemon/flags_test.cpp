@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "daemon/commands/commands.h"
 #include "daemon/commands/detection_flags.h"
 
@@ -80,6 +82,43 @@ TEST(ParseDetectionFlagsTest, CgroupParentMustBeAnAbsolutePathWithoutDotDot) {
                 HasSubstr("--cgroup-parent (DIND_NETCFG_CGROUP_PARENT) value '" + wrong + "'"));
     EXPECT_THAT(refused.error().Message(), HasSubstr("as an absolute path"));
   }
+}
+
+// What the entrypoint's COMMAND positional received from `args` (argv without the program).
+std::vector<std::string> EntrypointCommandOf(std::vector<std::string> args) {
+  auto command_line = MakeCommandLine();
+  std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
+  command_line->app.parse(args);
+  return command_line->app.get_subcommand("entrypoint")->get_option("COMMAND")->results();
+}
+
+TEST(CommandLineTest, ARepeatableFlagRightBeforeDoubleDashLeavesCommandWhole) {
+  const std::vector<std::string> job = {"/bin/sh", "-c", "exit 7"};
+  for (const std::vector<std::string>& flags :
+       {std::vector<std::string>{"--probe-target", "10.0.0.1:443"},
+        std::vector<std::string>{"--dockerd-arg=--debug"},
+        std::vector<std::string>{"--avoid", "10.0.0.0/8", "--dockerd-arg", "--debug"}}) {
+    std::vector<std::string> args = {"entrypoint"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.push_back("--");
+    args.insert(args.end(), job.begin(), job.end());
+    EXPECT_EQ(EntrypointCommandOf(args), job) << flags.front();
+  }
+}
+
+TEST(CommandLineTest, ARepeatableFlagTakesOneValuePerOccurrence) {
+  auto parse = [](std::vector<std::string> args) {
+    auto command_line = MakeCommandLine();
+    std::reverse(args.begin(), args.end());
+    command_line->app.parse(args);
+    return command_line->app.get_subcommand("init")->get_option("--avoid")->results();
+  };
+  EXPECT_EQ(parse({"init", "--daemon-json", "d.json", "--avoid", "10.0.0.0/8", "--avoid",
+                   "192.168.0.0/16"}),
+            (std::vector<std::string>{"10.0.0.0/8", "192.168.0.0/16"}));
+  // 'stray' is no second value of --avoid: it is an argument init does not take.
+  EXPECT_THROW(parse({"init", "--daemon-json", "d.json", "--avoid", "10.0.0.0/8", "stray"}),
+               CLI::ExtrasError);
 }
 
 // The real command tree, as main() builds it.

@@ -176,7 +176,9 @@ e2e_step "5/6 what never becomes ready ends it with 1, naming what, and the job 
 # A "dockerd" that never answers /_ping.
 printf '#!/bin/sh\nexec sleep 1000\n' >"$dind_dir/mute-dockerd"
 chmod +x "$dind_dir/mute-dockerd"
-EXTRA_FLAGS=(--dockerd "$dind_dir/mute-dockerd")
+# Its version pinned: the stand-in would hang on `--version` too, and the entrypoint reads the
+# version of the dockerd it runs (it would wait that out for 10 s first).
+EXTRA_FLAGS=(--dockerd "$dind_dir/mute-dockerd" --dockerd-version 20.10.24)
 READY_TIMEOUT=2s
 FRESH_RUN_DIR=0 # restarted in place: the stale pidfiles are removed before dockerd starts
 start_entrypoint mute touch "$dind_dir/job-ran"

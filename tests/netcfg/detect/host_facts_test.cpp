@@ -311,8 +311,16 @@ TEST(ParseDockerVersionTest, AcceptsCommonSpellings) {
 TEST(DecideDockerdTest, VersionGatesDefaultNetworkOpts) {
   EXPECT_FALSE(DecideDockerd("23.0.6", std::nullopt)->supports_default_network_opts);
   EXPECT_TRUE(DecideDockerd("24.0", std::nullopt)->supports_default_network_opts);
-  EXPECT_EQ(DecideDockerd("auto", "Docker version 27.1.1, build 6312585")->source,
-            "dockerd --version");
+  const auto printed = DecideDockerd(
+      "auto", DockerdVersionText{"Docker version 27.1.1, build 6312585", "/bin/dockerd --version"});
+  EXPECT_EQ(printed->source, "dockerd");
+  EXPECT_EQ(printed->read_from, "/bin/dockerd --version");
+  EXPECT_TRUE(printed->supports_default_network_opts);
+  const auto built =
+      DecideDockerd("auto", DockerdVersionText{"20.10.24+dfsg1", "Go build info of /bin/dockerd"});
+  EXPECT_EQ(built->version.ToString(), "20.10.24");
+  EXPECT_EQ(built->read_from, "Go build info of /bin/dockerd");
+  EXPECT_FALSE(built->supports_default_network_opts);
 }
 
 TEST(DecideDockerdTest, AbsentDockerdAssumesOldestAndSaysSo) {
