@@ -92,15 +92,15 @@ Runner AddDetectCommand(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
   AddFlag(*command, "--json", *json, "print one JSON object");
   AddDetectionFlags(*command, *flags);
-  auto backend = std::make_shared<std::string>("auto");
-  AddBackendFlag(*command, *backend);
+  auto backend = std::make_shared<BackendFlags>();
+  AddBackendFlags(*command, *backend);
   auto docker_socket = std::make_shared<std::string>(docker::kDefaultSocketPath);
   AddOption(*command, "--docker-socket", "PATH", *docker_socket,
             "dockerd's API socket, asked for its networks (KIND's `kind` included) and their MTUs "
             "when it answers")
       ->default_str(*docker_socket);
   return [flags, json, backend, docker_socket]() {
-    auto requested = ParseBackendFlag(*backend);
+    auto requested = ParseBackendFlags(*backend);
     if (!requested) return ReportFailure(requested.error().Wrap("detect"));
     netcfg::RtnlReader netlink;
     auto report = RunDetection(*flags, netlink);
@@ -129,7 +129,7 @@ Runner AddInitCommand(CLI::App& app) {
     DetectionFlags detection;
     std::string daemon_json;
     bool json = false;
-    std::string backend = "auto";
+    BackendFlags backend;
     bool apply_rules = true;
     bool no_rules = false;
   };
@@ -140,11 +140,11 @@ Runner AddInitCommand(CLI::App& app) {
   AddFlag(*command, "--json", flags->json, "print one JSON object");
   AddDetectionFlags(*command, flags->detection);
   AddApplyRulesFlags(*command, flags->apply_rules, flags->no_rules);
-  AddBackendFlag(*command, flags->backend);
+  AddBackendFlags(*command, flags->backend);
 
   return [flags]() {
     const std::string& path = flags->daemon_json;
-    auto requested = ParseBackendFlag(flags->backend);
+    auto requested = ParseBackendFlags(flags->backend);
     if (!requested) return ReportFailure(requested.error().Wrap("init"));
     if (auto valid = core::CheckExistingDaemonJson(path); !valid) {
       return ReportFailure(valid.error().Wrap("init"));
@@ -154,7 +154,7 @@ Runner AddInitCommand(CLI::App& app) {
     // rather than surfacing as EPERM halfway. A non-root user's file capabilities are
     // permitted-only; this raises them.
     const bool with_rules = flags->apply_rules && !flags->no_rules;
-    auto needs = with_rules ? privileges::RulesNeeds(flags->backend == "auto", "--no-rules")
+    auto needs = with_rules ? privileges::RulesNeeds(flags->backend.kind == "auto", "--no-rules")
                             : privileges::Needs();
     const auto access = privileges::ReadDaemonJsonAccess(path);
     privileges::AddDaemonJsonNeeds(needs, access.other_owner, access.not_writable);

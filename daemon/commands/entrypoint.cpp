@@ -25,7 +25,7 @@ namespace {
 struct EntrypointFlags {
   DetectionFlags detection;
   std::string daemon_json = std::string(core::kDefaultDaemonJsonPath);
-  std::string backend = "auto";
+  BackendFlags backend;
   bool no_rules = false;
   SidecarFlags sidecar;
   std::string dockerd = "dockerd";
@@ -79,7 +79,7 @@ Result<entrypoint::EntrypointOptions> ParseOptions(const EntrypointFlags& flags)
 }
 
 int EntrypointCommand(const EntrypointFlags& flags) {
-  auto requested = ParseBackendFlag(flags.backend);
+  auto requested = ParseBackendFlags(flags.backend);
   if (!requested) return Fail(requested.error());
   auto detect_options = ParseDetectionFlags(flags.detection);
   if (!detect_options) return Fail(detect_options.error());
@@ -122,7 +122,7 @@ Runner AddEntrypointCommand(CLI::App& app) {
             "daemon.json to create or merge into; dockerd gets it as --config-file")
       ->default_str(flags->daemon_json);
   AddDetectionFlags(*command, flags->detection);
-  AddBackendFlag(*command, flags->backend);
+  AddBackendFlags(*command, flags->backend);
   AddFlag(*command, "--no-rules", flags->no_rules,
           "install no masquerade rules of ours (dockerd's iptables still use the chosen backend)");
   AddSidecarFlags(*command, flags->sidecar,

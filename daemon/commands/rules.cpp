@@ -103,7 +103,7 @@ std::string StateToText(BackendKind kind, const rules::BackendState& state) {
 // ---- The subcommands ---------------------------------------------------------------------------
 
 struct RulesFlags {
-  std::string backend = "auto";
+  BackendFlags backend;
   std::vector<std::string> sources;
   std::string out_interface;
   std::string daemon_json = std::string(core::kDefaultDaemonJsonPath);
@@ -111,7 +111,7 @@ struct RulesFlags {
 };
 
 void AddRulesFlags(CLI::App& command, RulesFlags& flags) {
-  AddBackendFlag(command, flags.backend);
+  AddBackendFlags(command, flags.backend);
   AddOption(command, "--source", "CIDR", flags.sources,
             "network to masquerade (repeatable, or comma-separated); overrides daemon.json and "
             "the docker bridges")
@@ -145,12 +145,13 @@ core::InputName Named(const std::string& flag) {
 struct ResolvedRules {
   core::ResolvedSpec resolved;
   core::ChosenBackend chosen;
+  core::BackendRequest requested;
 };
 
 // Validates every input (exit 2 before anything changes), then decides the backend.
 Result<ResolvedRules> Resolve(const RulesFlags& flags, bool daemon_json_given,
                               netcfg::NetlinkReader& netlink) {
-  auto requested = ParseBackendFlag(flags.backend);
+  auto requested = ParseBackendFlags(flags.backend);
   if (!requested) return requested.error();
   auto sources = ParseCidrs("--source", flags.sources);
   if (!sources) return sources.error();
@@ -170,7 +171,8 @@ Result<ResolvedRules> Resolve(const RulesFlags& flags, bool daemon_json_given,
   if (!resolved) return resolved.error();
   auto chosen = core::ChooseBackendHere(netcfg::DetectKernel(*facts), *requested);
   if (!chosen) return chosen.error();
-  return ResolvedRules{std::move(resolved).value(), std::move(chosen).value()};
+  return ResolvedRules{std::move(resolved).value(), std::move(chosen).value(),
+                       std::move(requested).value()};
 }
 
 void Print(const RulesFlags& flags, const std::string& action, RulesOutput output) {
@@ -211,14 +213,16 @@ int RunCheck(const RulesFlags& flags, bool daemon_json_given, netcfg::NetlinkRea
   if (decision.step != rules::ChoiceStep::kExplicit && ours_in_other && !ours_in_chosen) {
     judged = Other(decision.chosen);
   }
-  auto backend = rules::MakeBackend(judged);
+  auto backend = resolved->chosen.make_backend(judged);
   if (!backend) return ReportFailure(backend.error().Wrap("rules check"));
   auto state = (*backend)->Inspect();
   if (!state) return ReportFailure(state.error().Wrap("rules check"));
   const bool ours_elsewhere = judged == decision.chosen && ours_in_other;
-  const auto prove = [&decision, judged]() -> Result<rules::ProofOutcome> {
+  const auto prove = [&decision, judged, &resolved]() -> Result<rules::ProofOutcome> {
     if (const auto& proven = decision.evidence(judged).proof) return *proven;
-    return rules::MakeTrafficProver(rules::MakeBackend)->Prove(judged);
+    return rules::MakeTrafficProver(
+               rules::ProofBackendFactoryFor(resolved->requested.options, rules::kProofTimeout))
+        ->Prove(judged);
   };
   const core::RulesVerdict verdict =
       core::JudgeRules(judged, resolved->resolved.spec, *state, ours_elsewhere, prove);
@@ -261,7 +265,7 @@ int RunCheck(const RulesFlags& flags, bool daemon_json_given, netcfg::NetlinkRea
 
 int RunRemove(const RulesFlags& flags, netcfg::NetlinkReader& netlink) {
   const auto fail = [](const Error& error) { return ReportFailure(error.Wrap("rules remove")); };
-  auto requested = ParseBackendFlag(flags.backend);
+  auto requested = ParseBackendFlags(flags.backend);
   if (!requested) return fail(requested.error());
   // --source is not needed to remove, but a malformed value is still a mistake worth naming.
   if (auto sources = ParseCidrs("--source", flags.sources); !sources) return fail(sources.error());
@@ -282,7 +286,7 @@ int RunRemove(const RulesFlags& flags, netcfg::NetlinkReader& netlink) {
                         : FeatureOf(kernel, kind).available == netcfg::Availability::kNo) {
       continue;
     }
-    auto backend = rules::MakeBackend(kind);
+    auto backend = rules::BackendFactoryFor(requested->options)(kind);
     if (!backend) return fail(backend.error());
     auto before = (*backend)->Inspect();
     if (!before) return fail(before.error());
@@ -320,17 +324,25 @@ RulesOutput DescribeApplied(const core::ResolvedSpec& resolved,
   return output;
 }
 
-void AddBackendFlag(CLI::App& command, std::string& backend) {
-  AddOption(command, "--backend", "auto|legacy|nft", backend,
+void AddBackendFlags(CLI::App& command, BackendFlags& flags) {
+  AddOption(command, "--backend", "auto|legacy|nft", flags.kind,
             "masquerade backend: auto (decided by kernel, rule census and a traffic proof), "
             "legacy (ip_tables) or nft (nf_tables)")
-      ->default_str("auto");
+      ->default_str(flags.kind);
+  AddOption(command, "--xtables-wait", "DURATION", flags.xtables_wait,
+            "how long the legacy backend waits for the xtables lock that dockerd's and other "
+            "iptables calls hold (the traffic proof waits at most half its own 2s)")
+      ->default_str(flags.xtables_wait);
 }
 
-Result<core::BackendRequest> ParseBackendFlag(const std::string& backend) {
-  auto kind = rules::ParseBackendRequest(backend, kBackendFlagNames);
+Result<core::BackendRequest> ParseBackendFlags(const BackendFlags& flags) {
+  static_assert(rules::legacy::kDefaultXtablesWait == std::chrono::seconds(5),
+                "BackendFlags::xtables_wait states the default as text");
+  auto kind = rules::ParseBackendRequest(flags.kind, kBackendFlagNames);
   if (!kind) return kind.error();
-  return core::BackendRequest{*kind, kBackendFlagNames};
+  auto wait = ParseDuration("--xtables-wait", flags.xtables_wait);
+  if (!wait) return wait.error();
+  return core::BackendRequest{*kind, kBackendFlagNames, {.xtables_wait = *wait}};
 }
 
 void AddApplyRulesFlags(CLI::App& command, bool& apply, bool& skip) {
@@ -375,9 +387,9 @@ Runner AddRulesCommand(CLI::App& app) {
     // Every subcommand talks to nf_tables and ip_tables; a missing capability is named with its
     // fix instead of an EPERM from deep inside (and a non-root user's permitted-only file
     // capabilities are raised). A bad --backend is still a usage error first.
-    if (ParseBackendFlag(flags->backend).ok()) {
+    if (ParseBackendFlags(flags->backend).ok()) {
       // `check` may run the traffic proof whatever the backend: SYS_ADMIN is wanted there too.
-      const bool may_prove = flags->backend == "auto" || command->got_subcommand(check);
+      const bool may_prove = flags->backend.kind == "auto" || command->got_subcommand(check);
       if (auto raised = privileges::RequireEffective(privileges::RulesNeeds(may_prove)); !raised) {
         return ReportFailure(raised.error().Wrap("rules"));
       }

@@ -15,11 +15,16 @@
 
 namespace dind::cli {
 
-// --backend auto|legacy|nft (DIND_NETCFG_BACKEND); `backend` starts as "auto".
-void AddBackendFlag(CLI::App& command, std::string& backend);
-// A kind of nullopt for auto; kBadInput naming both spellings unless the value is auto, legacy
-// or nft.
-Result<core::BackendRequest> ParseBackendFlag(const std::string& backend);
+// --backend auto|legacy|nft (DIND_NETCFG_BACKEND) and --xtables-wait DURATION
+// (DIND_NETCFG_XTABLES_WAIT), as given.
+struct BackendFlags {
+  std::string kind = "auto";
+  std::string xtables_wait = "5s";  // rules::legacy::kDefaultXtablesWait
+};
+void AddBackendFlags(CLI::App& command, BackendFlags& flags);
+// A kind of nullopt for auto; kBadInput naming both spellings unless the kind is auto, legacy
+// or nft, or the wait is not a duration.
+Result<core::BackendRequest> ParseBackendFlags(const BackendFlags& flags);
 
 // init's --apply-rules (default on; DIND_NETCFG_APPLY_RULES=false turns it off) and its
 // opposite --no-rules (DIND_NETCFG_NO_RULES); rules are applied when apply && !skip.

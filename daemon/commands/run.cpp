@@ -31,7 +31,7 @@ using run::SidecarOptions;
 struct RunFlags {
   DetectionFlags detection;
   std::string daemon_json = std::string(core::kDefaultDaemonJsonPath);
-  std::string backend = "auto";
+  BackendFlags backend;
   bool no_rules = false;
   SidecarFlags sidecar;
 };
@@ -43,7 +43,7 @@ int Fail(const Error& error) {
 privileges::Needs NeedsOf(const RunFlags& flags, const SidecarOptions& options) {
   privileges::RunFeatures features;
   features.rules = !flags.no_rules;
-  features.backend_auto = flags.backend == "auto";
+  features.backend_auto = flags.backend.kind == "auto";
   features.probes = options.egress.has_value();
   features.mtu_probe =
       options.egress && std::any_of(options.egress->targets.begin(), options.egress->targets.end(),
@@ -79,7 +79,7 @@ Status KeepNeededCapabilities(const RunFlags& flags, const SidecarOptions& optio
 
 int RunCommand(const RunFlags& flags) {
   // Every flag is checked before anything is read or changed.
-  auto requested = ParseBackendFlag(flags.backend);
+  auto requested = ParseBackendFlags(flags.backend);
   if (!requested) return Fail(requested.error());
   auto detect_options = ParseDetectionFlags(flags.detection);
   if (!detect_options) return Fail(detect_options.error());
@@ -122,7 +122,7 @@ Runner AddRunCommand(CLI::App& app) {
             "daemon.json to create or merge into, and rewrite when the MTU changes")
       ->default_str(flags->daemon_json);
   AddDetectionFlags(*command, flags->detection);
-  AddBackendFlag(*command, flags->backend);
+  AddBackendFlags(*command, flags->backend);
   AddFlag(*command, "--no-rules", flags->no_rules,
           "manage no masquerade rules (readiness then ignores them)");
   AddSidecarFlags(*command, flags->sidecar,

@@ -23,12 +23,13 @@ const netcfg::FeatureFacts& FeatureOf(const netcfg::KernelFacts& kernel, Backend
 }
 
 // Read-only: Inspect never creates or changes anything.
-Result<rules::BackendState> TakeCensus(const netcfg::KernelFacts& kernel, BackendKind kind) {
+Result<rules::BackendState> TakeCensus(const netcfg::KernelFacts& kernel, BackendKind kind,
+                                       const rules::BackendFactory& make_backend) {
   if (FeatureOf(kernel, kind).available == netcfg::Availability::kNo) {
     return Error::Environment("not taken: the kernel lacks " + Name(kind) + " (" +
                               FeatureOf(kernel, kind).evidence + ")");
   }
-  auto backend = rules::MakeBackend(kind);
+  auto backend = make_backend(kind);
   if (!backend) return backend.error();
   return (*backend)->Inspect();
 }
@@ -54,9 +55,10 @@ Result<rules::BackendDecision> DecideBackendHere(const netcfg::KernelFacts& kern
   if (requested.kind) {
     DIND_RETURN_IF_ERROR(rules::RequireAvailable(kernel, *requested.kind, requested.input_name));
   }
+  const rules::BackendFactory make_backend = rules::BackendFactoryFor(requested.options);
   rules::ChoiceInputs inputs{requested.kind, requested.input_name, kernel,
-                             TakeCensus(kernel, BackendKind::kLegacy),
-                             TakeCensus(kernel, BackendKind::kNft)};
+                             TakeCensus(kernel, BackendKind::kLegacy, make_backend),
+                             TakeCensus(kernel, BackendKind::kNft, make_backend)};
   // Both refused: no backend would take a change either. One refused (legacy also needs
   // CAP_NET_RAW, which restricted pods drop) leaves the other to the decision.
   const auto refused = [](const Result<rules::BackendState>& census) {
@@ -65,7 +67,8 @@ Result<rules::BackendDecision> DecideBackendHere(const netcfg::KernelFacts& kern
   if (to_change_rules && refused(inputs.legacy_census) && refused(inputs.nft_census)) {
     return inputs.nft_census.error();
   }
-  auto prover = rules::MakeTrafficProver(rules::MakeBackend);
+  auto prover = rules::MakeTrafficProver(
+      rules::ProofBackendFactoryFor(requested.options, rules::kProofTimeout), rules::kProofTimeout);
   return rules::ChooseBackend(inputs, *prover);
 }
 
@@ -82,9 +85,10 @@ Result<ChosenBackend> ChooseBackendHere(const netcfg::KernelFacts& kernel,
   auto decision = DecideBackendHere(kernel, requested, /*to_change_rules=*/true);
   if (!decision) return decision.error();
   LogDecision(*decision);
-  auto backend = rules::MakeBackend(decision->chosen);
+  const rules::BackendFactory make_backend = rules::BackendFactoryFor(requested.options);
+  auto backend = make_backend(decision->chosen);
   if (!backend) return backend.error();
-  return ChosenBackend{std::move(backend).value(), std::move(decision).value()};
+  return ChosenBackend{std::move(backend).value(), std::move(decision).value(), make_backend};
 }
 
 Result<AppliedRules> ApplyInChosen(const ChosenBackend& chosen, const rules::MasqueradeSpec& spec) {

@@ -20,6 +20,7 @@ namespace dind::core {
 struct BackendRequest {
   std::optional<rules::BackendKind> kind;
   std::string input_name;
+  rules::BackendOptions options;  // how the backends are opened (--xtables-wait)
 };
 
 // Decides here; the namespace itself is never changed. kBadInput
@@ -41,7 +42,8 @@ struct ChosenBackend {
   rules::BackendFactory make_backend = rules::MakeBackend;
 };
 
-// DecideBackendHere(…, to_change_rules = true), logged, and the chosen backend opened.
+// DecideBackendHere(…, to_change_rules = true), logged, and the chosen backend opened with
+// requested.options.
 Result<ChosenBackend> ChooseBackendHere(const netcfg::KernelFacts& kernel,
                                         const BackendRequest& requested);
 

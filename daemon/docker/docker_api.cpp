@@ -176,6 +176,30 @@ Result<std::vector<DockerNetwork>> ParseNetworks(std::string_view text, std::str
   return networks;
 }
 
+Result<DockerInfo> ParseInfo(std::string_view text, std::string_view source) {
+  const std::string what = "the system information (GET /info) from " + std::string(source);
+  auto document = ParseJson(text, what);
+  if (!document) return document.error();
+  if (!document->is_object()) {
+    return Error::Environment(
+        what + " is a JSON " + std::string(document->type_name()) + ", not an object",
+        std::string(kNotDockerHint));
+  }
+  DockerInfo info;
+  info.server_version = StringMember(*document, "ServerVersion");
+  info.ipv4_forwarding = BoolMember(*document, "IPv4Forwarding");
+  if (const json* firewall = Member(*document, "FirewallBackend")) {
+    const std::string driver = StringMember(*firewall, "Driver");
+    if (!driver.empty()) info.firewall_driver = driver;
+  }
+  if (const json* warnings = Member(*document, "Warnings"); warnings && warnings->is_array()) {
+    for (const json& warning : *warnings) {
+      if (warning.is_string()) info.warnings.push_back(warning.get<std::string>());
+    }
+  }
+  return info;
+}
+
 Result<std::optional<NetworkEvent>> ParseEvent(std::string_view text, std::string_view source) {
   const std::string what = "an event from " + std::string(source);
   auto document = ParseJson(text, what);
@@ -235,6 +259,8 @@ std::string ErrorMessageOf(std::string_view body) {
 std::string NetworksTarget(std::string_view api_prefix) {
   return std::string(api_prefix) + "/networks";
 }
+
+std::string InfoTarget(std::string_view api_prefix) { return std::string(api_prefix) + "/info"; }
 
 std::string EventsTarget(std::string_view api_prefix) {
   return std::string(api_prefix) + "/events?filters=" + PercentEncode(R"({"type":["network"]})");

@@ -45,6 +45,24 @@ struct DockerNetwork {
 // on its socket, said something we cannot use.
 Result<std::vector<DockerNetwork>> ParseNetworks(std::string_view json, std::string_view source);
 
+// What GET /info says of dockerd's own packet filtering.
+struct DockerInfo {
+  std::string server_version;  // ServerVersion: "20.10.24+dfsg1", "29.0.1"
+  // FirewallBackend.Driver (API >= 1.49, Docker 28.2 and later): "iptables", "nftables",
+  // "iptables+firewalld"; nullopt from an older dockerd, which always calls iptables.
+  std::optional<std::string> firewall_driver;
+  // IPv4Forwarding: whether dockerd found net.ipv4.ip_forward on. With the iptables driver it
+  // turns it on itself; the nftables driver (Docker 29) refuses to run without it.
+  bool ipv4_forwarding = false;
+  std::vector<std::string> warnings;  // Warnings: dockerd's own ("bridge-nf-call-iptables is…")
+
+  bool operator==(const DockerInfo&) const = default;
+};
+
+// Parses the body of GET /info. Every field read is optional but for it being an object;
+// errors are kEnvironment, like ParseNetworks'.
+Result<DockerInfo> ParseInfo(std::string_view json, std::string_view source);
+
 enum class NetworkAction { kCreate, kDestroy, kConnect, kDisconnect, kOther };
 
 // One entry of GET /events with Type "network".
@@ -69,6 +87,7 @@ std::string ErrorMessageOf(std::string_view body);
 
 // Targets of the requests; `api_prefix` is "" (dockerd's own API version) or like "/v1.41".
 std::string NetworksTarget(std::string_view api_prefix);
+std::string InfoTarget(std::string_view api_prefix);
 // Only network events: filters={"type":["network"]}, percent-encoded.
 std::string EventsTarget(std::string_view api_prefix);
 // An HTTP/1.1 GET for `target` over the unix socket.

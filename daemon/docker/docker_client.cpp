@@ -303,6 +303,14 @@ void DockerClient::ListNetworks(NetworksCallback done) {
       });
 }
 
+void DockerClient::ReadInfo(InfoCallback done) {
+  Get(InfoTarget(state_->options.api_prefix),
+      [source = Where(state_->options), done = std::move(done)](Result<std::string> body) {
+        if (!body.ok()) return InvokeGuarded(done, "ReadInfo", body.error());
+        InvokeGuarded(done, "ReadInfo", ParseInfo(*body, source));
+      });
+}
+
 Result<std::vector<DockerNetwork>> ListNetworksNow(ClientOptions options) {
   asio::io_context io;
   DockerClient client(io, std::move(options));

@@ -47,10 +47,12 @@ class DockerClient {
 
   using BodyCallback = std::function<void(Result<std::string>)>;
   using NetworksCallback = std::function<void(Result<std::vector<DockerNetwork>>)>;
+  using InfoCallback = std::function<void(Result<DockerInfo>)>;
 
   // GET `target` (e.g. "/version"); the body of a 200 answer, an Error otherwise.
   void Get(std::string target, BodyCallback done);
   void ListNetworks(NetworksCallback done);
+  void ReadInfo(InfoCallback done);  // GET /info
 
   const ClientOptions& options() const;
 

@@ -46,6 +46,7 @@ class EngineApiFeed final : public DockerFeed {
       : io_(io), options_(std::move(options)), client_(io, options_) {}
   std::string socket() const override { return options_.socket_path; }
   void ListNetworks(NetworksCallback done) override { client_.ListNetworks(std::move(done)); }
+  void ReadInfo(InfoCallback done) override { client_.ReadInfo(std::move(done)); }
   void Watch(docker::WatchCallbacks callbacks) override {
     events_ = std::make_unique<docker::NetworkEventWatcher>(io_, options_, docker::WatchOptions{},
                                                             std::move(callbacks));

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "common/files.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "daemon/core/configure_here.h"
@@ -214,6 +215,7 @@ void Reconciler::OnDockerNetworks(std::vector<docker::DockerNetwork> networks) {
                            std::to_string(safe_mtu)}});
   }
   docker.mtu_too_high = std::move(too_high);
+  RecheckDockerFirewall();  // a network with IPv6 brings IPv6 forwarding into it
 
   // The default bridge's MTU option is the MTU dockerd itself runs with.
   DaemonJsonState& file = state_.daemon_json;
@@ -234,6 +236,39 @@ void Reconciler::OnDockerNetworks(std::vector<docker::DockerNetwork> networks) {
   }
   UpdateRules("docker's networks changed");
   state_.last_reconcile_at = Clock::now();
+}
+
+void Reconciler::OnDockerInfo(docker::DockerInfo info) {
+  docker_info_ = std::move(info);
+  RecheckDockerFirewall();
+}
+
+void Reconciler::RecheckDockerFirewall() {
+  if (!docker_info_) return;
+  const auto& networks = state_.docker.networks;
+  std::optional<bool> ipv6_forwarding;
+  if (std::any_of(networks.begin(), networks.end(), [](const auto& n) { return n.enable_ipv6; })) {
+    // The pod's network namespace is dockerd's: this process reads the same sysctl.
+    if (auto value = ReadFile("/proc/sys/net/ipv6/conf/all/forwarding")) {
+      ipv6_forwarding = value->starts_with("1");
+    }
+  }
+  DockerFirewall firewall =
+      CheckDockerFirewall(*docker_info_, state_.rules.backend, ipv6_forwarding);
+  const auto& before = state_.docker.firewall;
+  if (!before || before->driver != firewall.driver) {
+    log::Info("dockerd's firewall backend: " + firewall.driver,
+              {{"read_from", firewall.read_from},
+               {"ours", state_.rules.backend ? std::string(rules::BackendName(
+                                                   *state_.rules.backend))
+                                             : std::string("none (--no-rules)")}});
+  }
+  for (const auto& warning : firewall.warnings) {
+    const bool known = before && std::find(before->warnings.begin(), before->warnings.end(),
+                                           warning) != before->warnings.end();
+    if (!known) log::Warn("dockerd's firewall: " + warning);
+  }
+  state_.docker.firewall = std::move(firewall);
 }
 
 void Reconciler::OnDockerUnavailable(const std::string& error) {

@@ -52,6 +52,8 @@ class Reconciler {
   // dockerd's networks as the Engine API lists them now.
   void OnDockerNetworks(std::vector<docker::DockerNetwork> networks);
   void OnDockerUnavailable(const std::string& error);
+  // What dockerd's GET /info says: its firewall driver, checked against our backend.
+  void OnDockerInfo(docker::DockerInfo info);
   // `on_mtu` gets the docker MTU daemon.json says, at once and after every change, for those
   // that must follow it (the probe's veth, so the probes send what nested containers send).
   void FollowDockerMtu(std::function<void(std::uint32_t)> on_mtu);
@@ -72,11 +74,14 @@ class Reconciler {
   // Applies the wanted spec when it differs from the one in force.
   void UpdateRules(const std::string& why);
   Status ApplyRules();
+  // Checks dockerd's firewall again (its /info, or its networks, changed); logs new findings.
+  void RecheckDockerFirewall();
   // chosen_'s backend, or null when rules are not managed.
   rules::MasqueradeBackend* backend() const {
     return chosen_ != nullptr ? chosen_->backend.get() : nullptr;
   }
 
+  std::optional<docker::DockerInfo> docker_info_;
   std::string daemon_json_path_;
   core::NetworkDetector& detector_;
   const core::ChosenBackend* chosen_;

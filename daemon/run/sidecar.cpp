@@ -66,6 +66,7 @@ struct Sidecar::Loop {
   void WatchDocker();
   void StartEgressProbes();
   void ListDockerNetworks();
+  void ReadDockerInfo();
   void SchedulePoll();
   http::Readiness Readiness() const {
     const DockerState& docker = reconciler.state().docker;
@@ -191,11 +192,26 @@ void Sidecar::Loop::ListDockerNetworks() {
   });
 }
 
+void Sidecar::Loop::ReadDockerInfo() {
+  ports.docker->ReadInfo([this](Result<docker::DockerInfo> info) {
+    // A dockerd that lists networks but not /info (an API proxy) is only a missing report.
+    if (!info) {
+      log::Warn("dockerd's GET /info failed; its firewall backend is not checked",
+                {{"error", info.error().Message()}});
+      return;
+    }
+    Handle([&] { reconciler.OnDockerInfo(std::move(info).value()); });
+  });
+}
+
 void Sidecar::Loop::WatchDocker() {
   if (!ports.docker) return;
   reconciler.set_docker_socket(ports.docker->socket());
   docker::WatchCallbacks callbacks;
-  callbacks.on_subscribed = [this] { ListDockerNetworks(); };
+  callbacks.on_subscribed = [this] {
+    ListDockerNetworks();
+    ReadDockerInfo();  // dockerd may have restarted with another firewall backend
+  };
   callbacks.on_event = [this](const docker::NetworkEvent& event) {
     if (event.action == docker::NetworkAction::kCreate ||
         event.action == docker::NetworkAction::kDestroy) {

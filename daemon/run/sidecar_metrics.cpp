@@ -55,6 +55,12 @@ Result<SidecarMetrics> SidecarMetrics::Create(metrics::Registry& registry) {
                              {"network", "bridge"}));
   DIND_RETURN_IF_ERROR(gauge(m.networks_mtu_too_high_, "dind_netcfg_docker_networks_mtu_too_high",
                              "docker bridge networks whose MTU is above the safe MTU"));
+  DIND_RETURN_IF_ERROR(gauge(m.docker_firewall_, "dind_netcfg_dockerd_firewall_backend_info",
+                             "dockerd's own firewall backend, as GET /info states it",
+                             {"driver"}));
+  DIND_RETURN_IF_ERROR(gauge(m.docker_firewall_warnings_,
+                             "dind_netcfg_dockerd_firewall_warnings",
+                             "problems found in dockerd's firewall setup (see /status)"));
   DIND_RETURN_IF_ERROR(gauge(m.probe_success_, "dind_netcfg_probe_success",
                              "1 when the last egress probe of the target passed, 0 when it "
                              "failed, -1 when inconclusive",
@@ -102,6 +108,14 @@ void SidecarMetrics::Refresh(const SidecarState& state, const probe::ProberStatu
   }
   network_series_ = std::move(networks);
   networks_mtu_too_high_->Set(static_cast<double>(state.docker.mtu_too_high.size()));
+  if (state.docker.firewall) {
+    if (firewall_series_ && *firewall_series_ != state.docker.firewall->driver) {
+      docker_firewall_->Remove({*firewall_series_});
+    }
+    firewall_series_ = state.docker.firewall->driver;
+    docker_firewall_->Set({*firewall_series_}, 1);
+    docker_firewall_warnings_->Set(static_cast<double>(state.docker.firewall->warnings.size()));
+  }
 
   if (egress != nullptr) {
     for (const auto& result : egress->results) {

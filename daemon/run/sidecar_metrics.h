@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -43,11 +44,14 @@ class SidecarMetrics {
   metrics::Gauge* docker_api_up_ = nullptr;
   metrics::Gauge* network_mtu_ = nullptr;
   metrics::Gauge* networks_mtu_too_high_ = nullptr;
+  metrics::Gauge* docker_firewall_ = nullptr;
+  metrics::Gauge* docker_firewall_warnings_ = nullptr;
   metrics::Gauge* probe_success_ = nullptr;
   metrics::Gauge* path_mtu_ = nullptr;
   metrics::Histogram* probe_latency_ = nullptr;
   metrics::Gauge* last_reconcile_ = nullptr;
   std::set<metrics::LabelValues> network_series_;            // to forget networks that are gone
+  std::optional<std::string> firewall_series_;  // the driver exported, replaced when it changes
   std::map<std::string, Clock::time_point> observed_until_;  // per probe target
   std::uint64_t counted_writes_ = 0;
   std::uint64_t counted_checks_ = 0;

@@ -32,10 +32,12 @@ class ChangeFeed {
 class DockerFeed {
  public:
   using NetworksCallback = std::function<void(Result<std::vector<docker::DockerNetwork>>)>;
+  using InfoCallback = std::function<void(Result<docker::DockerInfo>)>;
   virtual ~DockerFeed() = default;
   // Where the API is read from, for /status ("/var/run/docker.sock").
   virtual std::string socket() const = 0;
   virtual void ListNetworks(NetworksCallback done) = 0;
+  virtual void ReadInfo(InfoCallback done) = 0;
   // Follows the network events (resubscribing when the stream ends) until Stop.
   virtual void Watch(docker::WatchCallbacks callbacks) = 0;
   // No callback runs afterwards.

@@ -74,6 +74,49 @@ Json EgressToJson(const probe::ProberStatus* egress) {
 
 }  // namespace
 
+DockerFirewall CheckDockerFirewall(const docker::DockerInfo& info,
+                                   std::optional<rules::BackendKind> ours,
+                                   std::optional<bool> ipv6_forwarding) {
+  DockerFirewall firewall;
+  if (info.firewall_driver) {
+    firewall.driver = *info.firewall_driver;
+    firewall.read_from = "GET /info FirewallBackend";
+  } else {
+    firewall.driver = "iptables";
+    firewall.read_from = "GET /info has no FirewallBackend (dockerd " + info.server_version +
+                         ", before 28.2): it always calls iptables";
+  }
+  const bool nftables = firewall.driver.starts_with("nftables");
+  if (nftables && ours == rules::BackendKind::kLegacy) {
+    firewall.warnings.push_back(
+        "dockerd writes its own rules with nftables (FirewallBackend " + firewall.driver +
+        "), but this pod's kernel honours only ip_tables (the legacy backend dind-netcfg "
+        "chose): dockerd's NAT and filtering for nested containers do not take effect. Remove "
+        "\"firewall-backend\": \"nftables\" from daemon.json (or DOCKER_FIREWALL_BACKEND) so "
+        "that dockerd calls iptables, which `dind-netcfg entrypoint` points at the legacy "
+        "backend");
+  }
+  if (!info.ipv4_forwarding) {
+    firewall.warnings.push_back(
+        nftables ? "IPv4 forwarding is off in the pod (GET /info IPv4Forwarding false) and "
+                   "dockerd's nftables backend does not turn it on: Docker 29 refuses to create "
+                   "networks and nested containers cannot get out. Set net.ipv4.ip_forward=1 in "
+                   "the pod's network namespace before dockerd starts"
+                 : "IPv4 forwarding is off in the pod (GET /info IPv4Forwarding false) although "
+                   "dockerd's iptables backend turns it on: dockerd runs with --ip-forward=false "
+                   "(or \"ip-forward\": false), so nested containers cannot get out. Remove it, "
+                   "or set net.ipv4.ip_forward=1 in the pod");
+  }
+  if (nftables && ipv6_forwarding == false) {
+    firewall.warnings.push_back(
+        "a docker network has IPv6, and IPv6 forwarding is off in the pod "
+        "(/proc/sys/net/ipv6/conf/all/forwarding is 0): dockerd's nftables backend does not turn "
+        "it on and Docker 29 refuses IPv6 networks then. Set net.ipv6.conf.all.forwarding=1 in "
+        "the pod's network namespace before dockerd starts");
+  }
+  return firewall;
+}
+
 std::vector<NetworkMtuFinding> NetworksAboveMtu(const std::vector<docker::DockerNetwork>& networks,
                                                 std::uint32_t safe_mtu) {
   std::vector<NetworkMtuFinding> findings;
@@ -151,8 +194,16 @@ Json DockerStateToJson(const DockerState& docker) {
             {"mtu_from_option", kind_network->mtu.has_value()},
             {"above_safe_mtu", above}};
   }
-  return {{"socket", docker.socket}, {"api_up", docker.api_up},  {"error", docker.error},
-          {"networks", networks},    {"mtu_too_high", too_high}, {"kind_network", kind}};
+  Json firewall = nullptr;
+  if (docker.firewall) {
+    firewall = {{"driver", docker.firewall->driver},
+                {"read_from", docker.firewall->read_from},
+                {"warnings", docker.firewall->warnings}};
+  }
+  return {{"socket", docker.socket},   {"api_up", docker.api_up},
+          {"error", docker.error},     {"networks", networks},
+          {"mtu_too_high", too_high},  {"kind_network", kind},
+          {"firewall", firewall}};
 }
 
 Json StatusToJson(const SidecarState& state, const probe::ProberStatus* egress,

@@ -50,12 +50,23 @@ struct NetworkMtuFinding {
   bool mtu_from_option = false;  // false: no option, dockerd's default of 1500
 };
 
+// dockerd's own packet filtering, as its GET /info states it, checked against the backend
+// dind-netcfg chose for this pod's kernel.
+struct DockerFirewall {
+  std::string driver;     // "iptables", "nftables", "iptables+firewalld"
+  std::string read_from;  // "GET /info FirewallBackend", or why dockerd was taken to use iptables
+  std::vector<std::string> warnings;  // each says what is wrong, where, and what to do
+
+  bool operator==(const DockerFirewall&) const = default;
+};
+
 struct DockerState {
   std::string socket;
   bool api_up = false;
   std::string error;  // why the API cannot be read; empty while it answers
   std::vector<docker::DockerNetwork> networks;
   std::vector<NetworkMtuFinding> mtu_too_high;
+  std::optional<DockerFirewall> firewall;  // once GET /info answered
 };
 
 struct SidecarState {
@@ -69,6 +80,17 @@ struct SidecarState {
 // Bridge networks whose MTU (option, or dockerd's default 1500) is above `safe_mtu`.
 std::vector<NetworkMtuFinding> NetworksAboveMtu(const std::vector<docker::DockerNetwork>& networks,
                                                 std::uint32_t safe_mtu);
+
+// What dockerd's firewall driver means here. `ours` is the backend chosen for the pod's kernel
+// (nullopt with --no-rules); `ipv6_forwarding` is read only when a docker network has IPv6.
+//   - Driver nftables (Docker 29's firewall-backend) while the kernel honours only ip_tables:
+//     dockerd's own NAT for nested containers goes where the kernel ignores it.
+//   - IPv4 (IPv6) forwarding off: the nftables driver does not turn it on and Docker 29 refuses
+//     to run without it; with iptables dockerd turns it on itself, so off means it was told not
+//     to (--ip-forward=false) and nested containers cannot get out.
+DockerFirewall CheckDockerFirewall(const docker::DockerInfo& info,
+                                   std::optional<rules::BackendKind> ours,
+                                   std::optional<bool> ipv6_forwarding);
 
 // What to masquerade: the networks of the pools daemon.json sets, plus the subnets of docker's
 // bridge networks (KIND's `kind` network, CI job networks) that those do not already cover.

@@ -16,6 +16,7 @@
 
 #include "common/result.h"
 #include "rules/legacy/nat_table.h"
+#include "rules/legacy/xtables_lock.h"
 #include "rules/masquerade.h"
 
 namespace dind::rules::legacy {
@@ -24,7 +25,7 @@ struct LegacyOptions {
   // Empty: $XTABLES_LOCKFILE, else /run/xtables.lock, the file iptables itself locks.
   std::string lock_path;
   // How long Apply/Remove wait for another iptables user to release the lock.
-  std::chrono::milliseconds lock_wait{10'000};
+  std::chrono::milliseconds lock_wait = kDefaultXtablesWait;
   // Commits retried after EAGAIN before giving up.
   int commit_attempts = 20;
 };

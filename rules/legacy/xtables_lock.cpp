@@ -97,7 +97,7 @@ Result<XtablesLock> XtablesLock::Acquire(const std::string& path, std::chrono::m
         std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
     pause = std::min(pause * 2, std::chrono::milliseconds(10));
   }
-  // No flag changes the bound, so the hint offers none: the holder is what to act on.
+  // The bound is the caller's (--xtables-wait); the holder is what to act on.
   return Error::Environment(
       "waited " + FormatWait(wait) + " for the xtables lock " + path + "; " +
           HolderDescription(path),

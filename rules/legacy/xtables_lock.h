@@ -16,6 +16,9 @@
 namespace dind::rules::legacy {
 
 inline constexpr std::string_view kDefaultXtablesLockPath = "/run/xtables.lock";
+// How long a writer waits for the lock by default (--xtables-wait): kube-proxy gives iptables
+// the same 5 s (`iptables -w 5`).
+inline constexpr std::chrono::milliseconds kDefaultXtablesWait{5000};
 
 class XtablesLock {
  public:

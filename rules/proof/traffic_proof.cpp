@@ -115,9 +115,24 @@ std::unique_ptr<BackendProver> MakeTrafficProver(BackendFactory factory,
   return std::make_unique<TrafficProver>(std::move(factory), timeout);
 }
 
+BackendFactory BackendFactoryFor(BackendOptions options) {
+  return [options](BackendKind kind) -> Result<std::unique_ptr<MasqueradeBackend>> {
+    if (kind == BackendKind::kLegacy) {
+      legacy::LegacyOptions legacy;
+      legacy.lock_wait = options.xtables_wait;
+      return legacy::MakeLegacyBackend(legacy);
+    }
+    return MakeNftBackend();
+  };
+}
+
 Result<std::unique_ptr<MasqueradeBackend>> MakeBackend(BackendKind kind) {
-  if (kind == BackendKind::kLegacy) return legacy::MakeLegacyBackend();
-  return MakeNftBackend();
+  return BackendFactoryFor({})(kind);
+}
+
+BackendFactory ProofBackendFactoryFor(BackendOptions options, milliseconds proof_timeout) {
+  options.xtables_wait = std::min(options.xtables_wait, proof_timeout / 2);
+  return BackendFactoryFor(options);
 }
 
 }  // namespace dind::rules

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "rules/legacy/xtables_lock.h"
 #include "rules/masquerade.h"
 
 namespace dind::rules {
@@ -52,11 +53,27 @@ class BackendProver {
 // thread of the caller hold a lock at that instant that the child then needs (glibc's malloc
 // is fork-safe; libnl's port map and sanitizer runtimes are not), the child stalls and the
 // timeout ends the proof with an error, never a hang.
-std::unique_ptr<BackendProver> MakeTrafficProver(
-    BackendFactory factory, std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
+inline constexpr std::chrono::milliseconds kProofTimeout{2000};
+std::unique_ptr<BackendProver> MakeTrafficProver(BackendFactory factory,
+                                                 std::chrono::milliseconds timeout = kProofTimeout);
+
+// What opening a real backend takes from the command line.
+struct BackendOptions {
+  // How long the legacy backend waits for the xtables lock that dockerd's and every other
+  // iptables-legacy call takes (--xtables-wait).
+  std::chrono::milliseconds xtables_wait = legacy::kDefaultXtablesWait;
+};
 
 // The factory for the real backends (legacy: MakeLegacyBackend(); nft: MakeNftBackend()), in
 // the calling thread's network namespace.
+BackendFactory BackendFactoryFor(BackendOptions options);
+// The same with the default options.
 Result<std::unique_ptr<MasqueradeBackend>> MakeBackend(BackendKind kind);
+
+// The factory a traffic proof with `proof_timeout` runs: the xtables wait ends at half the
+// timeout at the latest, so a lock held too long fails the proof with the holder named
+// (XtablesLock says which PID) instead of the proof being killed without a reason.
+BackendFactory ProofBackendFactoryFor(BackendOptions options,
+                                      std::chrono::milliseconds proof_timeout);
 
 }  // namespace dind::rules

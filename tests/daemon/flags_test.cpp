@@ -9,6 +9,7 @@
 
 #include "daemon/commands/commands.h"
 #include "daemon/commands/detection_flags.h"
+#include "daemon/commands/rules_command.h"
 
 namespace dind::cli {
 namespace {
@@ -82,6 +83,22 @@ TEST(ParseDetectionFlagsTest, CgroupParentMustBeAnAbsolutePathWithoutDotDot) {
                 HasSubstr("--cgroup-parent (DIND_NETCFG_CGROUP_PARENT) value '" + wrong + "'"));
     EXPECT_THAT(refused.error().Message(), HasSubstr("as an absolute path"));
   }
+}
+
+TEST(ParseBackendFlagsTest, TheXtablesWaitIsADurationNamedWithItsVariable) {
+  BackendFlags flags;
+  auto defaults = ParseBackendFlags(flags);
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->options.xtables_wait, rules::legacy::kDefaultXtablesWait);
+  EXPECT_FALSE(defaults->kind) << "auto";
+  flags.xtables_wait = "250ms";
+  EXPECT_EQ(ParseBackendFlags(flags)->options.xtables_wait, std::chrono::milliseconds(250));
+  flags.xtables_wait = "forever";
+  auto bad = ParseBackendFlags(flags);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().ExitCode(), 2);
+  EXPECT_THAT(bad.error().Message(),
+              ::testing::HasSubstr("--xtables-wait (DIND_NETCFG_XTABLES_WAIT) value 'forever'"));
 }
 
 // What the entrypoint's COMMAND positional received from `args` (argv without the program).

@@ -57,6 +57,10 @@ class FakeDockerFeed final : public run::DockerFeed {
   std::vector<docker::DockerNetwork> networks;
   std::string list_error;
   int lists = 0;
+  // What GET /info answers (dockerd 20.10's: no FirewallBackend); an error string makes it fail.
+  docker::DockerInfo info{.server_version = "20.10.24", .ipv4_forwarding = true};
+  std::string info_error;
+  int info_reads = 0;
   bool watching = false;
   bool stopped = false;
 
@@ -80,6 +84,14 @@ class FakeDockerFeed final : public run::DockerFeed {
       if (stopped) return;
       if (!list_error.empty()) return done(Error::Environment(list_error));
       done(networks);
+    });
+  }
+  void ReadInfo(InfoCallback done) override {
+    ++info_reads;
+    boost::asio::post(io_, [this, done = std::move(done)] {
+      if (stopped) return;
+      if (!info_error.empty()) return done(Error::Environment(info_error));
+      done(info);
     });
   }
   void Watch(docker::WatchCallbacks callbacks) override {

@@ -62,6 +62,19 @@ const DockerNetwork* Find(const std::vector<DockerNetwork>& networks, std::strin
   return nullptr;
 }
 
+// dockerd 20.10 (Debian 12's) predates FirewallBackend: it always calls iptables.
+TEST_F(RealDockerdTest, ReadsInfo) {
+  DockerClient client(io_, options_);
+  std::optional<Result<DockerInfo>> info;
+  client.ReadInfo([&](auto answer) { info.emplace(std::move(answer)); });
+  ASSERT_TRUE(RunUntil([&] { return info.has_value(); }, 10s));
+  ASSERT_TRUE(info->ok()) << info->error().Message();
+  EXPECT_FALSE((*info)->server_version.empty());
+  if ((*info)->server_version.starts_with("20.10.")) {
+    EXPECT_FALSE((*info)->firewall_driver);
+  }
+}
+
 TEST_F(RealDockerdTest, ListsTheNetworksDockerdHas) {
   DockerClient client(io_, options_);
   std::optional<Result<std::vector<DockerNetwork>>> result;

@@ -36,6 +36,44 @@ std::string ParseError(std::string_view json) {
   return networks.error().Message();
 }
 
+TEST(ParseInfoTest, ReadsTheFirewallOfEveryDockerdVersion) {
+  struct Case {
+    std::string_view body;
+    std::string version;
+    std::optional<std::string> firewall_driver;
+    bool ipv4_forwarding;
+    std::size_t warnings;
+  };
+  for (const Case& want : {Case{samples::kInfo2010, "20.10.24+dfsg1", std::nullopt, true, 0},
+                           Case{samples::kInfo24, "24.0.7", std::nullopt, true, 0},
+                           Case{samples::kInfo27, "27.3.1", std::nullopt, true, 2},
+                           Case{samples::kInfo28, "28.3.3", "iptables", true, 0},
+                           Case{samples::kInfo29Nftables, "29.0.1", "nftables", false, 1}}) {
+    auto info = ParseInfo(want.body, kSource);
+    ASSERT_TRUE(info.ok()) << info.error().Message();
+    EXPECT_EQ(info->server_version, want.version);
+    EXPECT_EQ(info->firewall_driver, want.firewall_driver) << want.version;
+    EXPECT_EQ(info->ipv4_forwarding, want.ipv4_forwarding) << want.version;
+    EXPECT_EQ(info->warnings.size(), want.warnings) << want.version;
+  }
+}
+
+TEST(ParseInfoTest, WhatIsNotAnObjectIsAnErrorNamingTheSocket) {
+  for (std::string_view body : {"[]", "{oops", "\"info\""}) {
+    auto info = ParseInfo(body, kSource);
+    ASSERT_FALSE(info.ok()) << body;
+    EXPECT_THAT(info.error().Message(), HasSubstr("GET /info"));
+    EXPECT_THAT(info.error().Message(), HasSubstr(kSource));
+  }
+  // Fields of an unexpected type are left out, not guessed.
+  auto odd = ParseInfo(R"({"ServerVersion":29,"FirewallBackend":"nftables","Warnings":"x"})",
+                       kSource);
+  ASSERT_TRUE(odd.ok());
+  EXPECT_EQ(odd->server_version, "");
+  EXPECT_FALSE(odd->firewall_driver);
+  EXPECT_THAT(odd->warnings, IsEmpty());
+}
+
 TEST(ParseNetworksTest, ReadsDockerd2010NetworkList) {
   const std::vector<DockerNetwork> networks = ParseOk(samples::kNetworks);
   ASSERT_EQ(networks.size(), 5u);

@@ -85,6 +85,23 @@ TEST_F(DockerClientTest, ListsNetworksFromTheSocket) {
   EXPECT_THAT(fake.targets(), ElementsAre("/networks"));
 }
 
+// The fake serves dockerd 20.10's recorded /info and the later versions' (samples.h).
+TEST_F(DockerClientTest, ReadsInfoFromTheSocket) {
+  for (std::string_view body : {samples::kInfo2010, samples::kInfo24, samples::kInfo27,
+                                samples::kInfo28, samples::kInfo29Nftables}) {
+    FakeDockerd fake(io_, {Answer(HttpResponse(200, "OK", std::string(body)))});
+    DockerClient client(io_, OptionsFor(fake));
+    std::optional<Result<DockerInfo>> info;
+    client.ReadInfo([&](Result<DockerInfo> answer) { info.emplace(std::move(answer)); });
+    ASSERT_TRUE(RunUntil(
+        io_, [&] { return info.has_value(); }, 10s));
+    ASSERT_TRUE(info->ok()) << info->error().Message();
+    EXPECT_EQ((*info)->firewall_driver.has_value(), body.find("FirewallBackend") != body.npos);
+    EXPECT_THAT(fake.targets(), ElementsAre("/info"));
+    io_.restart();
+  }
+}
+
 TEST_F(DockerClientTest, UsesThePinnedApiVersion) {
   FakeDockerd fake(io_, {Answer(HttpResponse(200, "OK", "[]"))});
   ClientOptions options = OptionsFor(fake);

@@ -11,6 +11,7 @@ namespace dind::run {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 docker::DockerNetwork Network(std::string name, std::string driver, std::string subnet,
                               std::optional<std::uint32_t> mtu, bool internal = false) {
@@ -139,6 +140,53 @@ TEST(StatusTest, KindNetworkIsReportedWithItsMtuOrNull) {
   EXPECT_EQ(kind["above_safe_mtu"], false);
 }
 
+TEST(CheckDockerFirewallTest, AnOlderDockerdCallsIptablesAndNeedsNoWarning) {
+  const docker::DockerInfo info{.server_version = "24.0.7", .ipv4_forwarding = true};
+  const auto firewall = CheckDockerFirewall(info, rules::BackendKind::kLegacy, std::nullopt);
+  EXPECT_EQ(firewall.driver, "iptables");
+  EXPECT_THAT(firewall.read_from, HasSubstr("no FirewallBackend (dockerd 24.0.7"));
+  EXPECT_THAT(firewall.warnings, IsEmpty());
+}
+
+TEST(CheckDockerFirewallTest, NftablesWhereTheKernelHonoursOnlyIpTablesIsSaidWithTheFix) {
+  docker::DockerInfo info{.server_version = "29.0.1", .firewall_driver = "nftables",
+                          .ipv4_forwarding = true};
+  auto firewall = CheckDockerFirewall(info, rules::BackendKind::kLegacy, std::nullopt);
+  EXPECT_EQ(firewall.read_from, "GET /info FirewallBackend");
+  ASSERT_EQ(firewall.warnings.size(), 1u);
+  EXPECT_THAT(firewall.warnings[0], HasSubstr("honours only ip_tables"));
+  EXPECT_THAT(firewall.warnings[0], HasSubstr("\"firewall-backend\": \"nftables\""));
+  // Where nf_tables is what the kernel honours, dockerd's nftables is right.
+  EXPECT_THAT(CheckDockerFirewall(info, rules::BackendKind::kNft, std::nullopt).warnings,
+              IsEmpty());
+  EXPECT_THAT(CheckDockerFirewall(info, std::nullopt, std::nullopt).warnings, IsEmpty())
+      << "--no-rules: no backend chosen to disagree with";
+}
+
+TEST(CheckDockerFirewallTest, ForwardingOffIsSaidPerDriverAndFamily) {
+  docker::DockerInfo info{.server_version = "29.0.1", .firewall_driver = "nftables",
+                          .ipv4_forwarding = false};
+  auto firewall = CheckDockerFirewall(info, rules::BackendKind::kNft, /*ipv6_forwarding=*/false);
+  ASSERT_EQ(firewall.warnings.size(), 2u);
+  EXPECT_THAT(firewall.warnings[0], HasSubstr("net.ipv4.ip_forward=1"));
+  EXPECT_THAT(firewall.warnings[1], HasSubstr("net.ipv6.conf.all.forwarding=1"));
+  EXPECT_EQ(CheckDockerFirewall(info, rules::BackendKind::kNft, true).warnings.size(), 1u);
+
+  info.firewall_driver = std::nullopt;  // iptables turns forwarding on unless told not to
+  firewall = CheckDockerFirewall(info, rules::BackendKind::kNft, false);
+  ASSERT_EQ(firewall.warnings.size(), 1u);
+  EXPECT_THAT(firewall.warnings[0], HasSubstr("--ip-forward=false"));
+}
+
+TEST(StatusTest, DockerFirewallIsNullUntilInfoAnswers) {
+  DockerState docker;
+  EXPECT_EQ(DockerStateToJson(docker)["firewall"], nullptr);
+  docker.firewall = DockerFirewall{"nftables", "GET /info FirewallBackend", {"a warning"}};
+  const auto firewall = DockerStateToJson(docker)["firewall"];
+  EXPECT_EQ(firewall["driver"], "nftables");
+  EXPECT_EQ(firewall["warnings"][0], "a warning");
+}
+
 TEST(SidecarMetricsTest, RendersTheStateAndCountsOnlyWhatIsNew) {
   metrics::Registry registry;
   auto created = SidecarMetrics::Create(registry);
@@ -168,6 +216,18 @@ TEST(SidecarMetricsTest, RendersTheStateAndCountsOnlyWhatIsNew) {
   text = registry.Render();
   EXPECT_THAT(text, HasSubstr("dind_netcfg_rule_repairs_total 5\n"));
   EXPECT_THAT(text, ::testing::Not(HasSubstr("network=\"kind\"")));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("dind_netcfg_dockerd_firewall_backend_info{")))
+      << "nothing before GET /info answered";
+
+  state.docker.firewall = DockerFirewall{"iptables", "", {}};
+  sidecar_metrics.Refresh(state, &egress, {true, ""});
+  state.docker.firewall = DockerFirewall{"nftables", "", {"one", "two"}};
+  sidecar_metrics.Refresh(state, &egress, {true, ""});
+  text = registry.Render();
+  EXPECT_THAT(text, HasSubstr("dind_netcfg_dockerd_firewall_backend_info{driver=\"nftables\"} 1\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("driver=\"iptables\"")))
+      << "the old driver's series is gone";
+  EXPECT_THAT(text, HasSubstr("dind_netcfg_dockerd_firewall_warnings 2\n"));
 }
 
 }  // namespace

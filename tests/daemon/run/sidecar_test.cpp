@@ -24,6 +24,7 @@ namespace asio = boost::asio;
 using std::chrono::milliseconds;
 using ::testing::Contains;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using Json = netcfg::OrderedJson;
 
 using testing::BridgeNetwork;
@@ -226,6 +227,33 @@ TEST_F(SidecarTest, DockerNetworksAreListedWhenSubscribedAndOnCreateAndDestroy) 
       [&] { return backend_.installed && CidrStrings(backend_.installed->sources).size() == 4u; }));
   EXPECT_THAT(CidrStrings(backend_.installed->sources), Contains("10.99.0.0/24"));
   EXPECT_EQ(docker_->lists, 2);
+}
+
+TEST_F(SidecarTest, DockerdsFirewallIsReadOnEverySubscription) {
+  Start();
+  // Docker 29 with its nftables backend, in a pod whose IPv4 forwarding is off.
+  docker_->info.firewall_driver = "nftables";
+  docker_->info.ipv4_forwarding = false;
+  docker_->Subscribe();
+  ASSERT_TRUE(RunUntil([&] { return reconciler_.state().docker.firewall.has_value(); }));
+  EXPECT_EQ(reconciler_.state().docker.firewall->driver, "nftables");
+  ASSERT_EQ(reconciler_.state().docker.firewall->warnings.size(), 1u);
+  EXPECT_THAT(reconciler_.state().docker.firewall->warnings[0], HasSubstr("net.ipv4.ip_forward=1"));
+
+  // dockerd restarted with the firewall-backend key removed: the next subscription says so.
+  docker_->info.firewall_driver = "iptables";
+  docker_->info.ipv4_forwarding = true;
+  docker_->Disconnect("dockerd closed the event stream");
+  docker_->Subscribe();
+  ASSERT_TRUE(RunUntil([&] { return reconciler_.state().docker.firewall->driver == "iptables"; }));
+  EXPECT_THAT(reconciler_.state().docker.firewall->warnings, IsEmpty());
+  EXPECT_EQ(docker_->info_reads, 2);
+  // A dockerd whose /info fails leaves the last report and the API up.
+  docker_->info_error = "GET /info: 500";
+  docker_->Subscribe();
+  RunFor(milliseconds(10));
+  EXPECT_EQ(reconciler_.state().docker.firewall->driver, "iptables");
+  EXPECT_TRUE(reconciler_.state().docker.api_up);
 }
 
 TEST_F(SidecarTest, DockerApiDownIsReportedWhileReadinessAndRepairsGoOn) {

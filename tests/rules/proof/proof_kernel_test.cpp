@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "rules/legacy/xtables_lock.h"
 #include "rules/proof/traffic_proof.h"
 #include "tests/support/netns.h"
 
@@ -286,6 +287,28 @@ TEST_F(ProofKernelTest, AHangingBackendEndsInAnErrorNamingTheTimeout) {
                         "dind-proof0 through the nft backend\""));
   EXPECT_LT(took, std::chrono::seconds(3));  // killed, not waited for
   EXPECT_FALSE(HasChildren()) << "the killed proof was not reaped";
+}
+
+// dockerd's iptables (or anyone's) holding the xtables lock past the proof's budget: the
+// proof's legacy backend stops waiting at half the timeout, so the outcome names the holder
+// instead of the proof being killed at its timeout without a reason.
+TEST_F(ProofKernelTest, AHeldXtablesLockFailsTheProofNamingItsHolder) {
+  const std::string lock_path =
+      "/tmp/dnc-proof-xtables-" + std::to_string(::getpid()) + ".lock";
+  ASSERT_EQ(::setenv("XTABLES_LOCKFILE", lock_path.c_str(), 1), 0);
+  auto held = legacy::XtablesLock::Acquire(lock_path, milliseconds(0));
+  ASSERT_TRUE(held.ok()) << held.error().Message();
+  const BackendOptions patient{.xtables_wait = std::chrono::seconds(30)};
+  Result<ProofOutcome> outcome =
+      MakeTrafficProver(ProofBackendFactoryFor(patient, milliseconds(2000)), milliseconds(2000))
+          ->Prove(BackendKind::kLegacy);
+  ::unsetenv("XTABLES_LOCKFILE");
+  ::unlink(lock_path.c_str());
+  ASSERT_TRUE(outcome.ok()) << outcome.error().Message();
+  EXPECT_FALSE(outcome->rule_accepted);
+  EXPECT_THAT(outcome->detail, HasSubstr("waited 1 s for the xtables lock " + lock_path));
+  EXPECT_THAT(outcome->detail, HasSubstr("held by PID " + std::to_string(::getpid())));
+  EXPECT_FALSE(HasChildren());
 }
 
 TEST_F(ProofKernelTest, WithoutCapabilitiesItIsAPermissionErrorNamingTheCapability) {
