@@ -260,7 +260,9 @@ std::string NetworksTarget(std::string_view api_prefix) {
   return std::string(api_prefix) + "/networks";
 }
 
-std::string InfoTarget(std::string_view api_prefix) { return std::string(api_prefix) + "/info"; }
+std::string InfoTarget(std::string_view api_prefix) {
+  return std::string(api_prefix) + "/info";
+}
 
 std::string EventsTarget(std::string_view api_prefix) {
   return std::string(api_prefix) + "/events?filters=" + PercentEncode(R"({"type":["network"]})");

@@ -257,11 +257,11 @@ void Reconciler::RecheckDockerFirewall() {
       CheckDockerFirewall(*docker_info_, state_.rules.backend, ipv6_forwarding);
   const auto& before = state_.docker.firewall;
   if (!before || before->driver != firewall.driver) {
-    log::Info("dockerd's firewall backend: " + firewall.driver,
-              {{"read_from", firewall.read_from},
-               {"ours", state_.rules.backend ? std::string(rules::BackendName(
-                                                   *state_.rules.backend))
-                                             : std::string("none (--no-rules)")}});
+    log::Info(
+        "dockerd's firewall backend: " + firewall.driver,
+        {{"read_from", firewall.read_from},
+         {"ours", state_.rules.backend ? std::string(rules::BackendName(*state_.rules.backend))
+                                       : std::string("none (--no-rules)")}});
   }
   for (const auto& warning : firewall.warnings) {
     const bool known = before && std::find(before->warnings.begin(), before->warnings.end(),

@@ -56,10 +56,8 @@ Result<SidecarMetrics> SidecarMetrics::Create(metrics::Registry& registry) {
   DIND_RETURN_IF_ERROR(gauge(m.networks_mtu_too_high_, "dind_netcfg_docker_networks_mtu_too_high",
                              "docker bridge networks whose MTU is above the safe MTU"));
   DIND_RETURN_IF_ERROR(gauge(m.docker_firewall_, "dind_netcfg_dockerd_firewall_backend_info",
-                             "dockerd's own firewall backend, as GET /info states it",
-                             {"driver"}));
-  DIND_RETURN_IF_ERROR(gauge(m.docker_firewall_warnings_,
-                             "dind_netcfg_dockerd_firewall_warnings",
+                             "dockerd's own firewall backend, as GET /info states it", {"driver"}));
+  DIND_RETURN_IF_ERROR(gauge(m.docker_firewall_warnings_, "dind_netcfg_dockerd_firewall_warnings",
                              "problems found in dockerd's firewall setup (see /status)"));
   DIND_RETURN_IF_ERROR(gauge(m.probe_success_, "dind_netcfg_probe_success",
                              "1 when the last egress probe of the target passed, 0 when it "

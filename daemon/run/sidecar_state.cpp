@@ -200,9 +200,8 @@ Json DockerStateToJson(const DockerState& docker) {
                 {"read_from", docker.firewall->read_from},
                 {"warnings", docker.firewall->warnings}};
   }
-  return {{"socket", docker.socket},   {"api_up", docker.api_up},
-          {"error", docker.error},     {"networks", networks},
-          {"mtu_too_high", too_high},  {"kind_network", kind},
+  return {{"socket", docker.socket}, {"api_up", docker.api_up},  {"error", docker.error},
+          {"networks", networks},    {"mtu_too_high", too_high}, {"kind_network", kind},
           {"firewall", firewall}};
 }
 

@@ -58,10 +58,18 @@ std::string GoUnquote(std::string_view value) {
     }
     const char escaped = value[++i];
     switch (escaped) {
-      case 't': out += '\t'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      default: out += escaped; break;  // \" \\ and what a version never holds
+      case 't':
+        out += '\t';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      default:
+        out += escaped;
+        break;  // \" \\ and what a version never holds
     }
   }
   return out;
@@ -97,8 +105,7 @@ std::vector<std::string> SplitQuoted(std::string_view text) {
 
 Result<std::string> ReadElfSection(const ReadAt& read, std::string_view name) {
   std::string header;
-  if (!read(0, sizeof(Elf64_Ehdr), header) ||
-      std::memcmp(header.data(), ELFMAG, SELFMAG) != 0) {
+  if (!read(0, sizeof(Elf64_Ehdr), header) || std::memcmp(header.data(), ELFMAG, SELFMAG) != 0) {
     return Error::BadInput("not an ELF file");
   }
   if (header[EI_CLASS] != ELFCLASS64 || header[EI_DATA] != ELFDATA2LSB) {
@@ -220,8 +227,8 @@ Result<std::string> ReadDockerdBuildVersion(const std::string& path) {
     out.resize(length);
     std::size_t done = 0;
     while (done < length) {
-      const ssize_t got = ::pread(fd.get(), out.data() + done, length - done,
-                                  static_cast<off_t>(offset + done));
+      const ssize_t got =
+          ::pread(fd.get(), out.data() + done, length - done, static_cast<off_t>(offset + done));
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) return false;
       done += static_cast<std::size_t>(got);

@@ -66,8 +66,8 @@ TEST(ParseInfoTest, WhatIsNotAnObjectIsAnErrorNamingTheSocket) {
     EXPECT_THAT(info.error().Message(), HasSubstr(kSource));
   }
   // Fields of an unexpected type are left out, not guessed.
-  auto odd = ParseInfo(R"({"ServerVersion":29,"FirewallBackend":"nftables","Warnings":"x"})",
-                       kSource);
+  auto odd =
+      ParseInfo(R"({"ServerVersion":29,"FirewallBackend":"nftables","Warnings":"x"})", kSource);
   ASSERT_TRUE(odd.ok());
   EXPECT_EQ(odd->server_version, "");
   EXPECT_FALSE(odd->firewall_driver);

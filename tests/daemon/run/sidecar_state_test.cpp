@@ -149,8 +149,8 @@ TEST(CheckDockerFirewallTest, AnOlderDockerdCallsIptablesAndNeedsNoWarning) {
 }
 
 TEST(CheckDockerFirewallTest, NftablesWhereTheKernelHonoursOnlyIpTablesIsSaidWithTheFix) {
-  docker::DockerInfo info{.server_version = "29.0.1", .firewall_driver = "nftables",
-                          .ipv4_forwarding = true};
+  docker::DockerInfo info{
+      .server_version = "29.0.1", .firewall_driver = "nftables", .ipv4_forwarding = true};
   auto firewall = CheckDockerFirewall(info, rules::BackendKind::kLegacy, std::nullopt);
   EXPECT_EQ(firewall.read_from, "GET /info FirewallBackend");
   ASSERT_EQ(firewall.warnings.size(), 1u);
@@ -164,8 +164,8 @@ TEST(CheckDockerFirewallTest, NftablesWhereTheKernelHonoursOnlyIpTablesIsSaidWit
 }
 
 TEST(CheckDockerFirewallTest, ForwardingOffIsSaidPerDriverAndFamily) {
-  docker::DockerInfo info{.server_version = "29.0.1", .firewall_driver = "nftables",
-                          .ipv4_forwarding = false};
+  docker::DockerInfo info{
+      .server_version = "29.0.1", .firewall_driver = "nftables", .ipv4_forwarding = false};
   auto firewall = CheckDockerFirewall(info, rules::BackendKind::kNft, /*ipv6_forwarding=*/false);
   ASSERT_EQ(firewall.warnings.size(), 2u);
   EXPECT_THAT(firewall.warnings[0], HasSubstr("net.ipv4.ip_forward=1"));
@@ -224,7 +224,8 @@ TEST(SidecarMetricsTest, RendersTheStateAndCountsOnlyWhatIsNew) {
   state.docker.firewall = DockerFirewall{"nftables", "", {"one", "two"}};
   sidecar_metrics.Refresh(state, &egress, {true, ""});
   text = registry.Render();
-  EXPECT_THAT(text, HasSubstr("dind_netcfg_dockerd_firewall_backend_info{driver=\"nftables\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("dind_netcfg_dockerd_firewall_backend_info{driver=\"nftables\"} 1\n"));
   EXPECT_THAT(text, ::testing::Not(HasSubstr("driver=\"iptables\"")))
       << "the old driver's series is gone";
   EXPECT_THAT(text, HasSubstr("dind_netcfg_dockerd_firewall_warnings 2\n"));

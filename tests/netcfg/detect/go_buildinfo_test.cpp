@@ -145,11 +145,10 @@ TEST(DockerVersionFromModuleInfoTest, ReadsDebiansQuotedLdflags) {
 }
 
 TEST(DockerVersionFromModuleInfoTest, ReadsEveryFormOfDashX) {
-  for (const std::string ldflags :
-       {"-w -X github.com/docker/docker/dockerversion.Version=27.3.1",
-        "-X=github.com/docker/docker/dockerversion.Version=27.3.1 -s",
-        "--X 'github.com/moby/moby/v2/dockerversion.Version=27.3.1'",
-        "-X dockerversion.Version=27.3.1"}) {
+  for (const std::string ldflags : {"-w -X github.com/docker/docker/dockerversion.Version=27.3.1",
+                                    "-X=github.com/docker/docker/dockerversion.Version=27.3.1 -s",
+                                    "--X 'github.com/moby/moby/v2/dockerversion.Version=27.3.1'",
+                                    "-X dockerversion.Version=27.3.1"}) {
     EXPECT_EQ(DockerVersionFromModuleInfo("build\t-ldflags=" + ldflags + "\n"), "27.3.1")
         << ldflags;
   }
@@ -159,10 +158,10 @@ TEST(DockerVersionFromModuleInfoTest, NothingWhenTheBuildRecordedNoVersion) {
   // -trimpath builds record no -ldflags at all.
   EXPECT_FALSE(DockerVersionFromModuleInfo("path\tgithub.com/docker/docker/cmd/dockerd\n"));
   // Another package whose name merely ends the same way, another variable, an empty value.
-  EXPECT_FALSE(DockerVersionFromModuleInfo(
-      "build\t-ldflags=-X example.com/notdockerversion.Version=1.0 "
-      "-X github.com/docker/docker/dockerversion.GitCommit=abc "
-      "-X github.com/docker/docker/dockerversion.Version=\n"));
+  EXPECT_FALSE(
+      DockerVersionFromModuleInfo("build\t-ldflags=-X example.com/notdockerversion.Version=1.0 "
+                                  "-X github.com/docker/docker/dockerversion.GitCommit=abc "
+                                  "-X github.com/docker/docker/dockerversion.Version=\n"));
   EXPECT_FALSE(DockerVersionFromModuleInfo("build\t-ldflags=-X\n"));
 }
 
@@ -204,7 +203,7 @@ TEST(FindProgramTest, SearchesPathLikeExecvp) {
   std::ofstream(bin + "/plain") << "data";
   std::filesystem::permissions(bin + "/tool", std::filesystem::perms::owner_all);
   EXPECT_EQ(FindProgram("tool", dir.path() + ":" + bin), bin + "/tool");
-  EXPECT_FALSE(FindProgram("plain", bin));  // not executable
+  EXPECT_FALSE(FindProgram("plain", bin));       // not executable
   EXPECT_FALSE(FindProgram("bin", dir.path()));  // a directory
   EXPECT_EQ(FindProgram("/any/path", ""), "/any/path");
   EXPECT_FALSE(FindProgram("", bin));

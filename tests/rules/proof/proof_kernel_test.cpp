@@ -293,8 +293,7 @@ TEST_F(ProofKernelTest, AHangingBackendEndsInAnErrorNamingTheTimeout) {
 // proof's legacy backend stops waiting at half the timeout, so the outcome names the holder
 // instead of the proof being killed at its timeout without a reason.
 TEST_F(ProofKernelTest, AHeldXtablesLockFailsTheProofNamingItsHolder) {
-  const std::string lock_path =
-      "/tmp/dnc-proof-xtables-" + std::to_string(::getpid()) + ".lock";
+  const std::string lock_path = "/tmp/dnc-proof-xtables-" + std::to_string(::getpid()) + ".lock";
   ASSERT_EQ(::setenv("XTABLES_LOCKFILE", lock_path.c_str(), 1), 0);
   auto held = legacy::XtablesLock::Acquire(lock_path, milliseconds(0));
   ASSERT_TRUE(held.ok()) << held.error().Message();
