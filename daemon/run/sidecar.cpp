@@ -62,6 +62,10 @@ struct Sidecar::Loop {
 
   Status StartEndpoint();
   void WatchNetwork();
+  void OnNetworkChange();
+  void HandleNetworkChange();
+  // Waits until `at`; then handles the changes deferred meanwhile, if any, and waits once more.
+  void CoolDownUntil(std::chrono::steady_clock::time_point at);
   void WatchRules();
   void WatchDocker();
   void StartEgressProbes();
@@ -99,7 +103,9 @@ struct Sidecar::Loop {
 
   std::unique_ptr<ReadableWatch> network_watch;
   asio::steady_timer network_settle_timer;
-  bool network_settle_pending = false;
+  bool network_cooling = false;  // a change was handled less than network_quiet ago
+  // The first change deferred since the last handling; nullopt: none waits.
+  std::optional<std::chrono::steady_clock::time_point> network_deferred_since;
 
   std::unique_ptr<ReadableWatch> rules_watch;
   asio::steady_timer poll_timer;
@@ -139,19 +145,43 @@ void Sidecar::Loop::WatchNetwork() {
     if (!drained) {
       log::Warn("reading netlink notifications failed", {{"error", drained.error().Message()}});
     }
-    // A burst (dockerd making a bridge sends dozens) is handled once, after it settles.
-    if ((drained && !*drained) || network_settle_pending) return;
-    network_settle_pending = true;
-    network_settle_timer.expires_after(options.network_settle);
-    network_settle_timer.async_wait([this](const error_code& error) {
-      network_settle_pending = false;
-      if (error) return;
-      Handle([this] {
-        reconciler.OnNetworkChanged();
-        // The bridge may have appeared, gone or changed its address: probe from where it is now.
-        if (prober) prober->ProbeSoon();
-      });
-    });
+    if (drained && !*drained) return;
+    OnNetworkChange();
+  });
+}
+
+void Sidecar::Loop::OnNetworkChange() {
+  using SteadyClock = std::chrono::steady_clock;
+  const auto now = SteadyClock::now();
+  if (!network_cooling) {
+    HandleNetworkChange();
+    return CoolDownUntil(now + options.network_quiet);
+  }
+  if (!network_deferred_since) network_deferred_since = now;
+  CoolDownUntil(
+      std::min(now + options.network_quiet, *network_deferred_since + options.network_settle));
+}
+
+void Sidecar::Loop::HandleNetworkChange() {
+  network_deferred_since.reset();
+  Handle([this] {
+    reconciler.OnNetworkChanged();
+    // The bridge may have appeared, gone or changed its address: probe from where it is now.
+    if (prober) prober->ProbeSoon();
+  });
+}
+
+void Sidecar::Loop::CoolDownUntil(std::chrono::steady_clock::time_point at) {
+  network_cooling = true;
+  network_settle_timer.expires_at(at);  // a wait already set is cancelled: its handler returns
+  network_settle_timer.async_wait([this](const error_code& error) {
+    if (error) return;
+    if (!network_deferred_since) {
+      network_cooling = false;
+      return;
+    }
+    HandleNetworkChange();
+    CoolDownUntil(std::chrono::steady_clock::now() + options.network_quiet);
   });
 }
 

@@ -2,7 +2,7 @@
 // `run`: the reconciler on one Boost.Asio event loop, fed by the kernel and dockerd, with the
 // health endpoint and the egress prober beside it.
 //
-//   rtnetlink (links, addresses, routes) ──debounce──> Reconciler::OnNetworkChanged, ProbeSoon
+//   rtnetlink (links, addresses, routes) ──coalesce──> Reconciler::OnNetworkChanged, ProbeSoon
 //   Reconciler: docker MTU now / changed ────────────> the probe's veth MTU
 //   nf_tables notifications (nft backend) ───────────> Reconciler::CheckRules  (repair in ms)
 //   poll timer (legacy backend, --poll-interval) ────> Reconciler::CheckRules
@@ -47,7 +47,12 @@ struct SidecarOptions {
   std::optional<docker::ClientOptions> docker;
   std::optional<EgressOptions> egress;  // nullopt: --no-probes
   std::chrono::milliseconds poll_interval{1000};
-  // Coalesces a burst of netlink notifications (dockerd making a bridge sends dozens).
+  // Network changes: the first after a quiet spell is handled at once, so a bridge dockerd
+  // makes is answered in milliseconds. The changes that follow it (dockerd sends dozens while
+  // it makes a bridge) are coalesced into one handling once `network_quiet` passes without
+  // another, and `network_settle` after the first of them at the latest, so steady churn is
+  // still handled.
+  std::chrono::milliseconds network_quiet{5};
   std::chrono::milliseconds network_settle{100};
   bool cleanup_on_exit = false;
   // Not ready while dockerd's API does not answer: the entrypoint runs dockerd itself, so a
