@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdlib>
 #include <cstring>
@@ -83,7 +84,14 @@ class Entrypoint {
   int Run();
 
  private:
-  enum class Phase { kStartingDockerd, kWaitingForEgress, kRunningCommand, kServing, kStopping };
+  enum class Phase {
+    kStartingDockerd,
+    kWaitingForEgress,
+    kStartingCommand,
+    kRunningCommand,
+    kServing,
+    kStopping
+  };
 
   void NestCgroups();
   void RemoveLeftCgroups();
@@ -276,10 +284,14 @@ void Entrypoint::WaitForEgress() {
 
 void Entrypoint::OnReadiness(const http::Readiness& readiness) {
   if (phase_ != Phase::kWaitingForEgress || !readiness.ready) return;
+  phase_ = Phase::kStartingCommand;
   egress_deadline_.cancel();
   const auto waited = std::chrono::duration_cast<milliseconds>(Clock::now() - phase_started_);
   log::Info("nested egress verified", {{"after", Seconds(waited)}});
-  StartCommand();
+  // Not from inside the sidecar's callback: a command that cannot start stops the sidecar.
+  asio::post(io_, [this] {
+    if (phase_ == Phase::kStartingCommand) StartCommand();
+  });
 }
 
 void Entrypoint::StartCommand() {
