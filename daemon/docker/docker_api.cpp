@@ -45,6 +45,19 @@ Result<json> ParseJson(std::string_view text, const std::string& what) {
   }
 }
 
+// ParseJson, and the document must be of `type` (`expected` names it for the error).
+Result<json> ParseJsonOf(std::string_view text, const std::string& what, json::value_t type,
+                         std::string_view expected) {
+  auto document = ParseJson(text, what);
+  if (!document) return document.error();
+  if (document->type() != type) {
+    return Error::Environment(what + " is a JSON " + std::string(document->type_name()) + ", not " +
+                                  std::string(expected),
+                              std::string(kNotDockerHint));
+  }
+  return document;
+}
+
 // Bad addresses in dockerd's answer are the environment's fault, not the user's input.
 Error FromDockerd(Error error, const std::string& context) {
   Error wrapped = error.Wrap(context);
@@ -155,13 +168,8 @@ std::string PercentEncode(std::string_view text) {
 
 Result<std::vector<DockerNetwork>> ParseNetworks(std::string_view text, std::string_view source) {
   const std::string what = "the network list from " + std::string(source);
-  auto document = ParseJson(text, what);
+  auto document = ParseJsonOf(text, what, json::value_t::array, "a list of networks");
   if (!document) return document.error();
-  if (!document->is_array()) {
-    return Error::Environment(
-        what + " is a JSON " + std::string(document->type_name()) + ", not a list of networks",
-        std::string(kNotDockerHint));
-  }
   std::vector<DockerNetwork> networks;
   networks.reserve(document->size());
   try {
@@ -178,13 +186,8 @@ Result<std::vector<DockerNetwork>> ParseNetworks(std::string_view text, std::str
 
 Result<DockerInfo> ParseInfo(std::string_view text, std::string_view source) {
   const std::string what = "the system information (GET /info) from " + std::string(source);
-  auto document = ParseJson(text, what);
+  auto document = ParseJsonOf(text, what, json::value_t::object, "an object");
   if (!document) return document.error();
-  if (!document->is_object()) {
-    return Error::Environment(
-        what + " is a JSON " + std::string(document->type_name()) + ", not an object",
-        std::string(kNotDockerHint));
-  }
   DockerInfo info;
   info.server_version = StringMember(*document, "ServerVersion");
   info.ipv4_forwarding = BoolMember(*document, "IPv4Forwarding");
@@ -202,13 +205,8 @@ Result<DockerInfo> ParseInfo(std::string_view text, std::string_view source) {
 
 Result<std::optional<NetworkEvent>> ParseEvent(std::string_view text, std::string_view source) {
   const std::string what = "an event from " + std::string(source);
-  auto document = ParseJson(text, what);
+  auto document = ParseJsonOf(text, what, json::value_t::object, "an object");
   if (!document) return document.error();
-  if (!document->is_object()) {
-    return Error::Environment(
-        what + " is a JSON " + std::string(document->type_name()) + ", not an object",
-        std::string(kNotDockerHint));
-  }
   try {
     if (StringMember(*document, "Type") != "network") return std::optional<NetworkEvent>();
     NetworkEvent event;
