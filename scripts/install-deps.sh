@@ -25,6 +25,8 @@ packages=(
   # shipping: the .deb (cpack needs dpkg-shlibdeps from dpkg-dev), its lint and a clean root to
   # install it in; the manifests' YAML check and `kubectl kustomize` of them (kubectl 1.20)
   dpkg-dev lintian debootstrap python3 python3-yaml kubernetes-client
+  # the dind image's self-contained bundle (scripts/build-image.sh --dind)
+  patchelf
   # systemd-analyze verifies the installed units (ship_deb)
   systemd
 )
