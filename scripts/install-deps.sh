@@ -18,6 +18,8 @@ packages=(
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev wrk
   clang libclang-rt-14-dev
+  # promtool: checks and unit-tests deploy/monitoring's rules and a real /metrics scrape
+  prometheus
   # the real kernel-facing peers the tests drive inside their own namespaces
   iproute2 iptables nftables ethtool docker.io busybox-static netcat-openbsd jq procps curl
   libcap2-bin

@@ -25,7 +25,7 @@ readonly TOKEN=reached-the-server
 readonly LISTEN=127.0.0.1:9254
 
 e2e_init
-e2e_require_cmd jq curl ss
+e2e_require_cmd jq curl ss promtool
 
 http_body() { e2e_in pod curl -s --max-time 3 "http://$LISTEN$1" || true; }
 http_code() {
@@ -109,6 +109,18 @@ docker_in pod network create --subnet 10.250.0.0/24 -o com.docker.network.driver
 wait_for 10 "a network outside the pools (10.250.0.0/24) joins the masquerade sources" \
   '[[ $(http_body /status | jq -r ".rules.sources | index(\"10.250.0.0/24\")") != null ]]'
 assert_eq "$TOKEN" "$(nested_fetch ci)" "a nested container on the ci network"
+
+e2e_step "/metrics, with probes and networks in it, passes promtool check metrics"
+# deploy/monitoring's rules and dashboard are checked against the names (tests/ship); this is
+# the format and the label values they match, from a sidecar that has probed and seen networks.
+http_body /metrics >"$E2E_TMP/metrics.txt"
+promtool check metrics <"$E2E_TMP/metrics.txt" >"$E2E_TMP/promtool.out" 2>&1 ||
+  e2e_fail "promtool check metrics: $(cat "$E2E_TMP/promtool.out")"
+e2e_pass "promtool check metrics ($(grep -c '^dind_netcfg_' "$E2E_TMP/metrics.txt") samples)"
+assert_eq 1 "$(sed -n "s/^dind_netcfg_probe_success{target=\"tcp $SERVER_IP:$PORT\"} //p" \
+  "$E2E_TMP/metrics.txt")" "dind_netcfg_probe_success{target=\"tcp $SERVER_IP:$PORT\"}"
+assert_eq 1500 "$(sed -n 's/^dind_netcfg_docker_network_mtu_bytes{network="kind",bridge="br-[0-9a-f]*"} //p' \
+  "$E2E_TMP/metrics.txt")" "dind_netcfg_docker_network_mtu_bytes of the kind network"
 
 e2e_step "dockerd restarts: docker0 goes and comes back; readiness recovers by itself"
 stop_dockerd pod
