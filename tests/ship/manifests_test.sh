@@ -125,6 +125,12 @@ check(dind["securityContext"].get("privileged") is True, "dind runs privileged (
 socket_group = sidecar["securityContext"].get("runAsGroup")
 check(f"--group={socket_group}" in dind.get("args", []),
       f"dockerd gives its API socket the sidecar's group {socket_group} (--group)")
+# docker:dind's dockerd-entrypoint.sh adds --host=tcp://0.0.0.0:2375 (2376 with TLS) to args that
+# begin with a flag: with DOCKER_TLS_CERTDIR empty, an unauthenticated root API on the pod IP.
+# Args that begin with `dockerd` are run as given.
+dind_args = dind.get("args", [])
+check(dind_args[:1] == ["dockerd"] and not any("tcp://" in arg for arg in dind_args),
+      f"dind's args begin with dockerd and open no TCP socket ({dind_args[:2]})")
 
 if failures:
     print(f"\nFAIL: manifests_test (deploy/kubernetes): {len(failures)} check(s) failed\n")
