@@ -453,9 +453,9 @@ def load_section(load, targets, judge):
     return "\n".join(lines)
 
 
-def ready_section(ready):
+def ready_section(ready, targets, judge):
     samples = ", ".join(fmt_ms(s["ready_ms"]) for s in ready["samples"])
-    return "\n".join([
+    lines = [
         "## 6. Time to ready",
         "",
         "A fresh `run --backend nft --probe-target PEER:8443` (probe interval and timeout at their",
@@ -472,11 +472,16 @@ def ready_section(ready):
         f"| {len(ready['samples'])} | {fmt_ms(ready['median_ms'])} | {fmt_ms(ready['min_ms'])} | "
         f"{fmt_ms(ready['max_ms'])} | {fmt_ms(ready['bridge_median_ms'])} |",
         "",
-        f"Every repetition: {samples}. The sidecar waits for link changes to settle for 100 ms",
-        "(README: netlink events are debounced) before it detects again and starts the probe,",
-        "so that is the floor; the rest is attaching the probe namespace to the bridge and one",
-        "TCP connect through the masquerade. The issue sets no bound for this one.",
-    ])
+        f"Every repetition: {samples}. The sidecar handles the first link change after a quiet",
+        "spell at once and the burst that follows once it is 5 ms quiet (100 ms after its start",
+        "at the latest: README, the sidecar's events), then detects again and starts the probe;",
+        "the rest is attaching the probe namespace to the bridge and one TCP connect through",
+        "the masquerade.",
+    ]
+    if judge:
+        targets.add("ready-median", "docker0 made until /readyz 200, median",
+                    fmt_ms(ready["median_ms"]), "≤ 20 ms", ready["median_ms"] <= 20)
+    return "\n".join(lines)
 
 
 ENTRYPOINT_KINDS = [
@@ -616,7 +621,7 @@ def benchmark_sections(args, sizes, machine, targets):
     for number, name, render in ((3, "repair.json", lambda r: repair_section(r, targets, judge)),
                                  (4, "idle.json", lambda r: idle_section(r, targets)),
                                  (5, "load.json", lambda r: load_section(r, targets, judge)),
-                                 (6, "ready.json", ready_section),
+                                 (6, "ready.json", lambda r: ready_section(r, targets, judge)),
                                  (7, "entrypoint.json",
                                   lambda r: entrypoint_section(r, targets, judge))):
         raw = read_json(args.data, name)
