@@ -140,7 +140,7 @@ class Chooser {
   Result<BackendDecision> Explicit(BackendKind kind, std::string_view requested_as) {
     DIND_RETURN_IF_ERROR(RequireAvailable(kernel_, kind, requested_as));
     return Finish({kind, ChoiceStep::kExplicit,
-                   Name(kind) + " was requested with --backend (or DIND_NETCFG_BACKEND)"});
+                   Name(kind) + " was requested with " + std::string(requested_as)});
   }
 
   std::optional<Verdict> ByKernel() const {
