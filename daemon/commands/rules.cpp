@@ -220,9 +220,7 @@ int RunCheck(const RulesFlags& flags, bool daemon_json_given, netcfg::NetlinkRea
   const bool ours_elsewhere = judged == decision.chosen && ours_in_other;
   const auto prove = [&decision, judged, &resolved]() -> Result<rules::ProofOutcome> {
     if (const auto& proven = decision.evidence(judged).proof) return *proven;
-    return rules::MakeTrafficProver(
-               rules::ProofBackendFactoryFor(resolved->requested.options, rules::kProofTimeout))
-        ->Prove(judged);
+    return rules::MakeRealTrafficProver(resolved->requested.options)->Prove(judged);
   };
   const core::RulesVerdict verdict =
       core::JudgeRules(judged, resolved->resolved.spec, *state, ours_elsewhere, prove);

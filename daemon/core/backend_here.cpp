@@ -67,8 +67,7 @@ Result<rules::BackendDecision> DecideBackendHere(const netcfg::KernelFacts& kern
   if (to_change_rules && refused(inputs.legacy_census) && refused(inputs.nft_census)) {
     return inputs.nft_census.error();
   }
-  auto prover = rules::MakeTrafficProver(
-      rules::ProofBackendFactoryFor(requested.options, rules::kProofTimeout), rules::kProofTimeout);
+  auto prover = rules::MakeRealTrafficProver(requested.options);
   return rules::ChooseBackend(inputs, *prover);
 }
 

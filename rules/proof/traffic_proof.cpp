@@ -130,9 +130,9 @@ Result<std::unique_ptr<MasqueradeBackend>> MakeBackend(BackendKind kind) {
   return BackendFactoryFor({})(kind);
 }
 
-BackendFactory ProofBackendFactoryFor(BackendOptions options, milliseconds proof_timeout) {
-  options.xtables_wait = std::min(options.xtables_wait, proof_timeout / 2);
-  return BackendFactoryFor(options);
+std::unique_ptr<BackendProver> MakeRealTrafficProver(BackendOptions options, milliseconds timeout) {
+  options.xtables_wait = std::min(options.xtables_wait, timeout / 2);
+  return MakeTrafficProver(BackendFactoryFor(options), timeout);
 }
 
 }  // namespace dind::rules

@@ -70,10 +70,10 @@ BackendFactory BackendFactoryFor(BackendOptions options);
 // The same with the default options.
 Result<std::unique_ptr<MasqueradeBackend>> MakeBackend(BackendKind kind);
 
-// The factory a traffic proof with `proof_timeout` runs: the xtables wait ends at half the
-// timeout at the latest, so a lock held too long fails the proof with the holder named
-// (XtablesLock says which PID) instead of the proof being killed without a reason.
-BackendFactory ProofBackendFactoryFor(BackendOptions options,
-                                      std::chrono::milliseconds proof_timeout);
+// The traffic prover of the real backends with `options`, killed after `timeout`. Its xtables
+// wait ends at half the timeout at the latest, so a lock held too long fails the proof with the
+// holder named (XtablesLock says which PID) instead of the proof being killed without a reason.
+std::unique_ptr<BackendProver> MakeRealTrafficProver(
+    BackendOptions options, std::chrono::milliseconds timeout = kProofTimeout);
 
 }  // namespace dind::rules

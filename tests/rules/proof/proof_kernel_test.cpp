@@ -299,8 +299,7 @@ TEST_F(ProofKernelTest, AHeldXtablesLockFailsTheProofNamingItsHolder) {
   ASSERT_TRUE(held.ok()) << held.error().Message();
   const BackendOptions patient{.xtables_wait = std::chrono::seconds(30)};
   Result<ProofOutcome> outcome =
-      MakeTrafficProver(ProofBackendFactoryFor(patient, milliseconds(2000)), milliseconds(2000))
-          ->Prove(BackendKind::kLegacy);
+      MakeRealTrafficProver(patient, milliseconds(2000))->Prove(BackendKind::kLegacy);
   ::unsetenv("XTABLES_LOCKFILE");
   ::unlink(lock_path.c_str());
   ASSERT_TRUE(outcome.ok()) << outcome.error().Message();
