@@ -34,19 +34,11 @@ import yaml
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import k8s_schema  # noqa: E402
+from checks import check, finish  # noqa: E402
 
 source, scrape_path, promtool = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
 listen_port = int(sys.argv[4].rsplit(":", 1)[1])
 monitoring = source / "deploy" / "monitoring"
-failures = []
-
-
-def check(condition, what):
-    print(("    ok: " if condition else "    FAIL: ") + what)
-    if not condition:
-        failures.append(what)
-    return condition
-
 
 # --- what the sidecar exports -------------------------------------------------------------
 
@@ -409,7 +401,4 @@ check(
     "the rules wrapped as a PrometheusRule validate against its CRD",
 )
 
-if failures:
-    print(f"\n    monitoring_test.py: {len(failures)} check(s) failed")
-    sys.exit(1)
-print("\n    monitoring_test.py: all checks passed")
+finish("monitoring_test.py")

@@ -38,20 +38,13 @@ import yaml
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import k8s_schema  # noqa: E402
+from checks import check, finish  # noqa: E402
 
 source, binary, kubectl = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 recipes = source / "deploy" / "recipes"
 version = re.search(
     r"^project\(dind-netcfg VERSION ([0-9.]+)", (source / "CMakeLists.txt").read_text(), re.M
 ).group(1)
-failures = []
-
-
-def check(condition, what):
-    print(("    ok: " if condition else "    FAIL: ") + what)
-    if not condition:
-        failures.append(what)
-    return condition
 
 
 # --- what the binary and the image really are ---------------------------------------------
@@ -733,7 +726,4 @@ check(
     "each recipe's section says which runner versions it was written for",
 )
 
-if failures:
-    print(f"\n    recipes_test.py: {len(failures)} check(s) failed")
-    sys.exit(1)
-print("\n    recipes_test.py: all checks passed")
+finish("recipes_test.py")
