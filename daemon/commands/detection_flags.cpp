@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/commands/detection_flags.h"
 
+#include "common/log.h"
 #include "daemon/commands/flags.h"
 #include "daemon/core/detect_here.h"
 
@@ -19,6 +20,10 @@ void AddDetectionFlags(CLI::App& command, DetectionFlags& flags) {
       ->delimiter(',');
   AddOption(command, "--dockerd-version", "VERSION|auto", flags.dockerd_version,
             "dockerd version the file is for: 'auto' reads it from dockerd's binary")
+      ->default_str("auto");
+  AddOption(command, "--ipv6", "auto|on|off", flags.ipv6,
+            "IPv6 for nested networks: 'auto' gives it when the pod has IPv6 egress (daemon.json "
+            "ipv6, fixed-cidr-v6, ip6tables and an IPv6 pool, with NAT66)")
       ->default_str("auto");
   AddOption(command, "--cgroup-parent", "PATH", flags.cgroup_parent,
             "cgroup-parent to write for dockerd (an absolute path); without it init and run "
@@ -59,6 +64,13 @@ Result<netcfg::DetectOptions> ParseDetectionFlags(const DetectionFlags& flags) {
                                options.dockerd_version + "' is not a version",
                            "write it like 24.0.7, or use auto");
   }
+  const auto ipv6 = netcfg::ParseIpv6Mode(flags.ipv6);
+  if (!ipv6) {
+    return Error::BadInput("--ipv6 (" + EnvName("--ipv6") + ") value '" + flags.ipv6 +
+                               "' is not auto, on or off",
+                           "use auto (IPv6 when the pod has IPv6 egress), on or off");
+  }
+  options.ipv6 = *ipv6;
   if (!flags.cgroup_parent.empty()) {
     if (auto wrong = netcfg::CheckCgroupParentValue(flags.cgroup_parent)) {
       return Error::BadInput("--cgroup-parent (" + EnvName("--cgroup-parent") + ") value '" +
@@ -76,7 +88,12 @@ Result<netcfg::DetectionReport> RunDetection(const DetectionFlags& flags,
                                              netcfg::NetlinkReader& netlink) {
   auto options = ParseDetectionFlags(flags);
   if (!options) return options.error();
-  return core::DetectHere(netlink, flags.sources, *options);
+  auto report = core::DetectHere(netlink, flags.sources, *options);
+  // Also in the report; the log is where an operator looks first.
+  if (report) {
+    for (const auto& warning : report->warnings) log::Warn(warning);
+  }
+  return report;
 }
 
 }  // namespace dind::cli

@@ -17,6 +17,7 @@ struct DetectionFlags {
   std::string reserve = "0";
   std::vector<std::string> avoid;
   std::string dockerd_version = "auto";
+  std::string ipv6 = "auto";
   std::string cgroup_parent;  // --cgroup-parent; empty: none given
   netcfg::FactSources sources;
   std::string command;  // the subcommand the flags belong to ("init"), set by AddDetectionFlags

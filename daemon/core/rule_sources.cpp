@@ -39,6 +39,10 @@ Result<Cidr> ParseDaemonJsonCidr(const nlohmann::json& value, const std::string&
   return *cidr;
 }
 
+std::string_view UplinkName(const netcfg::DetectionReport& report) {
+  return report.uplinks.ipv4 ? "IPv4 uplink (default route)" : "IPv6 uplink (default route)";
+}
+
 }  // namespace
 
 Result<std::vector<Cidr>> DockerNetworksFromDaemonJson(std::string_view text, std::string_view path,
@@ -54,6 +58,11 @@ Result<std::vector<Cidr>> DockerNetworksFromDaemonJson(std::string_view text, st
     auto bip = ParseDaemonJsonCidr(json["bip"], "bip", path, names);
     if (!bip) return bip.error();
     networks.push_back(*bip);
+  }
+  if (json.contains("fixed-cidr-v6")) {
+    auto fixed = ParseDaemonJsonCidr(json["fixed-cidr-v6"], "fixed-cidr-v6", path, names);
+    if (!fixed) return fixed.error();
+    networks.push_back(*fixed);
   }
   if (json.contains("default-address-pools")) {
     const auto& pools = json["default-address-pools"];
@@ -98,11 +107,18 @@ std::vector<Cidr> NetworksFromPools(const netcfg::PoolDecision& pools) {
   return Unique(networks);
 }
 
+std::vector<Cidr> NetworksFromReport(const netcfg::DetectionReport& report) {
+  std::vector<Cidr> networks = NetworksFromPools(report.pools);
+  if (report.ipv6.fixed_cidr_v6) networks.push_back(*report.ipv6.fixed_cidr_v6);
+  if (report.ipv6.pool) networks.push_back(report.ipv6.pool->base);
+  return networks;
+}
+
 ResolvedSpec SpecForReport(const netcfg::DetectionReport& report) {
-  // Detection refuses a namespace without an IPv4 uplink, so the report always has one.
-  return {{NetworksFromPools(report.pools), report.uplinks.ipv4->interface},
-          "init's bip network and default-address-pools",
-          "IPv4 uplink (default route)"};
+  return {{NetworksFromReport(report), report.primary_uplink().interface},
+          report.ipv6.enabled ? "init's bip network, fixed-cidr-v6 and default-address-pools"
+                              : "init's bip network and default-address-pools",
+          std::string(UplinkName(report))};
 }
 
 Result<std::string> ResolveOutInterface(const std::string& requested,
@@ -117,14 +133,15 @@ Result<std::string> ResolveOutInterface(const std::string& requested,
         "name one of: " + Join(names, ", ") + "; or leave it out to use the IPv4 uplink");
   }
   const netcfg::Uplinks uplinks = netcfg::FindUplinks(network);
-  if (!uplinks.ipv4) {
+  if (!uplinks.ipv4 && !uplinks.ipv6) {
     return Error::Environment(
-        "no IPv4 default route in this network namespace, so there is no uplink to masquerade "
-        "nested containers out of",
+        "no default route (IPv4 or IPv6) in this network namespace, so there is no uplink to "
+        "masquerade nested containers out of",
         "run dind-netcfg in the DinD pod's network namespace, or name the interface with " +
             name.name);
   }
-  return uplinks.ipv4->interface;
+  // An IPv6-only pod masquerades out of its IPv6 uplink.
+  return uplinks.ipv4 ? uplinks.ipv4->interface : uplinks.ipv6->interface;
 }
 
 Result<ResolvedSpec> ResolveMasqueradeSpec(const SourcesRequest& request,
@@ -134,8 +151,10 @@ Result<ResolvedSpec> ResolveMasqueradeSpec(const SourcesRequest& request,
       ResolveOutInterface(request.out_interface, network, request.names.out_interface);
   if (!out_interface) return out_interface.error();
   resolved.spec.out_interface = *out_interface;
-  resolved.out_interface_from = request.out_interface.empty() ? "IPv4 uplink (default route)"
-                                                              : request.names.out_interface.name;
+  resolved.out_interface_from =
+      !request.out_interface.empty()       ? request.names.out_interface.name
+      : netcfg::FindUplinks(network).ipv4 ? "IPv4 uplink (default route)"
+                                           : "IPv6 uplink (default route)";
 
   if (!request.explicit_sources.empty()) {
     resolved.spec.sources = Unique(request.explicit_sources);

@@ -4,10 +4,11 @@
 //
 // Sources, first found wins:
 //   1. the sources named explicitly (`rules --source CIDR...`), overriding everything;
-//   2. the daemon.json `init` wrote (default /etc/docker/daemon.json): the network of "bip" and
-//      the base of every "default-address-pools" entry;
+//   2. the daemon.json `init` wrote (default /etc/docker/daemon.json): the network of "bip",
+//      "fixed-cidr-v6" and the base of every "default-address-pools" entry;
 //   3. the networks of the docker bridges present (links docker0 and br-*), link-local excluded.
-// The out-interface is the one named (it must exist) or the IPv4 uplink (default route).
+// The out-interface is the one named (it must exist) or the IPv4 uplink (default route); the
+// IPv6 uplink in an IPv6-only pod.
 // Messages name each input as the caller calls it (SourceInputNames), never a flag of their own.
 #pragma once
 
@@ -68,8 +69,11 @@ std::vector<Cidr> DockerBridgeNetworks(const netcfg::NetworkSnapshot& network,
 
 // What `init` just decided: the default bridge's network and the pool bases.
 std::vector<Cidr> NetworksFromPools(const netcfg::PoolDecision& pools);
+// The same and, when IPv6 is given to nested networks, fixed-cidr-v6 and the IPv6 pool base.
+std::vector<Cidr> NetworksFromReport(const netcfg::DetectionReport& report);
 
-// What init and run's start install: the networks `report` decided, out of its IPv4 uplink.
+// What init and run's start install: the networks `report` decided, out of its primary uplink
+// (IPv4's, or IPv6's in an IPv6-only pod).
 ResolvedSpec SpecForReport(const netcfg::DetectionReport& report);
 
 // `requested` when it is a link here (else kBadInput naming `name` and the links there are),

@@ -98,9 +98,8 @@ void Reconciler::OnNetworkChanged() {
 }
 
 rules::MasqueradeSpec Reconciler::WantedSpec() const {
-  // Detection refuses a namespace without an IPv4 uplink, so the report always has one.
   return {MasqueradeSources(pool_networks_, state_.docker.networks),
-          state_.report->uplinks.ipv4->interface};
+          state_.report->primary_uplink().interface};
 }
 
 Status Reconciler::ApplyRules() {

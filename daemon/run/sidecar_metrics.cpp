@@ -29,7 +29,14 @@ Result<SidecarMetrics> SidecarMetrics::Create(metrics::Registry& registry) {
   };
   DIND_RETURN_IF_ERROR(gauge(m.ready_, "dind_netcfg_ready", "1 when /readyz answers 200"));
   DIND_RETURN_IF_ERROR(
-      gauge(m.uplink_mtu_, "dind_netcfg_uplink_mtu_bytes", "MTU of the pod's IPv4 uplink"));
+      gauge(m.uplink_mtu_, "dind_netcfg_uplink_mtu_bytes",
+            "MTU of the pod's uplink the docker MTU was sized from (the narrower family's)"));
+  DIND_RETURN_IF_ERROR(gauge(m.pod_families_, "dind_netcfg_pod_families_info",
+                             "the pod's address families with egress", {"families"}));
+  DIND_RETURN_IF_ERROR(gauge(m.nested_egress_, "dind_netcfg_nested_egress_possible",
+                             "1 when nested containers' traffic of the family has a way out of "
+                             "the pod (IPv4 in an IPv6-only pod has none)",
+                             {"family"}));
   DIND_RETURN_IF_ERROR(gauge(m.docker_mtu_, "dind_netcfg_docker_mtu_bytes",
                              "MTU daemon.json gives nested docker networks"));
   DIND_RETURN_IF_ERROR(gauge(m.overlay_overhead_, "dind_netcfg_overlay_overhead_bytes",
@@ -82,6 +89,9 @@ void SidecarMetrics::Refresh(const SidecarState& state, const probe::ProberStatu
     uplink_mtu_->Set(state.report->mtu.uplink);
     docker_mtu_->Set(state.report->mtu.docker);
     overlay_overhead_->Set(state.report->overlay.overhead_bytes);
+    pod_families_->Set({std::string(netcfg::PodFamiliesName(state.report->families))}, 1);
+    nested_egress_->Set({"ipv4"}, state.report->egress.ipv4 ? 1 : 0);
+    nested_egress_->Set({"ipv6"}, state.report->ipv6.enabled && state.report->egress.ipv6 ? 1 : 0);
   }
   daemon_json_written_->Set(state.daemon_json.written ? 1 : 0);
   CatchUp(*daemon_json_writes_, state.daemon_json.writes, counted_writes_);

@@ -34,6 +34,8 @@ class SidecarMetrics {
   metrics::Gauge* uplink_mtu_ = nullptr;
   metrics::Gauge* docker_mtu_ = nullptr;
   metrics::Gauge* overlay_overhead_ = nullptr;
+  metrics::Gauge* pod_families_ = nullptr;
+  metrics::Gauge* nested_egress_ = nullptr;
   metrics::Gauge* daemon_json_written_ = nullptr;
   metrics::Counter* daemon_json_writes_ = nullptr;
   metrics::Gauge* restart_required_ = nullptr;

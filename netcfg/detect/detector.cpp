@@ -33,19 +33,36 @@ OrderedJson OptionalString(const std::optional<std::string>& value) {
 Result<DetectionReport> Detect(const SystemFacts& facts, const DetectOptions& options) {
   DetectionReport report;
   report.uplinks = FindUplinks(facts.network);
-  if (!report.uplinks.ipv4) {
+  report.egress = FindFamilyEgress(facts.network, report.uplinks);
+  const auto families = report.egress.families();
+  if (!families) {
     return Error::Environment(
-        "no IPv4 default route in this network namespace, so there is no uplink to size the "
-        "docker MTU from",
+        "no default route with a global address in this network namespace (neither IPv4 nor "
+        "IPv6), so there is no uplink to size the docker MTU from",
         "run dind-netcfg in the DinD pod's network namespace (as its init container or "
         "sidecar), after the CNI has set up eth0");
   }
-  const Uplink& uplink = *report.uplinks.ipv4;
-  report.overlay = DetectOverlay(facts, uplink);
-  report.warnings = report.overlay.warnings;
-  auto mtu = DecideMtu(uplink, report.overlay, options.mtu);
-  if (!mtu) return mtu.error();
-  report.mtu = std::move(mtu).value();
+  report.families = *families;
+  // The docker MTU must fit every family's way out: decided per uplink, the lowest wins.
+  const Uplink* lowest_uplink = nullptr;
+  for (const auto* uplink : {report.egress.ipv4 ? &*report.uplinks.ipv4 : nullptr,
+                             report.egress.ipv6 ? &*report.uplinks.ipv6 : nullptr}) {
+    if (uplink == nullptr) continue;
+    OverlayEvidence overlay = DetectOverlay(facts, *uplink);
+    auto mtu = DecideMtu(*uplink, overlay, options.mtu);
+    if (!mtu) return mtu.error();
+    if (lowest_uplink == nullptr) {
+      report.warnings = overlay.warnings;
+    } else if (mtu->docker < report.mtu.docker) {
+      mtu->reason = "the IPv6 uplink is the narrower way out: " + mtu->reason;
+    } else {
+      continue;
+    }
+    lowest_uplink = uplink;
+    report.overlay = std::move(overlay);
+    report.mtu = std::move(mtu).value();
+  }
+  if (report.families == PodFamilies::kIPv6Only) report.warnings.push_back(Ipv6OnlyPodProblem());
   report.kernel = DetectKernel(facts);
   report.cgroup_nesting = PlanCgroupNesting(facts, options.cgroup.reader);
   report.cgroup =
@@ -56,12 +73,11 @@ Result<DetectionReport> Detect(const SystemFacts& facts, const DetectOptions& op
   auto dockerd = DecideDockerd(options.dockerd_version, facts.dockerd_version);
   if (!dockerd) return dockerd.error();
   report.dockerd = std::move(dockerd).value();
+  auto ipv6 = DecideIpv6(options.ipv6, report.egress, report.dockerd.version, report.pools.avoided);
+  if (!ipv6) return ipv6.error();
+  report.ipv6 = std::move(ipv6).value();
+  if (report.ipv6.enabled && !report.egress.ipv6) report.warnings.push_back(report.ipv6.reason);
 
-  if (report.uplinks.ipv6 && report.uplinks.ipv6->mtu < report.mtu.docker) {
-    report.warnings.push_back("IPv6 uplink " + report.uplinks.ipv6->interface + " has MTU " +
-                              std::to_string(report.uplinks.ipv6->mtu) + ", below the docker MTU " +
-                              std::to_string(report.mtu.docker));
-  }
   if (!report.dockerd.supports_default_network_opts) {
     report.warnings.push_back(
         "dockerd " + report.dockerd.version.ToString() +
@@ -105,7 +121,17 @@ std::vector<KeyUpdate> PlanDaemonJson(const DetectionReport& report) {
   for (const auto& pool : report.pools.default_address_pools) {
     pools.push_back({{"base", pool.base.ToString()}, {"size", pool.size}});
   }
+  if (report.ipv6.pool) {
+    pools.push_back({{"base", report.ipv6.pool->base.ToString()}, {"size", report.ipv6.pool->size}});
+  }
   updates.push_back({{"default-address-pools"}, pools});
+  // The IPv6 keys are owned only when IPv6 is given: a user's own "ipv6" is kept otherwise.
+  if (report.ipv6.enabled) {
+    updates.push_back({{"ipv6"}, OrderedJson(true)});
+    updates.push_back({{"fixed-cidr-v6"}, OrderedJson(report.ipv6.fixed_cidr_v6->ToString())});
+    updates.push_back({{"ip6tables"}, OrderedJson(true)});
+    if (report.ipv6.experimental) updates.push_back({{"experimental"}, OrderedJson(true)});
+  }
   // cgroup-parent is only owned when detection decided one: a user's own choice is kept.
   if (report.cgroup.parent) {
     updates.push_back({{"cgroup-parent"}, OrderedJson(*report.cgroup.parent)});
@@ -117,6 +143,12 @@ OrderedJson ReportToJson(const DetectionReport& report) {
   OrderedJson json;
   json["uplink"] = {{"ipv4", UplinkToJson(report.uplinks.ipv4)},
                     {"ipv6", UplinkToJson(report.uplinks.ipv6)}};
+  json["families"] = PodFamiliesName(report.families);
+  json["nested_egress"] = {
+      {"ipv4", report.egress.ipv4},
+      {"ipv6", report.ipv6.enabled && report.egress.ipv6},
+      {"problem", report.families == PodFamilies::kIPv6Only ? OrderedJson(Ipv6OnlyPodProblem())
+                                                            : OrderedJson(nullptr)}};
   json["overlay"] = {{"overhead_bytes", report.overlay.overhead_bytes},
                      {"kind", report.overlay.kind},
                      {"evidence", report.overlay.evidence},
@@ -160,21 +192,35 @@ OrderedJson ReportToJson(const DetectionReport& report) {
       {"read_from", report.dockerd.read_from},
       {"supports_default_network_opts", report.dockerd.supports_default_network_opts},
       {"reason", report.dockerd.reason}};
+  json["ipv6"] = {
+      {"mode", Ipv6ModeName(report.ipv6.mode)},
+      {"enabled", report.ipv6.enabled},
+      {"fixed_cidr_v6", report.ipv6.fixed_cidr_v6 ? OrderedJson(report.ipv6.fixed_cidr_v6->ToString())
+                                                  : OrderedJson(nullptr)},
+      {"pool", report.ipv6.pool ? OrderedJson({{"base", report.ipv6.pool->base.ToString()},
+                                               {"size", report.ipv6.pool->size}})
+                                : OrderedJson(nullptr)},
+      {"experimental", report.ipv6.experimental},
+      {"reason", report.ipv6.reason}};
   json["warnings"] = report.warnings;
   return json;
 }
 
 std::string ReportToText(const DetectionReport& report) {
-  const Uplink& uplink = *report.uplinks.ipv4;
   std::string text;
   const auto line = [&text](const std::string& label, const std::string& value) {
     text += label + std::string(label.size() < 12 ? 12 - label.size() : 1, ' ') + value + "\n";
   };
-  line("uplink", uplink.interface + " MTU " + std::to_string(uplink.mtu) +
-                     (uplink.gateway ? " via " + uplink.gateway->ToString() : std::string()));
+  line("families", std::string(PodFamiliesName(report.families)));
+  if (report.uplinks.ipv4) {
+    const Uplink& uplink = *report.uplinks.ipv4;
+    line("uplink", uplink.interface + " MTU " + std::to_string(uplink.mtu) +
+                       (uplink.gateway ? " via " + uplink.gateway->ToString() : std::string()));
+  }
   if (report.uplinks.ipv6) {
-    line("uplink6",
-         report.uplinks.ipv6->interface + " MTU " + std::to_string(report.uplinks.ipv6->mtu));
+    const Uplink& uplink = *report.uplinks.ipv6;
+    line("uplink6", uplink.interface + " MTU " + std::to_string(uplink.mtu) +
+                        (uplink.gateway ? " via " + uplink.gateway->ToString() : std::string()));
   }
   line("overlay", std::to_string(report.overlay.overhead_bytes) + " bytes [" +
                       report.overlay.evidence + "] " + report.overlay.detail);
@@ -210,6 +256,8 @@ std::string ReportToText(const DetectionReport& report) {
       report.dockerd.read_from.empty() ? report.dockerd.source : report.dockerd.read_from;
   line("dockerd", report.dockerd.version.ToString() + " [" + read_from + "] " +
                       report.dockerd.reason);
+  line("ipv6", std::string(report.ipv6.enabled ? "on" : "off") + " (--ipv6 " +
+                   std::string(Ipv6ModeName(report.ipv6.mode)) + "): " + report.ipv6.reason);
   for (const auto& warning : report.warnings) line("warning", warning);
   return text;
 }

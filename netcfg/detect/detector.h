@@ -10,6 +10,7 @@
 #include "netcfg/detect/cgroup_nesting.h"
 #include "netcfg/detect/dockerd.h"
 #include "netcfg/detect/facts.h"
+#include "netcfg/detect/ipv6.h"
 #include "netcfg/detect/kernel.h"
 #include "netcfg/detect/network_path.h"
 #include "netcfg/detect/pools.h"
@@ -20,6 +21,7 @@ struct DetectOptions {
   MtuOptions mtu;
   std::vector<Cidr> avoid;
   std::string dockerd_version = "auto";
+  Ipv6Mode ipv6 = Ipv6Mode::kAuto;
   // Who reads the facts and what it may write as cgroup-parent (--cgroup-parent; the
   // entrypoint sets runs_dockerd).
   CgroupParentOptions cgroup;
@@ -27,6 +29,8 @@ struct DetectOptions {
 
 struct DetectionReport {
   Uplinks uplinks;
+  FamilyEgress egress;
+  PodFamilies families = PodFamilies::kIPv4Only;
   OverlayEvidence overlay;
   MtuDecision mtu;
   KernelFacts kernel;
@@ -36,7 +40,12 @@ struct DetectionReport {
   std::optional<CgroupNestingReport> cgroup_applied;
   PoolDecision pools;
   DockerdDecision dockerd;
+  Ipv6Decision ipv6;
   std::vector<std::string> warnings;
+
+  // The uplink the masquerade leaves by and the MTU starts from: IPv4's, else IPv6's (an
+  // IPv6-only pod). Detect fails when there is neither.
+  const Uplink& primary_uplink() const { return uplinks.ipv4 ? *uplinks.ipv4 : *uplinks.ipv6; }
 };
 
 Result<DetectionReport> Detect(const SystemFacts& facts, const DetectOptions& options);

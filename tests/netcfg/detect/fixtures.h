@@ -44,4 +44,23 @@ inline SystemFacts PodFacts(std::uint32_t eth0_mtu = 1500) {
   return facts;
 }
 
+// PodFacts with IPv6 too: 2001:db8:1::5/64 on eth0 and a default route via fe80::1.
+inline SystemFacts DualStackPodFacts(std::uint32_t eth0_mtu = 1500) {
+  SystemFacts facts = PodFacts(eth0_mtu);
+  facts.network.addresses.push_back(Address(2, "2001:db8:1::5/64"));
+  facts.network.addresses.push_back(Address(2, "fe80::5/64"));
+  facts.network.routes.push_back(Route("::/0", 2, "fe80::1"));
+  facts.network.routes.push_back(Route("2001:db8:1::/64", 2));
+  return facts;
+}
+
+// An IPv6-only pod: eth0 with 2001:db8:1::5/64 and only an IPv6 default route.
+inline SystemFacts Ipv6OnlyPodFacts(std::uint32_t eth0_mtu = 1500) {
+  SystemFacts facts = PodFacts(eth0_mtu);
+  facts.network.addresses = {Address(1, "127.0.0.1/8"), Address(1, "::1/128"),
+                             Address(2, "2001:db8:1::5/64"), Address(2, "fe80::5/64")};
+  facts.network.routes = {Route("::/0", 2, "fe80::1"), Route("2001:db8:1::/64", 2)};
+  return facts;
+}
+
 }  // namespace dind::netcfg::testing
