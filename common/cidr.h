@@ -27,6 +27,10 @@ class IpAddress {
   const std::array<std::uint8_t, 16>& bytes() const { return bytes_; }
   std::uint32_t v4_host_order() const;
   int max_prefix() const { return is_v4() ? 32 : 128; }
+  // fe80::/10: on every IPv6 link and never routed off it.
+  bool is_ipv6_link_local() const {
+    return !is_v4() && bytes_[0] == 0xfe && (bytes_[1] & 0xc0) == 0x80;
+  }
   std::string ToString() const;
 
   bool operator==(const IpAddress&) const = default;

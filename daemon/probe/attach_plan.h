@@ -10,6 +10,12 @@
 // Packets from the probe namespace take the nested containers' path: through the bridge, the
 // pod's forwarding and masquerade rules, and the docker MTU.
 //
+// When dockerd gave the bridge IPv6 too ("ipv6": true with "fixed-cidr-v6": docker0 gets e.g.
+// fd00:db8:1::1/64), the probe's eth0 also gets the last address of that network
+// (fd00:db8:1::ffff:ffff:ffff:ffff) and an IPv6 default route via the bridge's address, so the
+// probes can test the nested containers' IPv6 path as well. An IPv4-only bridge gives an
+// IPv4-only probe.
+//
 // The reserved address is the LAST usable address of the bridge network, because dockerd's
 // IPAM starts at the bottom of the range. dockerd allocates serially (it continues above the
 // last address it handed out and wraps around), so a long-lived pod that starts many
@@ -29,12 +35,20 @@
 
 namespace dind::probe {
 
+// The bridge's IPv6 network, from its first global (not link-local) IPv6 address.
+struct BridgeIpv6 {
+  Cidr network;       // fd00:db8:1::/64
+  IpAddress gateway;  // fd00:db8:1::1: the containers' IPv6 default gateway
+  bool operator==(const BridgeIpv6&) const = default;
+};
+
 struct BridgeFacts {
   std::string name;   // "docker0"
   int index = 0;      // ifindex, which changes when the bridge is deleted and made again
   Cidr network;       // 172.17.0.0/16, from the bridge's IPv4 address
   IpAddress gateway;  // 172.17.0.1: the bridge's own address, the containers' default gateway
   std::uint32_t mtu = 0;
+  std::optional<BridgeIpv6> ipv6;  // nullopt: dockerd gave the bridge no IPv6 network
   bool operator==(const BridgeFacts&) const = default;
 };
 
@@ -51,11 +65,12 @@ struct BridgeLookup {
 };
 
 // The bridge `name` in a snapshot of the pod namespace; its first IPv4 address gives network
-// and gateway.
+// and gateway, its first global IPv6 address (link-local fe80::/10 ones skipped) the IPv6 ones.
 BridgeLookup FindBridge(const netcfg::NetworkSnapshot& pod, const std::string& name);
 
-// The last usable address of `network` (172.17.255.254 for 172.17.0.0/16), or the one below
-// when that is the gateway. kBadInput for IPv6 and for networks with no room (/31, /32).
+// The last usable address of `network` (172.17.255.254 for 172.17.0.0/16; IPv6 has no broadcast
+// address: fd00:db8:1::ffff:ffff:ffff:ffff for fd00:db8:1::/64), or the one below when that is
+// the gateway. kBadInput for networks with no room (IPv4 /30 and smaller, IPv6 /127 and /128).
 Result<IpAddress> ReservedProbeAddress(const Cidr& network, const IpAddress& gateway);
 
 // The lower half of `network` (172.17.0.0/17 for 172.17.0.0/16): as dockerd's "fixed-cidr" it
@@ -72,13 +87,14 @@ struct AttachPlan {
   std::string host_link;
   std::string probe_link;
   IpAddress probe_address;
+  std::optional<IpAddress> probe_address_v6;  // when the bridge has IPv6
   Cidr suggested_fixed_cidr;
   // The veth is made from the pod; its peer goes straight into the probe namespace.
   netcfg::WiringPlan steps;
 };
 
-// The plan for attaching slot `slot` to `bridge`; kBadInput when the bridge's network leaves no
-// address to reserve.
+// The plan for attaching slot `slot` to `bridge`, with IPv6 when the bridge has it; kBadInput
+// when a network of the bridge leaves no address to reserve.
 Result<AttachPlan> PlanAttachment(const BridgeFacts& bridge, int slot = 0);
 
 // What to do about the attachment, given the bridge now and what the probe is attached to.

@@ -5,6 +5,7 @@
 #include <time.h>  // before linux/errqueue.h, which needs struct timespec
 #include <linux/errqueue.h>
 // clang-format on
+#include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -32,6 +33,52 @@ Status SetIntOption(int fd, int level, int name, int value, const char* what) {
   return OkStatus();
 }
 
+// The IPv4 socket options; connected to `target`.
+Status SetUpIpv4(int fd, const IpAddress& target) {
+  // PROBE sets DF but sends at the interface MTU even after the kernel learned a smaller path
+  // MTU, so every size asks the path itself.
+  DIND_RETURN_IF_ERROR(SetIntOption(fd, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_PROBE,
+                                    "IP_MTU_DISCOVER=IP_PMTUDISC_PROBE"));
+  DIND_RETURN_IF_ERROR(SetIntOption(fd, IPPROTO_IP, IP_RECVERR, 1, "IP_RECVERR"));
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  std::memcpy(&peer.sin_addr, target.bytes().data(), 4);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&peer), sizeof(peer)) != 0) {
+    return Error::FromErrno("path-MTU probe: connecting the raw ICMP socket to " +
+                            target.ToString());
+  }
+  return OkStatus();
+}
+
+// The IPv6 counterparts; connected to `target`.
+Status SetUpIpv6(int fd, const IpAddress& target) {
+  // As for IPv4: never fragment locally, and size by the interface, not a learned path MTU.
+  DIND_RETURN_IF_ERROR(SetIntOption(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_PROBE,
+                                    "IPV6_MTU_DISCOVER=IPV6_PMTUDISC_PROBE"));
+  DIND_RETURN_IF_ERROR(SetIntOption(fd, IPPROTO_IPV6, IPV6_RECVERR, 1, "IPV6_RECVERR"));
+  // A raw ICMPv6 socket sees neighbour discovery and every other ICMPv6 message too; only echo
+  // replies are read. Errors (Packet Too Big) come through the error queue regardless.
+  icmp6_filter filter{};
+  ICMP6_FILTER_SETBLOCKALL(&filter);
+  ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &filter);
+  if (::setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof(filter)) != 0) {
+    return Error::FromErrno("path-MTU probe: setting ICMP6_FILTER on the raw ICMPv6 socket");
+  }
+  sockaddr_in6 peer{};
+  peer.sin6_family = AF_INET6;
+  std::memcpy(&peer.sin6_addr, target.bytes().data(), 16);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&peer), sizeof(peer)) != 0) {
+    return Error::FromErrno("path-MTU probe: connecting the raw ICMPv6 socket to " +
+                            target.ToString());
+  }
+  return OkStatus();
+}
+
+Family FamilyOf(const std::string& address) {
+  auto parsed = IpAddress::Parse(address);
+  return parsed.ok() ? parsed->family() : Family::kIPv4;
+}
+
 std::uint16_t Get16(std::span<const std::uint8_t> bytes, std::size_t at) {
   return static_cast<std::uint16_t>((bytes[at] << 8) | bytes[at + 1]);
 }
@@ -45,37 +92,27 @@ Result<std::shared_ptr<RawEchoSender>> RawEchoSender::Create(asio::io_context& i
                                                              std::uint16_t id,
                                                              std::chrono::milliseconds timeout) {
   const int fd = raw_fd.get();
-  // PROBE sets DF but sends at the interface MTU even after the kernel learned a smaller path
-  // MTU, so every size asks the path itself.
-  DIND_RETURN_IF_ERROR(SetIntOption(fd, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_PROBE,
-                                    "IP_MTU_DISCOVER=IP_PMTUDISC_PROBE"));
-  DIND_RETURN_IF_ERROR(SetIntOption(fd, IPPROTO_IP, IP_RECVERR, 1, "IP_RECVERR"));
-  sockaddr_in peer{};
-  peer.sin_family = AF_INET;
-  std::memcpy(&peer.sin_addr, target.bytes().data(), 4);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&peer), sizeof(peer)) != 0) {
-    return Error::FromErrno("path-MTU probe: connecting the raw ICMP socket to " +
-                            target.ToString());
-  }
-  auto sender = std::make_shared<RawEchoSender>(io, id, timeout);
+  DIND_RETURN_IF_ERROR(target.is_v4() ? SetUpIpv4(fd, target) : SetUpIpv6(fd, target));
+  auto sender = std::make_shared<RawEchoSender>(io, target.family(), id, timeout);
   error_code error;
-  sender->socket_.assign(asio::ip::icmp::v4(), fd, error);
+  sender->socket_.assign(target.is_v4() ? asio::ip::icmp::v4() : asio::ip::icmp::v6(), fd, error);
   if (error)
     return Error::Environment("path-MTU probe: adopting the raw ICMP socket", error.value());
   raw_fd.release();
   return sender;
 }
 
-RawEchoSender::RawEchoSender(asio::io_context& io, std::uint16_t id,
+RawEchoSender::RawEchoSender(asio::io_context& io, Family family, std::uint16_t id,
                              std::chrono::milliseconds echo_timeout)
-    : io_(io), socket_(io), timer_(io), id_(id), echo_timeout_(echo_timeout) {}
+    : io_(io), family_(family), socket_(io), timer_(io), id_(id), echo_timeout_(echo_timeout) {}
 
 void RawEchoSender::Send(int packet_size, std::function<void(EchoResult)> done) {
   if (cancelled_) return;
   const std::uint16_t sequence = ++sequence_;
   pending_ = std::move(done);
-  const auto request =
-      BuildEchoRequest(id_, sequence, static_cast<std::size_t>(std::max(packet_size, 0)));
+  const auto size = static_cast<std::size_t>(std::max(packet_size, 0));
+  const auto request = family_ == Family::kIPv4 ? BuildEchoRequest(id_, sequence, size)
+                                                : BuildEcho6Request(id_, sequence, size);
   error_code error;
   socket_.send(asio::buffer(request), 0, error);
   if (error) {
@@ -117,7 +154,9 @@ void RawEchoSender::Receive() {
           if (auto mtu = self->DrainErrors()) {
             self->Complete(sequence, {EchoResult::Kind::kFragmentationNeeded, *mtu});
           }
-        } else if (MatchEchoReply(std::span(self->buffer_.data(), n), self->id_, sequence)) {
+        } else if (const auto reply = std::span(self->buffer_.data(), n);
+                   self->family_ == Family::kIPv4 ? MatchEchoReply(reply, self->id_, sequence)
+                                                  : MatchEcho6Reply(reply, self->id_, sequence)) {
           self->Complete(sequence, {EchoResult::Kind::kReplied, 0});
         }
         // Completing may have sent the next echo, which starts a receive of its own.
@@ -143,11 +182,16 @@ std::optional<int> RawEchoSender::DrainErrors() {
     const auto icmp = std::span(original.data(), static_cast<std::size_t>(received));
     const bool ours =
         icmp.size() >= kIcmpHeaderSize && Get16(icmp, 4) == id_ && Get16(icmp, 6) == sequence_;
+    const bool v4 = family_ == Family::kIPv4;
     for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
-      if (c->cmsg_level != SOL_IP || c->cmsg_type != IP_RECVERR) continue;
+      if (c->cmsg_level != (v4 ? SOL_IP : SOL_IPV6) ||
+          c->cmsg_type != (v4 ? IP_RECVERR : IPV6_RECVERR)) {
+        continue;
+      }
       sock_extended_err extended{};
       std::memcpy(&extended, CMSG_DATA(c), sizeof(extended));
-      if (auto reported = FragmentationNeededMtu(extended); reported && ours) mtu = reported;
+      const auto reported = v4 ? FragmentationNeededMtu(extended) : PacketTooBigMtu(extended);
+      if (reported && ours) mtu = reported;
     }
   }
   // Clear a pending socket error so it cannot fail the next send or receive.
@@ -182,11 +226,13 @@ PathMtuProbe::PathMtuProbe(asio::io_context& io, std::shared_ptr<EchoSender> sen
       sender_(std::move(sender)),
       search_(config),
       target_(std::move(target)),
+      family_(FamilyOf(target_)),
       from_(std::move(from)),
       echo_timeout_(echo_timeout) {}
 
 std::string PathMtuProbe::Description() const {
-  return "ICMP echo to " + target_ + " " + from_;
+  return std::string(family_ == Family::kIPv4 ? "ICMP" : "ICMPv6") + " echo to " + target_ + " " +
+         from_;
 }
 
 std::chrono::milliseconds PathMtuProbe::Timeout() const {
@@ -223,8 +269,9 @@ void PathMtuProbe::Next() {
       report.outcome = Outcome::kInconclusive;
       break;
   }
-  report.detail = DescribeMtuVerdict(verdict, target_, from_);
+  report.detail = DescribeMtuVerdict(verdict, target_, from_, family_);
   if (verdict.path_mtu > 0) report.path_mtu = verdict.path_mtu;
+  report.family = family_;
   lifecycle_.Finish(std::move(report), [this] { sender_->Cancel(); });
 }
 

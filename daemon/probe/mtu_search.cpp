@@ -84,23 +84,27 @@ int MtuSearch::MaxEchoes() const {
 }
 
 std::string DescribeMtuVerdict(const MtuVerdict& verdict, const std::string& target,
-                               const std::string& from) {
-  const std::string head = "ICMP echo to " + target + " " + from + ": ";
+                               const std::string& from, Family family) {
+  const bool v4 = family == Family::kIPv4;
+  const std::string head =
+      (v4 ? "ICMP" : "ICMPv6") + std::string(" echo to ") + target + " " + from + ": ";
+  // IPv6 has no DF bit: its packets are never fragmented on the way.
+  const std::string unfragmented = v4 ? "-byte packets with DF set" : "-byte IPv6 packets";
+  const std::string too_big = v4 ? "ICMP fragmentation-needed" : "ICMPv6 Packet Too Big";
   const std::string docker = std::to_string(verdict.docker_mtu);
   const std::string path = std::to_string(verdict.path_mtu);
   switch (verdict.kind) {
     case MtuVerdict::Kind::kFits:
-      return head + docker + "-byte packets with DF set get through (docker MTU " + docker + ")";
+      return head + docker + unfragmented + " get through (docker MTU " + docker + ")";
     case MtuVerdict::Kind::kDiscoveryWorks:
       return head + "the path MTU is " + path + ", below the docker MTU " + docker +
-             "; routers report it (ICMP fragmentation-needed arrives), so TCP adapts, at the "
+             "; routers report it (" + too_big +
+             " arrives), so TCP adapts, at the "
              "cost of a retransmit per connection: consider dind-netcfg init --mtu " +
              path + " and restarting dockerd";
     case MtuVerdict::Kind::kBlackHole: {
-      std::string text = head + "MTU black hole: " + docker +
-                         "-byte packets with DF set vanish without an ICMP "
-                         "fragmentation-needed; the largest that gets through is " +
-                         path + " bytes";
+      std::string text = head + "MTU black hole: " + docker + unfragmented + " vanish without an " +
+                         too_big + "; the largest that gets through is " + path + " bytes";
       if (verdict.reported_mtu != 0) {
         text += " (a router reported " + std::to_string(verdict.reported_mtu) +
                 ", yet that size vanished further on)";
@@ -108,7 +112,8 @@ std::string DescribeMtuVerdict(const MtuVerdict& verdict, const std::string& tar
       return text +
              ". Nested containers' large packets (TLS handshakes, downloads) will stall: run "
              "dind-netcfg init --mtu " +
-             path + " and restart dockerd, or let the path's routers send ICMP";
+             path + " and restart dockerd, or let the path's routers send " +
+             (v4 ? "ICMP" : "ICMPv6 (Packet Too Big must never be filtered)");
     }
     case MtuVerdict::Kind::kUnanswered:
       return head + "no answer even to " + std::to_string(verdict.floor) +

@@ -13,6 +13,8 @@
 #include <optional>
 #include <string>
 
+#include "common/cidr.h"
+
 namespace dind::probe {
 
 struct EchoResult {
@@ -25,9 +27,13 @@ struct EchoResult {
   int reported_mtu = 0;  // the router's next-hop MTU, for kFragmentationNeeded
 };
 
+// IPv4's minimum reassembly size and IPv6's minimum link MTU: every path carries them.
+inline constexpr int kIpv4MtuFloor = 576;
+inline constexpr int kIpv6MtuFloor = 1280;
+
 struct MtuSearchConfig {
-  int docker_mtu = 1500;  // the probe veth's MTU: what nested containers send
-  int floor = 576;        // IPv4's minimum reassembly size: every path carries it
+  int docker_mtu = 1500;      // the probe veth's MTU: what nested containers send
+  int floor = kIpv4MtuFloor;  // kIpv6MtuFloor for IPv6
   int attempts = 2;
 };
 
@@ -75,8 +81,9 @@ class MtuSearch {
 
 // One line for operators, e.g. "ICMP echo to 10.0.0.5 from the docker bridge (probe
 // 172.17.255.254): MTU black hole: 1500-byte packets with DF set vanish without an ICMP
-// fragmentation-needed; the path MTU is 1400 …". `from` names the probe's vantage point.
+// fragmentation-needed; the path MTU is 1400 …". `from` names the probe's vantage point. For
+// IPv6 it speaks of ICMPv6 echoes and "Packet Too Big".
 std::string DescribeMtuVerdict(const MtuVerdict& verdict, const std::string& target,
-                               const std::string& from);
+                               const std::string& from, Family family = Family::kIPv4);
 
 }  // namespace dind::probe

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/cidr.h"
+
 namespace dind::probe {
 
 enum class Outcome {
@@ -28,6 +30,9 @@ struct ProbeReport {
   // failed: Connection refused; …".
   std::string detail;
   std::optional<int> path_mtu;  // measured by the path-MTU probe
+  // The address family the probe used (IPv4 or IPv6 from the probe namespace), so readiness and
+  // the MSS clamp can tell the families apart; every probe sets it.
+  std::optional<Family> family = std::nullopt;
 };
 
 using ProbeDone = std::function<void(ProbeReport)>;

@@ -12,8 +12,9 @@ constexpr std::chrono::seconds kSettleLimit{5};
 
 }  // namespace
 
-std::string Vantage::From() const {
-  return "from the docker bridge (probe " + address.ToString() + ")";
+std::string Vantage::From(Family family) const {
+  const IpAddress& source = family == Family::kIPv6 && address_v6 ? *address_v6 : address;
+  return "from the docker bridge (probe " + source.ToString() + ")";
 }
 
 ProbeAttachment::ProbeAttachment(std::unique_ptr<AttachKernel> kernel, std::string bridge_name,
@@ -116,16 +117,25 @@ AttachStatus ProbeAttachment::Attach(const BridgeFacts& found) {
     }
     return failed(executed.error());
   }
-  vantage_ = Vantage{bridge, plan->host_link, plan->probe_address, plan->suggested_fixed_cidr,
-                     std::make_shared<const ScopedFd>(std::move(*netns))};
+  vantage_ = Vantage{bridge,
+                     plan->host_link,
+                     plan->probe_address,
+                     plan->suggested_fixed_cidr,
+                     std::make_shared<const ScopedFd>(std::move(*netns)),
+                     plan->probe_address_v6};
   settled_ = false;
   attached_at_ = std::chrono::steady_clock::now();
-  log::Info("egress probe attached to docker bridge " + bridge.name,
-            {{"bridge_network", bridge.network.ToString()},
-             {"probe_address", plan->probe_address.ToString()},
-             {"port", plan->host_link},
-             {"mtu", std::to_string(bridge.mtu)},
-             {"keep_dockerd_off_with_fixed_cidr", plan->suggested_fixed_cidr.ToString()}});
+  log::Fields fields = {
+      {"bridge_network", bridge.network.ToString()},
+      {"probe_address", plan->probe_address.ToString()},
+      {"port", plan->host_link},
+      {"mtu", std::to_string(bridge.mtu)},
+      {"keep_dockerd_off_with_fixed_cidr", plan->suggested_fixed_cidr.ToString()}};
+  if (bridge.ipv6 && plan->probe_address_v6) {
+    fields.push_back({"bridge_network_v6", bridge.ipv6->network.ToString()});
+    fields.push_back({"probe_address_v6", plan->probe_address_v6->ToString()});
+  }
+  log::Info("egress probe attached to docker bridge " + bridge.name, fields);
   return Attached();
 }
 

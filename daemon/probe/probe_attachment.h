@@ -35,9 +35,15 @@ struct Vantage {
   // The probe namespace, shared so a probe still holding this Vantage after a re-attach opens
   // its socket in the old (now unplugged) namespace rather than through a reused descriptor.
   std::shared_ptr<const ScopedFd> netns;
+  // The reserved IPv6 address (fd00:db8:1::ffff:ffff:ffff:ffff) when the bridge has IPv6
+  // (bridge.ipv6): only then can probes of IPv6 targets run.
+  std::optional<IpAddress> address_v6;
 
-  // "from the docker bridge (probe 172.17.255.254)", for probe messages.
-  std::string From() const;
+  // Whether probes of `family` can run from here.
+  bool Has(Family family) const { return family == Family::kIPv4 || address_v6.has_value(); }
+  // "from the docker bridge (probe 172.17.255.254)", for probe messages; with kIPv6 the IPv6
+  // address ("… (probe fd00:db8:1::ffff:ffff:ffff:ffff)"), when there is one.
+  std::string From(Family family = Family::kIPv4) const;
 };
 
 struct AttachStatus {

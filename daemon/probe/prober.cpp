@@ -18,7 +18,10 @@ using boost::system::error_code;
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-std::optional<std::string> EgressNotReadyReason(const ProberStatus& status) {
+namespace {
+
+std::optional<std::string> NotReadyReason(const ProberStatus& status,
+                                          std::optional<Family> family) {
   if (status.attachment != AttachStatus::State::kAttached) {
     return status.attachment_reason.empty()
                ? "the egress probe is not attached to the docker bridge"
@@ -28,13 +31,31 @@ std::optional<std::string> EgressNotReadyReason(const ProberStatus& status) {
     return "egress probes from the docker bridge have not finished a round yet";
   }
   std::vector<const TargetResult*> failed;
+  bool any = false;
   for (const TargetResult& result : status.results) {
+    if (family && result.family != *family) continue;
+    any = true;
     if (result.outcome == Outcome::kFailed) failed.push_back(&result);
+  }
+  if (family && !any) {
+    return std::string("no ") + (*family == Family::kIPv6 ? "IPv6" : "IPv4") +
+           " egress probe target: give one with --probe-target (an IPv6 address in brackets, "
+           "[2001:db8::1]:443)";
   }
   if (failed.empty()) return std::nullopt;
   std::string reason = failed.front()->detail;
   if (failed.size() > 1) reason += " (and " + std::to_string(failed.size() - 1) + " more failing)";
   return reason;
+}
+
+}  // namespace
+
+std::optional<std::string> EgressNotReadyReason(const ProberStatus& status) {
+  return NotReadyReason(status, std::nullopt);
+}
+
+std::optional<std::string> EgressNotReadyReason(const ProberStatus& status, Family family) {
+  return NotReadyReason(status, family);
 }
 
 milliseconds NextRoundDelay(milliseconds interval, milliseconds jitter, double uniform) {
@@ -117,6 +138,10 @@ struct Prober::State : std::enable_shared_from_this<Prober::State> {
   }
 
   void Launch(std::size_t target) {
+    if (auto unavailable = FamilyUnavailable(targets[target], *vantage)) {
+      Record(target, std::move(*unavailable), milliseconds(0));
+      return;
+    }
     auto made = factory.Make(targets[target], *vantage);
     if (!made) {
       Record(target, {Outcome::kFailed, made.error().Message(), std::nullopt}, milliseconds(0));
@@ -163,10 +188,13 @@ struct Prober::State : std::enable_shared_from_this<Prober::State> {
   }
 
   void Record(std::size_t target, ProbeReport report, steady_clock::duration took) {
-    TargetResult result{
-        targets[target],          report.outcome,
-        std::move(report.detail), std::chrono::duration_cast<std::chrono::microseconds>(took),
-        report.path_mtu,          std::chrono::system_clock::now()};
+    TargetResult result{targets[target],
+                        report.outcome,
+                        std::move(report.detail),
+                        std::chrono::duration_cast<std::chrono::microseconds>(took),
+                        report.path_mtu,
+                        std::chrono::system_clock::now(),
+                        report.family.value_or(targets[target].family())};
     LogChange(last[target], result);
     last[target] = std::move(result);
     // The status lists results in the order the targets were given.

@@ -39,6 +39,9 @@ struct TargetResult {
   std::chrono::microseconds latency{0};  // start to verdict; the timeout for timeouts
   std::optional<int> path_mtu;
   std::chrono::system_clock::time_point finished_at;
+  // The family the probe used (the report's, else the target's): readiness per family and the
+  // MSS clamp per family (path_mtu of kIPv6 results is an IPv6 path MTU) select by it.
+  Family family = Family::kIPv4;
 };
 
 struct ProberStatus {
@@ -46,7 +49,9 @@ struct ProberStatus {
   std::string attachment_reason;  // "no docker bridge docker0 yet: dockerd still starting?"
   // Where the probes stand (its namespace descriptor is not kept here).
   std::optional<Vantage> vantage;
-  // The last result per target that has been probed, in the order targets were given.
+  // The last result per target that has been probed, in the order targets were given. A target
+  // of a family the probe namespace lacks (IPv6 without IPv6 on the bridge) is not probed: its
+  // result says so (FamilyUnavailable), failed or, for skip_without_family, inconclusive.
   std::vector<TargetResult> results;
   std::uint64_t rounds = 0;               // rounds finished, attached or not
   std::uint64_t rounds_since_attach = 0;  // rounds that ran probes from the current attachment
@@ -56,6 +61,10 @@ struct ProberStatus {
 // nullopt when the last round proved egress (attached, a round done, no probe failed);
 // otherwise the one line readiness reports.
 std::optional<std::string> EgressNotReadyReason(const ProberStatus& status);
+// The same for the probes of one family only (results of other families are ignored), for a
+// readiness that covers each family the pod has. A family with no result at all is not ready:
+// nothing proved it.
+std::optional<std::string> EgressNotReadyReason(const ProberStatus& status, Family family);
 
 // How long to wait before the next round: interval shifted by jitter × (2·uniform − 1), where
 // `uniform` is in [0, 1); never negative.

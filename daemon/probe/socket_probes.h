@@ -20,11 +20,12 @@
 
 namespace dind::probe {
 
-// Passes when the TCP handshake with host:port completes. A host name is resolved first, in
-// the daemon's own namespace.
+// Passes when the TCP handshake with host:port completes. `host` is an IPv4 or IPv6 address, or a
+// name, resolved first (to IPv4) in the daemon's own namespace.
 class TcpConnectProbe final : public Probe, public std::enable_shared_from_this<TcpConnectProbe> {
  public:
-  // `socket_fd`: an unconnected AF_INET stream socket. `from`: Vantage::From().
+  // `socket_fd`: an unconnected stream socket of the host's family (AF_INET6 for an IPv6
+  // address, else AF_INET). `from`: Vantage::From(family).
   TcpConnectProbe(boost::asio::io_context& io, ScopedFd socket_fd, std::string host,
                   std::uint16_t port, std::string from, std::chrono::milliseconds timeout);
 
@@ -45,6 +46,7 @@ class TcpConnectProbe final : public Probe, public std::enable_shared_from_this<
   boost::asio::ip::tcp::resolver resolver_;
   std::string host_;
   std::uint16_t port_;
+  Family family_;
   std::string from_;
   std::chrono::milliseconds timeout_;
   ProbeLifecycle lifecycle_;
@@ -55,7 +57,8 @@ class TcpConnectProbe final : public Probe, public std::enable_shared_from_this<
 // datagram does not fail the round.
 class DnsProbe final : public Probe, public std::enable_shared_from_this<DnsProbe> {
  public:
-  // `socket_fd`: an AF_INET datagram socket. `id`: the query ID (random per probe).
+  // `socket_fd`: a datagram socket of the server's family (AF_INET or AF_INET6). `id`: the
+  // query ID (random per probe).
   DnsProbe(boost::asio::io_context& io, ScopedFd socket_fd, boost::asio::ip::udp::endpoint server,
            DnsQuestion question, std::uint16_t id, std::string from,
            std::chrono::milliseconds timeout);

@@ -2,6 +2,7 @@
 #include "netcfg/netlink/wiring_executor.h"
 
 #include <linux/if.h>
+#include <linux/if_addr.h>
 #include <linux/netlink.h>
 #include <netlink/errno.h>
 #include <sys/socket.h>
@@ -106,6 +107,7 @@ class StepRunner {
     auto address =
         BuildAddress(step.address, step.prefix_length, rtnl_link_get_ifindex(link->get()));
     if (!address) return address.error();
+    if (step.no_dad) rtnl_addr_set_flags(address->get(), IFA_F_NODAD);
     return Check(step, rtnl_addr_add(*sockets_.SocketOf(step.side), address->get(),
                                      NLM_F_CREATE | NLM_F_EXCL));
   }

@@ -42,7 +42,7 @@ std::string DescribeStep(const WiringStep& step) {
     }
     std::string operator()(const AddAddress& s) const {
       return "add " + s.address.ToString() + "/" + std::to_string(s.prefix_length) + " to " +
-             s.link;
+             s.link + (s.no_dad ? " without DAD" : "");
     }
     std::string operator()(const AddRoute& s) const {
       std::string text =

@@ -51,8 +51,12 @@ struct AddAddress {
   std::string link;
   IpAddress address;
   int prefix_length = 0;
+  // IPv6 only: skip duplicate address detection (IFA_F_NODAD), so the address is usable at once
+  // instead of "tentative" for a second or more; for an address reserved by construction.
+  bool no_dad = false;
 };
-// A unicast route in the main table; a /0 destination makes it the default route.
+// A unicast route in the main table; a /0 destination makes it the default route. The family is
+// the gateway's (an IPv6 default route is ::/0 via an IPv6 gateway).
 struct AddRoute {
   NetnsSide side;
   Cidr destination;

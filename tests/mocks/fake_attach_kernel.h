@@ -83,6 +83,10 @@ class FakeAttachKernel final : public probe::AttachKernel {
       pod.addresses.push_back({index, IpAddress::Parse(address).value(), prefix});
     }
   }
+  // A further address on link `index`, e.g. the bridge's IPv6 one (fd00:db8:1::1/64).
+  void AddAddress(int index, const char* address, int prefix) {
+    pod.addresses.push_back({index, IpAddress::Parse(address).value(), prefix});
+  }
   void RemoveBridge() {
     const int index = Find("docker0")->index;
     std::erase_if(pod.links, [](const netcfg::LinkInfo& link) { return link.name == "docker0"; });

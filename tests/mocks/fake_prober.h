@@ -30,6 +30,16 @@ inline probe::Vantage Docker0Vantage(int index = 4) {
       std::make_shared<const ScopedFd>(::open("/dev/null", O_RDONLY | O_CLOEXEC))};
 }
 
+// The same with IPv6 on docker0 (fd00:db8:1::/64, gateway fd00:db8:1::1), as dockerd makes it
+// with "ipv6": true and "fixed-cidr-v6".
+inline probe::Vantage Docker0DualStackVantage(int index = 4) {
+  probe::Vantage vantage = Docker0Vantage(index);
+  vantage.bridge.ipv6 = probe::BridgeIpv6{Cidr::Parse("fd00:db8:1::/64").value(),
+                                          IpAddress::Parse("fd00:db8:1::1").value()};
+  vantage.address_v6 = IpAddress::Parse("fd00:db8:1:0:ffff:ffff:ffff:ffff").value();
+  return vantage;
+}
+
 class FakeAttachment final : public probe::Attachment {
  public:
   probe::AttachStatus next{probe::AttachStatus::State::kAttached, "", Docker0Vantage()};
@@ -64,11 +74,12 @@ struct Counters {
 class FakeProbe final : public probe::Probe, public std::enable_shared_from_this<FakeProbe> {
  public:
   FakeProbe(boost::asio::io_context& io, std::string description, Behaviour behaviour,
-            Counters& counters)
+            Counters& counters, Family family = Family::kIPv4)
       : timer_(io),
         description_(std::move(description)),
         behaviour_(behaviour),
-        counters_(counters) {}
+        counters_(counters),
+        family_(family) {}
   std::string Description() const override { return description_; }
   std::chrono::milliseconds Timeout() const override { return behaviour_.timeout; }
   std::string TimeoutHint() const override { return "the fake never answers"; }
@@ -81,7 +92,7 @@ class FakeProbe final : public probe::Probe, public std::enable_shared_from_this
       --self->counters_.running;
       done({self->behaviour_.outcome,
             self->description_ + " " + std::string(probe::OutcomeName(self->behaviour_.outcome)),
-            std::nullopt});
+            std::nullopt, self->family_});
     });
   }
   void Cancel() override {
@@ -97,6 +108,7 @@ class FakeProbe final : public probe::Probe, public std::enable_shared_from_this
   std::string description_;
   Behaviour behaviour_;
   Counters& counters_;
+  Family family_;
   bool cancelled_ = false;
 };
 
@@ -112,9 +124,8 @@ class FakeFactory final : public probe::ProbeFactory {
     if (!behaviour.make_error.empty()) return Error::Environment(behaviour.make_error);
     ++counters.made;
     return std::shared_ptr<probe::Probe>(std::make_shared<FakeProbe>(
-        io_,
-        "TCP connect to " + target.host + ":" + std::to_string(target.port) + " " + vantage.From(),
-        behaviour, counters));
+        io_, "TCP connect to " + target.HostPort() + " " + vantage.From(target.family()), behaviour,
+        counters, target.family()));
   }
 
  private:

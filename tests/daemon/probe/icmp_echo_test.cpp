@@ -94,5 +94,66 @@ TEST(FragmentationNeededMtuTest, OnlyForIcmpFragmentationNeeded) {
   EXPECT_EQ(FragmentationNeededMtu(local), std::nullopt);
 }
 
+TEST(BuildEcho6RequestTest, SizedForTheWholeIpv6PacketChecksumLeftToTheKernel) {
+  const Bytes request = BuildEcho6Request(0x1234, 0x0005, 1500);
+  ASSERT_EQ(request.size(), 1460u);  // + the kernel's 40-byte IPv6 header = 1500
+  EXPECT_EQ(request[0], 128);        // ICMPv6 echo request
+  EXPECT_EQ(request[1], 0);
+  EXPECT_EQ(request[2], 0);
+  EXPECT_EQ(request[3], 0) << "the kernel fills in the checksum over the pseudo-header";
+  EXPECT_EQ(request[4], 0x12);
+  EXPECT_EQ(request[5], 0x34);
+  EXPECT_EQ(request[6], 0x00);
+  EXPECT_EQ(request[7], 0x05);
+  EXPECT_EQ(request[8], 8) << "the same pattern as IPv4";
+  EXPECT_EQ(BuildEcho6Request(1, 1, 40).size(), kIcmpHeaderSize);
+  EXPECT_EQ(BuildEcho6Request(1, 1, 1280).size(), 1240u);
+}
+
+Bytes Reply6For(Bytes request) {
+  request[0] = 129;  // ICMPv6 echo reply
+  return request;
+}
+
+TEST(MatchEcho6ReplyTest, OurReplyGivesItsIpv6PacketSize) {
+  EXPECT_EQ(MatchEcho6Reply(Reply6For(BuildEcho6Request(0x1234, 9, 1400)), 0x1234, 9), 1400u);
+}
+
+TEST(MatchEcho6ReplyTest, OthersAreNotOurs) {
+  const Bytes request = BuildEcho6Request(0x1234, 9, 100);
+  EXPECT_EQ(MatchEcho6Reply(request, 0x1234, 9), std::nullopt) << "a request";
+  EXPECT_EQ(MatchEcho6Reply(Reply6For(request), 0x1235, 9), std::nullopt);
+  EXPECT_EQ(MatchEcho6Reply(Reply6For(request), 0x1234, 8), std::nullopt);
+  Bytes v4_reply = Reply6For(request);
+  v4_reply[0] = 0;  // an ICMPv4 echo reply's type
+  EXPECT_EQ(MatchEcho6Reply(v4_reply, 0x1234, 9), std::nullopt);
+  Bytes odd_code = Reply6For(request);
+  odd_code[1] = 1;
+  EXPECT_EQ(MatchEcho6Reply(odd_code, 0x1234, 9), std::nullopt);
+  EXPECT_EQ(MatchEcho6Reply(Bytes{129, 0, 0, 0, 0x12, 0x34, 0}, 0x1234, 9), std::nullopt)
+      << "truncated";
+}
+
+TEST(PacketTooBigMtuTest, OnlyForIcmpv6PacketTooBig) {
+  sock_extended_err error{};
+  error.ee_origin = SO_EE_ORIGIN_ICMP6;
+  error.ee_type = 2;
+  error.ee_code = 0;
+  error.ee_info = 1400;
+  EXPECT_EQ(PacketTooBigMtu(error), 1400);
+
+  sock_extended_err unreachable = error;
+  unreachable.ee_type = 1;  // destination unreachable
+  EXPECT_EQ(PacketTooBigMtu(unreachable), std::nullopt);
+  sock_extended_err v4 = error;
+  v4.ee_origin = SO_EE_ORIGIN_ICMP;
+  EXPECT_EQ(PacketTooBigMtu(v4), std::nullopt) << "IPv4's type 2 is not this";
+  sock_extended_err local = error;
+  local.ee_origin = SO_EE_ORIGIN_LOCAL;  // the kernel's own EMSGSIZE for an oversized send
+  EXPECT_EQ(PacketTooBigMtu(local), std::nullopt);
+  // And IPv4's reader does not take IPv6's answer.
+  EXPECT_EQ(FragmentationNeededMtu(error), std::nullopt);
+}
+
 }  // namespace
 }  // namespace dind::probe

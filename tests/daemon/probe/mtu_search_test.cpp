@@ -164,5 +164,33 @@ TEST(DescribeMtuVerdictTest, EachVerdictSaysWhatToDo) {
   EXPECT_THAT(silent, HasSubstr("--probe-mtu-target"));
 }
 
+TEST(DescribeMtuVerdictTest, Ipv6SpeaksOfIcmpv6AndPacketTooBig) {
+  const std::string from = "from the docker bridge (probe fd00:db8:1::ffff)";
+  EXPECT_EQ(
+      DescribeMtuVerdict({Kind::kFits, 1500, 1500, 0, 1280}, "2001:db8::5", from, Family::kIPv6),
+      "ICMPv6 echo to 2001:db8::5 from the docker bridge (probe fd00:db8:1::ffff): "
+      "1500-byte IPv6 packets get through (docker MTU 1500)");
+  const std::string black_hole = DescribeMtuVerdict({Kind::kBlackHole, 1500, 1400, 0, 1280},
+                                                    "2001:db8::5", from, Family::kIPv6);
+  EXPECT_THAT(black_hole, HasSubstr("MTU black hole: 1500-byte IPv6 packets vanish without an "
+                                    "ICMPv6 Packet Too Big; the largest that gets through is "
+                                    "1400 bytes"));
+  EXPECT_THAT(black_hole, HasSubstr("Packet Too Big must never be filtered"));
+  EXPECT_THAT(DescribeMtuVerdict({Kind::kDiscoveryWorks, 1500, 1400, 1400, 1280}, "2001:db8::5",
+                                 from, Family::kIPv6),
+              HasSubstr("routers report it (ICMPv6 Packet Too Big arrives)"));
+  EXPECT_THAT(
+      DescribeMtuVerdict({Kind::kUnanswered, 1500, 0, 0, 1280}, "2001:db8::5", from, Family::kIPv6),
+      HasSubstr("no answer even to 1280-byte packets"));
+}
+
+TEST(MtuSearchTest, Ipv6FloorIsItsMinimumMtu) {
+  MtuSearch search({1500, kIpv6MtuFloor, 1});
+  search.Record(1500, {EchoResult::Kind::kLost, 0});
+  EXPECT_EQ(search.NextSize(), 1280) << "IPv6 links carry 1280 bytes, never less";
+  search.Record(1280, {EchoResult::Kind::kReplied, 0});
+  EXPECT_EQ(search.NextSize(), 1390);
+}
+
 }  // namespace
 }  // namespace dind::probe

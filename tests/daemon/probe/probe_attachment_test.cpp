@@ -81,6 +81,44 @@ TEST(ProbeAttachmentTest, AttachesOnceAndKeepsTheAttachment) {
   EXPECT_THAT(f.kernel->calls, IsEmpty()) << "an attachment in order is left alone";
 }
 
+TEST(ProbeAttachmentTest, DualStackBridgeGivesTheProbeAnIpv6AddressToo) {
+  Fixture f;
+  f.kernel->AddBridge(4, "172.17.0.1", 16);
+  f.kernel->AddAddress(4, "fe80::1", 64);
+  f.kernel->AddAddress(4, "fd00:db8:1::1", 64);
+  const AttachStatus status = f.attachment->Ensure();
+  ASSERT_EQ(status.state, AttachStatus::State::kAttached) << status.reason;
+  ASSERT_TRUE(status.vantage);
+  EXPECT_EQ(status.vantage->address, Ip("172.17.255.254"));
+  EXPECT_EQ(status.vantage->address_v6, Ip("fd00:db8:1:0:ffff:ffff:ffff:ffff"));
+  EXPECT_TRUE(status.vantage->Has(Family::kIPv6));
+  EXPECT_EQ(status.vantage->From(Family::kIPv6),
+            "from the docker bridge (probe fd00:db8:1:0:ffff:ffff:ffff:ffff)");
+  EXPECT_EQ(status.vantage->From(), "from the docker bridge (probe 172.17.255.254)");
+  EXPECT_THAT(f.kernel->calls,
+              ::testing::Contains("probe: add fd00:db8:1:0:ffff:ffff:ffff:ffff/64 to eth0 "
+                                  "without DAD"));
+  EXPECT_THAT(f.kernel->calls,
+              ::testing::Contains("probe: add default route via fd00:db8:1::1 dev eth0"));
+
+  // dockerd restarted without IPv6: the same bridge index, no IPv6 network any more.
+  std::erase_if(f.kernel->pod.addresses, [](const auto& a) { return !a.address.is_v4(); });
+  const AttachStatus v4_only = f.attachment->Ensure();
+  ASSERT_EQ(v4_only.state, AttachStatus::State::kAttached);
+  EXPECT_FALSE(v4_only.vantage->address_v6) << "attached again, IPv4 only";
+  EXPECT_FALSE(v4_only.vantage->Has(Family::kIPv6));
+}
+
+TEST(ProbeAttachmentTest, Ipv4OnlyBridgeGivesNoIpv6Address) {
+  Fixture f;
+  f.kernel->AddBridge(4, "172.17.0.1", 16);
+  const AttachStatus status = f.attachment->Ensure();
+  ASSERT_EQ(status.state, AttachStatus::State::kAttached);
+  EXPECT_FALSE(status.vantage->address_v6);
+  EXPECT_EQ(status.vantage->From(Family::kIPv6), status.vantage->From())
+      << "an IPv6 probe that cannot run is described from the IPv4 address";
+}
+
 TEST(ProbeAttachmentTest, SettlesUntilTheKernelBringsThePortUp) {
   Fixture f;
   f.kernel->AddBridge(4, "172.17.0.1", 16);

@@ -9,6 +9,13 @@
 // The probe namespace attaches to docker0 in "pod"; the server answers TCP on 8443, DNS on 53
 // and ping. The machine's own namespace is never touched: the attachment is given the pod
 // namespace explicitly.
+//
+// The IPv6 tests (Ipv6ProbeKernelTest) give the same namespaces IPv6 too, with documentation
+// and ULA prefixes, as dockerd with "ipv6": true and dind-netcfg's NAT66 would:
+//
+//   [pod: docker0 fd00:db8:1::1/64, NAT66 out eth0]
+//        eth0 2001:db8:231:1::2 ── to-pod 2001:db8:231:1::1 [router] to-server 2001:db8:231:2::1
+//                                                       ── eth0 2001:db8:231:2::2 [server]
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -43,6 +50,8 @@ using std::chrono::milliseconds;
 using ::testing::HasSubstr;
 
 constexpr const char* kServer = "10.231.2.2";
+constexpr const char* kServer6 = "2001:db8:231:2::2";
+constexpr const char* kProbe6 = "fd00:db8:1:0:ffff:ffff:ffff:ffff";
 constexpr std::uint16_t kTcpPort = 8443;
 constexpr std::uint16_t kDnsPort = 53;
 
@@ -62,11 +71,28 @@ ScopedFd ServerSocket(int netns_fd, int type, std::uint16_t port) {
   return std::move(*fd);
 }
 
+// The same for kServer6.
+ScopedFd ServerSocket6(int netns_fd, int type, std::uint16_t port) {
+  auto fd = OpenSocketIn(netns_fd, AF_INET6, type, 0);
+  EXPECT_TRUE(fd.ok()) << fd.error().Message();
+  if (!fd.ok()) return ScopedFd();
+  const int on = 1;
+  ::setsockopt(fd->get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+  sockaddr_in6 address{};
+  address.sin6_family = AF_INET6;
+  address.sin6_port = htons(port);
+  ::inet_pton(AF_INET6, kServer6, &address.sin6_addr);
+  EXPECT_EQ(::bind(fd->get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0)
+      << std::strerror(errno);
+  return std::move(*fd);
+}
+
 // Answers every DNS query with NXDOMAIN, on the test's io_context.
 class Nameserver {
  public:
-  Nameserver(asio::io_context& io, ScopedFd fd) : socket_(io) {
-    socket_.assign(asio::ip::udp::v4(), fd.release());
+  Nameserver(asio::io_context& io, ScopedFd fd, asio::ip::udp protocol = asio::ip::udp::v4())
+      : socket_(io) {
+    socket_.assign(protocol, fd.release());
     Serve();
   }
   int queries = 0;
@@ -212,9 +238,71 @@ class ProbeKernelTest : public ::testing::Test {
     return std::stoi(ruleset.substr(at + 8));
   }
 
+  // IPv6 on every link of the test, docker0 included, and NAT66 in the pod (see the top).
+  // Addresses without DAD, so they are usable at once.
+  void AddIpv6() {
+    pod_->MustExec(
+        "ip addr add fd00:db8:1::1/64 dev docker0 nodad && "
+        "ip addr add 2001:db8:231:1::2/64 dev eth0 nodad && "
+        "ip -6 route add default via 2001:db8:231:1::1 && "
+        "sysctl -qw net.ipv6.conf.all.forwarding=1");
+    router_->MustExec(
+        "ip addr add 2001:db8:231:1::1/64 dev to-pod nodad && "
+        "ip addr add 2001:db8:231:2::1/64 dev to-server nodad && "
+        "sysctl -qw net.ipv6.conf.all.forwarding=1");
+    server_->MustExec(
+        "ip addr add 2001:db8:231:2::2/64 dev eth0 nodad && "
+        "ip -6 route add default via 2001:db8:231:2::1");
+    pod_->MustExec(
+        "nft add table ip6 nat && "
+        "nft add chain ip6 nat post '{ type nat hook postrouting priority 100; }' && "
+        "nft add rule ip6 nat post ip6 saddr fd00:db8:1::/64 oifname eth0 masquerade");
+    // The links' own link-local addresses run DAD for about a second; until then neighbour
+    // discovery between pod, router and server stalls packets for seconds. A real pod's
+    // network has long settled; only the probe's new port is fresh, as it is here.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::string tentative;
+      for (const auto* netns : {pod_.get(), router_.get(), server_.get()}) {
+        tentative += netns->MustExec("ip -6 addr show tentative");
+      }
+      if (tentative.empty()) return;
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    ADD_FAILURE() << "IPv6 addresses still tentative after 5 s";
+  }
+  void StartTcpServer6() {
+    listener6_ = ServerSocket6(server_fd_.get(), SOCK_STREAM | SOCK_NONBLOCK, kTcpPort);
+    ASSERT_EQ(::listen(listener6_.get(), 16), 0);
+  }
+  void StartNameserver6() {
+    nameserver6_ = std::make_unique<Nameserver>(
+        io_, ServerSocket6(server_fd_.get(), SOCK_DGRAM | SOCK_NONBLOCK, kDnsPort),
+        asio::ip::udp::v6());
+  }
+  // The IPv6 counterpart of NarrowPath: the router's link to the server at `mtu`, and its
+  // ICMPv6 Packet Too Big dropped inside the router namespace when `black_hole`, counted either
+  // way.
+  void NarrowPath6(int mtu, bool black_hole) {
+    router_->MustExec("ip link set to-server mtu " + std::to_string(mtu));
+    server_->MustExec("ip link set eth0 mtu " + std::to_string(mtu));
+    router_->MustExec(
+        "nft add table ip6 pmtu6 && "
+        "nft add chain ip6 pmtu6 out '{ type filter hook output priority 0; }' && "
+        "nft add rule ip6 pmtu6 out icmpv6 type packet-too-big counter " +
+        std::string(black_hole ? "drop" : "accept"));
+  }
+  int PacketTooBigSentByRouter() {
+    const std::string ruleset = router_->MustExec("nft list chain ip6 pmtu6 out");
+    const auto at = ruleset.find("packets ");
+    if (at == std::string::npos) return -1;
+    return std::stoi(ruleset.substr(at + 8));
+  }
+
   asio::io_context io_;
   std::unique_ptr<ScopedNetns> pod_, router_, server_;
-  ScopedFd pod_fd_, server_fd_, listener_;
+  ScopedFd pod_fd_, server_fd_, listener_, listener6_;
+  std::unique_ptr<Nameserver> nameserver6_;
   std::unique_ptr<Nameserver> nameserver_;
   std::string host_links_before_;
 };
@@ -464,6 +552,148 @@ TEST_F(ProbeKernelTest, SilentTargetLeavesTheMtuUnmeasuredWithoutFailing) {
   EXPECT_EQ(round.results[0].outcome, Outcome::kInconclusive) << round.results[0].detail;
   EXPECT_THAT(round.results[0].detail, HasSubstr("--probe-mtu-target"));
   EXPECT_EQ(EgressNotReadyReason(round), std::nullopt);
+}
+
+// ---- IPv6 ---------------------------------------------------------------------------------------
+
+const ProbeTarget kTcpTarget6{ProbeKind::kTcpConnect, kServer6, kTcpPort, "test"};
+const ProbeTarget kDnsTarget6{ProbeKind::kDnsUdp, kServer6, kDnsPort, "test"};
+const ProbeTarget kMtuTarget6{ProbeKind::kPathMtu, kServer6, 0, "test"};
+
+class Ipv6ProbeKernelTest : public ProbeKernelTest {
+ protected:
+  void SetUp() override {
+    ProbeKernelTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    AddIpv6();
+  }
+};
+
+TEST_F(Ipv6ProbeKernelTest, DualStackBridgeGivesTheProbeAnIpv6AddressUsableAtOnce) {
+  auto attachment = MakeAttachment();
+  const AttachStatus status = EnsureSettled(*attachment);
+  ASSERT_EQ(status.state, AttachStatus::State::kAttached) << status.reason;
+  ASSERT_TRUE(status.vantage && status.vantage->address_v6);
+  EXPECT_EQ(status.vantage->address_v6->ToString(), kProbe6);
+  EXPECT_EQ(status.vantage->address.ToString(), "172.17.255.254") << "IPv4 as before";
+
+  const std::string address =
+      InProbeNamespace(*status.vantage, "ip -o -6 addr show dev eth0 scope global");
+  EXPECT_THAT(address, HasSubstr("inet6 " + std::string(kProbe6) + "/64"));
+  EXPECT_THAT(address, ::testing::Not(HasSubstr("tentative")));
+  EXPECT_THAT(InProbeNamespace(*status.vantage, "ip -6 route show default"),
+              HasSubstr("default via fd00:db8:1::1 dev eth0"));
+  EXPECT_THAT(InProbeNamespace(*status.vantage, "ip -4 route show default"),
+              HasSubstr("default via 172.17.0.1 dev eth0"));
+  // Its IPv6 gateway answers over the bridge.
+  InProbeNamespace(*status.vantage, "/bin/busybox ping -6 -c 1 -W 2 fd00:db8:1::1");
+}
+
+TEST_F(Ipv6ProbeKernelTest, TcpAndDnsOverIpv6PassThroughThePodsNat66) {
+  StartTcpServer();
+  StartTcpServer6();
+  StartNameserver6();
+  auto attachment = MakeAttachment();
+  const ProberStatus round = RunRound(*attachment, {kTcpTarget, kTcpTarget6, kDnsTarget6});
+  ASSERT_EQ(round.attachment, AttachStatus::State::kAttached) << round.attachment_reason;
+  ASSERT_EQ(round.results.size(), 3u);
+  EXPECT_EQ(round.results[0].outcome, Outcome::kPassed) << round.results[0].detail;
+  EXPECT_EQ(round.results[0].family, Family::kIPv4);
+  EXPECT_EQ(round.results[1].outcome, Outcome::kPassed) << round.results[1].detail;
+  EXPECT_EQ(round.results[1].family, Family::kIPv6);
+  EXPECT_EQ(round.results[1].detail,
+            "TCP connect to [2001:db8:231:2::2]:8443 from the docker bridge (probe " +
+                std::string(kProbe6) + ") succeeded");
+  EXPECT_EQ(round.results[2].outcome, Outcome::kPassed) << round.results[2].detail;
+  EXPECT_EQ(round.results[2].family, Family::kIPv6);
+  EXPECT_THAT(round.results[2].detail, HasSubstr("DNS query to [2001:db8:231:2::2]:53"));
+  EXPECT_THAT(round.results[2].detail, HasSubstr("answered NXDOMAIN"));
+  EXPECT_EQ(nameserver6_->queries, 1);
+  EXPECT_EQ(EgressNotReadyReason(round, Family::kIPv6), std::nullopt);
+  EXPECT_EQ(EgressNotReadyReason(round, Family::kIPv4), std::nullopt);
+
+  // The IPv6 connection arrived from the pod's uplink address: it took the NAT66 path.
+  sockaddr_in6 peer{};
+  socklen_t length = sizeof(peer);
+  ScopedFd accepted(::accept(listener6_.get(), reinterpret_cast<sockaddr*>(&peer), &length));
+  ASSERT_TRUE(accepted.valid()) << std::strerror(errno);
+  char from[INET6_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET6, &peer.sin6_addr, from, sizeof(from));
+  EXPECT_STREQ(from, "2001:db8:231:1::2");
+}
+
+TEST_F(Ipv6ProbeKernelTest, Ipv6ServerDownFailsWithAClearMessage) {
+  auto attachment = MakeAttachment();
+  const ProberStatus refused = RunRound(*attachment, {kTcpTarget6});
+  ASSERT_EQ(refused.results.size(), 1u);
+  EXPECT_EQ(refused.results[0].outcome, Outcome::kFailed);
+  EXPECT_THAT(refused.results[0].detail,
+              HasSubstr("TCP connect to [2001:db8:231:2::2]:8443 from the docker bridge (probe " +
+                        std::string(kProbe6) + ") failed: Connection refused"));
+  EXPECT_THAT(EgressNotReadyReason(refused, Family::kIPv6),
+              ::testing::Optional(HasSubstr("Connection refused")));
+}
+
+TEST_F(Ipv6ProbeKernelTest, Ipv6PathMtuPassesOnAFullSizePath) {
+  auto attachment = MakeAttachment();
+  ProbeSettings settings;
+  settings.echo_timeout = milliseconds(300);
+  const ProberStatus round = RunRound(*attachment, {kMtuTarget6}, settings);
+  ASSERT_EQ(round.results.size(), 1u);
+  EXPECT_EQ(round.results[0].outcome, Outcome::kPassed) << round.results[0].detail;
+  EXPECT_EQ(round.results[0].path_mtu, 1500);
+  EXPECT_EQ(round.results[0].family, Family::kIPv6);
+  EXPECT_THAT(round.results[0].detail, HasSubstr("1500-byte IPv6 packets get through"));
+}
+
+TEST_F(Ipv6ProbeKernelTest, Ipv6PathMtuBlackHoleIsReportedWithTheMeasuredMtu) {
+  NarrowPath6(1400, /*black_hole=*/true);
+  auto attachment = MakeAttachment();
+  ProbeSettings settings;
+  settings.echo_timeout = milliseconds(300);
+  const ProberStatus round = RunRound(*attachment, {kMtuTarget6}, settings);
+  ASSERT_EQ(round.results.size(), 1u);
+  const TargetResult& result = round.results[0];
+  EXPECT_EQ(result.outcome, Outcome::kFailed) << result.detail;
+  EXPECT_EQ(result.path_mtu, 1400) << result.detail;
+  EXPECT_EQ(result.family, Family::kIPv6);
+  EXPECT_THAT(result.detail,
+              HasSubstr("ICMPv6 echo to 2001:db8:231:2::2 from the docker bridge (probe " +
+                        std::string(kProbe6) +
+                        "): MTU black hole: 1500-byte IPv6 packets vanish without an ICMPv6 "
+                        "Packet Too Big"));
+  EXPECT_THAT(result.detail, HasSubstr("the largest that gets through is 1400 bytes"));
+  EXPECT_GT(PacketTooBigSentByRouter(), 0) << "the router did try to report the MTU";
+  EXPECT_THAT(EgressNotReadyReason(round, Family::kIPv6),
+              ::testing::Optional(HasSubstr("MTU black hole")));
+}
+
+TEST_F(Ipv6ProbeKernelTest, Ipv6PathMtuBelowDockerMtuPassesWhenRoutersReportIt) {
+  NarrowPath6(1400, /*black_hole=*/false);
+  auto attachment = MakeAttachment();
+  ProbeSettings settings;
+  settings.echo_timeout = milliseconds(300);
+  const ProberStatus round = RunRound(*attachment, {kMtuTarget6}, settings);
+  ASSERT_EQ(round.results.size(), 1u);
+  const TargetResult& result = round.results[0];
+  EXPECT_EQ(result.outcome, Outcome::kPassed) << result.detail;
+  EXPECT_EQ(result.path_mtu, 1400) << result.detail;
+  EXPECT_THAT(result.detail, HasSubstr("routers report it (ICMPv6 Packet Too Big arrives)"));
+  EXPECT_GT(PacketTooBigSentByRouter(), 0);
+}
+
+TEST_F(ProbeKernelTest, Ipv6TargetFromAnIpv4OnlyBridgeSaysHowToGiveNestedNetworksIpv6) {
+  auto attachment = MakeAttachment();
+  const ProberStatus round = RunRound(*attachment, {kTcpTarget6, kMtuTarget6});
+  ASSERT_EQ(round.attachment, AttachStatus::State::kAttached) << round.attachment_reason;
+  ASSERT_FALSE(round.vantage->address_v6);
+  ASSERT_EQ(round.results.size(), 2u);
+  for (const TargetResult& result : round.results) {
+    EXPECT_EQ(result.outcome, Outcome::kFailed) << result.detail;
+    EXPECT_EQ(result.family, Family::kIPv6);
+    EXPECT_THAT(result.detail, HasSubstr("docker bridge docker0 has no IPv6 address"));
+    EXPECT_THAT(result.detail, HasSubstr("dind-netcfg init --ipv6 on"));
+  }
 }
 
 }  // namespace

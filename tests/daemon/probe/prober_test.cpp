@@ -17,6 +17,7 @@ namespace {
 
 namespace asio = boost::asio;
 using dind::testing::Behaviour;
+using dind::testing::Docker0DualStackVantage;
 using dind::testing::Docker0Vantage;
 using dind::testing::FakeAttachment;
 using dind::testing::FakeFactory;
@@ -272,6 +273,80 @@ TEST(ProberTest, NewAttachmentStartsCountingAgain) {
   EXPECT_EQ(h.rounds[1].rounds, 2u);
   EXPECT_EQ(h.rounds[1].rounds_since_attach, 1u);
   EXPECT_EQ(h.rounds[1].vantage->bridge.index, 9);
+}
+
+TEST(ProberTest, Ipv6TargetsRunFromADualStackBridgeAndSayTheirFamily) {
+  Harness h;
+  h.attachment.next.vantage = Docker0DualStackVantage();
+  auto prober = h.Make({Tcp("10.0.0.1"), Tcp("2001:db8::1")});
+  prober->Start();
+  h.Run();
+  ASSERT_EQ(h.rounds.size(), 1u);
+  const auto& results = h.rounds[0].results;
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].family, Family::kIPv4);
+  EXPECT_EQ(results[1].family, Family::kIPv6);
+  EXPECT_EQ(results[1].outcome, Outcome::kPassed);
+  EXPECT_EQ(results[1].detail,
+            "TCP connect to [2001:db8::1]:443 from the docker bridge (probe "
+            "fd00:db8:1:0:ffff:ffff:ffff:ffff) passed");
+  EXPECT_EQ(h.factory.counters.made, 2);
+  EXPECT_EQ(EgressNotReadyReason(h.rounds[0], Family::kIPv6), std::nullopt);
+}
+
+TEST(ProberTest, Ipv6TargetWithoutIpv6OnTheBridgeFailsSayingHowToFixIt) {
+  Harness h;  // docker0 with IPv4 only
+  ProbeTarget skippable = Tcp("fd00:10:96::1");
+  skippable.skip_without_family = true;
+  auto prober = h.Make({Tcp("10.0.0.1"), Tcp("2001:db8::1"), skippable});
+  prober->Start();
+  h.Run();
+  ASSERT_EQ(h.rounds.size(), 1u);
+  const auto& results = h.rounds[0].results;
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(h.factory.counters.made, 1) << "no probe is made for a family the bridge lacks";
+  EXPECT_EQ(results[1].outcome, Outcome::kFailed);
+  EXPECT_EQ(results[1].family, Family::kIPv6);
+  EXPECT_THAT(results[1].detail,
+              HasSubstr("TCP connect to [2001:db8::1]:443 from the docker bridge (probe "
+                        "172.17.255.254) cannot run: docker bridge docker0 has no IPv6 address"));
+  EXPECT_THAT(results[1].detail, HasSubstr("dind-netcfg init --ipv6 on"));
+  EXPECT_THAT(results[1].detail, HasSubstr("\"fixed-cidr-v6\""));
+  EXPECT_EQ(results[2].outcome, Outcome::kInconclusive) << "a default target is skipped";
+  EXPECT_THAT(results[2].detail, HasSubstr("not counted as a failure"));
+
+  EXPECT_EQ(EgressNotReadyReason(h.rounds[0], Family::kIPv4), std::nullopt);
+  EXPECT_THAT(EgressNotReadyReason(h.rounds[0], Family::kIPv6),
+              ::testing::Optional(HasSubstr("has no IPv6 address")));
+  EXPECT_THAT(EgressNotReadyReason(h.rounds[0]),
+              ::testing::Optional(HasSubstr("has no IPv6 address")));
+}
+
+TEST(FamilyUnavailableTest, OnlyForAFamilyTheVantageLacks) {
+  const Vantage v4 = Docker0Vantage();
+  const Vantage dual = Docker0DualStackVantage();
+  const ProbeTarget mtu6{ProbeKind::kPathMtu, "2001:db8::5", 0, "test"};
+  EXPECT_EQ(FamilyUnavailable(Tcp("10.0.0.1"), v4), std::nullopt);
+  EXPECT_EQ(FamilyUnavailable(mtu6, dual), std::nullopt);
+  const auto report = FamilyUnavailable(mtu6, v4);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->outcome, Outcome::kFailed);
+  EXPECT_EQ(report->family, Family::kIPv6);
+  EXPECT_THAT(report->detail, HasSubstr("ICMPv6 echo to 2001:db8::5 from the docker bridge"));
+}
+
+TEST(EgressNotReadyReasonTest, PerFamilyIgnoresTheOtherAndWantsAResult) {
+  ProberStatus status;
+  status.attachment = AttachStatus::State::kAttached;
+  status.rounds_since_attach = 1;
+  TargetResult v4{Tcp("10.0.0.1"), Outcome::kFailed, "v4 failure", {}, {}, {}};
+  TargetResult v6{Tcp("2001:db8::1"), Outcome::kPassed, "v6 ok", {}, {}, {}, Family::kIPv6};
+  status.results = {v4, v6};
+  EXPECT_EQ(EgressNotReadyReason(status, Family::kIPv6), std::nullopt);
+  EXPECT_EQ(EgressNotReadyReason(status, Family::kIPv4), "v4 failure");
+  status.results = {v6};
+  EXPECT_THAT(EgressNotReadyReason(status, Family::kIPv4),
+              ::testing::Optional(HasSubstr("no IPv4 egress probe target")));
 }
 
 TEST(EgressNotReadyReasonTest, InconclusiveIsNotAFailure) {

@@ -25,8 +25,8 @@ using ::testing::HasSubstr;
 
 constexpr const char* kFrom = "from the docker bridge (probe 172.17.255.254)";
 
-ScopedFd Socket(int type) {
-  return ScopedFd(::socket(AF_INET, type | SOCK_CLOEXEC, 0));
+ScopedFd Socket(int type, int domain = AF_INET) {
+  return ScopedFd(::socket(domain, type | SOCK_CLOEXEC, 0));
 }
 
 // Runs `probe` to its report.
@@ -54,6 +54,38 @@ TEST(TcpConnectProbeTest, PassesWhenTheHandshakeCompletes) {
   EXPECT_EQ(report->outcome, Outcome::kPassed);
   EXPECT_EQ(report->detail, "TCP connect to 127.0.0.1:" + std::to_string(port) +
                                 " from the docker bridge (probe 172.17.255.254) succeeded");
+  EXPECT_EQ(report->family, Family::kIPv4);
+}
+
+TEST(TcpConnectProbeTest, OverIpv6) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor listener(io, {asio::ip::make_address("::1"), 0});
+  const std::uint16_t port = listener.local_endpoint().port();
+  auto probe = std::make_shared<TcpConnectProbe>(
+      io, Socket(SOCK_STREAM | SOCK_NONBLOCK, AF_INET6), "::1", port,
+      "from the docker bridge (probe fd00:db8:1::ffff)", milliseconds(2000));
+  EXPECT_EQ(probe->Description(), "TCP connect to [::1]:" + std::to_string(port) +
+                                      " from the docker bridge (probe fd00:db8:1::ffff)");
+  const auto report = RunProbe(io, probe);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->outcome, Outcome::kPassed) << report->detail;
+  EXPECT_EQ(report->family, Family::kIPv6);
+
+  // Refused over IPv6 says so as over IPv4, and the report keeps its family.
+  asio::io_context io2;
+  std::uint16_t closed_port = 0;
+  {
+    asio::ip::tcp::acceptor closed(io2, {asio::ip::make_address("::1"), 0});
+    closed_port = closed.local_endpoint().port();
+  }
+  auto refused =
+      std::make_shared<TcpConnectProbe>(io2, Socket(SOCK_STREAM | SOCK_NONBLOCK, AF_INET6), "::1",
+                                        closed_port, kFrom, milliseconds(2000));
+  const auto failed = RunProbe(io2, refused);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->outcome, Outcome::kFailed);
+  EXPECT_THAT(failed->detail, HasSubstr("failed: Connection refused"));
+  EXPECT_EQ(failed->family, Family::kIPv6);
 }
 
 TEST(TcpConnectProbeTest, RefusedSaysNothingListens) {
@@ -115,8 +147,8 @@ TEST(TcpConnectProbeTest, CancelledProbeNeverReports) {
 // with a wrong ID that the probe must ignore.
 class LoopbackNameserver {
  public:
-  LoopbackNameserver(asio::io_context& io, int decoys)
-      : socket_(io, {asio::ip::make_address("127.0.0.1"), 0}), decoys_(decoys) {
+  LoopbackNameserver(asio::io_context& io, int decoys, const char* address = "127.0.0.1")
+      : socket_(io, {asio::ip::make_address(address), 0}), decoys_(decoys) {
     Serve();
   }
   asio::ip::udp::endpoint endpoint() const { return socket_.local_endpoint(); }
@@ -163,6 +195,23 @@ TEST(DnsProbeTest, NxDomainProvesTheNameserverWasReached) {
                 " from the docker bridge (probe 172.17.255.254) answered NXDOMAIN for "
                 "kubernetes.default.svc.cluster.local.");
   EXPECT_EQ(nameserver.queries, 1);
+}
+
+TEST(DnsProbeTest, OverIpv6) {
+  asio::io_context io;
+  LoopbackNameserver nameserver(io, 1, "::1");
+  auto probe = std::make_shared<DnsProbe>(
+      io, Socket(SOCK_DGRAM | SOCK_NONBLOCK, AF_INET6), nameserver.endpoint(),
+      DnsQuestion{"kubernetes.default.svc.cluster.local.", kDnsTypeA}, 0x4242,
+      "from the docker bridge (probe fd00:db8:1::ffff)", milliseconds(2000));
+  const auto report = RunProbe(io, probe);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->outcome, Outcome::kPassed) << report->detail;
+  EXPECT_EQ(report->family, Family::kIPv6);
+  EXPECT_THAT(report->detail,
+              HasSubstr("DNS query to [::1]:" + std::to_string(nameserver.endpoint().port()) +
+                        " from the docker bridge (probe fd00:db8:1::ffff) "
+                        "answered NXDOMAIN"));
 }
 
 TEST(DnsProbeTest, PortUnreachableIsAFailure) {
@@ -220,10 +269,11 @@ class SimulatedEchoSender final : public EchoSender {
   bool answers_;
 };
 
-std::optional<ProbeReport> RunMtuProbe(int path_mtu, bool reports, bool answers = true) {
+std::optional<ProbeReport> RunMtuProbe(int path_mtu, bool reports, bool answers = true,
+                                       const char* target = "10.0.0.5", int floor = 576) {
   asio::io_context io;
   auto sender = std::make_shared<SimulatedEchoSender>(io, path_mtu, reports, answers);
-  auto probe = std::make_shared<PathMtuProbe>(io, sender, MtuSearchConfig{1500, 576, 2}, "10.0.0.5",
+  auto probe = std::make_shared<PathMtuProbe>(io, sender, MtuSearchConfig{1500, floor, 2}, target,
                                               kFrom, milliseconds(500));
   EXPECT_GE(probe->Timeout(), milliseconds(500) * 20);
   auto report = RunProbe(io, probe);
@@ -245,6 +295,17 @@ TEST(PathMtuProbeTest, BlackHoleFailsWithTheMeasuredPathMtu) {
   EXPECT_EQ(report->path_mtu, 1400);
   EXPECT_THAT(report->detail, HasSubstr("ICMP echo to 10.0.0.5 from the docker bridge (probe "
                                         "172.17.255.254): MTU black hole"));
+}
+
+TEST(PathMtuProbeTest, Ipv6BlackHoleSpeaksIcmpv6AndSaysItsFamily) {
+  const auto report = RunMtuProbe(1400, false, true, "2001:db8::5", kIpv6MtuFloor);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->outcome, Outcome::kFailed);
+  EXPECT_EQ(report->path_mtu, 1400);
+  EXPECT_EQ(report->family, Family::kIPv6);
+  EXPECT_THAT(report->detail, HasSubstr("ICMPv6 echo to 2001:db8::5 from the docker bridge"));
+  EXPECT_THAT(report->detail, HasSubstr("without an ICMPv6 Packet Too Big"));
+  EXPECT_EQ(RunMtuProbe(1500, false)->family, Family::kIPv4);
 }
 
 TEST(PathMtuProbeTest, WorkingDiscoveryPassesWithTheLowerMtu) {

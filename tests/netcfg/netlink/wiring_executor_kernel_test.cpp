@@ -129,6 +129,43 @@ TEST_F(WiringExecutorKernelTest, AttachesAPeerNamespaceToABridgeThatPassesTraffi
   EXPECT_TRUE(found);
 }
 
+// The probe's IPv6 half: an address usable at once (no DAD) and a default route via the
+// bridge's IPv6 address, added, like the IPv4 ones, before the port has a carrier.
+TEST_F(WiringExecutorKernelTest, Ipv6AddressWithoutDadAndIpv6DefaultRoute) {
+  pod_->MustExec("ip addr add fd00:db8:30::1/64 dev br0 nodad");
+  WiringPlan plan = {
+      CreateVethPair{NetnsSide::kPod, "port0", "eth0", NetnsSide::kProbe, 1400},
+      SetLinkUp{NetnsSide::kProbe, "lo"},
+      SetLinkUp{NetnsSide::kProbe, "eth0"},
+      AddAddress{NetnsSide::kProbe, "eth0", Ip("10.30.0.254"), 24},
+      AddRoute{NetnsSide::kProbe, Cidr::Parse("0.0.0.0/0").value(), Ip("10.30.0.1"), "eth0"},
+      AddAddress{NetnsSide::kProbe, "eth0", Ip("fd00:db8:30::fffe"), 64, /*no_dad=*/true},
+      AddRoute{NetnsSide::kProbe, Cidr::Parse("::/0").value(), Ip("fd00:db8:30::1"), "eth0"},
+      EnslaveToBridge{NetnsSide::kPod, "port0", "br0", BridgeIndex()},
+      SetLinkUp{NetnsSide::kPod, "port0"},
+      AwaitOperUp{NetnsSide::kPod, "port0", milliseconds(2000)},
+      AwaitOperUp{NetnsSide::kProbe, "eth0", milliseconds(2000)},
+  };
+  const Status done = executor_.Execute(plan);
+  ASSERT_TRUE(done.ok()) << done.error().Message();
+
+  const std::string address = peer_->MustExec("ip -o -6 addr show dev eth0 scope global");
+  EXPECT_THAT(address, HasSubstr("fd00:db8:30::fffe/64"));
+  EXPECT_THAT(address, HasSubstr("nodad"));
+  EXPECT_THAT(address, ::testing::Not(HasSubstr("tentative")));
+  EXPECT_THAT(peer_->MustExec("ip -6 route show default"),
+              HasSubstr("via fd00:db8:30::1 dev eth0"));
+  // Usable at once: the bridge's address answers right away, from the reserved address.
+  EXPECT_THAT(peer_->MustExec("/bin/busybox ping -6 -c 1 -W 2 -I fd00:db8:30::fffe fd00:db8:30::1"),
+              HasSubstr("1 packets received"));
+
+  // Without the flag the kernel runs DAD first: the address starts out tentative.
+  ASSERT_TRUE(
+      executor_.Execute(AddAddress{NetnsSide::kProbe, "eth0", Ip("fd00:db8:30::fffd"), 64}).ok());
+  EXPECT_THAT(peer_->MustExec("ip -o -6 addr show dev eth0 to fd00:db8:30::fffd"),
+              HasSubstr("tentative"));
+}
+
 TEST_F(WiringExecutorKernelTest, AFailedStepIsNamedAndDeletingIsIdempotent) {
   ASSERT_TRUE(executor_.Execute(Attachment()).ok());
   const Status again =

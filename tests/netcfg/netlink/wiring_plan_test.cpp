@@ -26,6 +26,8 @@ TEST(DescribeStepTest, EachStepStartsWithItsSide) {
             "pod: enslave dnc-probe0 to bridge docker0");
   EXPECT_EQ(DescribeStep(AddAddress{NetnsSide::kOutside, "dind-proof1", Ip("192.0.2.2"), 30}),
             "outside: add 192.0.2.2/30 to dind-proof1");
+  EXPECT_EQ(DescribeStep(AddAddress{NetnsSide::kProbe, "eth0", Ip("fd00:db8:1::ffff"), 64, true}),
+            "probe: add fd00:db8:1::ffff/64 to eth0 without DAD");
   EXPECT_EQ(DescribeStep(AwaitOperUp{NetnsSide::kPod, "dind-proof0", std::chrono::seconds(1)}),
             "pod: wait up to 1000 ms for dind-proof0 to be operationally up");
 }
@@ -37,6 +39,9 @@ TEST(DescribeStepTest, DefaultRouteAndRouteWithOrWithoutDevice) {
   EXPECT_EQ(DescribeStep(AddRoute{NetnsSide::kOutside, Cidr::Parse("198.51.100.1/32").value(),
                                   Ip("192.0.2.1"), ""}),
             "outside: add route 198.51.100.1/32 via 192.0.2.1");
+  EXPECT_EQ(DescribeStep(AddRoute{NetnsSide::kProbe, Cidr::Parse("::/0").value(),
+                                  Ip("fd00:db8:1::1"), "eth0"}),
+            "probe: add default route via fd00:db8:1::1 dev eth0");
 }
 
 TEST(SideNameTest, EverySide) {
