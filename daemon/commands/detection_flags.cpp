@@ -66,9 +66,9 @@ Result<netcfg::DetectOptions> ParseDetectionFlags(const DetectionFlags& flags) {
   }
   const auto ipv6 = netcfg::ParseIpv6Mode(flags.ipv6);
   if (!ipv6) {
-    return Error::BadInput("--ipv6 (" + EnvName("--ipv6") + ") value '" + flags.ipv6 +
-                               "' is not auto, on or off",
-                           "use auto (IPv6 when the pod has IPv6 egress), on or off");
+    return Error::BadInput(
+        "--ipv6 (" + EnvName("--ipv6") + ") value '" + flags.ipv6 + "' is not auto, on or off",
+        "use auto (IPv6 when the pod has IPv6 egress), on or off");
   }
   options.ipv6 = *ipv6;
   if (!flags.cgroup_parent.empty()) {

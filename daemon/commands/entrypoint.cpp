@@ -106,6 +106,7 @@ int EntrypointCommand(const EntrypointFlags& flags) {
   const rules::BackendKind backend = chosen->decision.chosen;
 
   run::Reconciler reconciler(flags.daemon_json, detector, flags.no_rules ? nullptr : &*chosen);
+  reconciler.set_clamp_mss(options->sidecar.clamp_mss);
   return entrypoint::RunEntrypoint(*options, reconciler, {std::move(report).value(), backend});
 }
 

@@ -75,11 +75,20 @@ Json StateToJson(BackendKind kind, const rules::BackendState& state) {
                          {"packets", rule.packets},
                          {"bytes", rule.bytes}});
   }
+  // MSS clamps in effect (both directions, hooked); the sidecar sets them, `rules` only lists.
+  Json clamps = Json::array();
+  for (const auto& clamp : state.clamps) {
+    clamps.push_back({{"network", clamp.network.ToString()},
+                      {"mss", clamp.mss},
+                      {"packets", clamp.packets},
+                      {"bytes", clamp.bytes}});
+  }
   return {{"backend", Name(kind)},
           {"container", ContainerName(kind)},
           {"present", state.container_present},
           {"hooked", state.hooked},
           {"rules", installed},
+          {"clamps", clamps},
           {"foreign_nat_rules", state.foreign_nat_rules},
           {"foreign_masquerade_rules", state.foreign_masquerade_rules}};
 }
@@ -96,6 +105,18 @@ std::string StateToText(BackendKind kind, const rules::BackendState& state) {
     Line(text, "  rule",
          rule.source.ToString() + " out of " + rule.out_interface + ": " +
              std::to_string(rule.packets) + " packets");
+  }
+  if (!state.clamps.empty()) {
+    Line(text, "clamps",
+         std::to_string(state.clamps.size()) + " MSS clamp" +
+             (state.clamps.size() == 1 ? "" : "s") + " in " +
+             (kind == BackendKind::kLegacy ? "mangle chain " + std::string(rules::kLegacyClampChain)
+                                           : "chain " + std::string(rules::kNftClampChain)));
+  }
+  for (const auto& clamp : state.clamps) {
+    Line(text, "  clamp",
+         "TCP of " + clamp.network.ToString() + " to MSS " + std::to_string(clamp.mss) + ": " +
+             std::to_string(clamp.packets) + " SYNs clamped");
   }
   return text;
 }

@@ -104,6 +104,7 @@ int RunCommand(const RunFlags& flags) {
   }
 
   run::Reconciler reconciler(flags.daemon_json, detector, chosen ? &*chosen : nullptr);
+  reconciler.set_clamp_mss(options->clamp_mss);
   if (auto started = reconciler.Start(std::move(report).value()); !started) {
     return Fail(started.error());
   }

@@ -6,6 +6,7 @@
 #include "common/files.h"
 #include "common/log.h"
 #include "daemon/commands/flags.h"
+#include "daemon/core/mss_clamp.h"
 #include "daemon/probe/probe_target.h"
 
 namespace dind::cli {
@@ -81,6 +82,9 @@ Result<SidecarOptions> ParseSidecarFlags(const SidecarFlags& flags,
   auto egress = ParseEgress(flags, resolv_conf);
   if (!egress) return egress.error();
   options.egress = std::move(egress).value();
+  auto clamp = core::ParseClampMss(flags.clamp_mss, {"--clamp-mss", EnvName("--clamp-mss")});
+  if (!clamp) return clamp.error();
+  options.clamp_mss = *clamp;
   options.cleanup_on_exit = flags.cleanup_on_exit;
   return options;
 }
@@ -112,6 +116,10 @@ void AddSidecarFlags(CLI::App& command, SidecarFlags& flags,
   AddOption(command, "--poll-interval", "DURATION", flags.poll_interval,
             "how often the legacy (ip_tables) rules are checked; nf_tables notifies")
       ->default_str(flags.poll_interval);
+  AddOption(command, "--clamp-mss", "auto|off|BYTES", flags.clamp_mss,
+            "MSS clamp for nested TCP: auto clamps when the path-MTU probe measures a path below "
+            "the docker MTU, or a docker network's MTU is above it; BYTES always clamps to it")
+      ->default_str(flags.clamp_mss);
   AddFlag(command, "--cleanup-on-exit", flags.cleanup_on_exit,
           "remove the masquerade rules on SIGTERM/SIGINT (default: leave them for dockerd)");
 }

@@ -24,6 +24,7 @@ struct SidecarFlags {
   std::string probe_interval = "10s";
   std::string probe_timeout = "2s";
   std::string poll_interval = "1s";
+  std::string clamp_mss = "auto";
   bool cleanup_on_exit = false;
 };
 

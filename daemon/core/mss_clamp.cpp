@@ -32,6 +32,18 @@ std::string FamilyName(Family family) {
 
 }  // namespace
 
+std::string ClampMssSettingName(const ClampMssSetting& setting) {
+  switch (setting.mode) {
+    case ClampMssSetting::Mode::kAuto:
+      return "auto";
+    case ClampMssSetting::Mode::kOff:
+      return "off";
+    case ClampMssSetting::Mode::kFixed:
+      return std::to_string(setting.fixed_mss);
+  }
+  return "auto";
+}
+
 Result<ClampMssSetting> ParseClampMss(std::string_view text, const InputName& input) {
   if (text == "auto") return ClampMssSetting{};
   if (text == "off") return ClampMssSetting{ClampMssSetting::Mode::kOff, 0};

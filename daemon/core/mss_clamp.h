@@ -41,6 +41,9 @@ inline constexpr std::uint16_t kMinimumClampMss = 536;
 // An MSS that fits an IPv4 packet of 65535 bytes.
 inline constexpr std::uint16_t kMaximumClampMss = 65495;
 
+// "auto", "off" or the MSS, as the flag takes it.
+std::string ClampMssSettingName(const ClampMssSetting& setting);
+
 // "auto", "off" or BYTES (kMinimumClampMss..kMaximumClampMss). Errors are kBadInput naming
 // `input`.
 Result<ClampMssSetting> ParseClampMss(std::string_view text, const InputName& input);

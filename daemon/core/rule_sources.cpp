@@ -21,11 +21,6 @@ bool IsDockerBridgeName(const std::string& name) {
   return name == "docker0" || name.starts_with("br-");
 }
 
-// fe80::/10 is on every link and never leaves it: nothing to masquerade.
-bool IsIpv6LinkLocal(const IpAddress& address) {
-  return !address.is_v4() && address.bytes()[0] == 0xfe && (address.bytes()[1] & 0xc0) == 0x80;
-}
-
 Result<Cidr> ParseDaemonJsonCidr(const nlohmann::json& value, const std::string& key,
                                  std::string_view path, const SourceInputNames& names) {
   const std::string where = "daemon.json " + std::string(path) + ": \"" + key + "\"";
@@ -92,7 +87,7 @@ std::vector<Cidr> DockerBridgeNetworks(const netcfg::NetworkSnapshot& network,
     if (!IsDockerBridgeName(link.name)) continue;
     bool any = false;
     for (const auto& address : network.addresses) {
-      if (address.link_index != link.index || IsIpv6LinkLocal(address.address)) continue;
+      if (address.link_index != link.index || address.address.is_ipv6_link_local()) continue;
       networks.push_back(address.network());
       any = true;
     }
@@ -151,10 +146,9 @@ Result<ResolvedSpec> ResolveMasqueradeSpec(const SourcesRequest& request,
       ResolveOutInterface(request.out_interface, network, request.names.out_interface);
   if (!out_interface) return out_interface.error();
   resolved.spec.out_interface = *out_interface;
-  resolved.out_interface_from =
-      !request.out_interface.empty()       ? request.names.out_interface.name
-      : netcfg::FindUplinks(network).ipv4 ? "IPv4 uplink (default route)"
-                                           : "IPv6 uplink (default route)";
+  resolved.out_interface_from = !request.out_interface.empty() ? request.names.out_interface.name
+                                : netcfg::FindUplinks(network).ipv4 ? "IPv4 uplink (default route)"
+                                                                    : "IPv6 uplink (default route)";
 
   if (!request.explicit_sources.empty()) {
     resolved.spec.sources = Unique(request.explicit_sources);

@@ -24,6 +24,22 @@ std::string Describe(const Cidr& source, const std::string& out_interface) {
   return source.ToString() + " out of " + out_interface;
 }
 
+std::string DescribeClamp(const Cidr& network, std::uint16_t mss) {
+  return "MSS clamp of " + network.ToString() + " to " + std::to_string(mss);
+}
+
+// The clamps `wanted` asks for, both families, as each backend reads them.
+std::vector<rules::MssClamp> WantedClamps(const rules::MasqueradeSpec& wanted) {
+  std::vector<rules::MssClamp> clamps;
+  for (Family family : {Family::kIPv4, Family::kIPv6}) {
+    // A spec the backend would refuse has nothing it could install: Apply reports why.
+    if (auto of_family = rules::ClampsOf(wanted, family)) {
+      clamps.insert(clamps.end(), of_family->begin(), of_family->end());
+    }
+  }
+  return clamps;
+}
+
 }  // namespace
 
 RulesVerdict CheckPresence(BackendKind kind, const rules::MasqueradeSpec& wanted,
@@ -56,6 +72,19 @@ RulesVerdict CheckPresence(BackendKind kind, const rules::MasqueradeSpec& wanted
                              std::find(wanted.sources.begin(), wanted.sources.end(), rule.source) !=
                                  wanted.sources.end();
     if (!wanted_rule) verdict.stale.push_back(Describe(rule.source, rule.out_interface));
+  }
+  const std::vector<rules::MssClamp> clamps = WantedClamps(wanted);
+  for (const auto& clamp : clamps) {
+    const bool found = std::any_of(state.clamps.begin(), state.clamps.end(), [&](const auto& in) {
+      return in.network == clamp.network && in.mss == clamp.mss;
+    });
+    if (!found) verdict.missing.push_back("no " + DescribeClamp(clamp.network, clamp.mss));
+  }
+  for (const auto& installed : state.clamps) {
+    const bool wanted_clamp = std::any_of(clamps.begin(), clamps.end(), [&](const auto& clamp) {
+      return clamp.network == installed.network && clamp.mss == installed.mss;
+    });
+    if (!wanted_clamp) verdict.stale.push_back(DescribeClamp(installed.network, installed.mss));
   }
   verdict.present = state.container_present && state.hooked && verdict.missing.empty();
   return verdict;

@@ -17,6 +17,20 @@ std::string BackendName(const rules::MasqueradeBackend& backend) {
   return std::string(rules::BackendName(backend.kind()));
 }
 
+std::vector<core::NetworkMtu> BridgeNetworkMtus(
+    const std::vector<docker::DockerNetwork>& networks) {
+  std::vector<core::NetworkMtu> mtus;
+  for (const auto& network : networks) {
+    if (network.driver != "bridge" || network.internal) continue;
+    mtus.push_back({network.name, network.subnets, network.mtu.value_or(1500)});
+  }
+  return mtus;
+}
+
+bool SameClamps(const rules::MasqueradeSpec& a, const rules::MasqueradeSpec& b) {
+  return a.clamps == b.clamps;
+}
+
 }  // namespace
 
 Reconciler::Reconciler(std::string daemon_json_path, core::NetworkDetector& detector,
@@ -45,7 +59,10 @@ Status Reconciler::Start(netcfg::DetectionReport report) {
     state_.rules.error = configured->rules->ok() ? "" : configured->rules->error().Message();
   }
   state_.last_reconcile_at = Clock::now();
-  return configured->status();
+  DIND_RETURN_IF_ERROR(configured->status());
+  // A fixed --clamp-mss needs no measurement: in force from the start.
+  UpdateRules("--clamp-mss " + core::ClampMssSettingName(state_.clamp.setting));
+  return OkStatus();
 }
 
 void Reconciler::RecordDaemonJson(const netcfg::DetectionReport& report,
@@ -98,8 +115,56 @@ void Reconciler::OnNetworkChanged() {
 }
 
 rules::MasqueradeSpec Reconciler::WantedSpec() const {
-  return {MasqueradeSources(pool_networks_, state_.docker.networks),
-          state_.report->primary_uplink().interface};
+  rules::MasqueradeSpec spec{MasqueradeSources(pool_networks_, state_.docker.networks),
+                             state_.report->primary_uplink().interface,
+                             {}};
+  for (const auto& clamp : state_.clamp.plan.clamps)
+    spec.clamps.push_back({clamp.network, clamp.mss});
+  return spec;
+}
+
+void Reconciler::PlanClamps(const std::vector<Cidr>& sources) {
+  ClampState& clamp = state_.clamp;
+  core::ClampPlan plan =
+      core::PlanMssClamps({.setting = clamp.setting,
+                           .docker_mtu = state_.daemon_json.mtu,
+                           .path_mtu_ipv4 = clamp.path_mtu_ipv4,
+                           .path_mtu_ipv6 = clamp.path_mtu_ipv6,
+                           .sources = sources,
+                           .networks = BridgeNetworkMtus(state_.docker.networks)});
+  for (const auto& planned : plan.clamps) {
+    const bool known = std::find(clamp.plan.clamps.begin(), clamp.plan.clamps.end(), planned) !=
+                       clamp.plan.clamps.end();
+    if (!known) log::Warn("MSS clamp: " + core::DescribeClamp(planned));
+  }
+  for (const auto& old : clamp.plan.clamps) {
+    const bool kept = std::any_of(plan.clamps.begin(), plan.clamps.end(), [&](const auto& planned) {
+      return planned.network == old.network;
+    });
+    if (!kept)
+      log::Info("MSS clamp taken away: nothing calls for it now",
+                {{"network", old.network.ToString()}});
+  }
+  for (const auto& sentence : plan.not_covered) {
+    const auto& before = clamp.plan.not_covered;
+    if (std::find(before.begin(), before.end(), sentence) == before.end()) log::Warn(sentence);
+  }
+  if (plan.avoiding_docker_mtu && plan.avoiding_docker_mtu != clamp.plan.avoiding_docker_mtu) {
+    log::Warn(
+        "the path beyond the pod is narrower than the docker MTU: TCP is clamped, UDP is not",
+        {{"docker_mtu_that_avoids_the_clamp", std::to_string(*plan.avoiding_docker_mtu)},
+         {"fix", "dind-netcfg init --mtu " + std::to_string(*plan.avoiding_docker_mtu) +
+                     " (or --reserve), then restart dockerd; dind-netcfg never restarts it"}});
+  }
+  clamp.plan = std::move(plan);
+}
+
+void Reconciler::OnPathMtu(std::optional<std::uint32_t> ipv4, std::optional<std::uint32_t> ipv6) {
+  ClampState& clamp = state_.clamp;
+  if (ipv4 == clamp.path_mtu_ipv4 && ipv6 == clamp.path_mtu_ipv6) return;
+  clamp.path_mtu_ipv4 = ipv4;
+  clamp.path_mtu_ipv6 = ipv6;
+  UpdateRules("the measured path MTU changed");
 }
 
 Status Reconciler::ApplyRules() {
@@ -117,9 +182,11 @@ Status Reconciler::ApplyRules() {
 
 void Reconciler::UpdateRules(const std::string& why) {
   if (backend() == nullptr) return;
+  PlanClamps(MasqueradeSources(pool_networks_, state_.docker.networks));
   rules::MasqueradeSpec wanted = WantedSpec();
   if (wanted.sources == state_.rules.spec.sources &&
-      wanted.out_interface == state_.rules.spec.out_interface) {
+      wanted.out_interface == state_.rules.spec.out_interface &&
+      SameClamps(wanted, state_.rules.spec)) {
     return;
   }
   state_.rules.spec = std::move(wanted);
@@ -130,9 +197,15 @@ void Reconciler::UpdateRules(const std::string& why) {
   }
   std::vector<std::string> sources;
   for (const auto& source : state_.rules.spec.sources) sources.push_back(source.ToString());
-  log::Info("masquerade rules updated", {{"why", why},
-                                         {"sources", Join(sources, "; ")},
-                                         {"out_interface", state_.rules.spec.out_interface}});
+  std::vector<std::string> clamps;
+  for (const auto& clamp : state_.rules.spec.clamps) {
+    clamps.push_back(clamp.network.ToString() + " MSS " + std::to_string(clamp.mss));
+  }
+  log::Info("masquerade rules updated",
+            {{"why", why},
+             {"sources", Join(sources, "; ")},
+             {"out_interface", state_.rules.spec.out_interface},
+             {"mss_clamps", clamps.empty() ? "none" : Join(clamps, "; ")}});
 }
 
 bool Reconciler::PollRules(int full_every) {

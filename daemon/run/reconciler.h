@@ -58,6 +58,12 @@ class Reconciler {
   // that must follow it (the probe's veth, so the probes send what nested containers send).
   void FollowDockerMtu(std::function<void(std::uint32_t)> on_mtu);
 
+  // --clamp-mss; call before Start.
+  void set_clamp_mss(core::ClampMssSetting setting) { state_.clamp.setting = setting; }
+  // What a probe round measured beyond the pod: the lowest path MTU per family (nullopt: none
+  // of that family). Installs, changes or takes away the MSS clamp the measurements call for.
+  void OnPathMtu(std::optional<std::uint32_t> ipv4, std::optional<std::uint32_t> ipv6);
+
   // Where the docker API is read from, for /status.
   void set_docker_socket(std::string socket) { state_.docker.socket = std::move(socket); }
 
@@ -71,6 +77,8 @@ class Reconciler {
   void RecordDaemonJson(const netcfg::DetectionReport& report,
                         const Result<netcfg::DaemonJsonUpdate>& update);
   rules::MasqueradeSpec WantedSpec() const;
+  // Plans the MSS clamps for the current inputs (state_.clamp) and logs what changed.
+  void PlanClamps(const std::vector<Cidr>& sources);
   // Applies the wanted spec when it differs from the one in force.
   void UpdateRules(const std::string& why);
   Status ApplyRules();

@@ -263,12 +263,14 @@ void Sidecar::Loop::StartEgressProbes() {
   reconciler.FollowDockerMtu([attachment = ports.probe_attachment.get()](std::uint32_t mtu) {
     attachment->set_container_mtu(mtu);
   });
-  prober = std::make_unique<probe::Prober>(io, egress.prober, egress.targets,
-                                           *ports.probe_attachment, *ports.probe_factory,
-                                           [this](const probe::ProberStatus& status) {
-                                             metrics->ObserveRound(status);
-                                             Publish();
-                                           });
+  prober = std::make_unique<probe::Prober>(
+      io, egress.prober, egress.targets, *ports.probe_attachment, *ports.probe_factory,
+      [this](const probe::ProberStatus& status) {
+        metrics->ObserveRound(status);
+        reconciler.OnPathMtu(LowestPathMtu(status, Family::kIPv4),
+                             LowestPathMtu(status, Family::kIPv6));
+        Publish();
+      });
   prober->Start();
 }
 

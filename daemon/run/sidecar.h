@@ -55,6 +55,7 @@ struct SidecarOptions {
   std::chrono::milliseconds network_quiet{5};
   std::chrono::milliseconds network_settle{100};
   bool cleanup_on_exit = false;
+  core::ClampMssSetting clamp_mss;  // --clamp-mss; the reconciler applies it
   // Not ready while dockerd's API does not answer: the entrypoint runs dockerd itself, so a
   // dockerd that is not up is its failure, not a neighbour's.
   bool docker_api_required = false;

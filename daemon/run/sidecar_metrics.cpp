@@ -66,6 +66,9 @@ Result<SidecarMetrics> SidecarMetrics::Create(metrics::Registry& registry) {
                              "dockerd's own firewall backend, as GET /info states it", {"driver"}));
   DIND_RETURN_IF_ERROR(gauge(m.docker_firewall_warnings_, "dind_netcfg_dockerd_firewall_warnings",
                              "problems found in dockerd's firewall setup (see /status)"));
+  DIND_RETURN_IF_ERROR(gauge(m.mss_clamp_, "dind_netcfg_mss_clamp_bytes",
+                             "MSS nested TCP of the network is clamped to (--clamp-mss)",
+                             {"network"}));
   DIND_RETURN_IF_ERROR(gauge(m.probe_success_, "dind_netcfg_probe_success",
                              "1 when the last egress probe of the target passed, 0 when it "
                              "failed, -1 when inconclusive",
@@ -124,6 +127,17 @@ void SidecarMetrics::Refresh(const SidecarState& state, const probe::ProberStatu
     docker_firewall_->Set({*firewall_series_}, 1);
     docker_firewall_warnings_->Set(static_cast<double>(state.docker.firewall->warnings.size()));
   }
+
+  std::set<metrics::LabelValues> clamps;
+  for (const auto& clamp : state.clamp.plan.clamps) {
+    metrics::LabelValues labels{clamp.network.ToString()};
+    mss_clamp_->Set(labels, clamp.mss);
+    clamps.insert(std::move(labels));
+  }
+  for (const auto& gone : clamp_series_) {
+    if (!clamps.contains(gone)) mss_clamp_->Remove(gone);
+  }
+  clamp_series_ = std::move(clamps);
 
   if (egress != nullptr) {
     for (const auto& result : egress->results) {

@@ -48,12 +48,14 @@ class SidecarMetrics {
   metrics::Gauge* networks_mtu_too_high_ = nullptr;
   metrics::Gauge* docker_firewall_ = nullptr;
   metrics::Gauge* docker_firewall_warnings_ = nullptr;
+  metrics::Gauge* mss_clamp_ = nullptr;
   metrics::Gauge* probe_success_ = nullptr;
   metrics::Gauge* path_mtu_ = nullptr;
   metrics::Histogram* probe_latency_ = nullptr;
   metrics::Gauge* last_reconcile_ = nullptr;
-  std::set<metrics::LabelValues> network_series_;            // to forget networks that are gone
-  std::optional<std::string> firewall_series_;  // the driver exported, replaced when it changes
+  std::set<metrics::LabelValues> network_series_;  // to forget networks that are gone
+  std::set<metrics::LabelValues> clamp_series_;    // to forget clamps taken away
+  std::optional<std::string> firewall_series_;     // the driver exported, replaced when it changes
   std::map<std::string, Clock::time_point> observed_until_;  // per probe target
   std::uint64_t counted_writes_ = 0;
   std::uint64_t counted_checks_ = 0;

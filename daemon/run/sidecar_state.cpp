@@ -54,15 +54,22 @@ Json EgressToJson(const probe::ProberStatus* egress) {
                        {"detail", result.detail},
                        {"latency_ms", static_cast<double>(result.latency.count()) / 1000.0},
                        {"path_mtu", result.path_mtu ? Json(*result.path_mtu) : Json(nullptr)},
+                       {"family", result.family == Family::kIPv4 ? "ipv4" : "ipv6"},
                        {"finished_at", UnixSeconds(result.finished_at)}});
   }
   Json vantage = nullptr;
   if (egress->vantage) {
-    vantage = {{"bridge", egress->vantage->bridge.name},
-               {"bridge_network", egress->vantage->bridge.network.ToString()},
-               {"port", egress->vantage->host_link},
-               {"address", egress->vantage->address.ToString()},
-               {"suggested_fixed_cidr", egress->vantage->suggested_fixed_cidr.ToString()}};
+    vantage = {
+        {"bridge", egress->vantage->bridge.name},
+        {"bridge_network", egress->vantage->bridge.network.ToString()},
+        {"port", egress->vantage->host_link},
+        {"address", egress->vantage->address.ToString()},
+        {"bridge_network_v6", egress->vantage->bridge.ipv6
+                                  ? Json(egress->vantage->bridge.ipv6->network.ToString())
+                                  : Json(nullptr)},
+        {"address_v6", egress->vantage->address_v6 ? Json(egress->vantage->address_v6->ToString())
+                                                   : Json(nullptr)},
+        {"suggested_fixed_cidr", egress->vantage->suggested_fixed_cidr.ToString()}};
   }
   return {{"enabled", true},
           {"attachment", AttachmentName(egress->attachment)},
@@ -159,10 +166,46 @@ http::Readiness ReadinessOf(const SidecarState& state, const probe::ProberStatus
     if (!rules.error.empty()) reason += "; last repair failed: " + rules.error;
     return {false, reason};
   }
+  if (egress != nullptr && state.report &&
+      state.report->families == netcfg::PodFamilies::kIPv6Only && egress->vantage &&
+      !egress->vantage->Has(Family::kIPv6)) {
+    // Its default IPv6 targets are skipped as inconclusive there: nothing would prove egress.
+    return {false, "the pod is IPv6-only but docker bridge " + egress->vantage->bridge.name +
+                       " has no IPv6 address, so nested containers cannot get out: give them "
+                       "IPv6 (daemon.json from dind-netcfg init --ipv6 auto or on, then restart "
+                       "dockerd)"};
+  }
   if (egress != nullptr) {
-    if (auto reason = probe::EgressNotReadyReason(*egress)) return {false, *reason};
+    if (auto reason = probe::EgressNotReadyReason(HealedByClamp(*egress, state.clamp))) {
+      return {false, *reason};
+    }
   }
   return {true, ""};
+}
+
+probe::ProberStatus HealedByClamp(const probe::ProberStatus& egress, const ClampState& clamp) {
+  probe::ProberStatus healed = egress;
+  for (auto& result : healed.results) {
+    if (result.outcome != probe::Outcome::kFailed || !result.path_mtu) continue;
+    const Family family = result.family;
+    const bool clamped = std::any_of(
+        clamp.plan.clamps.begin(), clamp.plan.clamps.end(),
+        [family](const core::PlannedClamp& planned) { return planned.network.family() == family; });
+    if (!clamped) continue;
+    result.outcome = probe::Outcome::kPassed;
+    result.detail += "; nested TCP is MSS-clamped to fit (UDP is not)";
+  }
+  return healed;
+}
+
+std::optional<std::uint32_t> LowestPathMtu(const probe::ProberStatus& egress, Family family) {
+  std::optional<std::uint32_t> lowest;
+  for (const auto& result : egress.results) {
+    if (result.family != family || !result.path_mtu || *result.path_mtu <= 0) continue;
+    const auto mtu = static_cast<std::uint32_t>(*result.path_mtu);
+    if (!lowest || mtu < *lowest) lowest = mtu;
+  }
+  return lowest;
 }
 
 Json DockerStateToJson(const DockerState& docker) {
@@ -235,6 +278,23 @@ Json StatusToJson(const SidecarState& state, const probe::ProberStatus* egress,
                    {"repairs", rules.repairs},
                    {"last_repair_at", TimeOrNull(rules.last_repair_at)}};
 
+  const ClampState& clamp = state.clamp;
+  Json clamps = Json::array();
+  for (const auto& planned : clamp.plan.clamps) {
+    clamps.push_back({{"network", planned.network.ToString()},
+                      {"mss", planned.mss},
+                      {"reason", planned.reason}});
+  }
+  const auto optional_number = [](const std::optional<std::uint32_t>& value) {
+    return value ? Json(*value) : Json(nullptr);
+  };
+  json["clamp"] = {{"setting", core::ClampMssSettingName(clamp.setting)},
+                   {"path_mtu",
+                    {{"ipv4", optional_number(clamp.path_mtu_ipv4)},
+                     {"ipv6", optional_number(clamp.path_mtu_ipv6)}}},
+                   {"clamps", clamps},
+                   {"not_covered", StringsToJson(clamp.plan.not_covered)},
+                   {"avoiding_docker_mtu", optional_number(clamp.plan.avoiding_docker_mtu)}};
   json["docker"] = DockerStateToJson(state.docker);
   json["egress"] = EgressToJson(egress);
   return json;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/core/mss_clamp.h"
 #include "daemon/docker/docker_api.h"
 #include "daemon/http/health_routes.h"
 #include "daemon/probe/prober.h"
@@ -69,11 +70,21 @@ struct DockerState {
   std::optional<DockerFirewall> firewall;  // once GET /info answered
 };
 
+// The MSS clamp (--clamp-mss): the plan in force and the measurements it was made from.
+struct ClampState {
+  core::ClampMssSetting setting;
+  // The lowest path MTU the last probe round measured beyond the pod, per family.
+  std::optional<std::uint32_t> path_mtu_ipv4;
+  std::optional<std::uint32_t> path_mtu_ipv6;
+  core::ClampPlan plan;
+};
+
 struct SidecarState {
   std::optional<netcfg::DetectionReport> report;
   DaemonJsonState daemon_json;
   RulesState rules;
   DockerState docker;
+  ClampState clamp;
   std::optional<Clock::time_point> last_reconcile_at;
 };
 
@@ -91,6 +102,14 @@ std::vector<NetworkMtuFinding> NetworksAboveMtu(const std::vector<docker::Docker
 DockerFirewall CheckDockerFirewall(const docker::DockerInfo& info,
                                    std::optional<rules::BackendKind> ours,
                                    std::optional<bool> ipv6_forwarding);
+
+// `egress` with each failed path-MTU result of a family whose TCP the MSS clamp in force
+// fits to the path counted as passed (its detail says so): a black hole the clamp heals does
+// not keep the pod unready.
+probe::ProberStatus HealedByClamp(const probe::ProberStatus& egress, const ClampState& clamp);
+
+// The lowest path MTU the probes measured for `family`; nullopt when none did.
+std::optional<std::uint32_t> LowestPathMtu(const probe::ProberStatus& egress, Family family);
 
 // What to masquerade: the networks of the pools daemon.json sets, plus the subnets of docker's
 // bridge networks (KIND's `kind` network, CI job networks) that those do not already cover.

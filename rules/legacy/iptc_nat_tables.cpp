@@ -20,8 +20,6 @@ extern "C" {
 namespace dind::rules::legacy {
 namespace {
 
-constexpr const char* kNatTable = "nat";
-
 // libiptc and libip6tc are the same library compiled twice; these traits pick one.
 struct Ip4tc {
   using Entry = ipt_entry;
@@ -101,7 +99,7 @@ std::string FamilyName(Family family) {
 template <typename Tc>
 class IptcNatTable final : public NatTable {
  public:
-  explicit IptcNatTable(xtc_handle* handle) : handle_(handle) {}
+  IptcNatTable(xtc_handle* handle, LegacyTable table) : handle_(handle), table_(table) {}
   ~IptcNatTable() override { Tc::Free(handle_); }
   IptcNatTable(const IptcNatTable&) = delete;
   IptcNatTable& operator=(const IptcNatTable&) = delete;
@@ -161,47 +159,51 @@ class IptcNatTable final : public NatTable {
  private:
   Status Check(int ok, const std::string& action) const {
     if (ok != 0) return OkStatus();
-    return NatTableError(Tc::kFamily, action + " in the " + FamilyName(Tc::kFamily) + " nat table",
+    return NatTableError(Tc::kFamily, table_,
+                         action + " in the " + FamilyName(Tc::kFamily) + " " +
+                             std::string(TableName(table_)) + " table",
                          errno);
   }
 
   xtc_handle* handle_;
+  LegacyTable table_;
 };
 
 class IptcNatTables final : public NatTables {
  public:
-  Result<bool> Exists(Family family) override {
+  Result<bool> Exists(Family family, LegacyTable table) override {
     const std::string path = family == Family::kIPv4 ? Ip4tc::kNamesFile : Ip6tc::kNamesFile;
     auto names = ReadFile(path);
-    if (names.ok()) return TableNamesListNat(*names);
+    if (names.ok()) return TableNamesList(*names, TableName(table));
     // No file: the ip_tables module is not loaded, so no legacy table exists either.
     if (names.error().errnum == ENOENT) return false;
-    return NatTableError(family, "reading " + path, names.error().errnum);
+    return NatTableError(family, table, "reading " + path, names.error().errnum);
   }
 
-  Result<std::unique_ptr<NatTable>> Open(Family family) override {
-    return family == Family::kIPv4 ? OpenWith<Ip4tc>() : OpenWith<Ip6tc>();
+  Result<std::unique_ptr<NatTable>> Open(Family family, LegacyTable table) override {
+    return family == Family::kIPv4 ? OpenWith<Ip4tc>(table) : OpenWith<Ip6tc>(table);
   }
 
-  Result<std::uint64_t> Stamp(Family family) override {
+  Result<std::uint64_t> Stamp(Family family, LegacyTable table) override {
     return family == Family::kIPv4
-               ? StampOf<ipt_getinfo>(AF_INET, IPPROTO_IP, IPT_SO_GET_INFO)
-               : StampOf<ip6t_getinfo>(AF_INET6, IPPROTO_IPV6, IP6T_SO_GET_INFO);
+               ? StampOf<ipt_getinfo>(AF_INET, IPPROTO_IP, IPT_SO_GET_INFO, table)
+               : StampOf<ip6t_getinfo>(AF_INET6, IPPROTO_IPV6, IP6T_SO_GET_INFO, table);
   }
 
  private:
   // The table's header only (IPT_SO_GET_INFO): microseconds, where a snapshot of 50,000 rules
   // takes tens of milliseconds.
   template <typename Info>
-  static Result<std::uint64_t> StampOf(int domain, int level, int option) {
+  static Result<std::uint64_t> StampOf(int domain, int level, int option, LegacyTable table) {
     const ScopedFd socket(::socket(domain, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
     const Family family = domain == AF_INET ? Family::kIPv4 : Family::kIPv6;
-    if (!socket.valid()) return NatTableError(family, "opening a raw socket", errno);
+    if (!socket.valid()) return NatTableError(family, table, "opening a raw socket", errno);
+    const std::string name(TableName(table));
     Info info{};
-    std::snprintf(info.name, sizeof(info.name), "%s", kNatTable);
+    std::snprintf(info.name, sizeof(info.name), "%s", name.c_str());
     socklen_t length = sizeof(info);
     if (::getsockopt(socket.get(), level, option, &info, &length) != 0) {
-      return NatTableError(family, "reading the nat table's header", errno);
+      return NatTableError(family, table, "reading the " + name + " table's header", errno);
     }
     // FNV-1a over the fields that move when any rule is added, deleted or moved.
     std::uint64_t stamp = 1469598103934665603ULL;
@@ -214,23 +216,24 @@ class IptcNatTables final : public NatTables {
   }
 
   template <typename Tc>
-  static Result<std::unique_ptr<NatTable>> OpenWith() {
+  static Result<std::unique_ptr<NatTable>> OpenWith(LegacyTable table) {
+    const std::string name(TableName(table));
     // iptc_init retries by itself when the table changes between its two reads.
-    xtc_handle* handle = Tc::Init(kNatTable);
+    xtc_handle* handle = Tc::Init(name.c_str());
     if (handle == nullptr) {
-      return NatTableError(Tc::kFamily, "reading the " + FamilyName(Tc::kFamily) + " nat table",
-                           errno);
+      return NatTableError(Tc::kFamily, table,
+                           "reading the " + FamilyName(Tc::kFamily) + " " + name + " table", errno);
     }
-    return std::unique_ptr<NatTable>(std::make_unique<IptcNatTable<Tc>>(handle));
+    return std::unique_ptr<NatTable>(std::make_unique<IptcNatTable<Tc>>(handle, table));
   }
 };
 
 }  // namespace
 
-bool TableNamesListNat(std::string_view names_file_text) {
+bool TableNamesList(std::string_view names_file_text, std::string_view table) {
   while (!names_file_text.empty()) {
     const auto end = names_file_text.find('\n');
-    if (names_file_text.substr(0, end) == kNatTable) return true;
+    if (names_file_text.substr(0, end) == table) return true;
     if (end == std::string_view::npos) break;
     names_file_text.remove_prefix(end + 1);
   }

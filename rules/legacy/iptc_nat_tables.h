@@ -11,7 +11,10 @@ namespace dind::rules::legacy {
 
 std::unique_ptr<NatTables> MakeIptcNatTables();
 
-// Whether /proc/net/ip_tables_names (or ip6_tables_names) text lists the nat table.
-bool TableNamesListNat(std::string_view names_file_text);
+// Whether /proc/net/ip_tables_names (or ip6_tables_names) text lists `table`.
+bool TableNamesList(std::string_view names_file_text, std::string_view table);
+inline bool TableNamesListNat(std::string_view names_file_text) {
+  return TableNamesList(names_file_text, "nat");
+}
 
 }  // namespace dind::rules::legacy

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// The narrow seam between the legacy backend and the kernel's ip_tables/ip6_tables nat table.
+// The narrow seam between the legacy backend and the kernel's ip_tables/ip6_tables tables: nat
+// for the masquerade rules, mangle for the MSS clamps.
 //
-// A NatTable is one snapshot of one family's nat table (libiptc's iptc_init), edited in memory
-// and written back whole by Commit (ip_tables replaces the table as one blob). Production uses
+// A NatTable is one snapshot of one family's table (libiptc's iptc_init), edited in memory and
+// written back whole by Commit (ip_tables replaces the table as one blob). It was written for
+// the nat table and keeps the name; it is any table LegacyTable names. Production uses
 // iptc_nat_tables.cpp, the only file that touches libiptc; tests pass an in-memory table.
 #pragma once
 
@@ -18,10 +20,18 @@
 namespace dind::rules::legacy {
 
 inline constexpr std::string_view kPostroutingChain = "POSTROUTING";
+inline constexpr std::string_view kForwardChain = "FORWARD";
 inline constexpr std::string_view kMasqueradeTargetName = "MASQUERADE";
+inline constexpr std::string_view kTcpmssTargetName = "TCPMSS";
+
+// The tables the legacy backend edits.
+enum class LegacyTable { kNat, kMangle };
+// "nat" / "mangle", as iptables -t and /proc/net/ip_tables_names spell them.
+std::string_view TableName(LegacyTable table);
 
 struct NatRule {
-  // "MASQUERADE", "ACCEPT", or the chain a jump goes to. Valid until the snapshot is edited.
+  // "MASQUERADE", "TCPMSS", "ACCEPT", or the chain a jump goes to. Valid until the snapshot is
+  // edited.
   std::string_view target;
   EntryView entry;  // the ipt_entry/ip6t_entry with its counters; same lifetime
 };
@@ -48,20 +58,23 @@ class NatTable {
 class NatTables {
  public:
   virtual ~NatTables() = default;
-  // Whether the kernel already has this family's nat table in the current network namespace.
+  // Whether the kernel already has this family's table in the current network namespace.
   // Opening a table that does not exist creates it (the kernel instantiates legacy tables on
   // first use), which read-only callers such as Inspect and Remove must not cause.
-  virtual Result<bool> Exists(Family family) = 0;
-  virtual Result<std::unique_ptr<NatTable>> Open(Family family) = 0;
-  // A number that changes whenever the family's nat table is replaced (any rule added, deleted
-  // or moved), read without copying the rules: the kernel's size, entry count and hook offsets.
+  virtual Result<bool> Exists(Family family, LegacyTable table) = 0;
+  virtual Result<std::unique_ptr<NatTable>> Open(Family family, LegacyTable table) = 0;
+  // A number that changes whenever the family's table is replaced (any rule added, deleted or
+  // moved), read without copying the rules: the kernel's size, entry count and hook offsets.
   // Only call it when Exists() is true (reading creates the table).
-  virtual Result<std::uint64_t> Stamp(Family family) = 0;
+  virtual Result<std::uint64_t> Stamp(Family family, LegacyTable table) = 0;
 };
 
 // How ip_tables failures read to an operator: permission problems say which capability is
-// missing, an absent table names the kernel modules, everything else keeps its errno.
-// `action` is what we tried, e.g. "reading the IPv4 nat table".
-Error NatTableError(Family family, const std::string& action, int errnum);
+// missing, an absent table or extension names the kernel modules, everything else keeps its
+// errno. `action` is what we tried, e.g. "reading the IPv4 nat table".
+Error NatTableError(Family family, LegacyTable table, const std::string& action, int errnum);
+inline Error NatTableError(Family family, const std::string& action, int errnum) {
+  return NatTableError(family, LegacyTable::kNat, action, errnum);
+}
 
 }  // namespace dind::rules::legacy

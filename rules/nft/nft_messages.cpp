@@ -14,6 +14,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <net/if.h>
+#include <netinet/in.h>
 
 #include <algorithm>
 #include <array>
@@ -34,9 +35,20 @@ const std::string kChainName(kNftChain);
 
 constexpr std::uint32_t kIpv4SaddrOffset = 12;  // in struct iphdr
 constexpr std::uint32_t kIpv6SaddrOffset = 8;   // in struct ipv6hdr
+constexpr std::uint32_t kIpv4DaddrOffset = 16;
+constexpr std::uint32_t kIpv6DaddrOffset = 24;
+constexpr std::uint32_t kTcpFlagsOffset = 13;  // in struct tcphdr
+constexpr std::uint8_t kTcpFlagSyn = 0x02;
+constexpr std::uint8_t kTcpFlagRst = 0x04;
+constexpr std::uint8_t kTcpOptionMaxseg = 2;    // TCPOPT_MAXSEG: kind 2, length 4
+constexpr std::uint32_t kMaxsegSizeOffset = 2;  // the 16-bit size after kind and length
+constexpr std::uint32_t kMaxsegSizeLength = 2;
 
 std::uint32_t SaddrOffset(Family family) {
   return family == Family::kIPv4 ? kIpv4SaddrOffset : kIpv6SaddrOffset;
+}
+std::uint32_t DaddrOffset(Family family) {
+  return family == Family::kIPv4 ? kIpv4DaddrOffset : kIpv6DaddrOffset;
 }
 std::uint32_t AddressLength(Family family) {
   return family == Family::kIPv4 ? 4 : 16;
@@ -105,20 +117,28 @@ bool AllZero(std::string_view bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
 }
 
-// Walks `payload [bitwise] cmp meta(oifname) cmp counter masq` strictly; anything else is not
-// one of our rules (and Apply replaces it).
-std::optional<MasqueradeMatch> MatchOurShape(Family family,
-                                             const std::vector<const nftnl_expr*>& exprs) {
-  std::size_t at = 0;
-  auto take = [&](std::string_view name) -> const nftnl_expr* {
-    if (at < exprs.size() && Named(exprs[at], name)) return exprs[at++];
+// A strict reader over a rule's expressions: take(name) returns the next one if it has that name.
+class ExprCursor {
+ public:
+  explicit ExprCursor(const std::vector<const nftnl_expr*>& exprs) : exprs_(exprs) {}
+  const nftnl_expr* take(std::string_view name) {
+    if (at_ < exprs_.size() && Named(exprs_[at_], name)) return exprs_[at_++];
     return nullptr;
-  };
+  }
+  bool done() const { return at_ == exprs_.size(); }
 
-  const nftnl_expr* payload = take("payload");
+ private:
+  const std::vector<const nftnl_expr*>& exprs_;
+  std::size_t at_ = 0;
+};
+
+// `payload [bitwise] cmp` loading the address at `offset` of the network header and comparing
+// it with a prefix, as BuildAddressPrefix writes it; nullopt for anything else.
+std::optional<Cidr> TakeAddressPrefix(Family family, std::uint32_t offset, ExprCursor& cursor) {
+  const nftnl_expr* payload = cursor.take("payload");
   if (payload == nullptr ||
       U32Or(payload, NFTNL_EXPR_PAYLOAD_BASE, ~0u) != NFT_PAYLOAD_NETWORK_HEADER ||
-      U32Or(payload, NFTNL_EXPR_PAYLOAD_OFFSET, ~0u) != SaddrOffset(family) ||
+      U32Or(payload, NFTNL_EXPR_PAYLOAD_OFFSET, ~0u) != offset ||
       !nftnl_expr_is_set(payload, NFTNL_EXPR_PAYLOAD_DREG)) {
     return std::nullopt;
   }
@@ -128,7 +148,7 @@ std::optional<MasqueradeMatch> MatchOurShape(Family family,
 
   int prefix_length = static_cast<int>(length * 8);
   std::string_view mask;
-  if (const nftnl_expr* bitwise = take("bitwise")) {
+  if (const nftnl_expr* bitwise = cursor.take("bitwise")) {
     mask = ExprData(bitwise, NFTNL_EXPR_BITWISE_MASK);
     if (U32Or(bitwise, NFTNL_EXPR_BITWISE_SREG, ~0u) != address_register ||
         U32Or(bitwise, NFTNL_EXPR_BITWISE_DREG, ~0u) != address_register ||
@@ -140,20 +160,36 @@ std::optional<MasqueradeMatch> MatchOurShape(Family family,
     prefix_length = PrefixLengthOfMask(mask);
     if (prefix_length < 0) return std::nullopt;
   }
-  const nftnl_expr* address_cmp = take("cmp");
+  const nftnl_expr* address_cmp = cursor.take("cmp");
   if (address_cmp == nullptr || U32Or(address_cmp, NFTNL_EXPR_CMP_SREG, ~0u) != address_register ||
       U32Or(address_cmp, NFTNL_EXPR_CMP_OP, ~0u) != NFT_CMP_EQ) {
     return std::nullopt;
   }
   const std::string_view address_bytes = ExprData(address_cmp, NFTNL_EXPR_CMP_DATA);
   if (address_bytes.size() != length) return std::nullopt;
+  // A compare value with bits outside the mask never matches anything: not a prefix match.
+  for (std::size_t i = 0; i < mask.size(); ++i) {
+    if ((address_bytes[i] & ~mask[i]) != 0) return std::nullopt;
+  }
+  std::array<std::uint8_t, 16> address{};
+  std::memcpy(address.data(), address_bytes.data(), address_bytes.size());
+  return Cidr::Of(IpAddress::FromBytes(family, address.data()), prefix_length);
+}
 
-  const nftnl_expr* meta = take("meta");
+// Walks `payload [bitwise] cmp meta(oifname) cmp counter masq` strictly; anything else is not
+// one of our rules (and Apply replaces it).
+std::optional<MasqueradeMatch> MatchOurShape(Family family,
+                                             const std::vector<const nftnl_expr*>& exprs) {
+  ExprCursor cursor(exprs);
+  const std::optional<Cidr> source = TakeAddressPrefix(family, SaddrOffset(family), cursor);
+  if (!source) return std::nullopt;
+
+  const nftnl_expr* meta = cursor.take("meta");
   if (meta == nullptr || U32Or(meta, NFTNL_EXPR_META_KEY, ~0u) != NFT_META_OIFNAME ||
       !nftnl_expr_is_set(meta, NFTNL_EXPR_META_DREG)) {
     return std::nullopt;
   }
-  const nftnl_expr* name_cmp = take("cmp");
+  const nftnl_expr* name_cmp = cursor.take("cmp");
   if (name_cmp == nullptr ||
       U32Or(name_cmp, NFTNL_EXPR_CMP_SREG, ~0u) != nftnl_expr_get_u32(meta, NFTNL_EXPR_META_DREG) ||
       U32Or(name_cmp, NFTNL_EXPR_CMP_OP, ~0u) != NFT_CMP_EQ) {
@@ -167,20 +203,100 @@ std::optional<MasqueradeMatch> MatchOurShape(Family family,
     return std::nullopt;
   }
   const nftnl_expr* masq = nullptr;
-  if (take("counter") == nullptr || (masq = take("masq")) == nullptr || at != exprs.size() ||
-      U32Or(masq, NFTNL_EXPR_MASQ_FLAGS, 0) != 0 ||
+  if (cursor.take("counter") == nullptr || (masq = cursor.take("masq")) == nullptr ||
+      !cursor.done() || U32Or(masq, NFTNL_EXPR_MASQ_FLAGS, 0) != 0 ||
       nftnl_expr_is_set(masq, NFTNL_EXPR_MASQ_REG_PROTO_MIN)) {
     return std::nullopt;
   }
+  return MasqueradeMatch{*source, std::string(name_bytes.substr(0, nul))};
+}
 
-  std::array<std::uint8_t, 16> address{};
-  std::memcpy(address.data(), address_bytes.data(), address_bytes.size());
-  const Cidr source = Cidr::Of(IpAddress::FromBytes(family, address.data()), prefix_length);
-  // A compare value with bits outside the mask never matches anything: not a prefix match.
-  for (std::size_t i = 0; i < mask.size(); ++i) {
-    if ((address_bytes[i] & ~mask[i]) != 0) return std::nullopt;
+// `cmp <op> reg <register> <bytes>`.
+bool IsCompare(const nftnl_expr* cmp, std::uint32_t reg, std::uint32_t op, std::string_view data) {
+  return cmp != nullptr && U32Or(cmp, NFTNL_EXPR_CMP_SREG, ~0u) == reg &&
+         U32Or(cmp, NFTNL_EXPR_CMP_OP, ~0u) == op && ExprData(cmp, NFTNL_EXPR_CMP_DATA) == data;
+}
+
+// `exthdr` on the TCP maxseg option's size, loading into or writing from `reg`.
+bool IsMaxsegSize(const nftnl_expr* exthdr, std::uint16_t reg_attr, std::uint32_t reg) {
+  const std::uint16_t other_reg_attr =
+      reg_attr == NFTNL_EXPR_EXTHDR_DREG ? NFTNL_EXPR_EXTHDR_SREG : NFTNL_EXPR_EXTHDR_DREG;
+  return exthdr != nullptr && U32Or(exthdr, reg_attr, ~0u) == reg &&
+         !nftnl_expr_is_set(exthdr, other_reg_attr) &&
+         nftnl_expr_is_set(exthdr, NFTNL_EXPR_EXTHDR_TYPE) &&
+         nftnl_expr_get_u8(exthdr, NFTNL_EXPR_EXTHDR_TYPE) == kTcpOptionMaxseg &&
+         U32Or(exthdr, NFTNL_EXPR_EXTHDR_OFFSET, ~0u) == kMaxsegSizeOffset &&
+         U32Or(exthdr, NFTNL_EXPR_EXTHDR_LEN, ~0u) == kMaxsegSizeLength &&
+         U32Or(exthdr, NFTNL_EXPR_EXTHDR_OP, ~0u) == NFT_EXTHDR_OP_TCPOPT &&
+         U32Or(exthdr, NFTNL_EXPR_EXTHDR_FLAGS, 0) == 0;
+}
+
+// Walks the clamp rule BuildClampRule writes, strictly; nullopt for anything else.
+std::optional<ClampMatch> MatchClampShape(Family family,
+                                          const std::vector<const nftnl_expr*>& exprs) {
+  for (ClampDirection direction : {ClampDirection::kFromNetwork, ClampDirection::kToNetwork}) {
+    ExprCursor cursor(exprs);
+    const std::uint32_t offset =
+        direction == ClampDirection::kFromNetwork ? SaddrOffset(family) : DaddrOffset(family);
+    const std::optional<Cidr> network = TakeAddressPrefix(family, offset, cursor);
+    if (!network) continue;
+
+    const nftnl_expr* l4proto = cursor.take("meta");
+    const char tcp = IPPROTO_TCP;
+    if (l4proto == nullptr || U32Or(l4proto, NFTNL_EXPR_META_KEY, ~0u) != NFT_META_L4PROTO ||
+        !nftnl_expr_is_set(l4proto, NFTNL_EXPR_META_DREG)) {
+      return std::nullopt;
+    }
+    const std::uint32_t reg = nftnl_expr_get_u32(l4proto, NFTNL_EXPR_META_DREG);
+    if (!IsCompare(cursor.take("cmp"), reg, NFT_CMP_EQ, std::string_view(&tcp, 1))) {
+      return std::nullopt;
+    }
+
+    const nftnl_expr* flags = cursor.take("payload");
+    if (flags == nullptr ||
+        U32Or(flags, NFTNL_EXPR_PAYLOAD_BASE, ~0u) != NFT_PAYLOAD_TRANSPORT_HEADER ||
+        U32Or(flags, NFTNL_EXPR_PAYLOAD_OFFSET, ~0u) != kTcpFlagsOffset ||
+        U32Or(flags, NFTNL_EXPR_PAYLOAD_LEN, ~0u) != 1 ||
+        U32Or(flags, NFTNL_EXPR_PAYLOAD_DREG, ~0u) != reg) {
+      return std::nullopt;
+    }
+    const nftnl_expr* bitwise = cursor.take("bitwise");
+    const char mask = static_cast<char>(kTcpFlagSyn | kTcpFlagRst);
+    const char zero = 0;
+    if (bitwise == nullptr || U32Or(bitwise, NFTNL_EXPR_BITWISE_SREG, ~0u) != reg ||
+        U32Or(bitwise, NFTNL_EXPR_BITWISE_DREG, ~0u) != reg ||
+        U32Or(bitwise, NFTNL_EXPR_BITWISE_OP, NFT_BITWISE_BOOL) != NFT_BITWISE_BOOL ||
+        ExprData(bitwise, NFTNL_EXPR_BITWISE_MASK) != std::string_view(&mask, 1) ||
+        ExprData(bitwise, NFTNL_EXPR_BITWISE_XOR) != std::string_view(&zero, 1)) {
+      return std::nullopt;
+    }
+    const char syn = static_cast<char>(kTcpFlagSyn);
+    if (!IsCompare(cursor.take("cmp"), reg, NFT_CMP_EQ, std::string_view(&syn, 1))) {
+      return std::nullopt;
+    }
+
+    if (!IsMaxsegSize(cursor.take("exthdr"), NFTNL_EXPR_EXTHDR_DREG, reg)) return std::nullopt;
+    const nftnl_expr* above = cursor.take("cmp");
+    const std::string_view mss_bytes =
+        above == nullptr ? std::string_view{} : ExprData(above, NFTNL_EXPR_CMP_DATA);
+    if (mss_bytes.size() != sizeof(std::uint16_t) ||
+        !IsCompare(above, reg, NFT_CMP_GT, mss_bytes)) {
+      return std::nullopt;
+    }
+    const nftnl_expr* immediate = cursor.take("immediate");
+    if (immediate == nullptr || U32Or(immediate, NFTNL_EXPR_IMM_DREG, ~0u) != reg ||
+        ExprData(immediate, NFTNL_EXPR_IMM_DATA) != mss_bytes ||
+        !IsMaxsegSize(cursor.take("exthdr"), NFTNL_EXPR_EXTHDR_SREG, reg) ||
+        cursor.take("counter") == nullptr || !cursor.done()) {
+      return std::nullopt;
+    }
+    std::uint16_t mss_network = 0;
+    std::memcpy(&mss_network, mss_bytes.data(), sizeof(mss_network));
+    const std::uint16_t mss = ntohs(mss_network);
+    if (mss < kMinimumRuleMss || mss > kMaximumRuleMss) return std::nullopt;
+    return ClampMatch{*network, direction, mss};
   }
-  return MasqueradeMatch{source, std::string(name_bytes.substr(0, nul))};
+  return std::nullopt;
 }
 
 void StartBatchMessage(char* buffer, std::uint16_t type, std::uint32_t seq,
@@ -206,7 +322,7 @@ void AppendOp(const NftOp& op, std::uint32_t seq, std::vector<char>& out) {
                                     Flags(NLM_F_CREATE | NLM_F_ACK), seq);
     nftnl_table_nlmsg_build_payload(message, table.get());
   } else if (const auto* add_chain = std::get_if<AddChain>(&op)) {
-    UniqueChain chain = BuildBaseChain(add_chain->family);
+    UniqueChain chain = BuildBaseChain(add_chain->family, add_chain->chain);
     message = nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_NEWCHAIN,
                                     FamilyArg(NfprotoOf(add_chain->family)),
                                     Flags(NLM_F_CREATE | NLM_F_ACK), seq);
@@ -217,16 +333,33 @@ void AppendOp(const NftOp& op, std::uint32_t seq, std::vector<char>& out) {
                                     FamilyArg(NfprotoOf(add_rule->match.source.family())),
                                     Flags(NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK), seq);
     nftnl_rule_nlmsg_build_payload(message, rule.get());
+  } else if (const auto* add_clamp = std::get_if<AddClampRule>(&op)) {
+    UniqueRule rule = BuildClampRule(add_clamp->match);
+    message = nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_NEWRULE,
+                                    FamilyArg(NfprotoOf(add_clamp->match.network.family())),
+                                    Flags(NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK), seq);
+    nftnl_rule_nlmsg_build_payload(message, rule.get());
   } else if (const auto* delete_rule = std::get_if<DeleteRule>(&op)) {
+    const std::string chain_name(ChainName(delete_rule->chain));
     UniqueRule rule(nftnl_rule_alloc());
     nftnl_rule_set_u32(rule.get(), NFTNL_RULE_FAMILY, NfprotoOf(delete_rule->family));
     nftnl_rule_set_str(rule.get(), NFTNL_RULE_TABLE, kTableName.c_str());
-    nftnl_rule_set_str(rule.get(), NFTNL_RULE_CHAIN, kChainName.c_str());
+    nftnl_rule_set_str(rule.get(), NFTNL_RULE_CHAIN, chain_name.c_str());
     nftnl_rule_set_u64(rule.get(), NFTNL_RULE_HANDLE, delete_rule->handle);
     message =
         nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_DELRULE,
                               FamilyArg(NfprotoOf(delete_rule->family)), Flags(NLM_F_ACK), seq);
     nftnl_rule_nlmsg_build_payload(message, rule.get());
+  } else if (const auto* delete_chain = std::get_if<DeleteChain>(&op)) {
+    const std::string chain_name(ChainName(delete_chain->chain));
+    UniqueChain chain(nftnl_chain_alloc());
+    nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_FAMILY, NfprotoOf(delete_chain->family));
+    nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TABLE, kTableName.c_str());
+    nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_NAME, chain_name.c_str());
+    message =
+        nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_DELCHAIN,
+                              FamilyArg(NfprotoOf(delete_chain->family)), Flags(NLM_F_ACK), seq);
+    nftnl_chain_nlmsg_build_payload(message, chain.get());
   } else if (const auto* delete_table = std::get_if<DeleteTable>(&op)) {
     UniqueTable table = BuildTable(delete_table->family);
     message =
@@ -264,34 +397,34 @@ UniqueTable BuildTable(Family family) {
   return table;
 }
 
-UniqueChain BuildBaseChain(Family family) {
+UniqueChain BuildBaseChain(Family family, OurChain which) {
+  const bool postrouting = which == OurChain::kPostrouting;
+  const std::string name(ChainName(which));
   UniqueChain chain(nftnl_chain_alloc());
   nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_FAMILY, NfprotoOf(family));
   nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TABLE, kTableName.c_str());
-  nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_NAME, kChainName.c_str());
-  nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TYPE, "nat");
-  nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_HOOKNUM, NF_INET_POST_ROUTING);
-  nftnl_chain_set_s32(chain.get(), NFTNL_CHAIN_PRIO, 100);  // srcnat
+  nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_NAME, name.c_str());
+  nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TYPE, postrouting ? "nat" : "filter");
+  nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_HOOKNUM,
+                      postrouting ? NF_INET_POST_ROUTING : NF_INET_FORWARD);
+  nftnl_chain_set_s32(chain.get(), NFTNL_CHAIN_PRIO, postrouting ? 100 : -150);  // srcnat, mangle
   nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
   return chain;
 }
 
-UniqueRule BuildMasqueradeRule(const MasqueradeMatch& match) {
-  const Family family = match.source.family();
-  UniqueRule rule(nftnl_rule_alloc());
-  nftnl_rule* r = rule.get();
-  nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NfprotoOf(family));
-  nftnl_rule_set_str(r, NFTNL_RULE_TABLE, kTableName.c_str());
-  nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, kChainName.c_str());
-
-  const int prefix_length = match.source.prefix_length();
+namespace {
+// Byte-aligned prefixes load only the prefix bytes, others load the whole address through a
+// bitwise mask, as nft does.
+void AddAddressPrefix(nftnl_rule* r, const Cidr& cidr, std::uint32_t offset) {
+  const Family family = cidr.family();
+  const int prefix_length = cidr.prefix_length();
   const bool byte_aligned = prefix_length > 0 && prefix_length % 8 == 0;
   const std::uint32_t load_length =
       byte_aligned ? static_cast<std::uint32_t>(prefix_length / 8) : AddressLength(family);
 
   nftnl_expr* payload = NewExpr("payload");
   nftnl_expr_set_u32(payload, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
-  nftnl_expr_set_u32(payload, NFTNL_EXPR_PAYLOAD_OFFSET, SaddrOffset(family));
+  nftnl_expr_set_u32(payload, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
   nftnl_expr_set_u32(payload, NFTNL_EXPR_PAYLOAD_LEN, load_length);
   nftnl_expr_set_u32(payload, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
   nftnl_rule_add_expr(r, payload);
@@ -310,7 +443,88 @@ UniqueRule BuildMasqueradeRule(const MasqueradeMatch& match) {
     nftnl_expr_set(bitwise, NFTNL_EXPR_BITWISE_XOR, zeros.data(), load_length);
     nftnl_rule_add_expr(r, bitwise);
   }
-  AddRegisterCompare(r, match.source.network().bytes().data(), load_length);
+  AddRegisterCompare(r, cidr.network().bytes().data(), load_length);
+}
+
+// The exthdr expression of the TCP maxseg option's 16-bit size, loading (dreg) or writing
+// (sreg) register 1.
+nftnl_expr* NewMaxsegSize(std::uint16_t reg_attr) {
+  nftnl_expr* exthdr = NewExpr("exthdr");
+  nftnl_expr_set_u32(exthdr, reg_attr, NFT_REG_1);
+  nftnl_expr_set_u8(exthdr, NFTNL_EXPR_EXTHDR_TYPE, kTcpOptionMaxseg);
+  nftnl_expr_set_u32(exthdr, NFTNL_EXPR_EXTHDR_OFFSET, kMaxsegSizeOffset);
+  nftnl_expr_set_u32(exthdr, NFTNL_EXPR_EXTHDR_LEN, kMaxsegSizeLength);
+  nftnl_expr_set_u32(exthdr, NFTNL_EXPR_EXTHDR_OP, NFT_EXTHDR_OP_TCPOPT);
+  return exthdr;
+}
+}  // namespace
+
+UniqueRule BuildClampRule(const ClampMatch& match) {
+  const Family family = match.network.family();
+  const std::string chain_name(kNftClampChain);
+  UniqueRule rule(nftnl_rule_alloc());
+  nftnl_rule* r = rule.get();
+  nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NfprotoOf(family));
+  nftnl_rule_set_str(r, NFTNL_RULE_TABLE, kTableName.c_str());
+  nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain_name.c_str());
+
+  AddAddressPrefix(
+      r, match.network,
+      match.direction == ClampDirection::kFromNetwork ? SaddrOffset(family) : DaddrOffset(family));
+  // meta l4proto tcp: nft's dependency for the tcp header in both ip and ip6 tables.
+  nftnl_expr* l4proto = NewExpr("meta");
+  nftnl_expr_set_u32(l4proto, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
+  nftnl_expr_set_u32(l4proto, NFTNL_EXPR_META_DREG, NFT_REG_1);
+  nftnl_rule_add_expr(r, l4proto);
+  const std::uint8_t tcp = IPPROTO_TCP;
+  AddRegisterCompare(r, &tcp, 1);
+
+  // tcp flags & (syn|rst) == syn
+  nftnl_expr* flags = NewExpr("payload");
+  nftnl_expr_set_u32(flags, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
+  nftnl_expr_set_u32(flags, NFTNL_EXPR_PAYLOAD_OFFSET, kTcpFlagsOffset);
+  nftnl_expr_set_u32(flags, NFTNL_EXPR_PAYLOAD_LEN, 1);
+  nftnl_expr_set_u32(flags, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+  nftnl_rule_add_expr(r, flags);
+  const std::uint8_t mask = kTcpFlagSyn | kTcpFlagRst;
+  const std::uint8_t zero = 0;
+  nftnl_expr* bitwise = NewExpr("bitwise");
+  nftnl_expr_set_u32(bitwise, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+  nftnl_expr_set_u32(bitwise, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+  nftnl_expr_set_u32(bitwise, NFTNL_EXPR_BITWISE_LEN, 1);
+  nftnl_expr_set(bitwise, NFTNL_EXPR_BITWISE_MASK, &mask, 1);
+  nftnl_expr_set(bitwise, NFTNL_EXPR_BITWISE_XOR, &zero, 1);
+  nftnl_rule_add_expr(r, bitwise);
+  const std::uint8_t syn = kTcpFlagSyn;
+  AddRegisterCompare(r, &syn, 1);
+
+  // tcp option maxseg size > MSS, then set MSS: the size is big-endian on the wire.
+  const std::uint16_t mss = htons(match.mss);
+  nftnl_rule_add_expr(r, NewMaxsegSize(NFTNL_EXPR_EXTHDR_DREG));
+  nftnl_expr* above = NewExpr("cmp");
+  nftnl_expr_set_u32(above, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+  nftnl_expr_set_u32(above, NFTNL_EXPR_CMP_OP, NFT_CMP_GT);
+  nftnl_expr_set(above, NFTNL_EXPR_CMP_DATA, &mss, sizeof(mss));
+  nftnl_rule_add_expr(r, above);
+  nftnl_expr* immediate = NewExpr("immediate");
+  nftnl_expr_set_u32(immediate, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+  nftnl_expr_set(immediate, NFTNL_EXPR_IMM_DATA, &mss, sizeof(mss));
+  nftnl_rule_add_expr(r, immediate);
+  nftnl_rule_add_expr(r, NewMaxsegSize(NFTNL_EXPR_EXTHDR_SREG));
+
+  nftnl_rule_add_expr(r, NewExpr("counter"));
+  return rule;
+}
+
+UniqueRule BuildMasqueradeRule(const MasqueradeMatch& match) {
+  const Family family = match.source.family();
+  UniqueRule rule(nftnl_rule_alloc());
+  nftnl_rule* r = rule.get();
+  nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NfprotoOf(family));
+  nftnl_rule_set_str(r, NFTNL_RULE_TABLE, kTableName.c_str());
+  nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, kChainName.c_str());
+
+  AddAddressPrefix(r, match.source, SaddrOffset(family));
 
   nftnl_expr* meta = NewExpr("meta");
   nftnl_expr_set_u32(meta, NFTNL_EXPR_META_KEY, NFT_META_OIFNAME);
@@ -390,8 +604,10 @@ NftRuleRecord ParseRule(const nftnl_rule* rule) {
   }
   if (record.family == kNfprotoIpv4) {
     record.masquerade_match = MatchOurShape(Family::kIPv4, exprs);
+    record.clamp_match = MatchClampShape(Family::kIPv4, exprs);
   } else if (record.family == kNfprotoIpv6) {
     record.masquerade_match = MatchOurShape(Family::kIPv6, exprs);
+    record.clamp_match = MatchClampShape(Family::kIPv6, exprs);
   }
   return record;
 }

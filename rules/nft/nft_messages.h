@@ -30,11 +30,18 @@ using UniqueChain = std::unique_ptr<nftnl_chain, NftnlDeleter>;
 using UniqueRule = std::unique_ptr<nftnl_rule, NftnlDeleter>;
 
 UniqueTable BuildTable(Family family);
-UniqueChain BuildBaseChain(Family family);
+// postrouting: type nat hook postrouting priority srcnat; forward: type filter hook forward
+// priority mangle. Both policy accept.
+UniqueChain BuildBaseChain(Family family, OurChain which = OurChain::kPostrouting);
 // Mirrors what nft itself generates for `ip saddr S oifname "X" counter masquerade`, so
 // `nft list ruleset` prints exactly that: byte-aligned prefixes load only the prefix bytes,
 // others load the whole address through a bitwise mask.
 UniqueRule BuildMasqueradeRule(const MasqueradeMatch& match);
+// Mirrors what nft generates for `ip saddr NET tcp flags & (syn|rst) == syn
+// tcp option maxseg size > MSS tcp option maxseg size set MSS counter` (daddr for kToNetwork):
+// the address prefix as above, meta l4proto tcp, the flags byte masked, the option loaded and
+// compared, the new value written back through an immediate, and a counter.
+UniqueRule BuildClampRule(const ClampMatch& match);
 
 // Reads a dumped (or built) object. Rules are recognised as ours only by their exact shape.
 NftTableRecord ParseTable(const nftnl_table* table);

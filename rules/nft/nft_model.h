@@ -33,6 +33,19 @@ struct MasqueradeMatch {
   bool operator==(const MasqueradeMatch&) const = default;
 };
 
+// `<saddr|daddr> NET tcp flags & (syn|rst) == syn tcp option maxseg size > MSS
+//  tcp option maxseg size set MSS counter`: one direction of one clamp.
+struct ClampMatch {
+  Cidr network;
+  ClampDirection direction = ClampDirection::kFromNetwork;
+  std::uint16_t mss = 0;
+  bool operator==(const ClampMatch&) const = default;
+};
+
+// The base chains of our table: postrouting (masquerade) and forward (clamps).
+enum class OurChain { kPostrouting, kForward };
+std::string_view ChainName(OurChain chain);
+
 struct NftTableRecord {
   std::uint32_t family = 0;
   std::string name;
@@ -56,6 +69,8 @@ struct NftRuleRecord {
   std::uint64_t handle = 0;
   // Set only when the rule is exactly `saddr S oifname "X" counter masquerade`.
   std::optional<MasqueradeMatch> masquerade_match;
+  // Set only when the rule is exactly one direction of a clamp (see ClampMatch).
+  std::optional<ClampMatch> clamp_match;
   std::uint64_t packets = 0;  // of its first counter, if it has one
   std::uint64_t bytes = 0;
   bool has_masquerade = false;     // a masq expression anywhere in the rule
@@ -74,20 +89,32 @@ struct NftRuleset {
 struct AddTable {
   Family family;
 };
-struct AddChain {  // our base chain: type nat hook postrouting priority srcnat policy accept
+// Our base chains: postrouting is type nat hook postrouting priority srcnat policy accept;
+// forward is type filter hook forward priority mangle policy accept.
+struct AddChain {
   Family family;
+  OurChain chain = OurChain::kPostrouting;
 };
 struct AddRule {
   MasqueradeMatch match;  // family follows the source
 };
+struct AddClampRule {  // into the forward chain
+  ClampMatch match;    // family follows the network
+};
 struct DeleteRule {
   Family family;
   std::uint64_t handle;
+  OurChain chain = OurChain::kPostrouting;
+};
+struct DeleteChain {  // the chain must be empty by then (its rules deleted before)
+  Family family;
+  OurChain chain;
 };
 struct DeleteTable {
   Family family;
 };
-using NftOp = std::variant<AddTable, AddChain, AddRule, DeleteRule, DeleteTable>;
+using NftOp =
+    std::variant<AddTable, AddChain, AddRule, AddClampRule, DeleteRule, DeleteChain, DeleteTable>;
 
 // Like an nft command line, for error messages: "add rule ip dind-netcfg postrouting ...".
 std::string Describe(const NftOp& op);
@@ -95,13 +122,16 @@ std::string Describe(const NftOp& op);
 bool IsOurTable(std::uint32_t family, const std::string& name);
 // Our chain as we create it; anything else under that name gets rebuilt.
 bool IsOurBaseChain(const NftChainRecord& chain);
+bool IsOurForwardChain(const NftChainRecord& chain);
 
 // The operations that make exactly `spec` present, given `current`; empty when it already is.
-// The ip table is always kept; the ip6 table exists only while there are IPv6 sources.
+// The ip table is always kept; the ip6 table exists only while there are IPv6 sources or
+// clamps. The forward chain exists only while its family has clamps.
 Result<std::vector<NftOp>> PlanApply(const MasqueradeSpec& spec, const NftRuleset& current);
 // Deletes whichever of our tables exist.
 std::vector<NftOp> PlanRemove(const NftRuleset& current);
-// Our rules with counters, and a census of the nat rules other tables keep.
+// Our rules and clamps in effect with counters, and a census of the nat rules other tables
+// keep (our table's rules, clamps included, are never counted).
 BackendState Summarize(const NftRuleset& current);
 
 // The kernel's refusal of `op` (nullptr: of the whole batch, e.g. its BATCH_BEGIN) as an Error

@@ -18,8 +18,8 @@
 namespace dind::cli {
 namespace {
 
-using ::dind::testing::ScopedNetns;
 using ::dind::testing::ReadTestFile;
+using ::dind::testing::ScopedNetns;
 using ::dind::testing::TempDir;
 using ::dind::testing::WriteTestFile;
 using ::testing::Contains;
@@ -222,7 +222,7 @@ TEST_F(CliKernelTest, NoDefaultRouteIsAnEnvironmentFailureWithAHint) {
   sandbox.pod().MustExec("ip route del default");
   const ProcessResult result = sandbox.Run({"detect", "--dockerd-version", "24.0.0"});
   EXPECT_EQ(result.exit_code, 1) << Describe(result);
-  EXPECT_THAT(result.err, HasSubstr("no IPv4 default route"));
+  EXPECT_THAT(result.err, HasSubstr("no default route with a global address"));
   EXPECT_THAT(result.err, HasSubstr("network namespace"));
 }
 
@@ -292,7 +292,7 @@ TEST_F(CliKernelTest, Ipv6DefaultRouteIsTheIpv6Uplink) {
   EXPECT_THAT(Strings(report["warnings"]), ::testing::Not(Contains(HasSubstr("IPv6 uplink"))));
 }
 
-TEST_F(CliKernelTest, NarrowerIpv6UplinkIsWarnedAbout) {
+TEST_F(CliKernelTest, NarrowerIpv6UplinkSetsTheDockerMtu) {
   SandboxPod sandbox(1500);
   sandbox.AddVeth("eth1", 1400);
   sandbox.node().MustExec("ip -6 addr add fd00:78::1/64 dev n-eth1 nodad");
@@ -300,8 +300,10 @@ TEST_F(CliKernelTest, NarrowerIpv6UplinkIsWarnedAbout) {
       "ip -6 addr add fd00:78::2/64 dev eth1 nodad && ip -6 route add default via fd00:78::1");
   const Json report = sandbox.Detect();
   EXPECT_EQ(report["uplink"]["ipv6"]["interface"], "eth1");
-  EXPECT_EQ(report["mtu"]["docker"], 1500);
-  EXPECT_THAT(Strings(report["warnings"]), Contains(HasSubstr("IPv6 uplink eth1 has MTU 1400")));
+  EXPECT_EQ(report["families"], "dual-stack");
+  // Nested traffic of either family must fit: the narrower uplink decides.
+  EXPECT_EQ(report["mtu"]["docker"], 1400);
+  EXPECT_THAT(report["mtu"]["reason"].get<std::string>(), HasSubstr("IPv6 uplink"));
 }
 
 // ---- A smaller MTU on the route --------------------------------------------------------------

@@ -52,6 +52,9 @@ class FakeBackend final : public rules::MasqueradeBackend {
       for (const auto& source : installed->sources) {
         state.rules.push_back({source, installed->out_interface, 0, 0});
       }
+      for (const auto& clamp : installed->clamps) {
+        state.clamps.push_back({clamp.network, clamp.mss, 0, 0});
+      }
     }
     return state;
   }

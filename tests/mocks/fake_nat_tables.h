@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// An in-memory kernel nat table for the legacy backend's unit tests: snapshots, commits that
-// fail with EAGAIN when someone else committed in between, and a hook to play that someone else.
+// In-memory kernel nat and mangle tables for the legacy backend's unit tests: snapshots, commits
+// that fail with EAGAIN when someone else committed in between, and a hook to play that someone
+// else.
 #pragma once
 
 #include <netinet/in.h>
@@ -32,6 +33,13 @@ struct FakeTableContents {
   std::vector<std::pair<std::string, std::vector<FakeRule>>> chains = {
       {"PREROUTING", {}}, {"INPUT", {}}, {"OUTPUT", {}}, {"POSTROUTING", {}}};
 
+  static FakeTableContents Mangle() {
+    FakeTableContents mangle;
+    mangle.chains = {
+        {"PREROUTING", {}}, {"INPUT", {}}, {"FORWARD", {}}, {"OUTPUT", {}}, {"POSTROUTING", {}}};
+    return mangle;
+  }
+
   std::vector<FakeRule>* Find(std::string_view name) {
     for (auto& [chain, rules] : chains) {
       if (chain == name) return &rules;
@@ -43,11 +51,21 @@ struct FakeTableContents {
   }
 };
 
-// The name a rule's target header carries (for our entries: MASQUERADE or the jump's chain).
+// The name a rule's target header carries (for our entries: MASQUERADE, TCPMSS or the jump's
+// chain), found at the entry's target_offset.
 inline std::string TargetNameOf(Family family, rules::legacy::EntryView entry) {
-  const std::size_t head = family == Family::kIPv4 ? sizeof(ipt_entry) : sizeof(ip6t_entry);
+  std::uint16_t target_offset = 0;
+  if (family == Family::kIPv4) {
+    ipt_entry head;
+    std::memcpy(&head, entry.data(), sizeof(head));
+    target_offset = head.target_offset;
+  } else {
+    ip6t_entry head;
+    std::memcpy(&head, entry.data(), sizeof(head));
+    target_offset = head.target_offset;
+  }
   xt_entry_target target;
-  std::memcpy(&target, entry.data() + head, sizeof(target));
+  std::memcpy(&target, entry.data() + target_offset, sizeof(target));
   return target.u.user.name;
 }
 
@@ -72,8 +90,12 @@ struct FakeKernelTable {
 
 class FakeNatTable final : public rules::legacy::NatTable {
  public:
-  FakeNatTable(Family family, FakeKernelTable& kernel)
-      : family_(family), kernel_(kernel), snapshot_(kernel.contents), base_(kernel.generation) {}
+  FakeNatTable(Family family, rules::legacy::LegacyTable table, FakeKernelTable& kernel)
+      : family_(family),
+        table_(table),
+        kernel_(kernel),
+        snapshot_(kernel.contents),
+        base_(kernel.generation) {}
 
   Family family() const override { return family_; }
   std::vector<std::string> Chains() const override {
@@ -137,10 +159,11 @@ class FakeNatTable final : public rules::legacy::NatTable {
 
  private:
   Error Fail(int errnum) const {
-    return rules::legacy::NatTableError(family_, "fake nat table", errnum);
+    return rules::legacy::NatTableError(family_, table_, "fake table", errnum);
   }
 
   Family family_;
+  rules::legacy::LegacyTable table_;
   FakeKernelTable& kernel_;
   FakeTableContents snapshot_;
   int base_;
@@ -148,20 +171,33 @@ class FakeNatTable final : public rules::legacy::NatTable {
 
 class FakeNatTables final : public rules::legacy::NatTables {
  public:
-  FakeKernelTable v4;
+  FakeKernelTable v4;  // the nat tables
   FakeKernelTable v6;
+  // The mangle tables start absent, as in a pod nothing has asked for them yet.
+  FakeKernelTable mangle_v4{false, FakeTableContents::Mangle()};
+  FakeKernelTable mangle_v6{false, FakeTableContents::Mangle()};
+  int stamps = 0;  // Stamp calls, all tables
 
   FakeKernelTable& Of(Family family) { return family == Family::kIPv4 ? v4 : v6; }
+  FakeKernelTable& Of(Family family, rules::legacy::LegacyTable table) {
+    if (table == rules::legacy::LegacyTable::kNat) return Of(family);
+    return family == Family::kIPv4 ? mangle_v4 : mangle_v6;
+  }
 
-  Result<bool> Exists(Family family) override { return Of(family).exists; }
-  Result<std::unique_ptr<rules::legacy::NatTable>> Open(Family family) override {
-    FakeKernelTable& kernel = Of(family);
+  Result<bool> Exists(Family family, rules::legacy::LegacyTable table) override {
+    return Of(family, table).exists;
+  }
+  Result<std::unique_ptr<rules::legacy::NatTable>> Open(Family family,
+                                                        rules::legacy::LegacyTable table) override {
+    FakeKernelTable& kernel = Of(family, table);
     ++kernel.opens;
     kernel.exists = true;  // as in the kernel: reading a table instantiates it
-    return std::unique_ptr<rules::legacy::NatTable>(std::make_unique<FakeNatTable>(family, kernel));
+    return std::unique_ptr<rules::legacy::NatTable>(
+        std::make_unique<FakeNatTable>(family, table, kernel));
   }
-  Result<std::uint64_t> Stamp(Family family) override {
-    return static_cast<std::uint64_t>(Of(family).generation);
+  Result<std::uint64_t> Stamp(Family family, rules::legacy::LegacyTable table) override {
+    ++stamps;
+    return static_cast<std::uint64_t>(Of(family, table).generation);
   }
 };
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <string>
 #include <variant>
 #include <vector>
 
@@ -70,21 +71,48 @@ class FakeNftKernel final : public rules::nft::NftKernel {
         next.tables.push_back({NfprotoOf(add->family), "dind-netcfg"});
       }
     } else if (const auto* chain = std::get_if<rules::nft::AddChain>(&op)) {
-      if (std::none_of(next.chains.begin(), next.chains.end(), ours(chain->family))) {
+      const std::string name(rules::nft::ChainName(chain->chain));
+      if (std::none_of(next.chains.begin(), next.chains.end(),
+                       [&](const auto& c) { return ours(chain->family)(c) && c.name == name; })) {
+        if (!HasOurTable(next, chain->family)) return rules::nft::KernelRefusal(&op, ENOENT, "");
         next.chains.push_back(
-            rules::nft::ParseChain(rules::nft::BuildBaseChain(chain->family).get()));
+            rules::nft::ParseChain(rules::nft::BuildBaseChain(chain->family, chain->chain).get()));
       }
     } else if (const auto* rule = std::get_if<rules::nft::AddRule>(&op)) {
       rules::nft::UniqueRule built = rules::nft::BuildMasqueradeRule(rule->match);
       rules::nft::NftRuleRecord record = rules::nft::ParseRule(built.get());
       record.handle = ++last_handle_;
       next.rules.push_back(record);
+    } else if (const auto* clamp = std::get_if<rules::nft::AddClampRule>(&op)) {
+      const Family family = clamp->match.network.family();
+      if (!HasOurChain(next, family, "forward")) {
+        return rules::nft::KernelRefusal(&op, ENOENT, "");
+      }
+      rules::nft::UniqueRule built = rules::nft::BuildClampRule(clamp->match);
+      rules::nft::NftRuleRecord record = rules::nft::ParseRule(built.get());
+      record.handle = ++last_handle_;
+      next.rules.push_back(record);
     } else if (const auto* del = std::get_if<rules::nft::DeleteRule>(&op)) {
+      const std::string chain_name(rules::nft::ChainName(del->chain));
       const auto erased = std::erase_if(next.rules, [&](const rules::nft::NftRuleRecord& r) {
         return r.family == NfprotoOf(del->family) && r.table == "dind-netcfg" &&
-               r.handle == del->handle;
+               r.chain == chain_name && r.handle == del->handle;
       });
       if (erased == 0) return rules::nft::KernelRefusal(&op, ENOENT, "");
+    } else if (const auto* drop_chain = std::get_if<rules::nft::DeleteChain>(&op)) {
+      // As nf_tables with NLM_F_NONREC semantics: a chain that still has rules is busy.
+      const std::string chain_name(rules::nft::ChainName(drop_chain->chain));
+      const auto in_chain = [&](const auto& item) {
+        return ours(drop_chain->family)(item) && item.chain == chain_name;
+      };
+      if (std::any_of(next.rules.begin(), next.rules.end(), in_chain)) {
+        return rules::nft::KernelRefusal(&op, EBUSY, "");
+      }
+      if (std::erase_if(next.chains, [&](const rules::nft::NftChainRecord& c) {
+            return ours(drop_chain->family)(c) && c.name == chain_name;
+          }) == 0) {
+        return rules::nft::KernelRefusal(&op, ENOENT, "");
+      }
     } else if (const auto* drop = std::get_if<rules::nft::DeleteTable>(&op)) {
       if (std::erase_if(next.tables, ours(drop->family)) == 0) {
         return rules::nft::KernelRefusal(&op, ENOENT, "");
@@ -93,6 +121,17 @@ class FakeNftKernel final : public rules::nft::NftKernel {
       std::erase_if(next.rules, ours(drop->family));
     }
     return OkStatus();
+  }
+  static bool HasOurTable(const rules::nft::NftRuleset& ruleset, Family family) {
+    return std::any_of(ruleset.tables.begin(), ruleset.tables.end(), [&](const auto& t) {
+      return t.family == rules::nft::NfprotoOf(family) && IsOurTableName(t);
+    });
+  }
+  static bool HasOurChain(const rules::nft::NftRuleset& ruleset, Family family,
+                          const std::string& name) {
+    return std::any_of(ruleset.chains.begin(), ruleset.chains.end(), [&](const auto& c) {
+      return c.family == rules::nft::NfprotoOf(family) && IsOurTableName(c) && c.name == name;
+    });
   }
   static bool IsOurTableName(const rules::nft::NftTableRecord& t) {
     return t.name == "dind-netcfg";

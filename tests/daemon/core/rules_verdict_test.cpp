@@ -141,3 +141,32 @@ TEST(JudgeRulesTest, EmptyWantedStillNeedsTheHookedContainer) {
 
 }  // namespace
 }  // namespace dind::core
+
+namespace dind::core {
+namespace {
+
+TEST(CheckPresenceTest, AWantedClampMustBeInstalledWithItsMss) {
+  rules::MasqueradeSpec wanted = Wanted();
+  wanted.clamps = {{C("172.17.0.0/16"), 1320}, {C("fd4d:6e63:6667::/64"), 1300}};
+  rules::BackendState state = Installed(1);
+  state.clamps = {{C("172.17.0.0/16"), 1400, 0, 0}};
+  const RulesVerdict verdict = CheckPresence(BackendKind::kNft, wanted, state, false);
+  EXPECT_FALSE(verdict.present);
+  EXPECT_THAT(verdict.missing, ElementsAre("no MSS clamp of 172.17.0.0/16 to 1320",
+                                           "no MSS clamp of fd4d:6e63:6667::/64 to 1300"));
+  EXPECT_THAT(verdict.stale, ElementsAre("MSS clamp of 172.17.0.0/16 to 1400"));
+
+  state.clamps = {{C("172.17.0.0/16"), 1320, 3, 180}, {C("fd4d:6e63:6667::/64"), 1300, 0, 0}};
+  EXPECT_TRUE(CheckPresence(BackendKind::kNft, wanted, state, false).present);
+}
+
+TEST(CheckPresenceTest, ClampsNobodyWantsAreStaleNotMissing) {
+  rules::BackendState state = Installed(1);
+  state.clamps = {{C("172.18.0.0/16"), 1320, 0, 0}};
+  const RulesVerdict verdict = CheckPresence(BackendKind::kLegacy, Wanted(), state, false);
+  EXPECT_TRUE(verdict.present);
+  EXPECT_THAT(verdict.stale, ElementsAre("MSS clamp of 172.18.0.0/16 to 1320"));
+}
+
+}  // namespace
+}  // namespace dind::core

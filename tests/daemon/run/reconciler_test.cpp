@@ -243,5 +243,66 @@ TEST_F(ReconcilerTest, RemoveRulesTakesThemAway) {
   EXPECT_FALSE(backend_.installed);
 }
 
+// ---- The MSS clamp (--clamp-mss) -------------------------------------------------------------
+
+std::vector<std::string> ClampStrings(const rules::MasqueradeSpec& spec) {
+  std::vector<std::string> out;
+  for (const auto& clamp : spec.clamps) {
+    out.push_back(clamp.network.ToString() + " " + std::to_string(clamp.mss));
+  }
+  return out;
+}
+
+TEST_F(ReconcilerTest, AutoClampsWhileThePathIsNarrowerAndTakesItAwayWhenItIsWhole) {
+  Reconciler reconciler(path_, detector_, &chosen_);
+  ASSERT_TRUE(reconciler.Start().ok());
+  EXPECT_TRUE(backend_.installed->clamps.empty()) << "nothing measured, nothing clamped";
+
+  reconciler.OnPathMtu(1360, std::nullopt);
+  EXPECT_EQ(
+      ClampStrings(*backend_.installed),
+      (std::vector<std::string>{"172.17.0.0/16 1320", "172.18.0.0/16 1320", "172.19.0.0/16 1320"}));
+  const ClampState& clamp = reconciler.state().clamp;
+  EXPECT_EQ(clamp.plan.avoiding_docker_mtu, 1360u);
+  EXPECT_THAT(clamp.plan.clamps.front().reason, HasSubstr("path MTU 1360"));
+  EXPECT_TRUE(reconciler.state().rules.present);
+
+  // The same measurement again changes nothing; a drifted clamp is repaired like a rule.
+  const int applies = backend_.applies;
+  reconciler.OnPathMtu(1360, std::nullopt);
+  EXPECT_EQ(backend_.applies, applies);
+  backend_.installed->clamps.pop_back();
+  EXPECT_TRUE(reconciler.CheckRules());
+  EXPECT_EQ(backend_.installed->clamps.size(), 3u);
+
+  reconciler.OnPathMtu(1450, std::nullopt);
+  EXPECT_TRUE(backend_.installed->clamps.empty());
+  EXPECT_TRUE(reconciler.state().clamp.plan.clamps.empty());
+  EXPECT_FALSE(reconciler.state().clamp.plan.avoiding_docker_mtu);
+}
+
+TEST_F(ReconcilerTest, AFixedClampIsInForceFromTheStartAndOffNeverClamps) {
+  Reconciler fixed(path_, detector_, &chosen_);
+  fixed.set_clamp_mss({core::ClampMssSetting::Mode::kFixed, 1200});
+  ASSERT_TRUE(fixed.Start().ok());
+  EXPECT_EQ(ClampStrings(*backend_.installed).front(), "172.17.0.0/16 1200");
+
+  Reconciler off(path_, detector_, &chosen_);
+  off.set_clamp_mss({core::ClampMssSetting::Mode::kOff, 0});
+  ASSERT_TRUE(off.Start().ok());
+  off.OnPathMtu(1360, std::nullopt);
+  EXPECT_TRUE(backend_.installed->clamps.empty());
+}
+
+TEST_F(ReconcilerTest, ANetworkAboveTheSafeMtuHasItsTcpClampedAndItsUdpNamed) {
+  Reconciler reconciler(path_, detector_, &chosen_);
+  ASSERT_TRUE(reconciler.Start().ok());
+  reconciler.OnDockerNetworks({BridgeNetwork("kind", "172.18.0.0/16", std::nullopt, "br-kind")});
+  EXPECT_EQ(ClampStrings(*backend_.installed), (std::vector<std::string>{"172.18.0.0/16 1410"}));
+  ASSERT_EQ(reconciler.state().clamp.plan.not_covered.size(), 1u);
+  EXPECT_THAT(reconciler.state().clamp.plan.not_covered.front(),
+              HasSubstr("recreate it with --opt com.docker.network.driver.mtu=1450"));
+}
+
 }  // namespace
 }  // namespace dind::run

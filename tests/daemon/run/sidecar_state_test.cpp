@@ -231,5 +231,56 @@ TEST(SidecarMetricsTest, RendersTheStateAndCountsOnlyWhatIsNew) {
   EXPECT_THAT(text, HasSubstr("dind_netcfg_dockerd_firewall_warnings 2\n"));
 }
 
+// A round whose path-MTU probe found a black hole: 1360 gets through, frag-needed never came.
+probe::ProberStatus BlackHoleRound() {
+  probe::ProberStatus status = PassedRound();
+  probe::TargetResult mtu;
+  mtu.target = *probe::ParseMtuTarget("10.96.0.10", "--probe-mtu-target");
+  mtu.outcome = probe::Outcome::kFailed;
+  mtu.detail = "path MTU black hole";
+  mtu.path_mtu = 1360;
+  mtu.family = Family::kIPv4;
+  status.results.push_back(mtu);
+  return status;
+}
+
+TEST(LowestPathMtuTest, PerFamilyOnlyFromResultsThatMeasuredOne) {
+  const probe::ProberStatus status = BlackHoleRound();
+  EXPECT_EQ(LowestPathMtu(status, Family::kIPv4), 1360u);
+  EXPECT_EQ(LowestPathMtu(status, Family::kIPv6), std::nullopt);
+  EXPECT_EQ(LowestPathMtu(PassedRound(), Family::kIPv4), std::nullopt);
+}
+
+TEST(ReadinessTest, ABlackHoleTheClampHealsDoesNotKeepThePodUnready) {
+  SidecarState state = ReadyState();
+  const probe::ProberStatus egress = BlackHoleRound();
+  EXPECT_FALSE(ReadinessOf(state, &egress).ready) << "no clamp: the black hole counts";
+
+  state.clamp.plan.clamps = {{*Cidr::Parse("172.17.0.0/16"), 1320, "IPv4 path MTU 1360 …"}};
+  const http::Readiness readiness = ReadinessOf(state, &egress);
+  EXPECT_TRUE(readiness.ready) << readiness.reason;
+  const auto healed = HealedByClamp(egress, state.clamp);
+  EXPECT_THAT(healed.results.back().detail, HasSubstr("MSS-clamped"));
+
+  // An IPv6 clamp does not heal an IPv4 black hole.
+  state.clamp.plan.clamps = {{*Cidr::Parse("fd4d:6e63:6667::/64"), 1300, "IPv6 …"}};
+  EXPECT_FALSE(ReadinessOf(state, &egress).ready);
+}
+
+TEST(ReadinessTest, AnIpv6OnlyPodWhoseBridgeHasNoIpv6IsNotReady) {
+  SidecarState state = ReadyState();
+  state.report = netcfg::DetectionReport{};
+  state.report->families = netcfg::PodFamilies::kIPv6Only;
+  probe::ProberStatus egress = PassedRound();
+  egress.vantage = probe::Vantage{};
+  egress.vantage->bridge.name = "docker0";
+  const http::Readiness readiness = ReadinessOf(state, &egress);
+  EXPECT_FALSE(readiness.ready);
+  EXPECT_THAT(readiness.reason, HasSubstr("IPv6-only but docker bridge docker0 has no IPv6"));
+
+  egress.vantage->address_v6 = *IpAddress::Parse("fd4d:6e63:6667::ffff:ffff:ffff:fffe");
+  EXPECT_TRUE(ReadinessOf(state, &egress).ready);
+}
+
 }  // namespace
 }  // namespace dind::run

@@ -58,6 +58,28 @@ std::vector<std::string> Targets(FakeKernelTable& table, std::string_view chain)
   return targets;
 }
 
+const std::string kClampChain(kLegacyClampChain);
+
+// "NET from|to MSS" for every clamp rule of ours in a fake mangle table, in chain order.
+std::vector<std::string> OurClamps(FakeKernelTable& table, Family family) {
+  std::vector<std::string> clamps;
+  const auto* chain = table.contents.Find(kLegacyClampChain);
+  if (chain == nullptr) return clamps;
+  for (const auto& rule : *chain) {
+    const auto parsed = ParseClampEntry(family, rule.entry);
+    clamps.push_back(
+        parsed ? parsed->network.ToString() +
+                     (parsed->direction == ClampDirection::kFromNetwork ? " from " : " to ") +
+                     std::to_string(parsed->mss)
+               : "foreign:" + rule.target);
+  }
+  return clamps;
+}
+
+FakeRule Clamp(const char* network, ClampDirection direction, std::uint16_t mss) {
+  return FakeRule{"TCPMSS", BuildClampEntry(C(network), direction, mss).value()};
+}
+
 class LegacyBackendTest : public ::testing::Test {
  protected:
   LegacyBackendTest() {
@@ -76,6 +98,11 @@ class LegacyBackendTest : public ::testing::Test {
     MasqueradeSpec spec;
     for (const char* source : sources) spec.sources.push_back(C(source));
     spec.out_interface = out_interface;
+    return spec;
+  }
+  MasqueradeSpec Clamped(std::vector<std::pair<const char*, std::uint16_t>> clamps) {
+    MasqueradeSpec spec = Spec({"10.1.0.0/16"});
+    for (const auto& [network, mss] : clamps) spec.clamps.push_back({C(network), mss});
     return spec;
   }
 
@@ -286,6 +313,185 @@ TEST_F(LegacyBackendTest, WaitsForTheLockAndFailsWithoutTouchingTheTable) {
   ASSERT_FALSE(removed.ok());
   EXPECT_EQ(tables_->v4.opens, 0);
   EXPECT_TRUE(backend_->Apply(Spec({"10.1.0.0/16"})).ok());
+}
+
+TEST_F(LegacyBackendTest, ClampsGoToTheMangleChainInBothDirectionsWithOneForwardJump) {
+  ASSERT_TRUE(
+      backend_
+          ->Apply(Clamped({{"10.1.0.0/16", 1320}, {"fd00:1::/64", 1300}, {"10.2.0.0/24", 1400}}))
+          .ok());
+  EXPECT_THAT(OurClamps(tables_->mangle_v4, Family::kIPv4),
+              ElementsAre("10.1.0.0/16 from 1320", "10.1.0.0/16 to 1320", "10.2.0.0/24 from 1400",
+                          "10.2.0.0/24 to 1400"));
+  EXPECT_THAT(OurClamps(tables_->mangle_v6, Family::kIPv6),
+              ElementsAre("fd00:1::/64 from 1300", "fd00:1::/64 to 1300"));
+  EXPECT_THAT(Targets(tables_->mangle_v4, "FORWARD"), ElementsAre(kClampChain));
+  EXPECT_THAT(Targets(tables_->mangle_v6, "FORWARD"), ElementsAre(kClampChain));
+  EXPECT_EQ(tables_->mangle_v4.commits, 1);
+  EXPECT_EQ(tables_->mangle_v6.commits, 1);
+  // The nat side is what it always was.
+  EXPECT_THAT(OurRules(tables_->v4, Family::kIPv4), ElementsAre("10.1.0.0/16 eth0"));
+}
+
+TEST_F(LegacyBackendTest, ApplyingTheSameClampsAgainCommitsNothing) {
+  const auto spec = Clamped({{"10.1.0.0/16", 1320}, {"fd00:1::/64", 1300}});
+  ASSERT_TRUE(backend_->Apply(spec).ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(backend_->Apply(spec).ok());
+  EXPECT_EQ(tables_->mangle_v4.commits, 1);
+  EXPECT_EQ(tables_->mangle_v6.commits, 1);
+  EXPECT_EQ(tables_->v4.commits, 1);
+}
+
+TEST_F(LegacyBackendTest, ChangedMssReplacesBothRulesAndKeepsForeignOnes) {
+  tables_->mangle_v4.exists = true;
+  tables_->mangle_v4.contents.Find("FORWARD")->push_back(Other(Family::kIPv4, "DOCKER-USER"));
+  ASSERT_TRUE(backend_->Apply(Clamped({{"10.1.0.0/16", 1320}, {"10.2.0.0/24", 1400}})).ok());
+  tables_->mangle_v4.contents.Find(kLegacyClampChain)
+      ->push_back(Other(Family::kIPv4, "ACCEPT"));  // not our form
+  ASSERT_TRUE(backend_->Apply(Clamped({{"10.1.0.0/16", 1300}, {"10.2.0.0/24", 1400}})).ok());
+  EXPECT_THAT(OurClamps(tables_->mangle_v4, Family::kIPv4),
+              ElementsAre("10.2.0.0/24 from 1400", "10.2.0.0/24 to 1400", "10.1.0.0/16 from 1300",
+                          "10.1.0.0/16 to 1300"));
+  EXPECT_THAT(Targets(tables_->mangle_v4, "FORWARD"), ElementsAre("DOCKER-USER", kClampChain));
+  EXPECT_EQ(tables_->mangle_v4.commits, 2);
+}
+
+TEST_F(LegacyBackendTest, NoClampsTakesTheChainAndJumpAwayPerFamily) {
+  ASSERT_TRUE(backend_->Apply(Clamped({{"10.1.0.0/16", 1320}, {"fd00:1::/64", 1300}})).ok());
+  tables_->mangle_v4.contents.Find("FORWARD")->push_back(Other(Family::kIPv4, "MARK"));
+  ASSERT_TRUE(backend_->Apply(Clamped({{"10.1.0.0/16", 1320}})).ok());
+  EXPECT_EQ(tables_->mangle_v6.contents.Find(kLegacyClampChain), nullptr);
+  EXPECT_TRUE(Targets(tables_->mangle_v6, "FORWARD").empty());
+  EXPECT_THAT(OurClamps(tables_->mangle_v4, Family::kIPv4),
+              ElementsAre("10.1.0.0/16 from 1320", "10.1.0.0/16 to 1320"));
+
+  ASSERT_TRUE(backend_->Apply(Clamped({})).ok());
+  EXPECT_EQ(tables_->mangle_v4.contents.Find(kLegacyClampChain), nullptr);
+  EXPECT_THAT(Targets(tables_->mangle_v4, "FORWARD"), ElementsAre("MARK"));
+  EXPECT_THAT(OurRules(tables_->v4, Family::kIPv4), ElementsAre("10.1.0.0/16 eth0"));
+}
+
+TEST_F(LegacyBackendTest, APodThatNeverClampsDoesNotReadItsMangleTableAgainAndAgain) {
+  // No mangle table: never opened, never created.
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(backend_->Apply(Spec({"10.1.0.0/16"})).ok());
+  ASSERT_TRUE(backend_->Inspect().ok());
+  EXPECT_EQ(tables_->mangle_v4.opens + tables_->mangle_v6.opens, 0);
+  EXPECT_FALSE(tables_->mangle_v4.exists);
+
+  // A mangle table someone else uses: read once, then only its stamp while it stays the same.
+  tables_->mangle_v4.exists = true;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(backend_->Apply(Spec({"10.1.0.0/16"})).ok());
+  ASSERT_TRUE(backend_->Inspect().ok());
+  EXPECT_EQ(tables_->mangle_v4.opens, 1);
+  EXPECT_EQ(tables_->mangle_v4.commits, 0);
+
+  // It changed: read again, and a chain of ours someone left there goes.
+  auto next = tables_->mangle_v4.contents;
+  next.chains.emplace_back(
+      kClampChain, std::vector<FakeRule>{Clamp("10.1.0.0/16", ClampDirection::kFromNetwork, 1300)});
+  next.Find("FORWARD")->push_back(
+      FakeRule{kClampChain, BuildJumpEntry(Family::kIPv4, kClampChain)});
+  tables_->mangle_v4.CommitFromOutside(std::move(next));
+  ASSERT_TRUE(backend_->Apply(Spec({"10.1.0.0/16"})).ok());
+  EXPECT_EQ(tables_->mangle_v4.contents.Find(kLegacyClampChain), nullptr);
+  EXPECT_TRUE(Targets(tables_->mangle_v4, "FORWARD").empty());
+  const int opens = tables_->mangle_v4.opens;
+  ASSERT_TRUE(backend_->Apply(Spec({"10.1.0.0/16"})).ok());  // reads what it removed: nothing
+  ASSERT_TRUE(backend_->Apply(Spec({"10.1.0.0/16"})).ok());
+  EXPECT_EQ(tables_->mangle_v4.opens, opens + 1);
+}
+
+TEST_F(LegacyBackendTest, InspectReportsClampsInEffectWithSummedCounters) {
+  ASSERT_TRUE(backend_->Apply(Clamped({{"10.1.0.0/16", 1320}, {"fd00:1::/64", 1300}})).ok());
+  auto& rules = *tables_->mangle_v4.contents.Find(kLegacyClampChain);
+  const xt_counters from{3, 180};
+  const xt_counters to{2, 120};
+  std::memcpy(rules[0].entry.data() + offsetof(ipt_entry, counters), &from, sizeof(from));
+  std::memcpy(rules[1].entry.data() + offsetof(ipt_entry, counters), &to, sizeof(to));
+
+  auto state = backend_->Inspect();
+  ASSERT_TRUE(state.ok()) << state.error().Message();
+  ASSERT_EQ(state->clamps.size(), 2u);
+  EXPECT_EQ(state->clamps[0].network, C("10.1.0.0/16"));
+  EXPECT_EQ(state->clamps[0].mss, 1320);
+  EXPECT_EQ(state->clamps[0].packets, 5u);
+  EXPECT_EQ(state->clamps[0].bytes, 300u);
+  EXPECT_EQ(state->clamps[1].network, C("fd00:1::/64"));
+  EXPECT_EQ(state->clamps[1].mss, 1300);
+  // Mangle rules, ours or not, are no part of the nat census.
+  tables_->mangle_v4.contents.Find("FORWARD")->push_back(Other(Family::kIPv4, "MARK"));
+  state = backend_->Inspect();
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->foreign_nat_rules, 0);
+  EXPECT_EQ(state->foreign_masquerade_rules, 0);
+  EXPECT_EQ(state->rules.size(), 1u);
+}
+
+TEST_F(LegacyBackendTest, InspectLeavesOutHalfInstalledAndUnhookedClamps) {
+  ASSERT_TRUE(backend_->Apply(Clamped({{"10.1.0.0/16", 1320}, {"10.2.0.0/24", 1400}})).ok());
+  tables_->mangle_v4.contents.Find(kLegacyClampChain)
+      ->erase(tables_->mangle_v4.contents.Find(kLegacyClampChain)->begin());  // 10.1 from
+  auto state = backend_->Inspect();
+  ASSERT_TRUE(state.ok());
+  ASSERT_EQ(state->clamps.size(), 1u);
+  EXPECT_EQ(state->clamps[0].network, C("10.2.0.0/24"));
+
+  tables_->mangle_v4.contents.Find("FORWARD")->clear();
+  state = backend_->Inspect();
+  ASSERT_TRUE(state.ok());
+  EXPECT_TRUE(state->clamps.empty());
+
+  // Apply repairs both.
+  ASSERT_TRUE(backend_->Apply(Clamped({{"10.1.0.0/16", 1320}, {"10.2.0.0/24", 1400}})).ok());
+  state = backend_->Inspect();
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->clamps.size(), 2u);
+}
+
+TEST_F(LegacyBackendTest, RemoveTakesTheClampChainAndJumpToo) {
+  ASSERT_TRUE(backend_->Apply(Clamped({{"10.1.0.0/16", 1320}, {"fd00:1::/64", 1300}})).ok());
+  tables_->mangle_v4.contents.Find("FORWARD")->push_back(Other(Family::kIPv4, "MARK"));
+  ASSERT_TRUE(backend_->Remove().ok());
+  for (Family family : {Family::kIPv4, Family::kIPv6}) {
+    auto& mangle = tables_->Of(family, LegacyTable::kMangle);
+    EXPECT_EQ(mangle.contents.Find(kLegacyClampChain), nullptr);
+  }
+  EXPECT_THAT(Targets(tables_->mangle_v4, "FORWARD"), ElementsAre("MARK"));
+  EXPECT_TRUE(Targets(tables_->mangle_v6, "FORWARD").empty());
+  EXPECT_EQ(tables_->v4.contents.Find(kChain), nullptr);
+  auto state = backend_->Inspect();
+  ASSERT_TRUE(state.ok());
+  EXPECT_TRUE(state->clamps.empty());
+}
+
+TEST_F(LegacyBackendTest, ClampsChangeTheChangeStamp) {
+  ASSERT_TRUE(backend_->Apply(Spec({"10.1.0.0/16"})).ok());
+  const auto before = backend_->ChangeStamp();
+  ASSERT_TRUE(before.has_value());
+  ASSERT_TRUE(backend_->Apply(Clamped({{"10.1.0.0/16", 1320}})).ok());
+  const auto clamped = backend_->ChangeStamp();
+  EXPECT_NE(clamped, before);
+  tables_->mangle_v4.contents.Find(kLegacyClampChain)->clear();
+  tables_->mangle_v4.CommitFromOutside(tables_->mangle_v4.contents);
+  EXPECT_NE(backend_->ChangeStamp(), clamped);
+}
+
+TEST_F(LegacyBackendTest, RejectsABadClampBeforeTouchingAnything) {
+  auto applied = backend_->Apply(Clamped({{"10.1.0.0/16", 0}}));
+  ASSERT_FALSE(applied.ok());
+  EXPECT_EQ(applied.error().kind, ErrorKind::kBadInput);
+  EXPECT_EQ(tables_->v4.opens + tables_->mangle_v4.opens, 0);
+}
+
+TEST(NatTableErrorTest, MangleFailuresNameTheClampModules) {
+  const Error missing =
+      NatTableError(Family::kIPv6, LegacyTable::kMangle, "committing the clamps", ENOENT);
+  EXPECT_EQ(missing.kind, ErrorKind::kEnvironment);
+  EXPECT_THAT(missing.Message(), HasSubstr("ip6table_mangle"));
+  EXPECT_THAT(missing.Message(), HasSubstr("xt_TCPMSS"));
+  const Error denied = NatTableError(Family::kIPv4, LegacyTable::kMangle, "reading", EPERM);
+  EXPECT_EQ(denied.kind, ErrorKind::kPermission);
+  EXPECT_THAT(denied.Message(), HasSubstr("mangle"));
 }
 
 TEST(NatTableErrorTest, PermissionAndMissingModulesReadAsSuch) {

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "rules/legacy/legacy_backend.h"
+#include "tests/rules/clamp_path.h"
 #include "tests/support/netns.h"
 
 namespace dind::rules::legacy {
@@ -79,6 +80,24 @@ class LegacyKernelTest : public ::testing::Test {
 
 constexpr const char* kPolicies =
     "-P PREROUTING ACCEPT\n-P INPUT ACCEPT\n-P OUTPUT ACCEPT\n-P POSTROUTING ACCEPT\n";
+constexpr const char* kManglePolicies =
+    "-P PREROUTING ACCEPT\n-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n"
+    "-P POSTROUTING ACCEPT\n";
+
+MasqueradeSpec Clamped(std::vector<std::pair<const char*, std::uint16_t>> clamps) {
+  MasqueradeSpec spec = Spec({"10.1.0.0/16"});
+  for (const auto& [network, mss] : clamps) spec.clamps.push_back({C(network), mss});
+  return spec;
+}
+
+// The two rules of one clamp as iptables -S prints them.
+std::string ClampRules(const std::string& network, int mss) {
+  const std::string match = " -p tcp -m tcp --tcp-flags SYN,RST SYN -m tcpmss --mss " +
+                            std::to_string(mss + 1) + ":65535 -j TCPMSS --set-mss " +
+                            std::to_string(mss) + "\n";
+  return "-A DIND-NETCFG-FORWARD -s " + network + match + "-A DIND-NETCFG-FORWARD -d " + network +
+         match;
+}
 
 TEST_F(LegacyKernelTest, ApplyInstallsWhatIptablesWouldAndRemoveTakesItAway) {
   {
@@ -352,6 +371,141 @@ bool DropNetworkCapabilities() {
   data[0].permitted &= ~drop;
   data[0].inheritable &= ~drop;
   return ::syscall(SYS_capset, &header, data) == 0;
+}
+
+TEST_F(LegacyKernelTest, ClampsAreWhatIptablesWouldWriteAndFollowTheSpec) {
+  {
+    EnterNetns inside(*netns_);
+    ASSERT_TRUE(backend_->Apply(Clamped({{"10.1.0.0/16", 1320}, {"fd00:1::/64", 1300}})).ok());
+  }
+  const std::string v4 = std::string(kManglePolicies) +
+                         "-N DIND-NETCFG-FORWARD\n-A FORWARD -j DIND-NETCFG-FORWARD\n" +
+                         ClampRules("10.1.0.0/16", 1320);
+  const std::string v6 = std::string(kManglePolicies) +
+                         "-N DIND-NETCFG-FORWARD\n-A FORWARD -j DIND-NETCFG-FORWARD\n" +
+                         ClampRules("fd00:1::/64", 1300);
+  EXPECT_EQ(Iptables("iptables-legacy -t mangle -S"), v4);
+  EXPECT_EQ(Iptables("ip6tables-legacy -t mangle -S"), v6);
+
+  {
+    // Again: nothing is written (the tables' headers do not move).
+    EnterNetns inside(*netns_);
+    const auto stamp = backend_->ChangeStamp();
+    ASSERT_TRUE(stamp.has_value());
+    ASSERT_TRUE(backend_->Apply(Clamped({{"10.1.0.0/16", 1320}, {"fd00:1::/64", 1300}})).ok());
+    EXPECT_EQ(backend_->ChangeStamp(), stamp);
+    auto state = backend_->Inspect();
+    ASSERT_TRUE(state.ok()) << state.error().Message();
+    ASSERT_EQ(state->clamps.size(), 2u);
+    EXPECT_EQ(state->clamps[0].network, C("10.1.0.0/16"));
+    EXPECT_EQ(state->clamps[0].mss, 1320);
+    EXPECT_EQ(state->clamps[1].network, C("fd00:1::/64"));
+    EXPECT_EQ(state->clamps[1].mss, 1300);
+    EXPECT_EQ(state->foreign_nat_rules, 0);
+
+    // A changed MSS replaces both rules; IPv6 without clamps loses its chain and jump.
+    ASSERT_TRUE(backend_->Apply(Clamped({{"10.1.0.0/16", 1260}})).ok());
+  }
+  EXPECT_EQ(Iptables("iptables-legacy -t mangle -S"),
+            std::string(kManglePolicies) +
+                "-N DIND-NETCFG-FORWARD\n-A FORWARD -j DIND-NETCFG-FORWARD\n" +
+                ClampRules("10.1.0.0/16", 1260));
+  EXPECT_EQ(Iptables("ip6tables-legacy -t mangle -S"), kManglePolicies);
+
+  {
+    EnterNetns inside(*netns_);
+    ASSERT_TRUE(backend_->Apply(Clamped({{"10.1.0.0/16", 1260}, {"fd00:1::/64", 1300}})).ok());
+    ASSERT_TRUE(backend_->Remove().ok());
+  }
+  EXPECT_EQ(Iptables("iptables-legacy -t mangle -S"), kManglePolicies);
+  EXPECT_EQ(Iptables("ip6tables-legacy -t mangle -S"), kManglePolicies);
+  EXPECT_EQ(Iptables("iptables-legacy -t nat -S"), kPolicies);
+}
+
+TEST_F(LegacyKernelTest, ClampRulesWrittenByIptablesAreReadAsOursAndKept) {
+  Iptables(
+      "iptables-legacy -t mangle -N DIND-NETCFG-FORWARD && "
+      "iptables-legacy -t mangle -A DIND-NETCFG-FORWARD -c 3 180 -s 10.1.0.0/16 -p tcp "
+      "--tcp-flags SYN,RST SYN -m tcpmss --mss 1321:65535 -j TCPMSS --set-mss 1320 && "
+      "iptables-legacy -t mangle -A DIND-NETCFG-FORWARD -c 2 120 -d 10.1.0.0/16 -p tcp "
+      "--tcp-flags SYN,RST SYN -m tcpmss --mss 1321:65535 -j TCPMSS --set-mss 1320 && "
+      "iptables-legacy -t mangle -A FORWARD -j DIND-NETCFG-FORWARD && "
+      "ip6tables-legacy -t mangle -N DIND-NETCFG-FORWARD && "
+      "ip6tables-legacy -t mangle -A DIND-NETCFG-FORWARD -s fd00:1::/64 -p tcp "
+      "--tcp-flags SYN,RST SYN -m tcpmss --mss 1301:65535 -j TCPMSS --set-mss 1300 && "
+      "ip6tables-legacy -t mangle -A DIND-NETCFG-FORWARD -d fd00:1::/64 -p tcp "
+      "--tcp-flags SYN,RST SYN -m tcpmss --mss 1301:65535 -j TCPMSS --set-mss 1300 && "
+      "ip6tables-legacy -t mangle -A FORWARD -j DIND-NETCFG-FORWARD");
+  const std::string v4_before = Iptables("iptables-legacy -t mangle -S -v");
+  const std::string v6_before = Iptables("ip6tables-legacy -t mangle -S -v");
+
+  EnterNetns inside(*netns_);
+  auto state = backend_->Inspect();
+  ASSERT_TRUE(state.ok()) << state.error().Message();
+  ASSERT_EQ(state->clamps.size(), 2u);
+  EXPECT_EQ(state->clamps[0].network, C("10.1.0.0/16"));
+  EXPECT_EQ(state->clamps[0].mss, 1320);
+  EXPECT_EQ(state->clamps[0].packets, 5u);
+  EXPECT_EQ(state->clamps[0].bytes, 300u);
+  EXPECT_EQ(state->clamps[1].network, C("fd00:1::/64"));
+
+  ASSERT_TRUE(backend_->Apply(Clamped({{"10.1.0.0/16", 1320}, {"fd00:1::/64", 1300}})).ok());
+  EXPECT_EQ(Iptables("iptables-legacy -t mangle -S -v"), v4_before);
+  EXPECT_EQ(Iptables("ip6tables-legacy -t mangle -S -v"), v6_before);
+}
+
+TEST(LegacyClampEffectTest, ForwardedSynsOfBothDirectionsAreClampedInBothFamilies) {
+  DIND_REQUIRE_NETNS();
+  dind::testing::ClampPath path;
+  char pattern[] = "/tmp/dind-legacy-xtables-XXXXXX";
+  const int fd = ::mkstemp(pattern);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  const std::string lock_path = pattern;
+  std::unique_ptr<MasqueradeBackend> backend;
+  {
+    EnterNetns inside(path.router());
+    auto made = MakeLegacyBackend(LegacyOptions{lock_path, std::chrono::seconds(10), 50});
+    ASSERT_TRUE(made.ok()) << made.error().Message();
+    backend = std::move(*made);
+  }
+
+  // Unclamped, each end sees what the other's 1500-byte link allows.
+  auto seen = path.Connect(Family::kIPv4);
+  EXPECT_EQ(seen.server, 1460);
+  EXPECT_EQ(seen.client, 1460);
+  seen = path.Connect(Family::kIPv6);
+  EXPECT_EQ(seen.server, 1440);
+  EXPECT_EQ(seen.client, 1440);
+
+  MasqueradeSpec spec;
+  spec.out_interface = "r1";
+  spec.clamps = {{C(dind::testing::ClampPath::kClientNetworkV4), 1300},
+                 {C(dind::testing::ClampPath::kClientNetworkV6), 1220}};
+  {
+    EnterNetns inside(path.router());
+    auto applied = backend->Apply(spec);
+    ASSERT_TRUE(applied.ok()) << applied.error().Message();
+  }
+  // The client's SYN (saddr NET) and the server's SYN-ACK (daddr NET) are both clamped.
+  seen = path.Connect(Family::kIPv4);
+  EXPECT_EQ(seen.server, 1300);
+  EXPECT_EQ(seen.client, 1300);
+  seen = path.Connect(Family::kIPv6);
+  EXPECT_EQ(seen.server, 1220);
+  EXPECT_EQ(seen.client, 1220);
+  {
+    EnterNetns inside(path.router());
+    auto state = backend->Inspect();
+    ASSERT_TRUE(state.ok()) << state.error().Message();
+    ASSERT_EQ(state->clamps.size(), 2u);
+    EXPECT_EQ(state->clamps[0].packets, 2u);  // one SYN, one SYN-ACK
+    EXPECT_EQ(state->clamps[1].packets, 2u);
+    ASSERT_TRUE(backend->Remove().ok());
+  }
+  seen = path.Connect(Family::kIPv4);
+  EXPECT_EQ(seen.server, 1460);
+  std::filesystem::remove(lock_path);
 }
 
 TEST_F(LegacyKernelTest, WithoutNetAdminErrorsAskForTheCapability) {

@@ -12,6 +12,7 @@
 
 #include "rules/nft/nft_backend.h"
 #include "rules/nft/nft_watcher.h"
+#include "tests/rules/clamp_path.h"
 #include "tests/support/netns.h"
 
 namespace dind::rules {
@@ -340,6 +341,126 @@ TEST_F(NftKernelTest, WatcherReportsChangesToOurTablesOnly) {
   EXPECT_TRUE(drain());
   netns.MustExec("nft delete table ip dind-netcfg");
   EXPECT_TRUE(drain());
+}
+
+MasqueradeSpec Clamped(std::vector<std::pair<const char*, std::uint16_t>> clamps) {
+  MasqueradeSpec spec{{C("10.1.0.0/16")}, "eth0"};
+  for (const auto& [network, mss] : clamps) spec.clamps.push_back({C(network), mss});
+  return spec;
+}
+
+// The two rules of one clamp as `nft list` prints them.
+std::string ClampListing(const std::string& family, const std::string& network, int mss) {
+  const std::string rest = " " + network + " tcp flags syn / syn,rst tcp option maxseg size > " +
+                           std::to_string(mss) + " tcp option maxseg size set " +
+                           std::to_string(mss) + " counter packets 0 bytes 0\n";
+  return "\t\t" + family + " saddr" + rest + "\t\t" + family + " daddr" + rest;
+}
+
+constexpr const char* kForwardChainHead =
+    "\tchain forward {\n\t\ttype filter hook forward priority mangle; policy accept;\n";
+
+TEST_F(NftKernelTest, ClampsAreListedAsTheEquivalentRulesAndFollowTheSpec) {
+  ScopedNetns netns("nftk-clamp");
+  WithBackend(netns, [](MasqueradeBackend& backend) {
+    ASSERT_OK(backend.Apply(Clamped({{"10.1.0.0/16", 1320}, {"10.2.4.0/23", 1400}})));
+  });
+  const std::string v4 = netns.MustExec("nft list table ip dind-netcfg");
+  EXPECT_THAT(v4,
+              HasSubstr(std::string(kForwardChainHead) + ClampListing("ip", "10.1.0.0/16", 1320) +
+                        ClampListing("ip", "10.2.4.0/23", 1400) + "\t}\n"));
+  // IPv6 clamps alone bring the ip6 table, with its (empty) postrouting chain.
+  EXPECT_THAT(netns.MustExec("nft list tables"), Not(HasSubstr("ip6")));
+  WithBackend(netns, [](MasqueradeBackend& backend) {
+    ASSERT_OK(backend.Apply(Clamped({{"10.1.0.0/16", 1320}, {"fd00:1::/64", 1300}})));
+  });
+  EXPECT_THAT(netns.MustExec("nft list table ip6 dind-netcfg"),
+              HasSubstr(std::string(kForwardChainHead) + ClampListing("ip6", "fd00:1::/64", 1300) +
+                        "\t}\n"));
+
+  // Again: nothing changes, handles included.
+  const std::string once = netns.MustExec("nft -a list ruleset");
+  WithBackend(netns, [](MasqueradeBackend& backend) {
+    ASSERT_OK(backend.Apply(Clamped({{"10.1.0.0/16", 1320}, {"fd00:1::/64", 1300}})));
+    Result<BackendState> state = backend.Inspect();
+    ASSERT_TRUE(state.ok()) << state.error().Message();
+    ASSERT_EQ(state->clamps.size(), 2u);
+    EXPECT_EQ(state->clamps[0].network, C("10.1.0.0/16"));
+    EXPECT_EQ(state->clamps[0].mss, 1320);
+    EXPECT_EQ(state->clamps[1].network, C("fd00:1::/64"));
+    EXPECT_EQ(state->clamps[1].mss, 1300);
+    EXPECT_EQ(state->foreign_nat_rules, 0);
+    EXPECT_EQ(state->foreign_masquerade_rules, 0);
+  });
+  EXPECT_EQ(netns.MustExec("nft -a list ruleset"), once);
+
+  // A changed MSS replaces its rules; no IPv4 clamps: the forward chain goes.
+  WithBackend(netns, [](MasqueradeBackend& backend) {
+    ASSERT_OK(backend.Apply(Clamped({{"10.1.0.0/16", 1260}, {"fd00:1::/64", 1300}})));
+  });
+  EXPECT_THAT(netns.MustExec("nft list table ip dind-netcfg"),
+              HasSubstr(ClampListing("ip", "10.1.0.0/16", 1260)));
+  WithBackend(netns, [](MasqueradeBackend& backend) {
+    ASSERT_OK(backend.Apply(Clamped({{"fd00:1::/64", 1300}})));
+  });
+  EXPECT_THAT(netns.MustExec("nft list table ip dind-netcfg"), Not(HasSubstr("chain forward")));
+  EXPECT_THAT(netns.MustExec("nft list table ip6 dind-netcfg"), HasSubstr("chain forward"));
+
+  WithBackend(netns, [](MasqueradeBackend& backend) { ASSERT_OK(backend.Remove()); });
+  EXPECT_THAT(netns.MustExec("nft list ruleset"), Not(HasSubstr("dind-netcfg")));
+}
+
+TEST_F(NftKernelTest, ClampRulesWrittenByNftAreReadAsOurs) {
+  ScopedNetns netns("nftk-clamp-nft");
+  WithBackend(netns, [](MasqueradeBackend& backend) {
+    ASSERT_OK(backend.Apply({{C("10.1.0.0/16")}, "eth0"}));
+  });
+  netns.MustExec(
+      "nft add chain ip dind-netcfg forward '{ type filter hook forward priority mangle; "
+      "policy accept; }' && "
+      "nft add rule ip dind-netcfg forward ip saddr 10.1.0.0/16 tcp flags \\& \\(syn\\|rst\\) "
+      "== syn tcp option maxseg size \\> 1320 tcp option maxseg size set 1320 counter && "
+      "nft add rule ip dind-netcfg forward ip daddr 10.1.0.0/16 tcp flags \\& \\(syn\\|rst\\) "
+      "== syn tcp option maxseg size \\> 1320 tcp option maxseg size set 1320 counter");
+  const std::string before = netns.MustExec("nft -a list ruleset");
+  WithBackend(netns, [](MasqueradeBackend& backend) {
+    Result<BackendState> state = backend.InspectOurs();
+    ASSERT_TRUE(state.ok()) << state.error().Message();
+    ASSERT_EQ(state->clamps.size(), 1u);
+    EXPECT_EQ(state->clamps[0].mss, 1320);
+    ASSERT_OK(backend.Apply(Clamped({{"10.1.0.0/16", 1320}})));
+  });
+  EXPECT_EQ(netns.MustExec("nft -a list ruleset"), before);
+}
+
+TEST(NftClampEffectTest, ForwardedSynsOfBothDirectionsAreClampedInBothFamilies) {
+  DIND_REQUIRE_NETNS();
+  dind::testing::ClampPath path;
+  auto seen = path.Connect(Family::kIPv4);
+  EXPECT_EQ(seen.server, 1460);
+  EXPECT_EQ(seen.client, 1460);
+
+  MasqueradeSpec spec{{}, "r1"};
+  spec.clamps = {{C(dind::testing::ClampPath::kClientNetworkV4), 1300},
+                 {C(dind::testing::ClampPath::kClientNetworkV6), 1220}};
+  WithBackend(path.router(), [&](MasqueradeBackend& backend) { ASSERT_OK(backend.Apply(spec)); });
+  // The client's SYN (saddr NET) and the server's SYN-ACK (daddr NET) are both clamped.
+  seen = path.Connect(Family::kIPv4);
+  EXPECT_EQ(seen.server, 1300);
+  EXPECT_EQ(seen.client, 1300);
+  seen = path.Connect(Family::kIPv6);
+  EXPECT_EQ(seen.server, 1220);
+  EXPECT_EQ(seen.client, 1220);
+  WithBackend(path.router(), [&](MasqueradeBackend& backend) {
+    Result<BackendState> state = backend.Inspect();
+    ASSERT_TRUE(state.ok()) << state.error().Message();
+    ASSERT_EQ(state->clamps.size(), 2u);
+    EXPECT_EQ(state->clamps[0].packets, 2u);  // one SYN, one SYN-ACK
+    EXPECT_EQ(state->clamps[1].packets, 2u);
+    ASSERT_OK(backend.Remove());
+  });
+  seen = path.Connect(Family::kIPv6);
+  EXPECT_EQ(seen.server, 1440);
 }
 
 }  // namespace
