@@ -122,7 +122,8 @@ std::vector<KeyUpdate> PlanDaemonJson(const DetectionReport& report) {
     pools.push_back({{"base", pool.base.ToString()}, {"size", pool.size}});
   }
   if (report.ipv6.pool) {
-    pools.push_back({{"base", report.ipv6.pool->base.ToString()}, {"size", report.ipv6.pool->size}});
+    pools.push_back(
+        {{"base", report.ipv6.pool->base.ToString()}, {"size", report.ipv6.pool->size}});
   }
   updates.push_back({{"default-address-pools"}, pools});
   // The IPv6 keys are owned only when IPv6 is given: a user's own "ipv6" is kept otherwise.
@@ -195,8 +196,9 @@ OrderedJson ReportToJson(const DetectionReport& report) {
   json["ipv6"] = {
       {"mode", Ipv6ModeName(report.ipv6.mode)},
       {"enabled", report.ipv6.enabled},
-      {"fixed_cidr_v6", report.ipv6.fixed_cidr_v6 ? OrderedJson(report.ipv6.fixed_cidr_v6->ToString())
-                                                  : OrderedJson(nullptr)},
+      {"fixed_cidr_v6", report.ipv6.fixed_cidr_v6
+                            ? OrderedJson(report.ipv6.fixed_cidr_v6->ToString())
+                            : OrderedJson(nullptr)},
       {"pool", report.ipv6.pool ? OrderedJson({{"base", report.ipv6.pool->base.ToString()},
                                                {"size", report.ipv6.pool->size}})
                                 : OrderedJson(nullptr)},
@@ -254,8 +256,8 @@ std::string ReportToText(const DetectionReport& report) {
   }
   const std::string read_from =
       report.dockerd.read_from.empty() ? report.dockerd.source : report.dockerd.read_from;
-  line("dockerd", report.dockerd.version.ToString() + " [" + read_from + "] " +
-                      report.dockerd.reason);
+  line("dockerd",
+       report.dockerd.version.ToString() + " [" + read_from + "] " + report.dockerd.reason);
   line("ipv6", std::string(report.ipv6.enabled ? "on" : "off") + " (--ipv6 " +
                    std::string(Ipv6ModeName(report.ipv6.mode)) + "): " + report.ipv6.reason);
   for (const auto& warning : report.warnings) line("warning", warning);

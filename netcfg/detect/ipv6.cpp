@@ -23,8 +23,8 @@ bool IsDockerBridgeName(const std::string& name) {
 // pod of a runner fleet gets the same prefix and rules and dashboards read alike.
 constexpr int kUlaCandidates = 16;
 Cidr UlaCandidate(int n) {
-  std::array<std::uint8_t, 16> bytes{0xfd, 0x4d, 0x6e, 0x63, 0x66,
-                                     static_cast<std::uint8_t>(0x67 + n)};
+  std::array<std::uint8_t, 16> bytes{0xfd, 0x4d, 0x6e,
+                                     0x63, 0x66, static_cast<std::uint8_t>(0x67 + n)};
   return Cidr::Of(IpAddress::FromBytes(Family::kIPv6, bytes.data()), 48);
 }
 
@@ -40,9 +40,12 @@ Cidr Subnet64(const Cidr& ula, std::uint16_t n) {
 
 std::string_view Ipv6ModeName(Ipv6Mode mode) {
   switch (mode) {
-    case Ipv6Mode::kAuto: return "auto";
-    case Ipv6Mode::kOn: return "on";
-    case Ipv6Mode::kOff: return "off";
+    case Ipv6Mode::kAuto:
+      return "auto";
+    case Ipv6Mode::kOn:
+      return "on";
+    case Ipv6Mode::kOff:
+      return "off";
   }
   return "auto";
 }
@@ -56,9 +59,12 @@ std::optional<Ipv6Mode> ParseIpv6Mode(std::string_view text) {
 
 std::string_view PodFamiliesName(PodFamilies families) {
   switch (families) {
-    case PodFamilies::kIPv4Only: return "ipv4-only";
-    case PodFamilies::kDualStack: return "dual-stack";
-    case PodFamilies::kIPv6Only: return "ipv6-only";
+    case PodFamilies::kIPv4Only:
+      return "ipv4-only";
+    case PodFamilies::kDualStack:
+      return "dual-stack";
+    case PodFamilies::kIPv6Only:
+      return "ipv6-only";
   }
   return "ipv4-only";
 }
@@ -140,9 +146,9 @@ Result<Ipv6Decision> DecideIpv6(Ipv6Mode mode, const FamilyEgress& egress,
   decision.reason += "; docker0 " + decision.fixed_cidr_v6->ToString() + ", networks from " +
                      decision.pool->base.ToString() + " (/" + std::to_string(decision.pool->size) +
                      " each)" +
-                     (decision.experimental ? "; dockerd " + dockerd.ToString() +
-                                                  " needs experimental for ip6tables"
-                                            : std::string());
+                     (decision.experimental
+                          ? "; dockerd " + dockerd.ToString() + " needs experimental for ip6tables"
+                          : std::string());
   return decision;
 }
 

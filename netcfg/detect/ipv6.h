@@ -4,7 +4,8 @@
 // of the snapshot, the dockerd version and the ranges the pool decision avoids.
 //
 // IPv4 has egress when the pod has an IPv4 default route; IPv6 when it has an IPv6 default
-// route and a global (not link-local) IPv6 address. What is written, by the dockerd version daemon.json is for:
+// route and a global (not link-local) IPv6 address. What is written, by the dockerd version
+// daemon.json is for:
 //
 //   dockerd   ipv6  fixed-cidr-v6  ip6tables  experimental  IPv6 default-address-pools entry
 //   20.10-26  true  ULA /64        true       true          base ULA /64, size 80

@@ -54,9 +54,8 @@ TEST(ReportToJsonTest, HasTheDocumentedFields) {
   auto report = Detect(testing::PodFacts(1480), {.dockerd_version = "25.0"});
   ASSERT_TRUE(report.ok());
   const auto json = ReportToJson(*report);
-  for (const char* key :
-       {"families", "uplink", "overlay", "mtu", "kernel", "cgroup", "pools", "dockerd", "ipv6",
-        "warnings"}) {
+  for (const char* key : {"families", "uplink", "overlay", "mtu", "kernel", "cgroup", "pools",
+                          "dockerd", "ipv6", "warnings"}) {
     EXPECT_TRUE(json.contains(key)) << key;
   }
   EXPECT_EQ(json["uplink"]["ipv4"]["interface"], "eth0");

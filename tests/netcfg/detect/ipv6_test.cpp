@@ -154,8 +154,7 @@ TEST(DetectIpv6Test, TheNarrowerFamilysUplinkSetsTheDockerMtu) {
   SystemFacts facts = testing::DualStackPodFacts(1500);
   facts.network.links.push_back(testing::Link(3, "wg0", "wireguard", 1420));
   facts.network.addresses.push_back(testing::Address(3, "2001:db8:2::5/64"));
-  facts.network.routes = {testing::Route("0.0.0.0/0", 2, "10.244.1.1"),
-                          testing::Route("::/0", 3)};
+  facts.network.routes = {testing::Route("0.0.0.0/0", 2, "10.244.1.1"), testing::Route("::/0", 3)};
   auto report = Detect(facts, {.dockerd_version = "27.0"});
   ASSERT_TRUE(report.ok()) << report.error().Message();
   EXPECT_EQ(report->mtu.docker, 1420u);
