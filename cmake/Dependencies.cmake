@@ -12,3 +12,25 @@ find_package(CLI11 REQUIRED)
 find_package(Threads REQUIRED)
 # Keeping only the capabilities a command needs (cap_get_proc, cap_set_proc, cap_drop_bound).
 pkg_check_modules(LIBCAP REQUIRED IMPORTED_TARGET libcap)
+
+# DIND_STATIC_LIBS: the imported targets link the static archives Debian ships instead of the
+# shared libraries: libnl-3, libnl-route-3, libnftnl, libcap (and zlib, common/CMakeLists.txt).
+# libmnl, libip4tc and libip6tc have no archive in Debian 12 and stay shared, as glibc does.
+if(DIND_STATIC_LIBS)
+  function(dind_link_static_archives target)  # ARGN: library names, in link order
+    set(libraries)
+    foreach(name IN LISTS ARGN)
+      find_library(DIND_ARCHIVE_${name} NAMES lib${name}.a)
+      if(DIND_ARCHIVE_${name})
+        list(APPEND libraries ${DIND_ARCHIVE_${name}})
+      else()
+        list(APPEND libraries ${name})  # no archive: the shared library, by name
+      endif()
+    endforeach()
+    set_property(TARGET ${target} PROPERTY INTERFACE_LINK_LIBRARIES ${libraries})
+  endfunction()
+  dind_link_static_archives(PkgConfig::LIBNL nl-route-3 nl-3 pthread m)
+  dind_link_static_archives(PkgConfig::NFTNL nftnl mnl)
+  dind_link_static_archives(PkgConfig::LIBCAP cap)
+  set(ZLIB_USE_STATIC_LIBS ON)
+endif()
