@@ -94,11 +94,12 @@ export PYTHONDONTWRITEBYTECODE=1
 # --- the binaries ------------------------------------------------------------------------------
 if [[ -z "$binary" ]]; then
   configured_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
-  if [[ "$configured_type" != Release ]]; then
-    step "configuring a Release build in $build_dir"
+  configured_static=$(sed -n 's/^DIND_STATIC_LIBS:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
+  if [[ "$configured_type" != Release || "$configured_static" != ON ]]; then
+    step "configuring a Release build in $build_dir, linked as the images ship it (DIND_STATIC_LIBS)"
     # -Wno-error=restrict: GCC 12 at -O3 reports a false -Wrestrict inside std::string's
     # operator+ (GCC bug 105329); the warning is still printed, it just does not fail the build.
-    cmake -S "$repo" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    cmake -S "$repo" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDIND_STATIC_LIBS=ON \
       -DCMAKE_CXX_FLAGS=-Wno-error=restrict >/dev/null
   fi
   step "building (Release) in $build_dir"

@@ -148,6 +148,19 @@ e2e_init() {
   e2e_info "temp dir $E2E_TMP, namespace prefix $E2E_PREFIX"
 }
 
+# Exits 2 with the usage when no dind-netcfg binary was given, 1 when it is not executable.
+e2e_require_binary() { # PATH
+  if [[ -z "$1" ]]; then
+    echo "usage: $0 /path/to/dind-netcfg" >&2
+    exit 2
+  fi
+  if [[ ! -x "$1" ]]; then
+    echo "FAIL: dind-netcfg binary '$1' is missing or not executable;" \
+      "build it first: cmake --build <build-dir> --target dind-netcfg" >&2
+    exit 1
+  fi
+}
+
 file_is_static() { ! LC_ALL=C ldd "$1" >/dev/null 2>&1; }
 
 # Registers CMD (a string evaluated at exit) to undo something just created.

@@ -24,15 +24,7 @@ readonly SERVER_MTU=1500
 readonly SERVER_IP=10.231.2.2
 readonly DOWNLOAD_TIMEOUT_S=${E2E_DOWNLOAD_TIMEOUT_S:-20}
 
-if [[ -z "$BINARY" ]]; then
-  echo "usage: $0 /path/to/dind-netcfg" >&2
-  exit 2
-fi
-if [[ ! -x "$BINARY" ]]; then
-  echo "FAIL: dind-netcfg binary '$BINARY' is missing or not executable;" \
-    "build it first: cmake --build <build-dir> --target dind-netcfg" >&2
-  exit 1
-fi
+e2e_require_binary "$BINARY"
 
 e2e_init
 e2e_require_cmd ethtool jq ss
