@@ -85,10 +85,10 @@ e2e_route pod default via 10.231.1.1
 e2e_route pod default via 2001:db8:31:1::1
 e2e_route server default via 10.231.2.1
 e2e_route server default via 2001:db8:31:2::1
-for ns in router pod; do
-  e2e_sysctl "$ns" net.ipv4.ip_forward=1
-  e2e_sysctl "$ns" net.ipv6.conf.all.forwarding=1
-done
+# The pod's forwarding is left as a new namespace has it (off): dockerd turns on what its
+# daemon.json needs, IPv6 forwarding included.
+e2e_sysctl router net.ipv4.ip_forward=1
+e2e_sysctl router net.ipv6.conf.all.forwarding=1
 # busybox nc listens on IPv6 (dual-stack socket), so one server answers both families.
 e2e_bg_start server-nc server /bin/busybox nc -ll -p "$PORT" -e /bin/busybox echo "$TOKEN"
 wait_until 5 "the server listens" "e2e_in server ss -Hltn 'sport = :$PORT' | grep -q LISTEN"
