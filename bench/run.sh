@@ -243,6 +243,12 @@ if "$binary" run --help >/dev/null 2>&1; then
     python3 "$here/lib/idle_bench.py" --dind-netcfg "$binary" \
       --ruleset "$data/ruleset-$idle_rules.txt" --rules "$idle_rules" --tmp "$tmp" \
       --prefix "$prefix-idle" --seconds "$idle_seconds" --out "$data/idle.json"
+    # A realistic pod's table (dockerd's own rules and a few CI networks' are well under 200).
+    step "benchmark 4: peak RSS of run with a realistic table of 200 foreign legacy rules"
+    [[ -f "$data/ruleset-200.txt" ]] || write_ruleset 200 "$data/ruleset-200.txt"
+    python3 "$here/lib/idle_bench.py" --dind-netcfg "$binary" \
+      --ruleset "$data/ruleset-200.txt" --rules 200 --tmp "$tmp" \
+      --prefix "$prefix-idls" --seconds "$(((idle_seconds + 5) / 6))" --out "$data/idle-realistic.json"
   fi
 
   if wanted load; then

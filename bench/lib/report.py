@@ -252,7 +252,7 @@ def rulecheck_section(table, sizes, targets):
     return "\n".join(lines)
 
 
-def idle_section(idle, targets):
+def idle_section(idle, targets, realistic=None):
     lines = [
         "## 4. Idle cost of `run`",
         "",
@@ -263,15 +263,22 @@ def idle_section(idle, targets):
         "",
         "| rules | CPU (% of one core) | CPU seconds | peak RSS (VmHWM) | RSS at the end |",
         "|---|---|---|---|---|",
-        f"| {idle['rules']:,} | {idle['cpu_percent']:.3f} % | {idle['cpu_seconds']:.3f} s | "
-        f"{idle['peak_rss_kib'] / 1024:.1f} MiB | {idle['rss_kib'] / 1024:.1f} MiB |",
     ]
+    for run in [r for r in (realistic, idle) if r]:
+        lines.append(f"| {run['rules']:,} | {run['cpu_percent']:.3f} % | "
+                     f"{run['cpu_seconds']:.3f} s | {run['peak_rss_kib'] / 1024:.1f} MiB | "
+                     f"{run['rss_kib'] / 1024:.1f} MiB |")
+    if realistic:
+        targets.add("idle-rss-realistic",
+                    f"run peak RSS, a realistic table ({realistic['rules']} legacy rules)",
+                    f"{realistic['peak_rss_kib'] / 1024:.1f} MiB", "≤ 10 MiB",
+                    realistic["peak_rss_kib"] <= 10 * 1024)
     if idle["rules"] >= 50000:
         targets.add("idle-cpu", "run idle CPU, 50,000 legacy rules",
                     f"{idle['cpu_percent']:.3f} %", "≤ 1 % of a core", idle["cpu_percent"] <= 1)
         targets.add("idle-rss", "run peak RSS, 50,000 legacy rules",
-                    f"{idle['peak_rss_kib'] / 1024:.1f} MiB", "≤ 12 MiB",
-                    idle["peak_rss_kib"] <= 12 * 1024)
+                    f"{idle['peak_rss_kib'] / 1024:.1f} MiB", "≤ 16 MiB",
+                    idle["peak_rss_kib"] <= 16 * 1024)
     else:
         lines += ["", "(Targets apply at 50,000 rules; not judged at this size.)"]
     return "\n".join(lines)
@@ -631,7 +638,9 @@ def benchmark_sections(args, sizes, machine, targets):
         sections[2] = rulecheck_section(table, sizes, targets)
         write_svg(table, sizes, os.path.join(args.out, "rule_check_cost.svg"))
     for number, name, render in ((3, "repair.json", lambda r: repair_section(r, targets, judge)),
-                                 (4, "idle.json", lambda r: idle_section(r, targets)),
+                                 (4, "idle.json",
+                                  lambda r: idle_section(
+                                      r, targets, read_json(args.data, "idle-realistic.json"))),
                                  (5, "load.json", lambda r: load_section(r, targets, judge)),
                                  (6, "ready.json", lambda r: ready_section(r, targets, judge)),
                                  (7, "entrypoint.json",
