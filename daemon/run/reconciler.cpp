@@ -27,10 +27,6 @@ std::vector<core::NetworkMtu> BridgeNetworkMtus(
   return mtus;
 }
 
-bool SameClamps(const rules::MasqueradeSpec& a, const rules::MasqueradeSpec& b) {
-  return a.clamps == b.clamps;
-}
-
 }  // namespace
 
 Reconciler::Reconciler(std::string daemon_json_path, core::NetworkDetector& detector,
@@ -186,7 +182,7 @@ void Reconciler::UpdateRules(const std::string& why) {
   rules::MasqueradeSpec wanted = WantedSpec();
   if (wanted.sources == state_.rules.spec.sources &&
       wanted.out_interface == state_.rules.spec.out_interface &&
-      SameClamps(wanted, state_.rules.spec)) {
+      wanted.clamps == state_.rules.spec.clamps) {
     return;
   }
   state_.rules.spec = std::move(wanted);
