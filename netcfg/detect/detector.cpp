@@ -37,28 +37,28 @@ Result<DetectionReport> Detect(const SystemFacts& facts, const DetectOptions& op
   const auto families = report.egress.families();
   if (!families) {
     return Error::Environment(
-        "no default route with a global address in this network namespace (neither IPv4 nor "
-        "IPv6), so there is no uplink to size the docker MTU from",
+        "no way out of this network namespace: no IPv4 default route, and no IPv6 default "
+        "route with a global address, so there is no uplink to size the docker MTU from",
         "run dind-netcfg in the DinD pod's network namespace (as its init container or "
         "sidecar), after the CNI has set up eth0");
   }
   report.families = *families;
   // The docker MTU must fit every family's way out: decided per uplink, the lowest wins.
-  const Uplink* lowest_uplink = nullptr;
+  bool first = true;
   for (const auto* uplink : {report.egress.ipv4 ? &*report.uplinks.ipv4 : nullptr,
                              report.egress.ipv6 ? &*report.uplinks.ipv6 : nullptr}) {
     if (uplink == nullptr) continue;
     OverlayEvidence overlay = DetectOverlay(facts, *uplink);
     auto mtu = DecideMtu(*uplink, overlay, options.mtu);
     if (!mtu) return mtu.error();
-    if (lowest_uplink == nullptr) {
+    if (first) {
       report.warnings = overlay.warnings;
     } else if (mtu->docker < report.mtu.docker) {
       mtu->reason = "the IPv6 uplink is the narrower way out: " + mtu->reason;
     } else {
       continue;
     }
-    lowest_uplink = uplink;
+    first = false;
     report.overlay = std::move(overlay);
     report.mtu = std::move(mtu).value();
   }

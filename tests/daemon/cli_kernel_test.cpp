@@ -222,7 +222,8 @@ TEST_F(CliKernelTest, NoDefaultRouteIsAnEnvironmentFailureWithAHint) {
   sandbox.pod().MustExec("ip route del default");
   const ProcessResult result = sandbox.Run({"detect", "--dockerd-version", "24.0.0"});
   EXPECT_EQ(result.exit_code, 1) << Describe(result);
-  EXPECT_THAT(result.err, HasSubstr("no default route with a global address"));
+  EXPECT_THAT(result.err,
+              HasSubstr("no IPv4 default route, and no IPv6 default route with a global address"));
   EXPECT_THAT(result.err, HasSubstr("network namespace"));
 }
 

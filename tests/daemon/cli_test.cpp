@@ -50,12 +50,12 @@ std::vector<std::string> Isolated(const TempDir& dir, std::vector<std::string> a
 // Runs that get past the flag checks detect this process's own network namespace, read-only.
 // Without an IPv4 default route there is nothing to detect; those tests skip and say so, and
 // any other detection failure fails them.
-#define REQUIRE_DETECTABLE_NETWORK()                                                      \
-  do {                                                                                    \
-    static const ProcessResult probe = RunCli({"detect", "--dockerd-version", "24.0.0"}); \
-    if (probe.exit_code == 1 && probe.err.find("no default route") != std::string::npos)  \
-      GTEST_SKIP() << "this network namespace has no default route to detect";            \
-    ASSERT_EQ(probe.exit_code, 0) << Describe(probe);                                     \
+#define REQUIRE_DETECTABLE_NETWORK()                                                          \
+  do {                                                                                        \
+    static const ProcessResult probe = RunCli({"detect", "--dockerd-version", "24.0.0"});     \
+    if (probe.exit_code == 1 && probe.err.find("no IPv4 default route") != std::string::npos) \
+      GTEST_SKIP() << "this network namespace has no default route to detect";                \
+    ASSERT_EQ(probe.exit_code, 0) << Describe(probe);                                         \
   } while (0)
 
 struct FileIdentity {

@@ -21,7 +21,8 @@ TEST(DetectTest, NoUplinkIsAnEnvironmentErrorWithAHint) {
   auto report = Detect(facts, {});
   ASSERT_FALSE(report.ok());
   EXPECT_EQ(report.error().ExitCode(), 1);
-  EXPECT_NE(report.error().Message().find("no default route"), std::string::npos);
+  EXPECT_NE(report.error().Message().find("no IPv4 default route, and no IPv6 default route"),
+            std::string::npos);
 }
 
 TEST(PlanDaemonJsonTest, NewDockerdGetsDefaultNetworkOpts) {
