@@ -110,10 +110,8 @@ void Reconciler::OnNetworkChanged() {
   state_.last_reconcile_at = Clock::now();
 }
 
-rules::MasqueradeSpec Reconciler::WantedSpec() const {
-  rules::MasqueradeSpec spec{MasqueradeSources(pool_networks_, state_.docker.networks),
-                             state_.report->primary_uplink().interface,
-                             {}};
+rules::MasqueradeSpec Reconciler::WantedSpec(std::vector<Cidr> sources) const {
+  rules::MasqueradeSpec spec{std::move(sources), state_.report->primary_uplink().interface, {}};
   for (const auto& clamp : state_.clamp.plan.clamps)
     spec.clamps.push_back({clamp.network, clamp.mss});
   return spec;
@@ -178,8 +176,9 @@ Status Reconciler::ApplyRules() {
 
 void Reconciler::UpdateRules(const std::string& why) {
   if (backend() == nullptr) return;
-  PlanClamps(MasqueradeSources(pool_networks_, state_.docker.networks));
-  rules::MasqueradeSpec wanted = WantedSpec();
+  std::vector<Cidr> networks = MasqueradeSources(pool_networks_, state_.docker.networks);
+  PlanClamps(networks);
+  rules::MasqueradeSpec wanted = WantedSpec(std::move(networks));
   if (wanted.sources == state_.rules.spec.sources &&
       wanted.out_interface == state_.rules.spec.out_interface &&
       wanted.clamps == state_.rules.spec.clamps) {

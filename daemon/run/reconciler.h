@@ -76,7 +76,8 @@ class Reconciler {
   // Records in state_ what writing daemon.json for `report` did (`update`).
   void RecordDaemonJson(const netcfg::DetectionReport& report,
                         const Result<netcfg::DaemonJsonUpdate>& update);
-  rules::MasqueradeSpec WantedSpec() const;
+  // The spec for `sources` (the masquerade sources) with the clamps planned for them.
+  rules::MasqueradeSpec WantedSpec(std::vector<Cidr> sources) const;
   // Plans the MSS clamps for the current inputs (state_.clamp) and logs what changed.
   void PlanClamps(const std::vector<Cidr>& sources);
   // Applies the wanted spec when it differs from the one in force.
