@@ -7,11 +7,10 @@
 #include <string_view>
 
 namespace dind::cli {
-namespace {
+
 std::string BothSpellings(const std::string& flag) {
   return flag + " (" + EnvName(flag) + ")";
 }
-}  // namespace
 
 std::string EnvName(const std::string& flag) {
   std::string name = "DIND_NETCFG_";

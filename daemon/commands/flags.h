@@ -17,6 +17,8 @@ namespace dind::cli {
 
 // "--mtu" -> "DIND_NETCFG_MTU"
 std::string EnvName(const std::string& flag);
+// "--xtables-wait (DIND_NETCFG_XTABLES_WAIT)": how messages name an input.
+std::string BothSpellings(const std::string& flag);
 
 // Adds an option and binds its environment variable. `takes` is what --help shows the option
 // takes (N|auto, BYTES, DURATION, CIDR, ADDR:PORT, PATH…): every value is read as text and

@@ -3,6 +3,7 @@
 // outside, installed in process in the backend this kernel really runs.
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "common/log.h"
@@ -167,6 +168,7 @@ struct ResolvedRules {
   core::ResolvedSpec resolved;
   core::ChosenBackend chosen;
   core::BackendRequest requested;
+  netcfg::KernelFacts kernel;
 };
 
 // Validates every input (exit 2 before anything changes), then decides the backend.
@@ -190,10 +192,11 @@ Result<ResolvedRules> Resolve(const RulesFlags& flags, bool daemon_json_given,
   }
   auto resolved = core::ResolveMasqueradeSpec(request, facts->network);
   if (!resolved) return resolved.error();
-  auto chosen = core::ChooseBackendHere(netcfg::DetectKernel(*facts), *requested);
+  netcfg::KernelFacts kernel = netcfg::DetectKernel(*facts);
+  auto chosen = core::ChooseBackendHere(kernel, *requested);
   if (!chosen) return chosen.error();
   return ResolvedRules{std::move(resolved).value(), std::move(chosen).value(),
-                       std::move(requested).value()};
+                       std::move(requested).value(), std::move(kernel)};
 }
 
 void Print(const RulesFlags& flags, const std::string& action, RulesOutput output) {
@@ -241,7 +244,7 @@ int RunCheck(const RulesFlags& flags, bool daemon_json_given, netcfg::NetlinkRea
   const bool ours_elsewhere = judged == decision.chosen && ours_in_other;
   const auto prove = [&decision, judged, &resolved]() -> Result<rules::ProofOutcome> {
     if (const auto& proven = decision.evidence(judged).proof) return *proven;
-    return rules::MakeRealTrafficProver(resolved->requested.options)->Prove(judged);
+    return core::ProverHere(resolved->kernel, resolved->requested)->Prove(judged);
   };
   const core::RulesVerdict verdict =
       core::JudgeRules(judged, resolved->resolved.spec, *state, ours_elsewhere, prove);
@@ -352,6 +355,14 @@ void AddBackendFlags(CLI::App& command, BackendFlags& flags) {
             "how long the legacy backend waits for the xtables lock that dockerd's and other "
             "iptables calls hold (the traffic proof waits at most half its own 2s)")
       ->default_str(flags.xtables_wait);
+  AddOption(command, "--proof-cache", "PATH|off", flags.proof_cache,
+            "file where traffic proofs are kept, so that later runs on the same kernel boot "
+            "reuse them instead of proving again (off: always prove)")
+      ->default_str(flags.proof_cache);
+  // "rules apply" under `rules`; "init" directly under the program.
+  const CLI::App* parent = command.get_parent();
+  flags.command = parent && parent->get_parent() ? parent->get_name() + " " + command.get_name()
+                                                 : command.get_name();
 }
 
 Result<core::BackendRequest> ParseBackendFlags(const BackendFlags& flags) {
@@ -361,7 +372,15 @@ Result<core::BackendRequest> ParseBackendFlags(const BackendFlags& flags) {
   if (!kind) return kind.error();
   auto wait = ParseDuration("--xtables-wait", flags.xtables_wait);
   if (!wait) return wait.error();
-  return core::BackendRequest{*kind, kBackendFlagNames, {.xtables_wait = *wait}};
+  core::BackendRequest request{*kind, kBackendFlagNames, {.xtables_wait = *wait}, std::nullopt};
+  if (flags.proof_cache.empty() || flags.proof_cache.back() == '/') {
+    return Error::BadInput(
+        BothSpellings("--proof-cache") + " value '" + flags.proof_cache + "' is not a file path",
+        "give a file, e.g. " + std::string(core::kDefaultProofCachePath) +
+            ", or off to prove every time");
+  }
+  if (flags.proof_cache != "off") request.proof_cache = {flags.proof_cache, flags.command};
+  return request;
 }
 
 void AddApplyRulesFlags(CLI::App& command, bool& apply, bool& skip) {
@@ -390,7 +409,6 @@ Runner AddRulesCommand(CLI::App& app) {
       "Install, check or remove the masquerade rules nested containers need to reach "
       "the outside");
   command->require_subcommand(1);
-  auto flags = std::make_shared<RulesFlags>();
   auto* apply = command->add_subcommand(
       "apply", "Make the masquerade rules present (idempotent: changes only what differs)");
   auto* check = command->add_subcommand(
@@ -399,27 +417,28 @@ Runner AddRulesCommand(CLI::App& app) {
       "otherwise");
   auto* remove =
       command->add_subcommand("remove", "Remove dind-netcfg's masquerade rules, and nothing else");
-  // Only one of the three is parsed per run, so they can share one set of values.
-  for (auto* sub : {apply, check, remove}) AddRulesFlags(*sub, *flags);
+  // One set of values per subcommand: CLI11 fills every subcommand's options from the
+  // environment, so shared values would let DIND_NETCFG_* overwrite the command line's.
+  auto flags = std::make_shared<std::map<const CLI::App*, RulesFlags>>();
+  for (auto* sub : {apply, check, remove}) AddRulesFlags(*sub, (*flags)[sub]);
 
   return [command, apply, check, flags]() {
+    const CLI::App* chosen = command->get_subcommands().front();  // require_subcommand(1)
+    const RulesFlags& given = flags->at(chosen);
     // Every subcommand talks to nf_tables and ip_tables; a missing capability is named with its
     // fix instead of an EPERM from deep inside (and a non-root user's permitted-only file
     // capabilities are raised). A bad --backend is still a usage error first.
-    if (ParseBackendFlags(flags->backend).ok()) {
+    if (ParseBackendFlags(given.backend).ok()) {
       // `check` may run the traffic proof whatever the backend: SYS_ADMIN is wanted there too.
-      const bool may_prove = flags->backend.kind == "auto" || command->got_subcommand(check);
+      const bool may_prove = given.backend.kind == "auto" || chosen == check;
       if (auto raised = privileges::RequireEffective(privileges::RulesNeeds(may_prove)); !raised) {
         return ReportFailure(raised.error().Wrap("rules"));
       }
     }
     netcfg::RtnlReader netlink;
-    for (auto* chosen : command->get_subcommands()) {
-      if (chosen == apply) return RunApply(*flags, DaemonJsonGiven(*apply), netlink);
-      if (chosen == check) return RunCheck(*flags, DaemonJsonGiven(*check), netlink);
-      return RunRemove(*flags, netlink);
-    }
-    return 2;
+    if (chosen == apply) return RunApply(given, DaemonJsonGiven(*apply), netlink);
+    if (chosen == check) return RunCheck(given, DaemonJsonGiven(*check), netlink);
+    return RunRemove(given, netlink);
   };
 }
 

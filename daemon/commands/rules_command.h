@@ -15,11 +15,13 @@
 
 namespace dind::cli {
 
-// --backend auto|legacy|nft (DIND_NETCFG_BACKEND) and --xtables-wait DURATION
-// (DIND_NETCFG_XTABLES_WAIT), as given.
+// --backend auto|legacy|nft (DIND_NETCFG_BACKEND), --xtables-wait DURATION
+// (DIND_NETCFG_XTABLES_WAIT) and --proof-cache PATH|off (DIND_NETCFG_PROOF_CACHE), as given.
 struct BackendFlags {
   std::string kind = "auto";
   std::string xtables_wait = "5s";  // rules::legacy::kDefaultXtablesWait
+  std::string proof_cache = std::string(core::kDefaultProofCachePath);
+  std::string command;  // "init", "rules apply": who the proof cache says proved
 };
 void AddBackendFlags(CLI::App& command, BackendFlags& flags);
 // A kind of nullopt for auto; kBadInput naming both spellings unless the kind is auto, legacy

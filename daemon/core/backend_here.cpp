@@ -67,8 +67,21 @@ Result<rules::BackendDecision> DecideBackendHere(const netcfg::KernelFacts& kern
   if (to_change_rules && refused(inputs.legacy_census) && refused(inputs.nft_census)) {
     return inputs.nft_census.error();
   }
+  return rules::ChooseBackend(inputs, *ProverHere(kernel, requested));
+}
+
+std::unique_ptr<rules::BackendProver> ProverHere(const netcfg::KernelFacts& kernel,
+                                                 const BackendRequest& requested) {
   auto prover = rules::MakeRealTrafficProver(requested.options);
-  return rules::ChooseBackend(inputs, *prover);
+  if (!requested.proof_cache) return prover;
+  auto identity = ReadProofIdentity(kernel);
+  if (!identity) {
+    log::Warn("proof cache not used: a proof is reused only on the kernel boot that made it",
+              {{"error", identity.error().Message()}});
+    return prover;
+  }
+  return MakeCachingProver(std::move(prover), *requested.proof_cache, std::move(identity).value(),
+                           kernel);
 }
 
 void LogDecision(const rules::BackendDecision& decision) {

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "common/result.h"
+#include "daemon/core/proof_cache.h"
 #include "netcfg/detect/kernel.h"
 #include "rules/choice/backend_choice.h"
 #include "rules/masquerade.h"
@@ -21,7 +22,14 @@ struct BackendRequest {
   std::optional<rules::BackendKind> kind;
   std::string input_name;
   rules::BackendOptions options;  // how the backends are opened (--xtables-wait)
+  // Where traffic proofs are kept for reuse (--proof-cache); nullopt: always prove afresh.
+  std::optional<ProofCacheSettings> proof_cache;
 };
+
+// The traffic prover for `requested`: through the proof cache when one is set and this
+// process can read its kernel's boot id.
+std::unique_ptr<rules::BackendProver> ProverHere(const netcfg::KernelFacts& kernel,
+                                                 const BackendRequest& requested);
 
 // Decides here; the namespace itself is never changed. kBadInput
 // for a requested backend the kernel lacks. With `to_change_rules`, censuses of both backends

@@ -276,7 +276,9 @@ Result<std::optional<std::string>> ReadDaemonJson(const std::string& path) {
   return std::optional<std::string>(std::move(content));
 }
 
-Status WriteFileAtomically(const std::string& path, std::string_view content) {
+Status WriteFileAtomically(const std::string& path, std::string_view content,
+                           Durability durability) {
+  const bool flush = durability == Durability::kSurvivesPowerLoss;
   if (path.empty() || path.back() == '/') {
     return Error::BadInput("writing \"" + path + "\": not a file path",
                            "pass the path of the file to write, e.g. /etc/docker/daemon.json");
@@ -333,7 +335,7 @@ Status WriteFileAtomically(const std::string& path, std::string_view content) {
   if (::fchmod(fd, mode) != 0) {
     return WriteError("setting mode " + OctalMode(mode) + " on " + temporary.path(), errno, dir);
   }
-  if (::fsync(fd) != 0) {
+  if (flush && ::fsync(fd) != 0) {
     return WriteError("flushing " + temporary.path() + " to disk", errno, dir);
   }
   if (temporary.fd().Close() != 0) {
@@ -343,6 +345,7 @@ Status WriteFileAtomically(const std::string& path, std::string_view content) {
     return WriteError("renaming " + temporary.path() + " over " + shown, errno, dir);
   }
   temporary.Commit();
+  if (!flush) return OkStatus();
 
   // Without this the rename itself may be lost on power failure.
   const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

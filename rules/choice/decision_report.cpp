@@ -17,6 +17,11 @@ Json ProofToJson(const std::optional<Result<ProofOutcome>>& proof) {
     json["counter_packets"] = (*proof)->counter_packets;
     json["arrived"] = (*proof)->arrived;
     json["masqueraded"] = (*proof)->masqueraded;
+    const auto& reused = (*proof)->reused;
+    json["reused"] = reused ? Json{{"proven_by", reused->proven_by},
+                                   {"proven_at", reused->proven_at},
+                                   {"cache", reused->cache_path}}
+                            : Json(nullptr);
   }
   return json;
 }
@@ -49,6 +54,11 @@ std::string EvidenceToText(const BackendEvidence& evidence) {
   if (evidence.proof) {
     text += ": " +
             (evidence.proof->ok() ? (*evidence.proof)->detail : evidence.proof->error().Message());
+    if (evidence.proof->ok() && (*evidence.proof)->reused) {
+      const auto& reused = *(*evidence.proof)->reused;
+      text += " (reused: proved by " + reused.proven_by + " at " + reused.proven_at + ", kept in " +
+              reused.cache_path + ")";
+    }
   }
   return text;
 }

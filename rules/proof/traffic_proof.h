@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/result.h"
@@ -33,6 +34,15 @@ struct ProofOutcome {
   bool rule_accepted = false;  // Apply succeeded (false: the backend refused the rule)
   std::string arrived_from;    // source address of the first datagram received, "" if none
   std::chrono::milliseconds elapsed{0};  // wall time of the whole proof, measured by the caller
+
+  // Set when this process did not prove it but reused an earlier proof on the same kernel boot
+  // (daemon/core/proof_cache.h): which process proved it, when, and where it was kept.
+  struct Reuse {
+    std::string proven_by;  // "init (pid 17) on dind-ci-7x2k"
+    std::string proven_at;  // UTC, "2026-12-07T02:40:12Z"
+    std::string cache_path;
+  };
+  std::optional<Reuse> reused;
 };
 
 using BackendFactory = std::function<Result<std::unique_ptr<MasqueradeBackend>>(BackendKind)>;

@@ -199,6 +199,17 @@ TEST(EnvironmentTest, FlagValueWinsOverEnvironment) {
   EXPECT_THAT(result.err, Not(HasSubstr("1400")));
 }
 
+// The three `rules` subcommands each hold their own values: the environment, which CLI11
+// applies to all of them, must not overwrite the flag given to the one that runs.
+TEST(EnvironmentTest, RulesSubcommandFlagWinsOverEnvironment) {
+  for (const char* subcommand : {"apply", "check", "remove"}) {
+    const ProcessResult result = RunCli({"rules", subcommand, "--backend", "iptables"},
+                                        {{"DIND_NETCFG_BACKEND", "nft"}});
+    EXPECT_EQ(result.exit_code, kBadUsage) << subcommand << ": " << Describe(result);
+    EXPECT_THAT(result.err, HasSubstr("'iptables' is not a backend")) << subcommand;
+  }
+}
+
 TEST(EnvironmentTest, FlagOverridesABadEnvironmentValue) {
   REQUIRE_DETECTABLE_NETWORK();
   TempDir dir;

@@ -262,6 +262,33 @@ TEST_F(RulesKernelTest, AutoWithoutOtherWritersIsDecidedByTheProof) {
   pod.Expect(0, {"rules", "check", "--source", "172.17.0.0/16"});
 }
 
+// The proof is a fact of the kernel: init's proof, kept in the cache, decides for a later
+// command in another pod on the same boot, which says whose proof it used.
+TEST_F(RulesKernelTest, AProofKeptByInitIsReusedByALaterCommandOnTheSameKernel) {
+  RulesPod first;
+  const std::string cache = first.File("state/backend-proof.json");
+  const Environment with_cache{{"DIND_NETCFG_PROOF_CACHE", cache}};
+  const ProcessResult init = first.Expect(
+      0,
+      {"init", "--json", "--daemon-json", first.File("daemon.json"), "--dockerd-version", "24.0.0"},
+      with_cache);
+  const Json proved = Json::parse(init.out)["rules"]["backend"];
+  const std::string chosen = proved["chosen"];
+  ASSERT_EQ(proved["step"], "proof") << proved.dump(2);
+  EXPECT_TRUE(proved["evidence"][chosen]["proof"]["reused"].is_null()) << proved.dump(2);
+
+  RulesPod later;
+  const ProcessResult apply =
+      later.Expect(0, {"rules", "apply", "--json", "--source", "172.17.0.0/16"}, with_cache);
+  const Json reused = Json::parse(apply.out)["backend"];
+  EXPECT_EQ(reused["chosen"], chosen) << reused.dump(2);
+  const Json& proof = reused["evidence"][chosen]["proof"];
+  EXPECT_EQ(proof["status"], "passed");
+  EXPECT_THAT(proof["reused"]["proven_by"].get<std::string>(), HasSubstr("init (pid "));
+  EXPECT_EQ(proof["reused"]["cache"], cache);
+  EXPECT_THAT(apply.err, HasSubstr("traffic proof reused"));
+}
+
 TEST_F(RulesKernelTest, AutoFollowsDockersLegacyMasquerade) {
   RulesPod pod;
   // What dockerd with iptables-legacy writes for docker0.

@@ -25,7 +25,14 @@ std::vector<std::string> ChildEnvironment(const Environment& env) {
   for (char** entry = environ; *entry != nullptr; ++entry) {
     if (!IsSteeringVariable(*entry)) entries.emplace_back(*entry);
   }
-  for (const auto& [name, value] : env) entries.push_back(name + "=" + value);
+  // Each test proves for itself: a proof kept by an earlier test (or on this machine) must not
+  // stand in for it. Tests of the cache name their own file.
+  bool cache_named = false;
+  for (const auto& [name, value] : env) {
+    entries.push_back(name + "=" + value);
+    cache_named = cache_named || name == "DIND_NETCFG_PROOF_CACHE";
+  }
+  if (!cache_named) entries.emplace_back("DIND_NETCFG_PROOF_CACHE=off");
   return entries;
 }
 
