@@ -75,7 +75,11 @@ cat >"$work/daemon.json" <<'JSON'
 }
 JSON
 
-in_pod() { nsenter --net="/var/run/netns/$pod" env KUBERNETES_SERVICE_HOST=10.96.0.1 "$@"; }
+# The traffic proof's cache stays in the demo's directory: detect proves, init reuses it.
+in_pod() {
+  nsenter --net="/var/run/netns/$pod" env KUBERNETES_SERVICE_HOST=10.96.0.1 \
+    DIND_NETCFG_PROOF_CACHE="$work/backend-proof.json" "$@"
+}
 
 echo
 echo "==> dind-netcfg detect (inside the pod)"
