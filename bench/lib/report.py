@@ -153,32 +153,36 @@ def init_section(init, targets, tmp_fs):
         "dind-netcfg: `init --daemon-json X --dockerd-version 24.0.7 --backend B` (an explicit",
         "backend: no traffic proof), and with **default flags** (no `--backend`, as the README and",
         "the manifests run it: kernel facts, rule census and, when they do not decide, the traffic",
-        "proof). Peer: [`peers/shell_init.sh`](peers/shell_init.sh) under",
+        "proof, kept in the proof cache; `--proof-cache` only places the file). *First*: a cache",
+        "of its own, absent, so init proves and keeps the proof, as the first init on a kernel",
+        "does; *proof reused*: one cache for the run, as every later init, `run` or entrypoint on",
+        "the same kernel boot finds it (the sidecar after the init container; every pod on a node",
+        "with the hostPath cache). Peer: [`peers/shell_init.sh`](peers/shell_init.sh) under",
         f"`/bin/sh` (dash). All write daemon.json to the same file system ({tmp_fs}, /tmp). The",
         "pair names the namespace: `legacy` has a legacy nat table already, `nft` has none.",
         "",
-        "| pair | dind-netcfg `--backend` median | default flags median | shell median | ratio "
-        "(explicit) | ratio (default flags) | daemon.json mtu written |",
-        "|---|---|---|---|---|---|---|",
+        "| pair | dind-netcfg `--backend` median | default flags, proof reused | default flags, "
+        "first | shell median | ratio (explicit) | ratio (reused) | ratio (first) | "
+        "daemon.json mtu written |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for backend, pair in init["pairs"].items():
-        ratio = pair["ratio"]
-        default = pair.get("dind-netcfg-default")
-        ratio_default = pair.get("ratio_default")
+        def median(tool):
+            return f"{fmt_ms(pair[tool]['median_ms'])} (min {fmt_ms(pair[tool]['min_ms'])})"
+        ratio, reused, first = pair["ratio"], pair["ratio_reused"], pair["ratio_default"]
         lines.append(
-            f"| {backend} | {fmt_ms(pair['dind-netcfg']['median_ms'])} "
-            f"(min {fmt_ms(pair['dind-netcfg']['min_ms'])}) | "
-            + (f"{fmt_ms(default['median_ms'])} (min {fmt_ms(default['min_ms'])}) | "
-               if default else "— | ")
-            + f"{fmt_ms(pair['shell']['median_ms'])} (min {fmt_ms(pair['shell']['min_ms'])}) | "
-            f"{ratio:.3f} | " + (f"{ratio_default:.3f} | " if ratio_default else "— | ")
-            + f"{', '.join(f'{k}: {v}' for k, v in pair['mtu_written'].items())} |")
+            f"| {backend} | {median('dind-netcfg')} | {median('dind-netcfg-reused')} | "
+            f"{median('dind-netcfg-default')} | {median('shell')} | {ratio:.3f} | "
+            f"{reused:.3f} | {first:.3f} | "
+            f"{', '.join(f'{k}: {v}' for k, v in pair['mtu_written'].items())} |")
         targets.add(f"init-{backend}", f"init --backend {backend} / shell peer, wall time",
                     f"{ratio:.3f}", "≤ 0.35", ratio <= 0.35)
-        if ratio_default:
-            targets.add(f"init-default-{backend}",
-                        f"init with default flags ({backend} pair) / shell peer, wall time",
-                        f"{ratio_default:.3f}", "≤ 0.5", ratio_default <= 0.5)
+        targets.add(f"init-default-{backend}",
+                    f"init with default flags, proof reused ({backend} pair) / shell peer, "
+                    "wall time", f"{reused:.3f}", "≤ 0.5", reused <= 0.5)
+        targets.add(f"init-default-first-{backend}",
+                    f"init with default flags, first on the kernel: proves ({backend} pair) / "
+                    "shell peer, wall time", f"{first:.3f}", "≤ 0.5", first <= 0.5)
     lines += [
         "",
         "Diagnostics from the same runs (medians; each in a fresh namespace as well), to show",
