@@ -225,7 +225,7 @@ if "$binary" run --help >/dev/null 2>&1; then
   else
     repair_flags=(--nft-repetitions 200 --legacy-repetitions 100 --warmup 3)
     load_flags=(--seconds 10 --runs 3 --warmup-seconds 2)
-    ready_flags=(--repetitions 9 --warmup 1)
+    ready_flags=(--repetitions 15 --warmup 1)
   fi
 
   if wanted repair; then
