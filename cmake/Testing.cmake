@@ -9,6 +9,7 @@
 # so the tests still exercise the code users get. Other build types keep their own level.
 function(dind_test_code target)
   target_compile_options(${target} PRIVATE $<$<CONFIG:Release>:-O1>)
+  set_property(TARGET ${target} PROPERTY DIND_TEST_CODE TRUE)  # cmake/Pch.cmake
 endfunction()
 
 # Every test proves the masquerade backend for itself: no proof kept by an earlier test, or on
@@ -26,6 +27,9 @@ function(dind_add_test)
   add_executable(${ARG_NAME} ${ARG_SOURCES})
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_LIBS} GTest::gmock_main)
   dind_test_code(${ARG_NAME})
+  if(TARGET dind_pch_test)  # cmake/Pch.cmake
+    target_precompile_headers(${ARG_NAME} REUSE_FROM dind_pch_test)
+  endif()
   set_target_properties(${ARG_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   target_compile_definitions(${ARG_NAME} PRIVATE
     DIND_NETCFG_BINARY="${CMAKE_BINARY_DIR}/bin/dind-netcfg"
