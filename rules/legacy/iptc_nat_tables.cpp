@@ -8,7 +8,6 @@ extern "C" {
 #include <libiptc/libip6tc.h>
 }
 
-#include <malloc.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -101,14 +100,7 @@ template <typename Tc>
 class IptcNatTable final : public NatTable {
  public:
   IptcNatTable(xtc_handle* handle, LegacyTable table) : handle_(handle), table_(table) {}
-  ~IptcNatTable() override {
-    Tc::Free(handle_);
-    // A snapshot of a large table is tens of MB in small allocations (libiptc copies every
-    // rule); glibc keeps freed heap mapped, so without this a long-lived sidecar would hold its
-    // startup peak for life (60 MiB at 50,000 rules, against 8 after). Microseconds on a small
-    // heap, and a snapshot is taken only when the table changed.
-    ::malloc_trim(0);
-  }
+  ~IptcNatTable() override { Tc::Free(handle_); }
   IptcNatTable(const IptcNatTable&) = delete;
   IptcNatTable& operator=(const IptcNatTable&) = delete;
 
