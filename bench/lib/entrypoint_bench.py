@@ -14,7 +14,9 @@ container's PID 1: `nsenter --net=POD -- unshare --pid --fork --mount-proc KIND.
                       pass: no traffic proof), --dockerd-version left at auto (read from
                       dockerd's Go build information, or `dockerd --version` without it)
   entrypoint-default  dind-netcfg entrypoint with the defaults (--backend auto: the backend is
-                      proved with packets; --dockerd-version auto)
+                      proved with packets; --dockerd-version auto); the proof cache is the run's
+                      own and starts empty, as in a container whose /run is new
+                      (--proof-cache only places it)
   entrypoint-pinned   --backend nft --dockerd-version V (V read from `dockerd --version` once,
                       untimed): all a user can pin; a diagnostic, not judged
   shell               peers/dind_entrypoint.sh: dockerd in the background, `docker info` polled
@@ -178,6 +180,8 @@ class Run:
                     "--probe-target", f"{SUBNET}.1:{PROBE_PORT}"]
             if self.kind != "entrypoint-default":
                 argv += ["--backend", "nft"]
+            else:
+                argv += ["--proof-cache", f"{d}/backend-proof.json"]
             if self.kind == "entrypoint-pinned":
                 argv += ["--dockerd-version", self.args.dockerd_version]
             # Not a repeatable flag (--probe-target, --dockerd-arg) right before `--`: with one
