@@ -62,10 +62,34 @@ CgroupNestingReport GoOnWithout(CgroupNestingReport report, const Error& refusal
   return report;
 }
 
+// cgroup.procs shows 0 for a process that is not in the reader's PID namespace. Writing "0"
+// would move the writer itself, so such a process can never be moved from here: it is named at
+// once instead of being retried as if new processes kept appearing.
+Error OutsidePidNamespace(const CgroupMoveStep& move, const std::vector<std::string>& pids,
+                          int moved) {
+  const auto outside = std::count(pids.begin(), pids.end(), "0");
+  return Error::Environment(
+      "moving this container's processes from " + move.from + " to " + move.to + ": " + move.from +
+          "/cgroup.procs lists pid 0" +
+          (outside == 1 ? std::string() : " " + std::to_string(outside) + " times") +
+          ": a process outside this PID namespace shares this container's cgroup (the parent "
+          "that made the PID namespace and stayed, such as `unshare --fork`; a process the node "
+          "put here with nsenter or cgexec; a sidecar sharing the cgroup) and cannot be moved "
+          "from here; " +
+          (moved == 0 ? std::string("nothing was moved")
+                      : std::to_string(moved) + " process" + (moved == 1 ? " was" : "es were") +
+                            " moved before it appeared"),
+      "start the container so that only its own processes are in its cgroup (docker, runc and "
+      "Kubernetes do), or pass --cgroup-parent PATH naming a cgroup outside this container's for "
+      "dockerd's containers; until then dockerd keeps that or its default cgroup-parent");
+}
+
 // Moves every process of `from` into `to`, round after round while new ones appear.
-// Ok: how many moved. A refusal (EACCES/EPERM/EROFS on the first move) comes back as it is.
-Result<int> MoveAll(CgroupFs& fs, const CgroupMoveStep& move, int rounds, std::string& evidence) {
-  int moved = 0;
+// Ok: how many moved (`moved` says it also on an error). A refusal (EACCES/EPERM/EROFS on the
+// first move) comes back as it is; a pid 0 at once, before anything more is moved.
+Result<int> MoveAll(CgroupFs& fs, const CgroupMoveStep& move, int rounds, std::string& evidence,
+                    int& moved) {
+  moved = 0;
   std::map<std::string, std::string> last_error;  // pid -> why its last move failed
   for (int round = 1; round <= rounds; ++round) {
     auto pids = ReadPids(fs, move.from);
@@ -75,6 +99,9 @@ Result<int> MoveAll(CgroupFs& fs, const CgroupMoveStep& move, int rounds, std::s
                  " from " + move.from + " to " + move.to + " (" + std::to_string(round) +
                  (round == 1 ? " round" : " rounds") + "; " + move.reason + ")";
       return moved;
+    }
+    if (std::find(pids->begin(), pids->end(), "0") != pids->end()) {
+      return OutsidePidNamespace(move, *pids, moved);
     }
     for (const auto& pid : *pids) {
       auto written = fs.WriteFile(move.to + "/cgroup.procs", pid);
@@ -95,6 +122,9 @@ Result<int> MoveAll(CgroupFs& fs, const CgroupMoveStep& move, int rounds, std::s
     evidence = "moved " + std::to_string(moved) + " processes from " + move.from + " to " +
                move.to + " (" + std::to_string(rounds) + " rounds; " + move.reason + ")";
     return moved;
+  }
+  if (std::find(left->begin(), left->end(), "0") != left->end()) {
+    return OutsidePidNamespace(move, *left, moved);
   }
   std::string why;
   for (const auto& pid : *left) {
@@ -236,9 +266,12 @@ Result<CgroupNestingReport> ApplyCgroupNesting(const CgroupNestingPlan& plan, Cg
 
   if (plan.move) {
     std::string evidence;
-    auto moved = MoveAll(fs, *plan.move, move_rounds, evidence);
+    int count = 0;
+    auto moved = MoveAll(fs, *plan.move, move_rounds, evidence, count);
     if (!moved) {
       if (IsRefusal(moved.error())) return GoOnWithout(std::move(report), moved.error(), fs);
+      // Nothing moved: the container's cgroup is as it was, so what this run made goes too.
+      if (count == 0) RemoveCreated(report.created, fs, report);
       return moved.error();
     }
     report.evidence.push_back(evidence);

@@ -43,7 +43,9 @@ struct CgroupNestingReport {
 // to `move_rounds` times while new ones appear), enables the available controllers, and makes
 // the bind mounts. Read-only or not permitted (EROFS, EACCES, EPERM): said in `warnings`, what
 // this run created is removed again, and it goes on without nesting (no cgroup-parent). An
-// Error for anything else, and when processes would not move: it names their pids.
+// Error for anything else, and when processes would not move: it names their pids. A pid 0 in
+// cgroup.procs (a process outside this PID namespace, which cannot be moved from here) is an
+// Error at once, before anything more moves; when nothing moved, what this run made is removed.
 Result<CgroupNestingReport> ApplyCgroupNesting(const CgroupNestingPlan& plan, CgroupFs& fs,
                                                int move_rounds = kCgroupMoveRounds);
 

@@ -5,6 +5,8 @@
 // controller that is not available (EINVAL) and, below the root, a cgroup that holds processes
 // (EBUSY), rmdir refuses a cgroup with children or processes (EBUSY). Faults are injected per
 // operation and path, and a hook runs after every move to simulate `docker exec` racing it.
+// A process outside the reader's PID namespace is listed as pid 0, and writing "0" to
+// cgroup.procs moves the writer (SetSelf), as the kernel does.
 #pragma once
 
 #include <algorithm>
@@ -35,6 +37,11 @@ class FakeCgroupFs final : public netcfg::CgroupFs {
     for (int pid : pids) Place(pid, path);
   }
   void AddPid(const std::string& cgroup, int pid) { Place(pid, cgroup); }
+  // A process of `cgroup` outside this PID namespace: cgroup.procs lists it as 0.
+  void AddOutsidePid(const std::string& cgroup) { ++nodes_[cgroup].outside; }
+  // The writing process: what "0" written to cgroup.procs moves.
+  void SetSelf(int pid) { self_ = pid; }
+  int writes_of_zero() const { return writes_of_zero_; }
 
   // Every call of `op` on `path` fails with `errnum` (`times` times, or always when < 0).
   void Fail(Op op, const std::string& path, int errnum, int times = -1) {
@@ -75,6 +82,7 @@ class FakeCgroupFs final : public netcfg::CgroupFs {
     std::string text;
     if (file == "cgroup.procs") {
       for (int pid : it->second.pids) text += std::to_string(pid) + "\n";
+      for (int i = 0; i < it->second.outside; ++i) text += "0\n";
     } else if (file == "cgroup.controllers") {
       for (const auto& name : ControllersOf(dir)) text += (text.empty() ? "" : " ") + name;
       text += "\n";
@@ -95,7 +103,11 @@ class FakeCgroupFs final : public netcfg::CgroupFs {
     auto it = nodes_.find(dir);
     if (it == nodes_.end()) return Err(what, ENOENT);
     if (file == "cgroup.procs") {
-      const int pid = std::stoi(content);
+      int pid = std::stoi(content);
+      if (pid == 0) {
+        ++writes_of_zero_;
+        pid = self_;
+      }
       if (auto pin = pinned_.find(pid); pin != pinned_.end()) return Err(what, pin->second);
       if (where_.count(pid) == 0) return Err(what, ESRCH);
       Place(pid, dir);
@@ -110,7 +122,9 @@ class FakeCgroupFs final : public netcfg::CgroupFs {
         return Err(what, EINVAL);
       }
       // No internal processes: only a root may hold processes and give controllers away.
-      if (enable && !it->second.root && !it->second.pids.empty()) return Err(what, EBUSY);
+      if (enable && !it->second.root && (!it->second.pids.empty() || it->second.outside > 0)) {
+        return Err(what, EBUSY);
+      }
       if (enable) {
         it->second.subtree.insert(name);
       } else {
@@ -137,7 +151,7 @@ class FakeCgroupFs final : public netcfg::CgroupFs {
     if (read_only_) return Err("removing cgroup " + path, EROFS);
     auto it = nodes_.find(path);
     if (it == nodes_.end()) return Err("removing cgroup " + path, ENOENT);
-    if (!it->second.pids.empty() || !Children(path).empty()) {
+    if (!it->second.pids.empty() || it->second.outside > 0 || !Children(path).empty()) {
       return Err("removing cgroup " + path, EBUSY);
     }
     nodes_.erase(it);
@@ -165,6 +179,7 @@ class FakeCgroupFs final : public netcfg::CgroupFs {
     std::vector<std::string> controllers;  // a root's
     std::set<std::string> subtree;
     std::set<int> pids;
+    int outside = 0;  // processes outside this PID namespace, listed as 0
   };
 
   static std::pair<std::string, std::string> Split(const std::string& path) {
@@ -211,6 +226,8 @@ class FakeCgroupFs final : public netcfg::CgroupFs {
   std::function<void(int, const std::string&)> on_move_;
   std::vector<std::pair<std::string, std::string>> mounts_;
   bool read_only_ = false;
+  int self_ = 1;
+  int writes_of_zero_ = 0;
 };
 
 }  // namespace dind::testing

@@ -18,6 +18,7 @@ using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using FakeFs = dind::testing::FakeCgroupFs;
 
 SystemFacts Facts(const std::string& mountinfo, const std::string& cgroup) {
@@ -445,6 +446,53 @@ TEST(ApplyCgroupNestingTest, APidThatWillNotMoveIsNamedWithItsError) {
               AllOf(HasSubstr("pid 20 still in it after 10 rounds"), HasSubstr("pid 20: writing"),
                     HasSubstr("Device or resource busy")));
   EXPECT_EQ(report.error().ExitCode(), 1);
+}
+
+// A process outside this PID namespace in the container's cgroup (cgroup.procs lists it as
+// 0) can never move from here: named at once, nothing moved, nothing left behind.
+TEST(ApplyCgroupNestingTest, APidZeroIsNamedAtOnceAndNothingMoves) {
+  FakeFs fs;
+  AddV2Root(fs);
+  fs.AddOutsidePid("/sys/fs/cgroup");
+  auto report = ApplyCgroupNesting(V2Plan(), fs);
+  ASSERT_FALSE(report.ok());
+  const std::string message = report.error().Message();
+  EXPECT_THAT(message,
+              AllOf(HasSubstr("/sys/fs/cgroup/cgroup.procs lists pid 0"),
+                    HasSubstr("outside this PID namespace"), HasSubstr("cannot be moved from here"),
+                    HasSubstr("nothing was moved"), HasSubstr("--cgroup-parent")));
+  EXPECT_THAT(message, Not(HasSubstr("new processes kept appearing")));
+  EXPECT_THAT(message, Not(HasSubstr("rounds")));
+  EXPECT_EQ(fs.writes_of_zero(), 0) << "writing 0 would move the entrypoint itself";
+  EXPECT_EQ(fs.Pids("/sys/fs/cgroup"), (std::set<int>{1, 20})) << "the cgroup is as it was";
+  EXPECT_FALSE(fs.Exists("/sys/fs/cgroup/init")) << "what this run made is removed";
+  EXPECT_FALSE(fs.Exists("/sys/fs/cgroup/dind"));
+  EXPECT_EQ(report.error().ExitCode(), 1);
+
+  FakeFs two;
+  AddV2Root(two);
+  two.AddOutsidePid("/sys/fs/cgroup");
+  two.AddOutsidePid("/sys/fs/cgroup");
+  auto both = ApplyCgroupNesting(V2Plan(), two);
+  ASSERT_FALSE(both.ok());
+  EXPECT_THAT(both.error().Message(), HasSubstr("lists pid 0 2 times"));
+}
+
+TEST(ApplyCgroupNestingTest, APidZeroThatAppearsDuringTheMoveStopsItThere) {
+  FakeFs fs;
+  AddV2Root(fs);
+  bool entered = false;
+  fs.OnMove([&](int, const std::string&) {
+    if (!entered) fs.AddOutsidePid("/sys/fs/cgroup");
+    entered = true;
+  });
+  auto report = ApplyCgroupNesting(V2Plan(), fs);
+  ASSERT_FALSE(report.ok());
+  EXPECT_THAT(report.error().Message(),
+              AllOf(HasSubstr("lists pid 0"), HasSubstr("2 processes were moved before it")));
+  EXPECT_EQ(fs.writes_of_zero(), 0);
+  EXPECT_EQ(fs.Pids("/sys/fs/cgroup/init"), (std::set<int>{1, 20}));
+  EXPECT_TRUE(fs.Exists("/sys/fs/cgroup/init")) << "it holds the moved processes";
 }
 
 TEST(ApplyCgroupNestingTest, ReadOnlyIsSaidAndNestingGoesOnWithout) {
