@@ -31,6 +31,9 @@ packages=(
   patchelf
   # systemd-analyze verifies the installed units (ship_deb)
   systemd
+  # tests/vm: Debian 12's kernel under QEMU (TCG), its root and payload disks made with
+  # mkfs.ext4 -d and read back with debugfs, the initramfs' module list from depmod
+  qemu-system-x86 qemu-utils e2fsprogs
 )
 
 if [[ ${1:-} == --list ]]; then

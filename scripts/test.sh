@@ -109,9 +109,10 @@ fi
 printf '\n==> sanitizer build (clang, ASan + UBSan + libFuzzer coverage): waiting for it\n'
 if wait "$sanitize_pid"; then
   record "sanitizer build (clang, in the background)" passed $((SECONDS - sanitize_start))
-  # Not the e2e tests (but the two below) nor the ship checks of files and manifests, which run
+  # Not the e2e tests (but the two below), the VM groups (their guest has no sanitizer runtime)
+  # nor the ship checks of files and manifests, which run
   # no C++ of ours beyond --help that the plain build has not already run.
-  stage "sanitizer tests: unit, root, faults and fuzz" sanitizer_ctest sanitize -LE 'e2e|ship'
+  stage "sanitizer tests: unit, root, faults and fuzz" sanitizer_ctest sanitize -LE 'e2e|ship|vm'
 
   stage "sanitizer tests: the sidecar and the entrypoint end to end" sanitizer_ctest sanitize-e2e \
     -R '^(e2e_run_sidecar|e2e_entrypoint)$'

@@ -17,7 +17,8 @@ direct=(ip nft iptables iptables-legacy iptables-legacy-save iptables-legacy-res
   ip6tables-legacy-save iptables-nft docker dockerd containerd busybox nsenter unshare sysctl
   setpriv setcap getcap wrk python3 debootstrap lintian cpack ctest cmake ninja c++ clang
   clang++ dpkg-deb dpkg-shlibdeps dpkg-buildflags systemd-analyze chroot gzip tar flock
-  timeout ethtool curl jq nc ss renice)
+  timeout ethtool curl jq nc ss renice
+  qemu-system-x86_64 qemu-img mkfs.ext4 debugfs depmod) # tests/vm
 mapfile -t required < <(grep -rhoE '^[[:space:]]*e2e_require_cmd[[:space:]].*' \
   "$here/tests" "$here/bench" --include='*.sh' | sed 's/^[[:space:]]*e2e_require_cmd//' |
   tr ' ' '\n' | grep -E '^[a-z0-9][a-z0-9._+-]*$')
