@@ -83,6 +83,23 @@ CensusReading ReadCensus(const Result<BackendState>& legacy, const Result<Backen
   return {std::nullopt, "no other writer keeps nat rules in either backend"};
 }
 
+// What a refusal says about the kernel, without the proof's framing and without the backend's
+// own hint (each backend's hint says to use the other one, which does not help when both
+// refused): "the nft backend refused the masquerade rule: reading …: Invalid argument (errno
+// 22); the kernel has no nf_tables …" -> "reading …: Invalid argument (errno 22)".
+std::string RefusalCause(std::string_view detail) {
+  constexpr std::string_view kFraming = "backend refused the masquerade rule: ";
+  if (const auto at = detail.find(kFraming); at != std::string_view::npos) {
+    detail.remove_prefix(at + kFraming.size());
+  }
+  if (const auto errno_at = detail.find(" (errno "); errno_at != std::string_view::npos) {
+    if (const auto end = detail.find(')', errno_at); end != std::string_view::npos) {
+      detail = detail.substr(0, end + 1);
+    }
+  }
+  return std::string(detail);
+}
+
 bool Rejected(const std::optional<Result<ProofOutcome>>& proof) {
   return proof && proof->ok() && !(*proof)->passed;
 }
@@ -117,6 +134,7 @@ class Chooser {
     if (auto decided = ByKernel()) return Finish(*decided);
     if (auto decided = ByCensus()) return Finish(*decided);
     if (auto decided = ByProof()) return Finish(*decided);
+    if (auto neither = BothRefused()) return *neither;
     return Finish(ByDefault());
   }
 
@@ -209,6 +227,27 @@ class Chooser {
     return std::nullopt;
   }
 
+  // Both backends refused even to take the rule in the proof's own namespaces, where this
+  // process has every capability: the kernel lacks what each needs (modules withheld or never
+  // built), so no rule and no dockerd would work. A fact this clear ends the run here, naming
+  // both refusals, instead of writing a daemon.json for a dockerd that cannot start.
+  std::optional<Error> BothRefused() const {
+    const auto refused = [](const std::optional<Result<ProofOutcome>>& proof) {
+      return proof && proof->ok() && !(*proof)->rule_accepted;
+    };
+    if (!refused(decision_.nft.proof) || !refused(decision_.legacy.proof)) return std::nullopt;
+    return Error::Environment(
+        "the kernel " + kernel_.release +
+            " has neither masquerade backend, so nested containers cannot be masqueraded: both "
+            "refused the traffic proof's rule (nft: " +
+            RefusalCause((*decision_.nft.proof)->detail) +
+            "; legacy: " + RefusalCause((*decision_.legacy.proof)->detail) + ")",
+        "make one backend loadable on the node, nf_tables (`modprobe nf_tables nft_chain_nat "
+        "nft_masq`) or legacy ip_tables (`modprobe ip_tables iptable_nat`), and check that no "
+        "modprobe.d entry or module_blacklist= withholds it; or run the pod on a node whose "
+        "kernel has one");
+  }
+
   Verdict ByDefault() {
     const bool legacy_rejected = Rejected(decision_.legacy.proof);
     const bool nft_rejected = Rejected(decision_.nft.proof);
@@ -225,11 +264,15 @@ class Chooser {
           "containers will probably not reach the outside; check the node's netfilter modules, "
           "or pass --backend if you know better");
     } else {
+      // The proof's own error says why it could not run and what helps (capabilities, or a
+      // node too slow for it): a timeout is not fixed by granting capabilities.
+      const auto& proof = Evidence(kind).proof;
       decision_.warnings.push_back(
-          Name(kind) +
-          " was chosen without proof that this kernel honours it: the traffic "
-          "proof could not run; grant what it needs (CAP_SYS_ADMIN and CAP_NET_ADMIN) or pass "
-          "--backend");
+          Name(kind) + " was chosen without proof that this kernel honours it: " +
+          (proof && !proof->ok()
+               ? "the traffic proof could not run (" + proof->error().Message() + ")"
+               : "the traffic proof could not run; grant what it needs (CAP_SYS_ADMIN and "
+                 "CAP_NET_ADMIN) or pass --backend"));
     }
     return Verdict{kind, ChoiceStep::kDefault, context_ + "; " + Name(kind) + " is " + why};
   }

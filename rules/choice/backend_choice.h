@@ -8,7 +8,8 @@
 //   3. census:   the backend other writers (dockerd's iptables) already use, when only one of
 //                the two holds rules, confirmed by the proof when the proof can run;
 //   4. proof:    nft first, then legacy; the first whose rule counted a masqueraded packet;
-//   5. default:  when no proof could run (or none passed): legacy before 4.18, nft from 4.18.
+//   5. default:  when no proof could run (or none passed): legacy before 4.18, nft from 4.18;
+//                both backends refusing the proof's rule (modules withheld) is an error instead.
 #pragma once
 
 #include <optional>
@@ -76,7 +77,7 @@ Status RequireAvailable(const netcfg::KernelFacts& kernel, BackendKind kind,
 
 // Proves at most once per backend, and only when the steps above leave the decision open.
 // Errors: kBadInput when the requested backend is one the kernel lacks; kEnvironment when the
-// kernel offers neither backend.
+// kernel offers neither backend, by its facts or because both refused the proof's rule.
 Result<BackendDecision> ChooseBackend(const ChoiceInputs& inputs, BackendProver& prover);
 
 // The backend dind-netcfg uses when no proof can tell (see the .cpp for why 4.18).

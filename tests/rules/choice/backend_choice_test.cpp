@@ -20,6 +20,7 @@ using testing::Inputs;
 using ::testing::IsEmpty;
 using testing::Kernel;
 using testing::NeverMatches;
+using ::testing::Not;
 using testing::Passes;
 using testing::ScriptedProver;
 using ::testing::SizeIs;
@@ -288,6 +289,79 @@ TEST(DefaultStep, BothRejectedWarnsThatEgressWillFail) {
   EXPECT_EQ(decision.step, ChoiceStep::kDefault);
   ASSERT_THAT(decision.warnings, SizeIs(1));
   EXPECT_THAT(decision.warnings[0], HasSubstr("neither backend"));
+}
+
+// What a kernel whose modules are withheld answers: the rule is not even taken. The detail is
+// shaped as the proof's verdict writes it, with the backend's own hint after the errno.
+ProofOutcome Refuses(const std::string& backend, const std::string& why, const std::string& hint) {
+  ProofOutcome outcome;
+  outcome.rule_accepted = false;
+  outcome.detail = "the " + backend + " backend refused the masquerade rule: " + why + "; " + hint;
+  return outcome;
+}
+
+TEST(DefaultStep, BothRefusingTheRuleIsAnEnvironmentErrorNamingEachAndTheFix) {
+  ScriptedProver prover;
+  prover
+      .Answer(kNft,
+              Refuses("nft", "reading nf_tables ruleset generation: Invalid argument (errno 22)",
+                      "use the legacy iptables backend"))
+      .Answer(kLegacy,
+              Refuses("legacy", "reading the IPv4 nat table: Protocol not available (errno 92)",
+                      "or use the nft backend"));
+  const auto decision =
+      ChooseBackend(Inputs(Kernel("6.1.0", Availability::kUnknown, Availability::kUnknown),
+                           Error::Environment("census"), Error::Environment("census")),
+                    prover);
+  ASSERT_FALSE(decision.ok());
+  EXPECT_EQ(decision.error().kind, ErrorKind::kEnvironment);
+  EXPECT_EQ(decision.error().ExitCode(), 1);
+  const std::string message = decision.error().Message();
+  EXPECT_THAT(
+      message,
+      AllOf(HasSubstr("6.1.0 has neither masquerade backend"),
+            HasSubstr("nft: reading nf_tables ruleset generation: Invalid argument (errno 22)"),
+            HasSubstr("legacy: reading the IPv4 nat table: Protocol not available (errno 92))"),
+            HasSubstr("modprobe nf_tables nft_chain_nat nft_masq"),
+            HasSubstr("modprobe ip_tables iptable_nat"), HasSubstr("module_blacklist")));
+  // Each backend's own hint points at the other backend: no help when both refused.
+  EXPECT_THAT(message, Not(HasSubstr("use the legacy iptables backend")));
+  EXPECT_THAT(message, Not(HasSubstr("use the nft backend")));
+  EXPECT_THAT(prover.calls(), ElementsAre(kNft, kLegacy));
+}
+
+TEST(DefaultStep, OneRefusalAndOneUnprovableStillDefaults) {
+  ScriptedProver prover;
+  prover.Answer(kNft, Refuses("nft", "no nf_tables (errno 22)", "hint"))
+      .Answer(kLegacy, CannotRun());
+  const auto decision = MustChoose(Inputs(Kernel("6.1.0"), Census(0, 0), Census(0, 0)), prover);
+  EXPECT_EQ(decision.chosen, kLegacy);
+  EXPECT_EQ(decision.step, ChoiceStep::kDefault);
+}
+
+// A proof killed by its deadline on a slow node is not a missing capability: the warning says
+// what happened instead of asking for CAP_SYS_ADMIN.
+TEST(DefaultStep, UnprovenWarningNamesWhyTheProofCouldNotRun) {
+  ScriptedProver prover;
+  prover
+      .Answer(kNft,
+              Error::Environment("proving the nft backend by traffic: timed out after 2000 ms",
+                                 "retry on a less loaded machine"))
+      .Answer(kLegacy, Refuses("legacy", "no ip_tables (errno 92)", "hint"));
+  const auto decision = MustChoose(Inputs(Kernel("6.1.0"), Census(0, 0), Census(0, 0)), prover);
+  EXPECT_EQ(decision.chosen, kNft);
+  ASSERT_THAT(decision.warnings, SizeIs(1));
+  EXPECT_THAT(decision.warnings[0],
+              AllOf(HasSubstr("nft was chosen without proof"), HasSubstr("timed out after 2000 ms"),
+                    Not(HasSubstr("CAP_SYS_ADMIN"))));
+}
+
+TEST(DefaultStep, UnprovenForWantOfPermissionSaysWhichCapabilities) {
+  ScriptedProver prover;
+  prover.Answer(kNft, CannotRun()).Answer(kLegacy, CannotRun());
+  const auto decision = MustChoose(Inputs(Kernel("6.1.0"), Census(0, 0), Census(0, 0)), prover);
+  ASSERT_THAT(decision.warnings, SizeIs(1));
+  EXPECT_THAT(decision.warnings[0], HasSubstr("CAP_SYS_ADMIN"));
 }
 
 TEST(DefaultBackendTest, Legacy418Boundary) {
