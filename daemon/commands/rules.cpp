@@ -353,7 +353,7 @@ void AddBackendFlags(CLI::App& command, BackendFlags& flags) {
       ->default_str(flags.kind);
   AddOption(command, "--xtables-wait", "DURATION", flags.xtables_wait,
             "how long the legacy backend waits for the xtables lock that dockerd's and other "
-            "iptables calls hold (the traffic proof waits at most half its own 2s)")
+            "iptables calls hold (the traffic proof, killed after 15s, waits at most 1s)")
       ->default_str(flags.xtables_wait);
   AddOption(command, "--proof-cache", "PATH|off", flags.proof_cache,
             "file where traffic proofs are kept, so that later runs on the same kernel boot "

@@ -4,14 +4,18 @@
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <netlink/errno.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <array>
 #include <cerrno>
-#include <thread>
+#include <optional>
+#include <span>
 
 #include "netcfg/netlink/libnl_ptr.h"
+#include "netcfg/netlink/link_events.h"
 #include "netcfg/netlink/rtnl_builders.h"
 #include "netcfg/netlink/rtnl_convert.h"
 
@@ -77,11 +81,60 @@ Result<LibnlPtr<rtnl_link>> GetLink(const WiringExecutor::Sockets& sockets,
   return LibnlPtr<rtnl_link>(raw);
 }
 
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+milliseconds Since(steady_clock::time_point start) {
+  return std::chrono::duration_cast<milliseconds>(steady_clock::now() - start);
+}
+
+// RTNLGRP_LINK on a side's socket for as long as it lives. Afterwards the notifications that
+// queued up are read away, so the next libnl request of this socket gets its own answer first.
+class LinkSubscription {
+ public:
+  explicit LinkSubscription(int fd) : fd_(fd) {}
+  LinkSubscription(const LinkSubscription&) = delete;
+  LinkSubscription& operator=(const LinkSubscription&) = delete;
+  ~LinkSubscription() {
+    if (!joined_) return;
+    const int group = RTNLGRP_LINK;
+    (void)::setsockopt(fd_, SOL_NETLINK, NETLINK_DROP_MEMBERSHIP, &group, sizeof(group));
+    std::array<char, 8192> sink;
+    while (true) {
+      const ssize_t got = ::recv(fd_, sink.data(), sink.size(), MSG_DONTWAIT);
+      if (got < 0 && (errno == EINTR || errno == ENOBUFS)) continue;
+      if (got <= 0) break;
+    }
+  }
+  Status Join() {
+    const int group = RTNLGRP_LINK;
+    if (::setsockopt(fd_, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) != 0) {
+      return Error::FromErrno("subscribing to the kernel's link events (RTNLGRP_LINK)");
+    }
+    joined_ = true;
+    return OkStatus();
+  }
+
+ private:
+  int fd_;
+  bool joined_ = false;
+};
+
+Status SendQuery(int fd, const std::vector<std::byte>& query) {
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  while (::sendto(fd, query.data(), query.size(), 0, reinterpret_cast<const sockaddr*>(&kernel),
+                  sizeof(kernel)) < 0) {
+    if (errno != EINTR) return Error::FromErrno("asking the kernel for the link's state");
+  }
+  return OkStatus();
+}
+
 // One step sent through the socket of the side it belongs to.
 class StepRunner {
  public:
   StepRunner(const WiringHints& hints, const WiringExecutor::Sockets& sockets,
-             const WiringExecutor& executor)
+             WiringExecutor& executor)
       : hints_(hints), sockets_(sockets), executor_(executor) {}
 
   Status operator()(const CreateVethPair& step) const {
@@ -125,20 +178,9 @@ class StepRunner {
     return Check(step, rtnl_route_add(*socket, route->get(), NLM_F_CREATE | NLM_F_EXCL));
   }
   Status operator()(const AwaitOperUp& step) const {
-    const auto deadline = std::chrono::steady_clock::now() + step.within;
-    while (true) {
-      auto up = executor_.IsOperUp(step.side, step.link);
-      if (!up) return up.error();
-      if (*up) return OkStatus();
-      if (std::chrono::steady_clock::now() >= deadline) {
-        return Error::Environment(std::string(SideName(step.side)) + ": " + step.link +
-                                      " is still not up " + std::to_string(step.within.count()) +
-                                      " ms after it was set up",
-                                  "check dmesg for why the kernel did not bring it up" +
-                                      (hints_.otherwise.empty() ? "" : "; " + hints_.otherwise));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
+    auto waited = executor_.AwaitOperUp(step.side, step.link, step.within);
+    if (!waited) return waited.error();
+    return OkStatus();
   }
 
  private:
@@ -162,7 +204,7 @@ class StepRunner {
 
   const WiringHints& hints_;
   const WiringExecutor::Sockets& sockets_;
-  const WiringExecutor& executor_;
+  WiringExecutor& executor_;
 };
 
 }  // namespace
@@ -214,6 +256,81 @@ Result<bool> WiringExecutor::IsOperUp(NetnsSide side, const std::string& name) c
     return Error::Environment(std::string(SideName(side)) + ": link " + name + " is gone");
   }
   return rtnl_link_get_operstate(link->get()) == IF_OPER_UP;
+}
+
+Result<std::chrono::milliseconds> WiringExecutor::AwaitOperUp(NetnsSide side,
+                                                              const std::string& name,
+                                                              milliseconds within) {
+  const auto start = steady_clock::now();
+  const auto deadline = start + within;
+  const std::string where = std::string(SideName(side)) + ": ";
+  auto socket = sockets_->SocketOf(side);
+  if (!socket) return socket.error();
+  const int fd = nl_socket_get_fd(*socket);
+  const auto failed = [&](Error error) {
+    return error.Wrap(where + "waiting for " + name + " to be operationally up");
+  };
+
+  LinkSubscription subscription(fd);
+  if (Status joined = subscription.Join(); !joined) return failed(joined.error());
+  std::uint32_t seq = next_seq_++;
+  OperUpWatch watch(name, seq);
+  if (Status sent = SendQuery(fd, BuildGetLinkByName(name, seq)); !sent) {
+    return failed(sent.error());
+  }
+  std::optional<LinkMessage> last_seen;
+  std::vector<std::byte> buffer(64 * 1024);
+  while (watch.state() == OperUpWatch::State::kWaiting) {
+    const auto left = std::chrono::ceil<milliseconds>(deadline - steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd readable{fd, POLLIN, 0};
+    const int ready = ::poll(&readable, 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno != EINTR) return failed(Error::FromErrno("poll() on the socket"));
+    if (ready <= 0) continue;
+    while (watch.state() == OperUpWatch::State::kWaiting) {
+      const ssize_t got = ::recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (got < 0 && errno == ENOBUFS) {
+        // The kernel dropped notifications (the buffer overflowed): ask again.
+        if (watch.last_seen()) last_seen = watch.last_seen();
+        seq = next_seq_++;
+        watch = OperUpWatch(name, seq);
+        if (Status sent = SendQuery(fd, BuildGetLinkByName(name, seq)); !sent) {
+          return failed(sent.error());
+        }
+        continue;
+      }
+      if (got < 0) return failed(Error::FromErrno("reading the kernel's link events"));
+      auto messages = ParseLinkMessages(
+          std::span<const std::byte>(buffer.data(), static_cast<std::size_t>(got)));
+      if (!messages) return failed(messages.error());
+      for (const LinkMessage& message : *messages) watch.Consume(message);
+    }
+  }
+  const milliseconds waited = Since(start);
+  if (watch.last_seen()) last_seen = watch.last_seen();
+  switch (watch.state()) {
+    case OperUpWatch::State::kUp:
+      link_waits_.push_back({side, name, waited});
+      return waited;
+    case OperUpWatch::State::kGone:
+      return Error::Environment(where + "link " + name + " is gone (" +
+                                std::to_string(waited.count()) + " ms into waiting for it to " +
+                                "be operationally up)");
+    case OperUpWatch::State::kFailed:
+      return Error::Environment(where + "asking the kernel for the state of " + name, watch.error(),
+                                hints_.otherwise);
+    case OperUpWatch::State::kWaiting:
+      break;
+  }
+  return Error::Environment(
+      where + name + " is still not up " + std::to_string(waited.count()) +
+          " ms after it was set up (waited for the kernel's link events up to the deadline of " +
+          std::to_string(within.count()) + " ms; last state reported: " +
+          (last_seen ? DescribeLinkState(*last_seen) : std::string("none")) + ")",
+      "check dmesg for why the kernel did not bring it up" +
+          (hints_.otherwise.empty() ? "" : "; " + hints_.otherwise));
 }
 
 Result<std::vector<AddressInfo>> WiringExecutor::ReadAddresses(NetnsSide side) const {

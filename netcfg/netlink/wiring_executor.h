@@ -9,6 +9,8 @@
 // child process that unshares for good.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +30,13 @@ Result<ScopedFd> OpenRtnlSocket();
 struct WiringHints {
   std::string permission;  // for EPERM/EACCES (the error becomes kPermission)
   std::string otherwise;   // for other failures; empty keeps libnl's generic hint
+};
+
+// How long an AwaitOperUp step waited for its link, for the caller's report.
+struct LinkWait {
+  NetnsSide side;
+  std::string link;
+  std::chrono::milliseconds waited{0};
 };
 
 class WiringExecutor {
@@ -51,6 +60,15 @@ class WiringExecutor {
   // Whether `name` in `side` is operationally up (carrier on: the kernel passes its packets);
   // an error when the link is gone.
   Result<bool> IsOperUp(NetnsSide side, const std::string& name) const;
+  // Waits for the kernel to report `name` in `side` operationally up: subscribes that side's
+  // socket to RTNLGRP_LINK, then asks for the link's state (so a change between the two is not
+  // missed) and poll()s for its notifications until `within` has passed. Ok: how long it
+  // waited. An Error when the link goes away, or when `within` passes, saying how long it
+  // waited and the last state the kernel reported.
+  Result<std::chrono::milliseconds> AwaitOperUp(NetnsSide side, const std::string& name,
+                                                std::chrono::milliseconds within);
+  // The waits of the AwaitOperUp steps carried out so far, in order.
+  const std::vector<LinkWait>& link_waits() const { return link_waits_; }
   // Every IPv4 and IPv6 address in `side`.
   Result<std::vector<AddressInfo>> ReadAddresses(NetnsSide side) const;
   // Deletes `name` in `side` (a veth takes its peer along); Ok when it is absent.
@@ -61,6 +79,8 @@ class WiringExecutor {
  private:
   WiringHints hints_;
   std::unique_ptr<Sockets> sockets_;
+  std::vector<LinkWait> link_waits_;
+  std::uint32_t next_seq_ = 0x64696e64;  // our own queries' numbers; libnl never sees replies
 };
 
 }  // namespace dind::netcfg

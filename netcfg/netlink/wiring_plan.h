@@ -63,14 +63,22 @@ struct AddRoute {
   IpAddress gateway;
   std::string link;  // the route's device; empty: the kernel picks it from the gateway
 };
+// How long AwaitOperUp waits for the kernel by default. The kernel's link watcher turns a new
+// veth's carrier on from a work queue that it runs at most once a second when links change
+// often, and a loaded node (a CI node running many pods, a VM without KVM) runs that work
+// later still: one took more than the 1 s that was allowed once. Ten times the watcher's own
+// rate is what a loaded node meets; a link still down after that is broken, not slow.
+inline constexpr std::chrono::milliseconds kLinkUpDeadline{10000};
+
 // Waits until the kernel reports the link operationally up. A veth end is only ready to send
 // (ARP replies included) once the kernel's link watcher has activated it, which happens
 // asynchronously after "set up"; sending earlier loses the first exchange for a whole ARP
-// retransmit second.
+// retransmit second. The executor waits for the kernel's link events, not by polling, and
+// says how long it waited.
 struct AwaitOperUp {
   NetnsSide side;
   std::string link;
-  std::chrono::milliseconds within;
+  std::chrono::milliseconds within = kLinkUpDeadline;
 };
 
 using WiringStep =

@@ -165,6 +165,10 @@ Result<ProofOutcome> Prove(BackendKind kind, const BackendFactory& factory,
   }
 
   // Created only now, so the backend's sockets belong to the pod namespace.
+  ProofObservation seen;
+  seen.links_up_after = milliseconds(0);
+  for (const netcfg::LinkWait& wait : wiring.link_waits()) *seen.links_up_after += wait.waited;
+
   report.Step("pod: creating the " + backend_name + " backend");
   auto backend = factory(kind);
   if (!backend.ok()) {
@@ -172,7 +176,6 @@ Result<ProofOutcome> Prove(BackendKind kind, const BackendFactory& factory,
   }
   report.Step("pod: applying masquerade saddr " + plan.spec.sources.front().ToString() +
               " oifname " + plan.spec.out_interface + " through the " + backend_name + " backend");
-  ProofObservation seen;
   if (Status applied = (*backend)->Apply(plan.spec); !applied.ok()) {
     // Not allowed to try is no verdict on the backend; any other refusal is one.
     if (applied.error().kind == ErrorKind::kPermission) return applied.error();

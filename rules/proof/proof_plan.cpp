@@ -26,8 +26,8 @@ ProofPlan MakeProofPlan() {
   plan.spec = MasqueradeSpec{{Cidr::Of(plan.nested_source, 32)}, plan.pod_link};
 
   constexpr int kLinkPrefix = 30;
-  // Usually microseconds; the parent's timeout bounds the whole proof anyway.
-  constexpr std::chrono::milliseconds kReadyWithin{1000};
+  // Usually a few milliseconds; a loaded node's link watcher can take seconds (wiring_plan.h).
+  constexpr std::chrono::milliseconds kReadyWithin = netcfg::kLinkUpDeadline;
   using netcfg::NetnsSide;
   plan.steps = {
       netcfg::SetLinkUp{NetnsSide::kOutside, "lo"},

@@ -25,9 +25,8 @@ std::string Arrival(const ProofPlan& plan, const ProofObservation& seen, bool ma
   return from + ", neither masqueraded to " + plan.pod_address.ToString() + " nor unchanged";
 }
 
-}  // namespace
-
-ProofOutcome Judge(BackendKind kind, const ProofPlan& plan, const ProofObservation& seen) {
+// The verdict and its detail line from the traffic alone.
+ProofOutcome JudgeTraffic(BackendKind kind, const ProofPlan& plan, const ProofObservation& seen) {
   ProofOutcome outcome;
   const std::string backend = std::string(BackendName(kind));
   if (seen.refusal) {
@@ -59,6 +58,16 @@ ProofOutcome Judge(BackendKind kind, const ProofPlan& plan, const ProofObservati
   } else {
     outcome.detail = "rule counted " + Packets(outcome.counter_packets) + " but " + arrival +
                      ": the rule matches yet its masquerade does not take effect";
+  }
+  return outcome;
+}
+
+}  // namespace
+
+ProofOutcome Judge(BackendKind kind, const ProofPlan& plan, const ProofObservation& seen) {
+  ProofOutcome outcome = JudgeTraffic(kind, plan, seen);
+  if (outcome.rule_accepted && seen.links_up_after) {
+    outcome.detail += "; veth up after " + std::to_string(seen.links_up_after->count()) + " ms";
   }
   return outcome;
 }

@@ -22,6 +22,9 @@ struct ProofObservation {
   // Packets counted by the rules that cover the nested source; nullopt when Inspect lists none.
   std::optional<std::uint64_t> counter_packets;
   std::chrono::milliseconds waited{0};  // how long the receiver waited for datagrams
+  // How long the kernel took to report both veth ends operationally up (a loaded node's link
+  // watcher is slow); said at the end of the detail line.
+  std::optional<std::chrono::milliseconds> links_up_after;
 };
 
 // passed = counter > 0 && arrived && masqueraded (arrived from the pod's address), with a

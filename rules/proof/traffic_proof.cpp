@@ -32,8 +32,12 @@ class TrafficProver final : public BackendProver {
 
  private:
   // The child leaves most of the budget to building namespaces and the backend; datagrams on a
-  // veth arrive in microseconds, so only a failing proof waits this long.
-  milliseconds ReceiveWait() const { return std::max(milliseconds(50), timeout_ / 4); }
+  // veth arrive in microseconds, so only a failing proof waits this long, and never longer
+  // than kMaxReceiveWait however long the timeout.
+  static constexpr milliseconds kMaxReceiveWait{500};
+  milliseconds ReceiveWait() const {
+    return std::clamp(timeout_ / 4, milliseconds(50), kMaxReceiveWait);
+  }
 
   [[noreturn]] void BecomeChild(pid_t parent, BackendKind kind, ScopedFd report) const;
 
@@ -131,7 +135,7 @@ Result<std::unique_ptr<MasqueradeBackend>> MakeBackend(BackendKind kind) {
 }
 
 std::unique_ptr<BackendProver> MakeRealTrafficProver(BackendOptions options, milliseconds timeout) {
-  options.xtables_wait = std::min(options.xtables_wait, timeout / 2);
+  options.xtables_wait = std::min({options.xtables_wait, kProofXtablesWait, timeout / 2});
   return MakeTrafficProver(BackendFactoryFor(options), timeout);
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "netcfg/netlink/wiring_plan.h"
 #include "rules/legacy/xtables_lock.h"
 #include "rules/masquerade.h"
 
@@ -63,7 +64,14 @@ class BackendProver {
 // thread of the caller hold a lock at that instant that the child then needs (glibc's malloc
 // is fork-safe; libnl's port map and sanitizer runtimes are not), the child stalls and the
 // timeout ends the proof with an error, never a hang.
-inline constexpr std::chrono::milliseconds kProofTimeout{2000};
+// The timeout leaves room for the link-up wait's whole deadline (a loaded node's link watcher,
+// netcfg/netlink/wiring_plan.h) and as much again for the rest on such a node; a proof that
+// stalls is killed then. A passing proof takes milliseconds and never waits for it.
+inline constexpr std::chrono::milliseconds kProofTimeout =
+    netcfg::kLinkUpDeadline + std::chrono::milliseconds(5000);
+// The longest the legacy backend waits for the xtables lock inside a proof, whatever the
+// timeout: a lock held that long fails the proof with the holder named.
+inline constexpr std::chrono::milliseconds kProofXtablesWait{1000};
 std::unique_ptr<BackendProver> MakeTrafficProver(BackendFactory factory,
                                                  std::chrono::milliseconds timeout = kProofTimeout);
 
@@ -81,8 +89,9 @@ BackendFactory BackendFactoryFor(BackendOptions options);
 Result<std::unique_ptr<MasqueradeBackend>> MakeBackend(BackendKind kind);
 
 // The traffic prover of the real backends with `options`, killed after `timeout`. Its xtables
-// wait ends at half the timeout at the latest, so a lock held too long fails the proof with the
-// holder named (XtablesLock says which PID) instead of the proof being killed without a reason.
+// wait ends at kProofXtablesWait or half the timeout at the latest, so a lock held too long
+// fails the proof with the holder named (XtablesLock says which PID) instead of the proof being
+// killed without a reason.
 std::unique_ptr<BackendProver> MakeRealTrafficProver(
     BackendOptions options, std::chrono::milliseconds timeout = kProofTimeout);
 

@@ -8,9 +8,12 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <cstring>
+#include <iostream>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "netcfg/netlink/wiring_executor.h"
 #include "tests/support/netns.h"
@@ -21,6 +24,7 @@ namespace {
 using ::dind::testing::EnterNetns;
 using ::dind::testing::ScopedNetns;
 using std::chrono::milliseconds;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 IpAddress Ip(const char* text) {
@@ -185,6 +189,72 @@ TEST_F(WiringExecutorKernelTest, AFailedStepIsNamedAndDeletingIsIdempotent) {
   EXPECT_FALSE(*gone) << "the peer goes with its veth";
   EXPECT_TRUE(executor_.DeleteLink(NetnsSide::kPod, "port0").ok()) << "absent is fine";
   EXPECT_FALSE(executor_.IsOperUp(NetnsSide::kPod, "port0").ok());
+}
+
+// A slow node, made on purpose: a veth whose peer another thread brings up only later. The
+// wait is woken by the kernel's link event, measures what it waited, and leaves the socket in
+// step for the next libnl request.
+TEST_F(WiringExecutorKernelTest, ALinkThatComesUpLateIsAwaitedAndTheWaitMeasured) {
+  pod_->MustExec("ip link add late0 type veth peer name late1 && ip link set late0 up");
+  ASSERT_THAT(pod_->MustExec("ip -o link show late0"), HasSubstr("LOWERLAYERDOWN"));
+  constexpr milliseconds kDelay{400};
+  const auto start = std::chrono::steady_clock::now();
+  std::thread peer([&] {
+    std::this_thread::sleep_for(kDelay);
+    pod_->MustExec("ip link set late1 up");
+  });
+  auto waited = executor_.AwaitOperUp(NetnsSide::kPod, "late0", kLinkUpDeadline);
+  const auto took = std::chrono::steady_clock::now() - start;
+  peer.join();
+  ASSERT_TRUE(waited.ok()) << waited.error().Message();
+  std::cout << "late0 awaited: " << waited->count() << " ms (peer up after " << kDelay.count()
+            << " ms)\n";
+  EXPECT_GE(*waited, kDelay);
+  EXPECT_LT(*waited, kDelay + milliseconds(3000)) << "woken by the event, not the deadline";
+  EXPECT_LE(*waited, std::chrono::duration_cast<milliseconds>(took));
+  ASSERT_EQ(executor_.link_waits().size(), 1u);
+  EXPECT_EQ(executor_.link_waits()[0].link, "late0");
+  EXPECT_EQ(executor_.link_waits()[0].waited, *waited);
+
+  // Up already: answered by the query, at once.
+  auto again = executor_.AwaitOperUp(NetnsSide::kPod, "late0", kLinkUpDeadline);
+  ASSERT_TRUE(again.ok()) << again.error().Message();
+  EXPECT_LT(*again, milliseconds(1000));
+  // The notifications the wait subscribed to are gone from the socket: libnl's next request
+  // on it gets its own answer.
+  auto link = executor_.FindLink(NetnsSide::kPod, "late1");
+  ASSERT_TRUE(link.ok()) << link.error().Message();
+  ASSERT_TRUE(*link);
+  EXPECT_TRUE((*link)->up);
+}
+
+TEST_F(WiringExecutorKernelTest, ALinkThatNeverComesUpFailsAtTheDeadlineSayingHowLongItWaited) {
+  pod_->MustExec("ip link add late0 type veth peer name late1 && ip link set late0 up");
+  auto waited = executor_.Execute(AwaitOperUp{NetnsSide::kPod, "late0", milliseconds(300)});
+  ASSERT_FALSE(waited.ok());
+  EXPECT_THAT(waited.error().Message(),
+              AllOf(HasSubstr("pod: late0 is still not up "), HasSubstr(" ms after it was set up"),
+                    HasSubstr("deadline of 300 ms"),
+                    HasSubstr("last state reported: lowerlayerdown (flags up, no carrier)")));
+  EXPECT_THAT(waited.error().hint, HasSubstr("dmesg"));
+  EXPECT_TRUE(executor_.link_waits().empty());
+
+  // Deleted while it is awaited: said at once, not at the deadline.
+  std::thread remover([&] {
+    std::this_thread::sleep_for(milliseconds(200));
+    pod_->MustExec("ip link del late0");
+  });
+  const auto start = std::chrono::steady_clock::now();
+  auto gone = executor_.AwaitOperUp(NetnsSide::kPod, "late0", kLinkUpDeadline);
+  const auto took = std::chrono::steady_clock::now() - start;
+  remover.join();
+  ASSERT_FALSE(gone.ok());
+  EXPECT_THAT(gone.error().Message(), HasSubstr("pod: link late0 is gone"));
+  EXPECT_LT(took, std::chrono::seconds(5));
+
+  auto missing = executor_.AwaitOperUp(NetnsSide::kPod, "nosuch0", kLinkUpDeadline);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(missing.error().Message(), HasSubstr("pod: link nosuch0 is gone"));
 }
 
 TEST_F(WiringExecutorKernelTest, ASideWithoutASocketIsAnErrorNotACrash) {

@@ -30,6 +30,9 @@ TEST(DescribeStepTest, EachStepStartsWithItsSide) {
             "probe: add fd00:db8:1::ffff/64 to eth0 without DAD");
   EXPECT_EQ(DescribeStep(AwaitOperUp{NetnsSide::kPod, "dind-proof0", std::chrono::seconds(1)}),
             "pod: wait up to 1000 ms for dind-proof0 to be operationally up");
+  EXPECT_EQ(DescribeStep(AwaitOperUp{NetnsSide::kOutside, "dind-proof1"}),
+            "outside: wait up to 10000 ms for dind-proof1 to be operationally up")
+      << "kLinkUpDeadline by default";
 }
 
 TEST(DescribeStepTest, DefaultRouteAndRouteWithOrWithoutDevice) {

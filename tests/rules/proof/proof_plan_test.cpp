@@ -8,6 +8,8 @@
 #include <set>
 #include <string>
 
+#include "rules/proof/traffic_proof.h"
+
 namespace dind::rules {
 namespace {
 
@@ -144,11 +146,14 @@ TEST(ProofPlanTest, BothVethEndsAreAwaitedOperationallyUpAtTheEnd) {
   std::set<std::string> awaited;
   for (const AwaitOperUp& await : StepsOf<AwaitOperUp>(plan)) {
     awaited.insert(std::string(SideName(await.side)) + " " + await.link);
-    EXPECT_GT(await.within.count(), 0);
+    // A loaded node's link watcher takes seconds: the wait is the one named deadline.
+    EXPECT_EQ(await.within, netcfg::kLinkUpDeadline);
   }
   EXPECT_EQ(awaited, (std::set<std::string>{"pod dind-proof0", "outside dind-proof1"}));
   EXPECT_EQ(DescribeStep(plan.steps.back()),
-            "outside: wait up to 1000 ms for dind-proof1 to be operationally up");
+            "outside: wait up to 10000 ms for dind-proof1 to be operationally up");
+  EXPECT_GE(kProofTimeout, netcfg::kLinkUpDeadline + std::chrono::seconds(2))
+      << "the proof's timeout leaves room for the whole wait and the rest";
 }
 
 }  // namespace

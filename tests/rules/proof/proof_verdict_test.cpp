@@ -38,6 +38,24 @@ TEST(JudgeTest, CountedAndMasqueradedPasses) {
   EXPECT_EQ(outcome.detail, "rule counted 1 packet; it arrived from 192.0.2.1, masqueraded");
 }
 
+// The time the kernel took to bring the veth up ends the line, passed or failed, so a slow
+// node shows in the proof report; a refusal never got that far.
+TEST(JudgeTest, TheLinkWaitEndsTheDetail) {
+  ProofObservation seen = Seen(3, "192.0.2.1", 1);
+  seen.links_up_after = milliseconds(1340);
+  EXPECT_EQ(Judge(BackendKind::kNft, MakeProofPlan(), seen).detail,
+            "rule counted 1 packet; it arrived from 192.0.2.1, masqueraded; veth up after 1340 ms");
+  ProofObservation lost = Seen(0, nullptr, 1);
+  lost.links_up_after = milliseconds(2);
+  EXPECT_THAT(Judge(BackendKind::kNft, MakeProofPlan(), lost).detail,
+              HasSubstr("dropped on the way out; veth up after 2 ms"));
+  ProofObservation refused;
+  refused.refusal = "Operation not supported";
+  refused.links_up_after = milliseconds(2);
+  EXPECT_THAT(Judge(BackendKind::kNft, MakeProofPlan(), refused).detail,
+              ::testing::Not(HasSubstr("veth up")));
+}
+
 TEST(JudgeTest, PluralPackets) {
   const ProofOutcome outcome =
       Judge(BackendKind::kLegacy, MakeProofPlan(), Seen(3, "192.0.2.1", 3));
