@@ -16,6 +16,14 @@
 # are created inside a test namespace and moved only between test namespaces.
 
 DOCKER_CLI=/usr/bin/docker # Debian's 20.10 client; /usr/local/bin/docker is a newer one.
+# E2E_DOCKER_RELEASE=DIR runs another Docker release, unpacked into DIR by
+# tests/releases/fetch_release.sh: its dockerd, containerd, shim, docker-proxy and client come
+# first on PATH (runc and docker-init stay the machine's). e2e_init checks and prints them.
+if [[ -n "${E2E_DOCKER_RELEASE:-}" ]]; then
+  PATH="$E2E_DOCKER_RELEASE/usr/bin:$E2E_DOCKER_RELEASE/usr/sbin:$PATH"
+  DOCKER_CLI=$E2E_DOCKER_RELEASE/usr/bin/docker
+  export PATH
+fi
 E2E_IMAGE=dnc-busybox:e2e
 E2E_TMP=""
 E2E_PREFIX="dnce2e$$"
@@ -27,7 +35,7 @@ declare -A E2E_DOCKERD_CLEANUP_REGISTERED=()
 
 # --- output and assertions -----------------------------------------------------------------
 
-e2e_step() { printf '\n==> %s\n' "$*"; }
+e2e_step() { printf '\n==> %s [%d s]\n' "$*" "$SECONDS"; } # seconds since the test started
 e2e_info() { printf '    %s\n' "$*"; }
 e2e_pass() { printf '    ok: %s\n' "$*"; }
 
@@ -135,6 +143,7 @@ e2e_init() {
     exit 1
   fi
   e2e_require_cmd ip nsenter setsid dockerd "$DOCKER_CLI" iptables timeout tar
+  e2e_print_docker_release
   if [[ ! -x /bin/busybox ]] || ! file_is_static /bin/busybox; then
     e2e_fail "/bin/busybox must be the static busybox (apt-get install busybox-static)"
   fi
@@ -146,6 +155,24 @@ e2e_init() {
   trap 'exit 143' TERM
   trap 'exit 129' HUP
   e2e_info "temp dir $E2E_TMP, namespace prefix $E2E_PREFIX"
+}
+
+# Says which dockerd and containerd this test runs (the first on PATH), so a run's log shows the
+# release it proved; with E2E_DOCKER_RELEASE, fails unless they are that release's.
+e2e_print_docker_release() {
+  local bin
+  if [[ -n "${E2E_DOCKER_RELEASE:-}" ]]; then
+    for bin in usr/sbin/dockerd usr/bin/containerd usr/bin/containerd-shim-runc-v2 usr/bin/docker; do
+      [[ -x "$E2E_DOCKER_RELEASE/$bin" ]] || e2e_fail "E2E_DOCKER_RELEASE=$E2E_DOCKER_RELEASE has no" \
+        "$bin: unpack a release there first (tests/releases/fetch_release.sh SUITE DIR)"
+    done
+    [[ "$(command -v dockerd)" == "$E2E_DOCKER_RELEASE/usr/sbin/dockerd" ]] ||
+      e2e_fail "dockerd on PATH is $(command -v dockerd), not the release's in $E2E_DOCKER_RELEASE"
+    e2e_info "Docker release from $E2E_DOCKER_RELEASE ($(paste -sd ' ' "$E2E_DOCKER_RELEASE/.versions" 2>/dev/null || echo "versions not recorded"))"
+  fi
+  e2e_info "dockerd: $(command -v dockerd): $(dockerd --version 2>&1)"
+  e2e_info "containerd: $(command -v containerd): $(containerd --version 2>&1)"
+  e2e_info "docker client: $DOCKER_CLI: $("$DOCKER_CLI" --version 2>&1)"
 }
 
 # Exits 2 with the usage when no dind-netcfg binary was given, 1 when it is not executable.
