@@ -103,7 +103,7 @@ int RunCommand(const RunFlags& flags) {
     chosen = std::move(made).value();
   }
 
-  run::Reconciler reconciler(flags.daemon_json, detector, chosen ? &*chosen : nullptr);
+  run::Reconciler reconciler(flags.daemon_json, detector, chosen ? &*chosen : nullptr, &netlink);
   reconciler.set_clamp_mss(options->clamp_mss);
   if (auto started = reconciler.Start(std::move(report).value()); !started) {
     return Fail(started.error());

@@ -30,8 +30,11 @@ std::vector<core::NetworkMtu> BridgeNetworkMtus(
 }  // namespace
 
 Reconciler::Reconciler(std::string daemon_json_path, core::NetworkDetector& detector,
-                       const core::ChosenBackend* rules)
-    : daemon_json_path_(std::move(daemon_json_path)), detector_(detector), chosen_(rules) {
+                       const core::ChosenBackend* rules, netcfg::NetlinkReader* bridges)
+    : daemon_json_path_(std::move(daemon_json_path)),
+      detector_(detector),
+      chosen_(rules),
+      bridges_(bridges) {
   state_.daemon_json.path = daemon_json_path_;
   state_.rules.enabled = backend() != nullptr;
   if (backend() != nullptr) state_.rules.backend = backend()->kind();
@@ -106,6 +109,8 @@ void Reconciler::OnNetworkChanged() {
   if (!update)
     log::Error("daemon.json could not be updated", {{"error", update.error().Message()}});
   RecordDaemonJson(*state_.report, update);
+  // Without the API, a bridge dockerd made or changed shows only here.
+  if (!bridges_why_.empty()) LearnBridgesFromNetlink(bridges_why_);
   UpdateRules("the uplink changed");
   state_.last_reconcile_at = Clock::now();
 }
@@ -263,6 +268,40 @@ void Reconciler::OnDockerNetworks(std::vector<docker::DockerNetwork> networks) {
   if (!docker.api_up) log::Info("docker API answers", {{"socket", docker.socket}});
   docker.api_up = true;
   docker.error.clear();
+  docker.networks_from = "docker API " + docker.socket;
+  bridges_why_.clear();
+  AdoptNetworks(std::move(networks));
+}
+
+void Reconciler::LearnBridgesFromNetlink(const std::string& why) {
+  if (bridges_ == nullptr) return;
+  bridges_why_ = why;
+  auto snapshot = bridges_->ReadSnapshot();
+  if (!snapshot) {
+    log::Warn("docker's bridges could not be read from netlink either",
+              {{"why", why}, {"error", snapshot.error().Message()}});
+    return;
+  }
+  std::vector<docker::DockerNetwork> bridges = BridgesFromSnapshot(*snapshot);
+  DockerState& docker = state_.docker;
+  const std::string from = "netlink (" + why + ")";
+  if (bridges != docker.networks || from != docker.networks_from) {
+    std::vector<std::string> found;
+    for (const auto& bridge : bridges) {
+      std::vector<std::string> subnets;
+      for (const auto& subnet : bridge.subnets) subnets.push_back(subnet.ToString());
+      found.push_back(bridge.bridge_name + " MTU " + std::to_string(bridge.mtu.value_or(0)) +
+                      (subnets.empty() ? "" : " " + Join(subnets, ",")));
+    }
+    log::Info("docker's networks read from netlink: the docker API cannot be read",
+              {{"networks_from", from}, {"bridges", found.empty() ? "none" : Join(found, "; ")}});
+  }
+  docker.networks_from = from;
+  AdoptNetworks(std::move(bridges));
+}
+
+void Reconciler::AdoptNetworks(std::vector<docker::DockerNetwork> networks) {
+  DockerState& docker = state_.docker;
   docker.networks = std::move(networks);
 
   const std::uint32_t safe_mtu = state_.daemon_json.mtu;
@@ -278,6 +317,7 @@ void Reconciler::OnDockerNetworks(std::vector<docker::DockerNetwork> networks) {
                {"mtu", std::to_string(finding.mtu) +
                            (finding.mtu_from_option ? "" : " (no MTU option: dockerd's default)")},
                {"safe_mtu", std::to_string(safe_mtu)},
+               {"networks_from", docker.networks_from},
                {"fix", "recreate it with --opt com.docker.network.driver.mtu=" +
                            std::to_string(safe_mtu)}});
   }
@@ -346,6 +386,12 @@ void Reconciler::OnDockerUnavailable(const std::string& error) {
   }
   docker.api_up = false;
   docker.error = error;
+  LearnBridgesFromNetlink("docker API unavailable: " + error);
+}
+
+void Reconciler::OnDockerNotFollowed() {
+  state_.docker.error = "not followed (--docker-socket \"\")";
+  LearnBridgesFromNetlink("docker API not followed: --docker-socket \"\"");
 }
 
 Status Reconciler::RemoveRules() {

@@ -18,6 +18,7 @@
 #include "daemon/docker/docker_api.h"
 #include "daemon/run/sidecar_state.h"
 #include "netcfg/detect/detector.h"
+#include "netcfg/netlink/snapshot.h"
 #include "rules/masquerade.h"
 
 namespace dind::run {
@@ -25,9 +26,11 @@ namespace dind::run {
 class Reconciler {
  public:
   // `rules` is the backend chosen here with its decision, or null when rules are not managed
-  // (--no-rules). Both must outlive the reconciler.
+  // (--no-rules). `bridges` reads the pod's links and addresses, for docker's bridges while
+  // the Engine API cannot be read (null: the API is the only source). All must outlive the
+  // reconciler.
   Reconciler(std::string daemon_json_path, core::NetworkDetector& detector,
-             const core::ChosenBackend* rules);
+             const core::ChosenBackend* rules, netcfg::NetlinkReader* bridges = nullptr);
 
   // Detects, writes daemon.json and makes the rules present. An error here ends the daemon:
   // nothing is right yet, and the message says what to fix.
@@ -51,7 +54,12 @@ class Reconciler {
 
   // dockerd's networks as the Engine API lists them now.
   void OnDockerNetworks(std::vector<docker::DockerNetwork> networks);
+  // The API cannot be read (no socket mounted, dockerd down): docker's bridges are read from
+  // netlink instead, now and after every network change until the API answers, so a bridge
+  // above the safe MTU is still found, masqueraded and clamped.
   void OnDockerUnavailable(const std::string& error);
+  // dockerd's API is not followed at all (--docker-socket ""): the same, from netlink.
+  void OnDockerNotFollowed();
   // What dockerd's GET /info says: its firewall driver, checked against our backend.
   void OnDockerInfo(docker::DockerInfo info);
   // `on_mtu` gets the docker MTU daemon.json says, at once and after every change, for those
@@ -83,6 +91,11 @@ class Reconciler {
   // Applies the wanted spec when it differs from the one in force.
   void UpdateRules(const std::string& why);
   Status ApplyRules();
+  // Takes `networks` as docker's: their MTU findings, then the rules and clamps they call for.
+  void AdoptNetworks(std::vector<docker::DockerNetwork> networks);
+  // Reads docker's bridges from netlink (when a reader was given); `why` says why the API was
+  // not asked, for /status and the log.
+  void LearnBridgesFromNetlink(const std::string& why);
   // Checks dockerd's firewall again (its /info, or its networks, changed); logs new findings.
   void RecheckDockerFirewall();
   // chosen_'s backend, or null when rules are not managed.
@@ -94,6 +107,8 @@ class Reconciler {
   std::string daemon_json_path_;
   core::NetworkDetector& detector_;
   const core::ChosenBackend* chosen_;
+  netcfg::NetlinkReader* bridges_;
+  std::string bridges_why_;  // why networks come from netlink now; empty while the API answers
   std::vector<Cidr> pool_networks_;              // from the report at start
   std::optional<std::uint64_t> stamp_in_place_;  // the change stamp when last seen in place
   int polls_since_check_ = 0;

@@ -235,7 +235,11 @@ void Sidecar::Loop::ReadDockerInfo() {
 }
 
 void Sidecar::Loop::WatchDocker() {
-  if (!ports.docker) return;
+  if (!ports.docker) {
+    // docker's bridges still exist: the reconciler reads them from netlink.
+    Handle([this] { reconciler.OnDockerNotFollowed(); });
+    return;
+  }
   reconciler.set_docker_socket(ports.docker->socket());
   docker::WatchCallbacks callbacks;
   callbacks.on_subscribed = [this] {

@@ -137,6 +137,32 @@ std::vector<NetworkMtuFinding> NetworksAboveMtu(const std::vector<docker::Docker
   return findings;
 }
 
+std::vector<docker::DockerNetwork> BridgesFromSnapshot(const netcfg::NetworkSnapshot& snapshot) {
+  std::vector<docker::DockerNetwork> bridges;
+  for (const auto& link : snapshot.links) {
+    const bool docker_named = link.name == "docker0" || link.name.starts_with("br-");
+    if (!docker_named || link.kind != "bridge") continue;
+    docker::DockerNetwork network;
+    network.name = link.name;
+    network.driver = "bridge";
+    network.bridge_name = link.name;
+    network.mtu = link.mtu;
+    for (const auto& address : snapshot.addresses) {
+      if (address.link_index != link.index || address.address.is_ipv6_link_local()) continue;
+      const Cidr subnet = address.network();
+      if (std::find(network.subnets.begin(), network.subnets.end(), subnet) !=
+          network.subnets.end()) {
+        continue;
+      }
+      network.subnets.push_back(subnet);
+      network.gateways.push_back(address.address);
+      if (!address.address.is_v4()) network.enable_ipv6 = true;
+    }
+    bridges.push_back(std::move(network));
+  }
+  return bridges;
+}
+
 std::vector<Cidr> MasqueradeSources(const std::vector<Cidr>& pool_networks,
                                     const std::vector<docker::DockerNetwork>& networks) {
   std::vector<Cidr> sources = pool_networks;
@@ -243,9 +269,10 @@ Json DockerStateToJson(const DockerState& docker) {
                 {"read_from", docker.firewall->read_from},
                 {"warnings", docker.firewall->warnings}};
   }
-  return {{"socket", docker.socket}, {"api_up", docker.api_up},  {"error", docker.error},
-          {"networks", networks},    {"mtu_too_high", too_high}, {"kind_network", kind},
-          {"firewall", firewall}};
+  return {{"socket", docker.socket}, {"api_up", docker.api_up},
+          {"error", docker.error},   {"networks_from", docker.networks_from},
+          {"networks", networks},    {"mtu_too_high", too_high},
+          {"kind_network", kind},    {"firewall", firewall}};
 }
 
 Json StatusToJson(const SidecarState& state, const probe::ProberStatus* egress,

@@ -14,6 +14,7 @@
 #include "daemon/http/health_routes.h"
 #include "daemon/probe/prober.h"
 #include "netcfg/detect/detector.h"
+#include "netcfg/netlink/snapshot.h"
 #include "rules/masquerade.h"
 
 namespace dind::run {
@@ -66,6 +67,9 @@ struct DockerState {
   bool api_up = false;
   std::string error;  // why the API cannot be read; empty while it answers
   std::vector<docker::DockerNetwork> networks;
+  // Where `networks` came from: "docker API /var/run/docker.sock", or "netlink (docker API
+  // unavailable: …)" when the bridges were read from the kernel instead; empty: not yet known.
+  std::string networks_from;
   std::vector<NetworkMtuFinding> mtu_too_high;
   std::optional<DockerFirewall> firewall;  // once GET /info answered
 };
@@ -91,6 +95,11 @@ struct SidecarState {
 // Bridge networks whose MTU (option, or dockerd's default 1500) is above `safe_mtu`.
 std::vector<NetworkMtuFinding> NetworksAboveMtu(const std::vector<docker::DockerNetwork>& networks,
                                                 std::uint32_t safe_mtu);
+
+// docker's bridges as the kernel shows them, for when the Engine API cannot be read: docker0
+// and every br-* bridge, each a "bridge" network named by its link, with its MTU and the
+// networks of its IPv4 and global IPv6 addresses. Whether one is internal is not visible here.
+std::vector<docker::DockerNetwork> BridgesFromSnapshot(const netcfg::NetworkSnapshot& snapshot);
 
 // What dockerd's firewall driver means here. `ours` is the backend chosen for the pod's kernel
 // (nullopt with --no-rules); `ipv6_forwarding` is read only when a docker network has IPv6.

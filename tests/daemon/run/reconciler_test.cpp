@@ -12,6 +12,7 @@
 #include "tests/mocks/docker_networks.h"
 #include "tests/mocks/fake_backend.h"
 #include "tests/mocks/fake_detector.h"
+#include "tests/mocks/fake_netlink_reader.h"
 #include "tests/mocks/temp_dir.h"
 
 namespace dind::run {
@@ -25,6 +26,7 @@ using testing::CidrStrings;
 using testing::DecisionFor;
 using testing::FakeBackend;
 using testing::FakeDetector;
+using testing::FakeNetlinkReader;
 using testing::ReadTestFile;
 using testing::TempDir;
 
@@ -302,6 +304,115 @@ TEST_F(ReconcilerTest, ANetworkAboveTheSafeMtuHasItsTcpClampedAndItsUdpNamed) {
   ASSERT_EQ(reconciler.state().clamp.plan.not_covered.size(), 1u);
   EXPECT_THAT(reconciler.state().clamp.plan.not_covered.front(),
               HasSubstr("recreate it with --opt com.docker.network.driver.mtu=1450"));
+}
+
+// ---- Without the Docker API: docker's bridges from netlink ------------------------------------
+
+netcfg::AddressInfo Address(int link, const char* address, int prefix) {
+  return {link, IpAddress::Parse(address).value(), prefix};
+}
+
+// The pod as the kernel shows it: its uplink, docker0 at 1500 (made before the MTU was fixed)
+// with IPv4, IPv6 and a link-local address, a user network's bridge at the safe MTU, and a
+// bridge that is not docker's.
+netcfg::NetworkSnapshot PodWithBridges() {
+  netcfg::NetworkSnapshot snapshot;
+  snapshot.links = {{.index = 2, .name = "eth0", .kind = "veth", .mtu = 1450, .up = true},
+                    {.index = 3, .name = "docker0", .kind = "bridge", .mtu = 1500, .up = true},
+                    {.index = 4, .name = "br-0123456789ab", .kind = "bridge", .mtu = 1450},
+                    {.index = 5, .name = "lxcbr0", .kind = "bridge", .mtu = 1500}};
+  snapshot.addresses = {Address(2, "10.0.0.5", 24),       Address(3, "172.17.0.1", 16),
+                        Address(3, "fd00:d0c:e2::1", 64), Address(3, "fe80::42:acff:fe11:1", 64),
+                        Address(4, "172.30.0.1", 16),     Address(5, "10.0.3.1", 24)};
+  return snapshot;
+}
+
+TEST(BridgesFromSnapshotTest, Docker0AndBrBridgesWithTheirMtuAndSubnets) {
+  const auto bridges = BridgesFromSnapshot(PodWithBridges());
+  ASSERT_EQ(bridges.size(), 2u);
+  EXPECT_EQ(bridges[0].name, "docker0");
+  EXPECT_EQ(bridges[0].driver, "bridge");
+  EXPECT_EQ(bridges[0].bridge_name, "docker0");
+  EXPECT_EQ(bridges[0].mtu, 1500u);
+  EXPECT_EQ(CidrStrings(bridges[0].subnets),
+            (std::vector<std::string>{"172.17.0.0/16", "fd00:d0c:e2::/64"}))
+      << "no link-local network";
+  EXPECT_TRUE(bridges[0].enable_ipv6);
+  EXPECT_EQ(bridges[1].name, "br-0123456789ab");
+  EXPECT_EQ(bridges[1].mtu, 1450u);
+  EXPECT_EQ(CidrStrings(bridges[1].subnets), (std::vector<std::string>{"172.30.0.0/16"}));
+  EXPECT_FALSE(bridges[1].enable_ipv6);
+}
+
+TEST_F(ReconcilerTest, WithoutTheApiTheBridgesComeFromNetlinkAndOneAboveTheSafeMtuIsClamped) {
+  FakeNetlinkReader netlink(PodWithBridges());
+  Reconciler reconciler(path_, detector_, &chosen_, &netlink);
+  ASSERT_TRUE(reconciler.Start().ok());
+  EXPECT_EQ(netlink.reads, 0) << "not read while the API may still answer";
+  reconciler.OnDockerUnavailable(
+      "docker API /var/run/docker.sock: connect: No such file or directory");
+
+  const DockerState& docker = reconciler.state().docker;
+  EXPECT_EQ(docker.networks_from,
+            "netlink (docker API unavailable: docker API /var/run/docker.sock: connect: No such "
+            "file or directory)");
+  EXPECT_FALSE(docker.api_up);
+  ASSERT_EQ(docker.mtu_too_high.size(), 1u);
+  EXPECT_EQ(docker.mtu_too_high[0].bridge, "docker0");
+  EXPECT_EQ(docker.mtu_too_high[0].mtu, 1500u);
+  // docker0 is above the safe MTU 1450: its TCP is clamped to fit, per family.
+  EXPECT_EQ(ClampStrings(*backend_.installed),
+            (std::vector<std::string>{"172.17.0.0/16 1410", "fd00:d0c:e2::/64 1390"}));
+  EXPECT_THAT(reconciler.state().clamp.plan.clamps.front().reason,
+              HasSubstr("docker network docker0 has MTU 1500, above the safe MTU 1450"));
+  // The user network's bridge is masqueraded although no API named it.
+  EXPECT_THAT(CidrStrings(backend_.installed->sources), ::testing::Contains("172.30.0.0/16"));
+  const Json json = DockerStateToJson(docker);
+  EXPECT_EQ(json["networks_from"], docker.networks_from);
+  EXPECT_EQ(json["networks"].size(), 2u);
+}
+
+TEST_F(ReconcilerTest, WithoutTheApiANewBridgeIsSeenAtTheNextNetworkChangeUntilTheApiAnswers) {
+  FakeNetlinkReader netlink(PodWithBridges());
+  netlink.snapshot.links[1].mtu = 1450;  // docker0 fine
+  Reconciler reconciler(path_, detector_, &chosen_, &netlink);
+  ASSERT_TRUE(reconciler.Start().ok());
+  reconciler.OnDockerNotFollowed();
+  EXPECT_EQ(reconciler.state().docker.networks_from,
+            "netlink (docker API not followed: --docker-socket \"\")");
+  EXPECT_TRUE(backend_.installed->clamps.empty());
+
+  // A job makes a network at 1500 (an old Docker ignores default-network-opts).
+  netlink.snapshot.links.push_back(
+      {.index = 6, .name = "br-feedfacecafe", .kind = "bridge", .mtu = 1500});
+  netlink.snapshot.addresses.push_back(Address(6, "172.31.0.1", 16));
+  reconciler.OnNetworkChanged();
+  EXPECT_EQ(ClampStrings(*backend_.installed), (std::vector<std::string>{"172.31.0.0/16 1410"}));
+
+  // The API answers: its networks replace the kernel's, and netlink is not read any more.
+  reconciler.set_docker_socket("/var/run/docker.sock");
+  reconciler.OnDockerNetworks({BridgeNetwork("bridge", "172.17.0.0/16", 1450, "docker0")});
+  EXPECT_EQ(reconciler.state().docker.networks_from, "docker API /var/run/docker.sock");
+  EXPECT_TRUE(backend_.installed->clamps.empty());
+  const int reads = netlink.reads;
+  reconciler.OnNetworkChanged();
+  EXPECT_EQ(netlink.reads, reads);
+}
+
+TEST_F(ReconcilerTest, WithoutAReaderOrWhenNetlinkFailsTheApiIsTheOnlySource) {
+  Reconciler without(path_, detector_, &chosen_);
+  ASSERT_TRUE(without.Start().ok());
+  without.OnDockerUnavailable("connect: No such file or directory");
+  EXPECT_TRUE(without.state().docker.networks.empty());
+  EXPECT_TRUE(without.state().docker.networks_from.empty());
+
+  FakeNetlinkReader failing(PodWithBridges());
+  failing.fail = true;
+  Reconciler reconciler(path_, detector_, &chosen_, &failing);
+  ASSERT_TRUE(reconciler.Start().ok());
+  reconciler.OnDockerUnavailable("connect: No such file or directory");
+  EXPECT_EQ(failing.reads, 1);
+  EXPECT_TRUE(reconciler.state().docker.networks.empty());
 }
 
 }  // namespace

@@ -13,6 +13,8 @@
 #      /status report it; other paths 404, other methods 405;
 #   4. nft: the table deleted by someone else is back within a second, repairs_total counts it;
 #   5. the uplink MTU drops: daemon.json is rewritten and dockerd_restart_required is 1;
+#      with no Docker API, a bridge made at MTU 1500 is found through netlink and its TCP
+#      clamped (/status says where the networks came from), and unclamped when it goes;
 #   6. the probe target goes away: /readyz 503 naming the target;
 #   7. SIGTERM: exit 0 within a second; the rules stay; with --cleanup-on-exit they go;
 #      systemd's notify socket gets STATUS= with the reason, READY=1, WATCHDOG=1, STOPPING=1;
@@ -149,6 +151,26 @@ assert_eq 1 "$(metric dind_netcfg_dockerd_restart_required)" "restart required m
 [[ "$(http_body /status | jq -r .daemon_json.restart_reason)" == *"restart dockerd"* ]] ||
   e2e_fail "/status does not say dockerd must be restarted"
 e2e_pass "/status asks for a dockerd restart"
+
+e2e_step "no Docker API (socket not mounted): a bridge above the safe MTU is seen through netlink and clamped"
+# As a network made at 1500 before the MTU was fixed, or by a dockerd that ignores
+# default-network-opts; the pod's uplink is 1400 now, and nothing answers on --docker-socket.
+ip -n "$(e2e_ns_name pod)" link add br-0123456789ab mtu 1500 type bridge
+e2e_addr pod br-0123456789ab 172.30.0.1/16
+clamp_rule() { e2e_in pod nft list ruleset | grep '172.30.0.0/16' | grep 'maxseg size set 1360'; }
+wait_until 5 "nft clamps TCP of 172.30.0.0/16 to MSS 1360" clamp_rule
+e2e_pass "rule: $(clamp_rule | head -1 | sed "s/^[[:space:]]*//")"
+status=$(http_body /status)
+from=$(jq -r .docker.networks_from <<<"$status")
+[[ "$from" == "netlink (docker API unavailable: "*"no-dockerd.sock"* ]] ||
+  e2e_fail "/status does not say the networks came from netlink: $from"
+e2e_pass "/status docker.networks_from: $from"
+assert_eq 1500 "$(jq -r '.docker.mtu_too_high[] | select(.bridge == "br-0123456789ab") | .mtu' <<<"$status")" \
+  "/status names the bridge above the safe MTU"
+assert_eq 1360 "$(jq -r '.clamp.clamps[] | select(.network == "172.30.0.0/16") | .mss' <<<"$status")" \
+  "/status clamp for the bridge's subnet"
+ip -n "$(e2e_ns_name pod)" link del br-0123456789ab
+wait_until 5 "the clamp goes with the bridge" '! clamp_rule'
 
 e2e_step "the target goes away: not ready, naming it"
 e2e_bg_stop server

@@ -13,6 +13,7 @@
 #include "tests/mocks/docker_networks.h"
 #include "tests/mocks/fake_backend.h"
 #include "tests/mocks/fake_detector.h"
+#include "tests/mocks/fake_netlink_reader.h"
 #include "tests/mocks/fake_prober.h"
 #include "tests/mocks/fake_sidecar_ports.h"
 #include "tests/mocks/temp_dir.h"
@@ -36,6 +37,7 @@ using testing::FakeChangeFeed;
 using testing::FakeDetector;
 using testing::FakeDockerFeed;
 using testing::FakeFactory;
+using testing::FakeNetlinkReader;
 using testing::ReadTestFile;
 using testing::TempDir;
 
@@ -102,7 +104,9 @@ class SidecarTest : public ::testing::Test {
   core::ChosenBackend chosen_{std::make_unique<FakeBackend>(),
                               DecisionFor(rules::BackendKind::kNft)};
   FakeBackend& backend_ = static_cast<FakeBackend&>(*chosen_.backend);
-  Reconciler reconciler_{path_, detector_, &chosen_};
+  // The pod's links as the kernel shows them: no bridge until a test adds one.
+  FakeNetlinkReader netlink_{netcfg::NetworkSnapshot{}};
+  Reconciler reconciler_{path_, detector_, &chosen_, &netlink_};
   SidecarOptions options_;
   asio::io_context io_;
   std::optional<Sidecar> sidecar_;
@@ -347,6 +351,59 @@ TEST_F(SidecarTest, AnEndpointThatCannotListenFailsTheStart) {
   auto started = second.Start();
   ASSERT_FALSE(started.ok());
   EXPECT_EQ(started.error().ExitCode(), 1);
+}
+
+// docker0 at 1500 (made before the MTU was fixed) with 172.17.0.1/16, in the kernel's words.
+void AddDocker0(netcfg::NetworkSnapshot& snapshot, int index, const std::string& name,
+                std::uint32_t mtu, const char* address) {
+  snapshot.links.push_back({.index = index, .name = name, .kind = "bridge", .mtu = mtu});
+  snapshot.addresses.push_back({index, IpAddress::Parse(address).value(), 16});
+}
+
+std::vector<std::string> Clamps(const FakeBackend& backend) {
+  std::vector<std::string> out;
+  if (!backend.installed) return out;
+  for (const auto& clamp : backend.installed->clamps) {
+    out.push_back(clamp.network.ToString() + " " + std::to_string(clamp.mss));
+  }
+  return out;
+}
+
+// No Docker API (--docker-socket ""): the bridges come from netlink, one above the safe MTU is
+// clamped at start, and a bridge made later is clamped at the network change that shows it.
+TEST_F(SidecarTest, WithoutTheDockerApiBridgesComeFromNetlinkAndAreClamped) {
+  AddDocker0(netlink_.snapshot, 3, "docker0", 1500, "172.17.0.1");
+  Start(/*with_rule_feed=*/true, /*with_docker=*/false);
+  EXPECT_EQ(reconciler_.state().docker.networks_from,
+            "netlink (docker API not followed: --docker-socket \"\")");
+  EXPECT_EQ(Clamps(backend_), (std::vector<std::string>{"172.17.0.0/16 1410"}));
+
+  AddDocker0(netlink_.snapshot, 7, "br-0123456789ab", 1500, "172.30.0.1");
+  network_->Notify();
+  ASSERT_TRUE(RunUntil([&] { return Clamps(backend_).size() == 2; }));
+  EXPECT_EQ(Clamps(backend_).back(), "172.30.0.0/16 1410");
+  const Json status = StatusToJson(reconciler_.state(), sidecar_->Egress(), sidecar_->Readiness());
+  EXPECT_EQ(status["docker"]["networks_from"],
+            "netlink (docker API not followed: --docker-socket \"\")");
+  EXPECT_EQ(status["docker"]["mtu_too_high"].size(), 2u);
+}
+
+// The socket not mounted: the API fails, the bridges come from netlink; once it answers, its
+// networks are the ones followed again.
+TEST_F(SidecarTest, WhenTheDockerApiFailsBridgesComeFromNetlinkUntilItAnswers) {
+  AddDocker0(netlink_.snapshot, 3, "docker0", 1500, "172.17.0.1");
+  Start();
+  docker_->Disconnect("docker API /run/fake-docker.sock: connect: No such file or directory");
+  EXPECT_EQ(reconciler_.state().docker.networks_from,
+            "netlink (docker API unavailable: docker API /run/fake-docker.sock: connect: No such "
+            "file or directory)");
+  EXPECT_EQ(Clamps(backend_), (std::vector<std::string>{"172.17.0.0/16 1410"}));
+
+  docker_->networks = {BridgeNetwork("bridge", "172.17.0.0/16", 1450, "docker0")};
+  docker_->Subscribe();
+  ASSERT_TRUE(RunUntil([&] { return reconciler_.state().docker.api_up; }));
+  EXPECT_EQ(reconciler_.state().docker.networks_from, "docker API /run/fake-docker.sock");
+  EXPECT_THAT(Clamps(backend_), IsEmpty());
 }
 
 }  // namespace
