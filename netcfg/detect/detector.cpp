@@ -110,7 +110,7 @@ void RecordAppliedNesting(DetectionReport& report, const CgroupNestingReport& ap
 std::vector<KeyUpdate> PlanDaemonJson(const DetectionReport& report) {
   std::vector<KeyUpdate> updates;
   updates.push_back({{"mtu"}, OrderedJson(report.mtu.docker)});
-  // Older dockerd refuses to start on keys it does not know, so the key is removed for them.
+  // dockerd < 24.0 ignores the key (and refuses it beside --bridge), so it is removed for them.
   updates.push_back({{"default-network-opts", "bridge", kBridgeMtuOption},
                      report.dockerd.supports_default_network_opts
                          ? std::optional(OrderedJson(std::to_string(report.mtu.docker)))

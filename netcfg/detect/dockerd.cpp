@@ -103,9 +103,13 @@ Result<DockerdDecision> DecideDockerd(const std::string& requested,
         "dockerd >= 24.0: default-network-opts carries the MTU to user-defined "
         "networks";
   } else {
+    // As 20.10.24 does: its check of daemon.json's keys looks one level down and takes the
+    // nested "bridge" for its --bridge flag, so it starts and applies nothing, and refuses
+    // the file when --bridge/-b is also given. Not written, it can do neither.
     decision.reason =
-        "dockerd < 24.0 refuses default-network-opts; user-defined networks need "
-        "-o com.docker.network.driver.mtu=N when created";
+        "dockerd < 24.0 has no default-network-opts (it starts with the key and ignores it, "
+        "or refuses it beside --bridge), so it is not written; user-defined networks get "
+        "dockerd's MTU 1500 unless created with -o com.docker.network.driver.mtu=N";
   }
   return decision;
 }

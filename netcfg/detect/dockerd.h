@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The dockerd version daemon.json is written for (--dockerd-version, what the dockerd binary
-// states: its Go build information or `dockerd --version`, or the oldest supported), which decides the keys that dockerd understands.
+// states: its Go build information or `dockerd --version`, or the oldest supported), which decides
+// the keys that dockerd understands.
 #pragma once
 
 #include <optional>
@@ -31,7 +32,9 @@ struct DockerdDecision {
   DockerVersion version;
   std::string source;     // "flag", "dockerd" (as the binary states it), "assumed"
   std::string read_from;  // with "dockerd": "Go build info of PATH" or "PATH --version"
-  bool supports_default_network_opts = false;  // dockerd >= 24.0
+  // dockerd >= 24.0 applies default-network-opts; an older one ignores the key (or refuses it
+  // beside --bridge), so it is written only for >= 24.0.
+  bool supports_default_network_opts = false;
   std::string reason;
 };
 

@@ -16,7 +16,7 @@
 #      started again: `run` follows it back and nested egress passes again;
 #   5. `entrypoint` starts dockerd itself and runs a job whose nested download passes.
 # With E2E_RECORD_DIR set, dockerd's /info, /version and /networks bodies are kept there (the
-# fixtures of tests/daemon/docker/releases come from such a run).
+# fixtures in tests/daemon/docker/releases come from such a run).
 #
 # Usage: release_e2e_test.sh /path/to/dind-netcfg   (root; busybox-static, jq, curl)
 
@@ -189,8 +189,11 @@ e2e_step "4/6 dual-stack nested egress"
 assert_nested_egress "after init"
 if [[ -n "${E2E_RECORD_DIR:-}" ]]; then
   mkdir -p "$E2E_RECORD_DIR"
+  # Only this run's temp paths are replaced, by dockerd's defaults; the rest is as dockerd said.
   for path in /info /version /networks; do
-    api "$path" | jq . >"$E2E_RECORD_DIR/${path#/}.json" || e2e_fail "GET $path failed"
+    api "$path" | jq . | sed -e "s|$(e2e_dockerd_dir pod)/data|/var/lib/docker|g" \
+      -e "s|$(e2e_dockerd_dir pod)/exec|/var/run/docker|g" >"$E2E_RECORD_DIR/${path#/}.json" ||
+      e2e_fail "GET $path failed"
   done
   e2e_info "GET /info, /version, /networks kept in $E2E_RECORD_DIR"
 fi

@@ -44,10 +44,15 @@ TEST(ParseInfoTest, ReadsTheFirewallOfEveryDockerdVersion) {
     bool ipv4_forwarding;
     std::size_t warnings;
   };
-  for (const Case& want : {Case{samples::kInfo2010, "20.10.24+dfsg1", std::nullopt, true, 0},
+  // Recorded from each release (20.10.24, 26.1.5, 28.5.2) and written for the others.
+  const std::string info2010 = samples::Recorded("20.10.24", "info");
+  const std::string info26 = samples::Recorded("26.1.5", "info");
+  const std::string info28 = samples::Recorded("28.5.2", "info");
+  for (const Case& want : {Case{info2010, "20.10.24+dfsg1", std::nullopt, true, 0},
                            Case{samples::kInfo24, "24.0.7", std::nullopt, true, 0},
+                           Case{info26, "26.1.5+dfsg1", std::nullopt, true, 0},
                            Case{samples::kInfo27, "27.3.1", std::nullopt, true, 2},
-                           Case{samples::kInfo28, "28.3.3", "iptables", true, 0},
+                           Case{info28, "28.5.2+dfsg4", "iptables", true, 0},
                            Case{samples::kInfo29Nftables, "29.0.1", "nftables", false, 1}}) {
     auto info = ParseInfo(want.body, kSource);
     ASSERT_TRUE(info.ok()) << info.error().Message();
@@ -114,6 +119,47 @@ TEST(ParseNetworksTest, ReadsDockerd2010NetworkList) {
   EXPECT_EQ(cache.mtu, std::nullopt);  // Options null
   EXPECT_TRUE(cache.internal);
   EXPECT_EQ(cache.bridge_name, "br-7d8e9fa0b1c2");
+}
+
+// The lists each release gave after init's daemon.json and `docker network create --ipv6
+// user` (tests/e2e/release_e2e_test.sh): docker0 with the docker MTU 1450 and both families;
+// "user" with the MTU from default-network-opts where dockerd applies it (>= 24.0) and none on
+// 20.10, which ignores the key; host and none without an IPAM config from 26.1 on.
+TEST(ParseNetworksTest, ReadsTheListOfEveryRecordedRelease) {
+  for (std::string_view release : samples::kRecordedReleases) {
+    SCOPED_TRACE(release);
+    const std::string body = samples::Recorded(release, "networks");
+    ASSERT_FALSE(body.empty()) << "tests/daemon/docker/releases/" << release << "/networks.json";
+    const std::vector<DockerNetwork> networks = ParseOk(body);
+    ASSERT_EQ(networks.size(), 4u);
+    const auto find = [&networks](std::string_view name) -> const DockerNetwork& {
+      for (const auto& network : networks) {
+        if (network.name == name) return network;
+      }
+      ADD_FAILURE() << "no network " << name;
+      return networks.front();
+    };
+    const DockerNetwork& bridge = find("bridge");
+    EXPECT_EQ(bridge.bridge_name, "docker0");
+    EXPECT_EQ(bridge.mtu, 1450u);
+    EXPECT_TRUE(bridge.enable_ipv6);
+    EXPECT_THAT(bridge.subnets, ElementsAre(C("172.17.0.0/16"), C("fd4d:6e63:6667::/64")));
+    EXPECT_THAT(bridge.gateways, ElementsAre(A("172.17.0.1")));  // from "bip"; none for IPv6
+
+    const DockerNetwork& user = find("user");
+    EXPECT_EQ(user.driver, "bridge");
+    EXPECT_TRUE(user.enable_ipv6);
+    EXPECT_EQ(user.bridge_name, "br-" + user.id.substr(0, 12));
+    EXPECT_EQ(user.subnets.size(), 2u);
+    EXPECT_EQ(user.gateways.size(), 2u);  // 20.10 and 26.1 write the IPv6 one as "addr/80"
+    if (release == "20.10.24") {
+      EXPECT_EQ(user.mtu, std::nullopt);
+    } else {
+      EXPECT_EQ(user.mtu, 1450u);
+    }
+    EXPECT_EQ(find("host").driver, "host");
+    EXPECT_THAT(find("none").subnets, IsEmpty());
+  }
 }
 
 TEST(ParseNetworksTest, ToleratesMissingOptionalParts) {

@@ -75,20 +75,26 @@ class DockerClientTest : public ::testing::Test {
   boost::asio::io_context io_;
 };
 
+// The fake serves the list dockerd 28.5.2 gave (samples::Recorded).
 TEST_F(DockerClientTest, ListsNetworksFromTheSocket) {
-  FakeDockerd fake(io_, {Answer(HttpResponse(200, "OK", std::string(samples::kNetworks)))});
+  const std::string body = samples::Recorded("28.5.2", "networks");
+  FakeDockerd fake(io_, {Answer(HttpResponse(200, "OK", body))});
   auto networks = List(OptionsFor(fake));
   ASSERT_TRUE(networks.ok()) << networks.error().Message();
-  ASSERT_EQ(networks->size(), 5u);
+  ASSERT_EQ(networks->size(), 4u);
   EXPECT_EQ((*networks)[0].bridge_name, "docker0");
   EXPECT_EQ((*networks)[0].mtu, 1450u);
   EXPECT_THAT(fake.targets(), ElementsAre("/networks"));
 }
 
-// The fake serves dockerd 20.10's recorded /info and the later versions' (samples.h).
+// The fake serves the /info each recorded release gave and the written ones (samples.h).
 TEST_F(DockerClientTest, ReadsInfoFromTheSocket) {
-  for (std::string_view body : {samples::kInfo2010, samples::kInfo24, samples::kInfo27,
-                                samples::kInfo28, samples::kInfo29Nftables}) {
+  std::vector<std::string> bodies = {std::string(samples::kInfo24), std::string(samples::kInfo27),
+                                     std::string(samples::kInfo29Nftables)};
+  for (std::string_view release : samples::kRecordedReleases) {
+    bodies.push_back(samples::Recorded(release, "info"));
+  }
+  for (const std::string& body : bodies) {
     FakeDockerd fake(io_, {Answer(HttpResponse(200, "OK", std::string(body)))});
     DockerClient client(io_, OptionsFor(fake));
     std::optional<Result<DockerInfo>> info;

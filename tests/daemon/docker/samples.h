@@ -1,15 +1,39 @@
 // SPDX-License-Identifier: Apache-2.0
-// Answers of dockerd 20.10 (API 1.41), as `curl --unix-socket /var/run/docker.sock` shows them.
+// Answers of dockerd. The real ones are files in releases/<version>/ (info.json, version.json,
+// networks.json), recorded by tests/e2e/release_e2e_test.sh from each release the suite runs
+// (releases/README.md); the bodies written here are what no release of ours can answer: the
+// edge cases of a network list, the event stream, and /info of versions not fetched.
 #pragma once
 
+#include <array>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <string_view>
 
 namespace dind::docker::samples {
 
-// GET /networks: the default bridge (docker0, MTU option set by daemon.json's "mtu"), host and
-// none, KIND's dual-stack "kind" network, and a network whose IPAM config is null. As a real
-// dockerd 20.10 does (see docker_api_e2e_test.sh), it leaves out the Gateway of the default
-// bridge and of subnets given on `docker network create`; only allocated subnets carry one.
+// The releases whose answers were recorded, oldest first: Debian 12's docker.io, Debian 13's
+// and Debian unstable's at the time of recording.
+inline constexpr std::array<std::string_view, 3> kRecordedReleases = {"20.10.24", "26.1.5",
+                                                                      "28.5.2"};
+
+// The recorded body of GET /FILE ("info", "version", "networks") of dockerd RELEASE; empty
+// when the file cannot be read (the test comparing it then fails on that).
+inline std::string Recorded(std::string_view release, std::string_view file) {
+  const std::string path = std::string(DIND_SOURCE_DIR) + "/tests/daemon/docker/releases/" +
+                           std::string(release) + "/" + std::string(file) + ".json";
+  std::ifstream in(path);
+  std::ostringstream body;
+  body << in.rdbuf();
+  return body.str();
+}
+
+// GET /networks, written (the recorded lists have no such networks): the default bridge
+// (docker0, MTU option set by daemon.json's "mtu"), host and none, KIND's dual-stack "kind"
+// network, and a network whose IPAM config is null. As a real dockerd 20.10 does without "bip"
+// (see docker_api_e2e_test.sh), it leaves out the Gateway of the default bridge and of subnets
+// given on `docker network create`; only allocated subnets carry one.
 inline constexpr std::string_view kNetworks = R"([
   {
     "Name": "bridge",
@@ -141,18 +165,17 @@ inline constexpr std::string_view kDestroyEvent =
 inline constexpr std::string_view kContainerEvent =
     R"({"status":"start","id":"c0ffee00c0ffee00","from":"busybox","Type":"container","Action":"start","Actor":{"ID":"c0ffee00c0ffee00","Attributes":{"image":"busybox","name":"x"}},"scope":"local","time":1699955124,"timeNano":1699955124100000000})";
 
-// GET /info, one body a dockerd version. kInfo2010 is recorded from this project's dockerd
-// (Debian 12's docker.io 20.10.24, started in a network namespace; ID, name and time replaced).
-// No registry is reachable here, so the others are written after the Engine API reference of
-// their version, with the fields dind-netcfg reads where that version puts them:
+// GET /info of the versions no release of ours has, written after the Engine API reference
+// of their version with the fields dind-netcfg reads where that version puts them (the real
+// 20.10.24, 26.1.5 and 28.5.2 bodies are Recorded()):
 //   24.0, 27.3  no FirewallBackend (added with API 1.49, Docker 28.2);
-//   28.3        FirewallBackend {Driver: "iptables", Info: [[label, value]]};
 //   29.0        FirewallBackend nftables (daemon.json "firewall-backend": "nftables") with IPv4
 //               forwarding off, which that driver does not turn on.
-inline constexpr std::string_view kInfo2010 = R"json({"ID":"JCQB:EG26:GTUY:L7QU:PU4V:DIHS:Y5QD:AEOH:HYWQ:V3VG:PSGF:HB2J","Containers":0,"ContainersRunning":0,"ContainersPaused":0,"ContainersStopped":0,"Images":0,"Driver":"overlay2","DriverStatus":[["Backing Filesystem","extfs"],["Supports d_type","true"],["Native Overlay Diff","true"],["userxattr","false"]],"Plugins":{"Volume":["local"],"Network":["bridge","host","ipvlan","macvlan","null","overlay"],"Authorization":null,"Log":["awslogs","fluentd","gcplogs","gelf","journald","json-file","local","logentries","splunk","syslog"]},"MemoryLimit":true,"SwapLimit":true,"KernelMemory":true,"KernelMemoryTCP":true,"CpuCfsPeriod":true,"CpuCfsQuota":true,"CPUShares":true,"CPUSet":true,"PidsLimit":true,"IPv4Forwarding":true,"BridgeNfIptables":true,"BridgeNfIp6tables":true,"Debug":false,"NFd":22,"OomKillDisable":true,"NGoroutines":39,"SystemTime":"2026-12-06T20:19:39.305270996Z","LoggingDriver":"json-file","CgroupDriver":"cgroupfs","CgroupVersion":"1","NEventsListener":0,"KernelVersion":"6.18.44-fc-v1272","OperatingSystem":"Debian GNU/Linux 12 (bookworm)","OSVersion":"12","OSType":"linux","Architecture":"x86_64","IndexServerAddress":"https://index.docker.io/v1/","RegistryConfig":{"AllowNondistributableArtifactsCIDRs":[],"AllowNondistributableArtifactsHostnames":[],"InsecureRegistryCIDRs":["127.0.0.0/8"],"IndexConfigs":{"docker.io":{"Name":"docker.io","Mirrors":[],"Secure":true,"Official":true}},"Mirrors":[]},"NCPU":2,"MemTotal":25276157952,"GenericResources":null,"DockerRootDir":"/var/lib/docker","HttpProxy":"","HttpsProxy":"","NoProxy":"","Name":"pod-7f9c","Labels":[],"ExperimentalBuild":false,"ServerVersion":"20.10.24+dfsg1","Runtimes":{"io.containerd.runc.v2":{"path":"runc"},"io.containerd.runtime.v1.linux":{"path":"runc"},"runc":{"path":"runc"}},"DefaultRuntime":"runc","Swarm":{"NodeID":"","NodeAddr":"","LocalNodeState":"inactive","ControlAvailable":false,"Error":"","RemoteManagers":null},"LiveRestoreEnabled":false,"Isolation":"","InitBinary":"docker-init","ContainerdCommit":{"ID":"1.6.20~ds1-1+deb12u3","Expected":"1.6.20~ds1-1+deb12u3"},"RuncCommit":{"ID":"1.1.5+ds1-1+deb12u1","Expected":"1.1.5+ds1-1+deb12u1"},"InitCommit":{"ID":"","Expected":""},"SecurityOptions":["name=seccomp,profile=default"],"Warnings":null})json";
-inline constexpr std::string_view kInfo24 = R"json({"ID":"b7b6bd9e-4b6e-4bb5-9f3e-2c6c1d7e9a10","Containers":2,"Driver":"overlay2","IPv4Forwarding":true,"BridgeNfIptables":true,"BridgeNfIp6tables":true,"CgroupDriver":"cgroupfs","CgroupVersion":"2","KernelVersion":"5.15.0-91-generic","OperatingSystem":"Alpine Linux v3.18 (containerized)","OSType":"linux","Architecture":"x86_64","ServerVersion":"24.0.7","DefaultAddressPools":[{"Base":"172.31.0.0/16","Size":24}],"Warnings":null})json";
-inline constexpr std::string_view kInfo27 = R"json({"ID":"4a2f7c1e-0d7b-4a3e-8a55-9f1e2d3c4b5a","Containers":0,"Driver":"overlay2","IPv4Forwarding":true,"BridgeNfIptables":false,"BridgeNfIp6tables":false,"CgroupDriver":"cgroupfs","CgroupVersion":"2","KernelVersion":"6.1.0-18-amd64","OperatingSystem":"Alpine Linux v3.20 (containerized)","OSType":"linux","Architecture":"x86_64","ServerVersion":"27.3.1","Warnings":["WARNING: bridge-nf-call-iptables is disabled","WARNING: bridge-nf-call-ip6tables is disabled"]})json";
-inline constexpr std::string_view kInfo28 = R"json({"ID":"0c9d8e7f-6a5b-4c3d-2e1f-0a9b8c7d6e5f","Containers":1,"Driver":"overlay2","IPv4Forwarding":true,"BridgeNfIptables":true,"BridgeNfIp6tables":true,"CgroupDriver":"systemd","CgroupVersion":"2","KernelVersion":"6.8.0-45-generic","OperatingSystem":"Alpine Linux v3.21 (containerized)","OSType":"linux","Architecture":"x86_64","ServerVersion":"28.3.3","FirewallBackend":{"Driver":"iptables","Info":[["ReloadedAt","2025-08-14T09:30:12Z"]]},"Warnings":[]})json";
-inline constexpr std::string_view kInfo29Nftables = R"json({"ID":"9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b","Containers":0,"Driver":"overlay2","IPv4Forwarding":false,"BridgeNfIptables":false,"BridgeNfIp6tables":false,"CgroupDriver":"cgroupfs","CgroupVersion":"2","KernelVersion":"6.12.0-1-amd64","OperatingSystem":"Alpine Linux v3.22 (containerized)","OSType":"linux","Architecture":"x86_64","ServerVersion":"29.0.1","FirewallBackend":{"Driver":"nftables"},"Warnings":["WARNING: IPv4 forwarding is disabled. Networking will not work."]})json";
+inline constexpr std::string_view kInfo24 =
+    R"json({"ID":"b7b6bd9e-4b6e-4bb5-9f3e-2c6c1d7e9a10","Containers":2,"Driver":"overlay2","IPv4Forwarding":true,"BridgeNfIptables":true,"BridgeNfIp6tables":true,"CgroupDriver":"cgroupfs","CgroupVersion":"2","KernelVersion":"5.15.0-91-generic","OperatingSystem":"Alpine Linux v3.18 (containerized)","OSType":"linux","Architecture":"x86_64","ServerVersion":"24.0.7","DefaultAddressPools":[{"Base":"172.31.0.0/16","Size":24}],"Warnings":null})json";
+inline constexpr std::string_view kInfo27 =
+    R"json({"ID":"4a2f7c1e-0d7b-4a3e-8a55-9f1e2d3c4b5a","Containers":0,"Driver":"overlay2","IPv4Forwarding":true,"BridgeNfIptables":false,"BridgeNfIp6tables":false,"CgroupDriver":"cgroupfs","CgroupVersion":"2","KernelVersion":"6.1.0-18-amd64","OperatingSystem":"Alpine Linux v3.20 (containerized)","OSType":"linux","Architecture":"x86_64","ServerVersion":"27.3.1","Warnings":["WARNING: bridge-nf-call-iptables is disabled","WARNING: bridge-nf-call-ip6tables is disabled"]})json";
+inline constexpr std::string_view kInfo29Nftables =
+    R"json({"ID":"9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b","Containers":0,"Driver":"overlay2","IPv4Forwarding":false,"BridgeNfIptables":false,"BridgeNfIp6tables":false,"CgroupDriver":"cgroupfs","CgroupVersion":"2","KernelVersion":"6.12.0-1-amd64","OperatingSystem":"Alpine Linux v3.22 (containerized)","OSType":"linux","Architecture":"x86_64","ServerVersion":"29.0.1","FirewallBackend":{"Driver":"nftables"},"Warnings":["WARNING: IPv4 forwarding is disabled. Networking will not work."]})json";
 
 }  // namespace dind::docker::samples

@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 #include "netcfg/detect/cgroup.h"
 #include "netcfg/detect/dockerd.h"
 #include "netcfg/detect/kernel.h"
@@ -321,6 +324,39 @@ TEST(DecideDockerdTest, VersionGatesDefaultNetworkOpts) {
   EXPECT_EQ(built->version.ToString(), "20.10.24");
   EXPECT_EQ(built->read_from, "Go build info of /bin/dockerd");
   EXPECT_FALSE(built->supports_default_network_opts);
+}
+
+// What each recorded release did (tests/daemon/docker/releases, from release_e2e_test.sh)
+// decides what DecideDockerd says of it: init writes default-network-opts exactly for the
+// releases whose user network got the MTU option from it, and says why for the others.
+TEST(DecideDockerdTest, AgreesWithEveryRecordedRelease) {
+  const auto read = [](const std::string& release, const std::string& file) {
+    std::ifstream in(std::string(DIND_SOURCE_DIR) + "/tests/daemon/docker/releases/" + release +
+                     "/" + file + ".json");
+    return nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  };
+  for (const std::string release : {"20.10.24", "26.1.5", "28.5.2"}) {
+    SCOPED_TRACE(release);
+    const auto version = read(release, "version");
+    const auto networks = read(release, "networks");
+    ASSERT_TRUE(version.is_object() && networks.is_array());
+    bool user_network_got_mtu = false;
+    for (const auto& network : networks) {
+      if (network.value("Name", "") != "user") continue;
+      const auto& options = network["Options"];
+      user_network_got_mtu =
+          options.is_object() && options.contains("com.docker.network.driver.mtu");
+    }
+    const auto decision = DecideDockerd(
+        "auto", DockerdVersionText{version.value("Version", ""), "/version of " + release});
+    ASSERT_TRUE(decision.ok());
+    EXPECT_EQ(decision->version.ToString(), release);
+    EXPECT_EQ(decision->supports_default_network_opts, user_network_got_mtu);
+    if (!user_network_got_mtu) {
+      EXPECT_THAT(decision->reason, ::testing::HasSubstr("ignores it"));
+      EXPECT_THAT(decision->reason, ::testing::Not(::testing::HasSubstr("refuses default")));
+    }
+  }
 }
 
 TEST(DecideDockerdTest, AbsentDockerdAssumesOldestAndSaysSo) {
