@@ -36,6 +36,20 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kPingEvery{50};
+// After dockerd: how long one round waits for killed processes to go and their orphans to come
+// (containerd, then each shim, then each container's init: three generations), and how many.
+constexpr milliseconds kOrphanWait{1000};
+constexpr int kOrphanRounds = 4;
+
+// SIGKILL to each; returns their pids for the log.
+std::string KillEach(const std::vector<pid_t>& pids) {
+  std::vector<std::string> killed;
+  for (pid_t pid : pids) {
+    killed.push_back(std::to_string(pid));
+    ::kill(pid, SIGKILL);
+  }
+  return Join(killed, " ");
+}
 
 std::string Seconds(milliseconds duration) {
   return probe::FormatDuration(duration);
@@ -108,6 +122,7 @@ class Entrypoint {
   void Shutdown(int exit_code, const std::string& why);
   void StopDockerd();
   void AfterDockerd(Clock::time_point deadline);
+  void KillOrphans(int rounds_left);
 
   asio::io_context& io_;
   const EntrypointOptions& options_;
@@ -399,18 +414,31 @@ void Entrypoint::AfterDockerd(Clock::time_point deadline) {
   const auto left = std::max(milliseconds(100),
                              std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
   supervisor_->WaitForNoChildren(left, [this](const std::vector<pid_t>& still_running) {
-    if (!still_running.empty()) {
-      std::vector<std::string> pids;
-      for (pid_t pid : still_running) {
-        pids.push_back(std::to_string(pid));
-        ::kill(pid, SIGKILL);
-      }
-      log::Warn("processes left after dockerd stopped were killed", {{"pids", Join(pids, " ")}});
-    }
+    if (still_running.empty()) return KillOrphans(0);
+    log::Warn("processes left after dockerd stopped were killed",
+              {{"pids", KillEach(still_running)}});
+    KillOrphans(kOrphanRounds);
+  });
+}
+
+// A containerd-shim killed above orphans its container's processes (a dockerd stopped by SIGKILL
+// never stopped them): only then do they come to us, the subreaper, still in the cgroups below
+// cgroup-parent. Each round kills the children that arrived, until none is left, so those
+// cgroups are empty when they are removed (a cgroup that holds a process cannot be).
+void Entrypoint::KillOrphans(int rounds_left) {
+  if (rounds_left == 0) {
     RemoveLeftCgroups();
     log::Info("entrypoint done", {{"exit_code", std::to_string(exit_code_)}});
     io_.stop();
-  });
+    return;
+  }
+  supervisor_->WaitForNoChildren(
+      kOrphanWait, [this, rounds_left](const std::vector<pid_t>& still_running) {
+        if (still_running.empty()) return KillOrphans(0);
+        log::Warn("orphans of the killed processes (a nested container's own) were killed",
+                  {{"pids", KillEach(still_running)}});
+        KillOrphans(rounds_left - 1);
+      });
 }
 
 int Entrypoint::Run() {
