@@ -49,7 +49,9 @@ echo "deb [signed-by=$KEYRING] $MIRROR $suite main" >"$state/sources.list"
 apt_opts=(-q -o "Dir::Etc::sourcelist=$state/sources.list" -o Dir::Etc::sourceparts=-
   -o "Dir::State::Lists=$state/lists" -o "Dir::Cache=$state/cache"
   -o Dir::State::status=/dev/null -o Acquire::Languages=none
-  -o APT::Get::List-Cleanup=0 -o Acquire::Retries=3)
+  -o APT::Get::List-Cleanup=0 -o Acquire::Retries=3
+  # apt's _apt user may not reach a clone under /root: it would warn and fetch as root anyway.
+  -o APT::Sandbox::User=root)
 
 echo "==> $suite: apt-get update from $MIRROR (state in $state)"
 if ! apt-get "${apt_opts[@]}" update >"$state/update.log" 2>&1; then
