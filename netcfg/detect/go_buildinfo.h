@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // dockerd's version read from its binary without running it. dockerd is a Go program: since
 // Go 1.18 the linker records the build's settings in the ELF section .go.buildinfo (what
-// `go version -m` prints), and Docker's builds (moby's hack/make, Debian's docker.io) pass the
-// version there as `-ldflags "-X …/dockerversion.Version=V"`. Reading that section takes a few
-// kilobytes of the file; `dockerd --version` starts the whole 70+ MiB Go program (~50 ms), which
+// `go version -m` prints), and Docker's builds (moby's hack/make, Debian 12's docker.io) pass
+// the version there as `-ldflags "-X …/dockerversion.Version=V"`; Debian 13's and unstable's
+// are -trimpath builds (below). Reading that section takes a few
+// kilobytes of the file; `dockerd --version` starts the whole 70+ MiB Go program (0.2 s), which
 // the entrypoint would pay before dockerd's real start. A build made with -trimpath records no
 // -ldflags: the caller then runs `dockerd --version`.
 //
