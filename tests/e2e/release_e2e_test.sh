@@ -8,7 +8,10 @@
 #
 # The router knows only its two links, so nested containers get out only masqueraded.
 #   1. `init` (dockerd version read from the binary on PATH) writes daemon.json; dockerd starts
-#      on it as written, accepts every key and warns about none of them;
+#      on it as written, accepts every key and warns about none of them; what init decided is
+#      what the release does: it refuses an unknown key, ip6tables without experimental where
+#      init writes experimental, and default-network-opts is an option (>= 24.0) or, on 20.10,
+#      taken for --bridge (refused beside it, ignored alone);
 #   2. a user-defined network created without options gets the docker MTU where dockerd honours
 #      default-network-opts (>= 24.0); an older dockerd ignores the key (no MTU option, 1500);
 #   3. nested IPv4 and IPv6 reach the server from the default bridge and a user network;
@@ -166,6 +169,23 @@ else
   dockerd_refuses "default-network-opts beside --bridge=none, as init said" \
     "specified both as a flag and in the configuration file: bridge" \
     "$E2E_TMP/network-opts.json" --bridge=none
+  # ... and alone it starts and applies nothing: a network created then has no MTU option.
+  dir=$(mktemp -d "$E2E_TMP/ignores.XXXXXX")
+  setsid nsenter --net="$(e2e_ns_path judge)" -- dockerd --data-root "$dir/data" \
+    --exec-root "$dir/exec" -H "unix://$dir/docker.sock" --pidfile "$dir/dockerd.pid" \
+    --config-file "$E2E_TMP/network-opts.json" </dev/null >"$dir/log" 2>&1 &
+  judge_pid=$!
+  judge_api() { curl -sf --max-time 5 --unix-socket "$dir/docker.sock" "$@"; }
+  wait_until 30 "dockerd $version starts on default-network-opts alone" \
+    "judge_api http://docker/_ping || ! kill -0 $judge_pid"
+  kill -0 "$judge_pid" 2>/dev/null || e2e_fail "dockerd $version refused default-network-opts alone: $(tail -n 3 "$dir/log")"
+  judge_api -X POST -H 'Content-Type: application/json' -d '{"Name": "probe"}' \
+    http://docker/networks/create >/dev/null || e2e_fail "network create on the judging dockerd failed"
+  assert_eq "" "$(judge_api http://docker/networks/probe | jq -r '.Options["com.docker.network.driver.mtu"] // empty')" \
+    "the MTU option of a network dockerd $version created with default-network-opts set (ignored)"
+  kill -TERM "$judge_pid"
+  wait "$judge_pid" 2>/dev/null || true
+  e2e_kill_referencing "$dir/"
 fi
 build_busybox_image pod
 
