@@ -89,6 +89,25 @@ processes_named() { # NAME...: how many processes in the VM have one of these co
   done
   echo "$count"
 }
+# A new pod gets a new network namespace: what an earlier scenario's dockerd left in the pod's
+# (docker0 and br-* of a dockerd that was killed, its NAT rules and ours) is removed, and the
+# proof cache in /run, so the next scenario proves its own backend, rules and bridges.
+reset_pod_netns() {
+  local link tool
+  # A new pod's namespace has lo and eth0 only.
+  for link in $(ip -n pod -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'); do
+    [[ $link == lo || $link == eth0 ]] || ip -n pod link del "$link" 2>/dev/null
+  done
+  for tool in iptables-legacy ip6tables-legacy iptables-nft ip6tables-nft; do
+    vm_in pod "$tool" -t nat -F 2>/dev/null && vm_in pod "$tool" -t nat -X 2>/dev/null
+    vm_in pod "$tool" -t filter -F 2>/dev/null && vm_in pod "$tool" -t filter -X 2>/dev/null
+    vm_in pod "$tool" -t mangle -F 2>/dev/null && vm_in pod "$tool" -t mangle -X 2>/dev/null
+  done
+  vm_in pod nft flush ruleset
+  # Its /run is new too: no traffic proof kept by an earlier pod (proof_cache.h).
+  rm -rf /run/dind-netcfg
+  vm_info "pod network namespace reset: links $(ip -n pod -o link show | awk -F': ' '{ sub(/@.*/, "", $2); printf "%s ", $2 }')and no rule, as a new pod's"
+}
 log_line() { # LOG PATTERN: the line number of PATTERN's first match (0: none)
   local n
   n=$(grep -n -m1 -- "$2" "$1" | cut -d: -f1)
@@ -210,6 +229,7 @@ container_kill dind-term
 # --- b. the control: plain dockerd as the container's PID 1 --------------------------------
 
 echo "==> b. plain dockerd as PID 1 of a container in $POD/plain"
+reset_pod_netns
 b=/run/pod-b
 mkdir -p "$b"
 echo '{}' >"$b/daemon.json"
@@ -247,6 +267,7 @@ container_kill plain
 # --- c. deploy/kubernetes: init container, dockerd's container, the sidecar ---------------
 
 echo "==> c. deploy/kubernetes layout: init, dind (docker:dind's cgroup step), sidecar run"
+reset_pod_netns
 c=/run/pod-c # the pod's emptyDirs: docker-config and run
 mkdir -p "$c/etc-docker" "$c/run"
 container_start netcfg-init dind-netcfg init --daemon-json "$c/etc-docker/daemon.json"
