@@ -8,8 +8,9 @@
 # Environment:
 #   DIND_NETCFG_BIN  the binary to test (default build/bin/dind-netcfg)
 #   DIND_VM_CACHE    where roots are cached (default /var/cache/dind-netcfg/vm; see build_root.sh)
-#   VM_OUT           output directory (default: a new /tmp/dind-vm-GROUP.XXXXXX); it holds
-#                    console.log, results/ (what the guest wrote) and the boot's overlay
+#   VM_OUT           output directory, kept (default: a new /tmp/dind-vm-GROUP.XXXXXX, removed
+#                    after a pass); it holds console.log, results/ (what the guest wrote) and
+#                    payload.img
 #   VM_MEM, VM_CPUS  guest memory in MiB (default 2048) and vCPUs (default 2)
 #
 # What the guest runs (contract for GROUP_DIR/scenarios.sh):
@@ -49,10 +50,16 @@ done
 group=$(basename "$group_dir")
 binary=${DIND_NETCFG_BIN:-build/bin/dind-netcfg}
 [[ -x $binary ]] || { echo "run_group.sh: no dind-netcfg binary at $binary (set DIND_NETCFG_BIN or build it)" >&2; exit 2; }
-for tool in qemu-system-x86_64 qemu-img mkfs.ext4 debugfs timeout; do
+for tool in qemu-system-x86_64 qemu-img mkfs.ext4 debugfs timeout setpriv; do
   command -v "$tool" >/dev/null || { echo "run_group.sh: '$tool' is missing; run scripts/install-deps.sh" >&2; exit 2; }
 done
-out=${VM_OUT:-$(mktemp -d "/tmp/dind-vm-$group.XXXXXX")}
+own_out=0 # a directory of our own is removed after a pass; VM_OUT's is kept
+if [[ -n ${VM_OUT:-} ]]; then
+  out=$VM_OUT
+else
+  out=$(mktemp -d "/tmp/dind-vm-$group.XXXXXX")
+  own_out=1
+fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
@@ -84,7 +91,10 @@ qemu-img create -q -f qcow2 -b "$root/base.img" -F raw "$out/overlay.qcow2"
 echo "vm $group: booting (TCG, ${VM_CPUS:-2} vCPUs, ${VM_MEM:-2048} MiB, append '${append}', timeout ${timeout_s}s); console $out/console.log"
 start=$SECONDS
 rc=0
-timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -machine q35 -cpu max \
+# qemu dies with this script (ctest's timeout, ^C): each of timeout and qemu gets SIGKILL when
+# its parent ends (setpriv --pdeathsig).
+setpriv --pdeathsig KILL timeout -k 10 "$timeout_s" \
+  setpriv --pdeathsig KILL qemu-system-x86_64 -accel tcg -machine q35 -cpu max \
   -smp "${VM_CPUS:-2}" -m "${VM_MEM:-2048}" -no-reboot -display none -monitor none -nic none \
   -kernel "$root/vmlinuz" -initrd "$root/initrd.img" \
   -append "console=ttyS0 root=/dev/vda panic=-1 loglevel=4 $append" \
@@ -126,4 +136,10 @@ if ((failed || rc != 0)); then
   echo "vm $group: FAIL after ${boot_s}s (boot and scenarios); everything is in $out" >&2
   exit 1
 fi
-echo "vm $group: PASS: $(grep -c '^ok - ' "$results") checks in ${boot_s}s (boot, scenarios and power-off); output in $out"
+checks=$(grep -c '^ok - ' "$results")
+if ((own_out)); then
+  rm -rf "$out"
+  echo "vm $group: PASS: $checks checks in ${boot_s}s (boot, scenarios and power-off)"
+else
+  echo "vm $group: PASS: $checks checks in ${boot_s}s (boot, scenarios and power-off); output in $out"
+fi
