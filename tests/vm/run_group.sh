@@ -85,6 +85,7 @@ printf '%s\n' "$group" >"$stage/group-name"
 payload_mb=$(($(du -sm "$stage" | cut -f1) + 256))
 rm -f "$out/payload.img"
 mkfs.ext4 -q -F -O ^has_journal -L dind-payload -d "$stage" "$out/payload.img" "${payload_mb}M" >/dev/null
+rm -rf "$stage"
 rm -f "$out/overlay.qcow2"
 qemu-img create -q -f qcow2 -b "$root/base.img" -F raw "$out/overlay.qcow2"
 
