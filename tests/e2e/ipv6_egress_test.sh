@@ -33,14 +33,7 @@ e2e_init
 e2e_require_cmd jq ss nft iptables-legacy-save
 
 # What a fresh nested container reads from the server at ADDRESS (empty when it cannot connect).
-nested_fetch() { # ADDRESS
-  local name=dnc-e2e-fetch-$RANDOM out
-  out=$(timeout -k 5 "$FETCH_TIMEOUT_S" "$DOCKER_CLI" -H "unix://$(e2e_docker_sock pod)" \
-    run --rm --name "$name" "$E2E_IMAGE" \
-    sh -c "nc -w 3 $1 $PORT </dev/null" 2>"$E2E_TMP/fetch.err") || true
-  docker_in pod rm -f "$name" >/dev/null 2>&1 || true
-  printf '%s' "$(echo "$out" | tr -d '[:space:]')"
-}
+nested_fetch() { e2e_nested_fetch pod bridge "$1" "$PORT" "$FETCH_TIMEOUT_S"; } # ADDRESS
 
 netcfg() { # ARGS...: runs the binary in the pod namespace, shows its output, returns its status
   local rc=0
@@ -49,7 +42,6 @@ netcfg() { # ARGS...: runs the binary in the pod namespace, shows its output, re
   return "$rc"
 }
 
-addr6() { ip -n "$(e2e_ns_name "$1")" addr add "$3" dev "$2" nodad; } # NS IF CIDR (no DAD wait)
 
 # init (no rules) for dockerd 20.10, then dockerd restarted on what it wrote, without its own
 # iptables/ip6tables rules.
@@ -77,10 +69,10 @@ e2e_addr pod eth0 10.231.1.2/24
 e2e_addr router to-pod 10.231.1.1/24
 e2e_addr router to-server 10.231.2.1/24
 e2e_addr server eth0 "$SERVER_V4/24"
-addr6 pod eth0 2001:db8:31:1::2/64
-addr6 router to-pod 2001:db8:31:1::1/64
-addr6 router to-server 2001:db8:31:2::1/64
-addr6 server eth0 "$SERVER_V6/64"
+e2e_addr6 pod eth0 2001:db8:31:1::2/64
+e2e_addr6 router to-pod 2001:db8:31:1::1/64
+e2e_addr6 router to-server 2001:db8:31:2::1/64
+e2e_addr6 server eth0 "$SERVER_V6/64"
 e2e_route pod default via 10.231.1.1
 e2e_route pod default via 2001:db8:31:1::1
 e2e_route server default via 10.231.2.1

@@ -294,6 +294,7 @@ e2e_veth() { # NS_A IF_A NS_B IF_B MTU
 }
 
 e2e_addr() { ip -n "$(e2e_ns_name "$1")" addr add "$3" dev "$2"; }                  # NS IF CIDR
+e2e_addr6() { ip -n "$(e2e_ns_name "$1")" addr add "$3" dev "$2" nodad; }      # NS IF CIDR (no DAD wait)
 e2e_route() { local ns=$1; shift; ip -n "$(e2e_ns_name "$ns")" route add "$@"; }     # NS ROUTE...
 e2e_sysctl() { e2e_in "$1" sysctl -q -w "$2" >/dev/null || e2e_fail "sysctl $2 in $1"; } # NS K=V
 
@@ -390,6 +391,18 @@ docker_in() { # NS DOCKER-ARGS...
   local ns=$1
   shift
   "$DOCKER_CLI" -H "unix://$(e2e_docker_sock "$ns")" "$@"
+}
+
+# What a fresh nested container of NS's dockerd reads from ADDRESS:PORT on NETWORK (`bridge` is
+# the default one), whitespace removed; empty when it cannot connect (its error is in
+# $E2E_TMP/fetch.err). TIMEOUT_S (default 20) bounds the whole `docker run`.
+e2e_nested_fetch() { # NS NETWORK ADDRESS PORT [TIMEOUT_S]
+  local name=dnc-e2e-fetch-$RANDOM out
+  out=$(timeout -k 5 "${5:-20}" "$DOCKER_CLI" -H "unix://$(e2e_docker_sock "$1")" \
+    run --rm --network "$2" --name "$name" "$E2E_IMAGE" \
+    sh -c "nc -w 3 $3 $4 </dev/null" 2>"$E2E_TMP/fetch.err") || true
+  docker_in "$1" rm -f "$name" >/dev/null 2>&1 || true
+  printf '%s' "$(echo "$out" | tr -d '[:space:]')"
 }
 
 # Starts dockerd inside NS with CONFIG_FILE (empty: an empty config, so the machine's

@@ -49,14 +49,7 @@ netcfg() { # ARGS...: the binary in the pod namespace; output in netcfg.out/.err
   e2e_in pod "$BINARY" "$@" >"$E2E_TMP/netcfg.out" 2>"$E2E_TMP/netcfg.err" || rc=$?
   return "$rc"
 }
-nested_fetch() { # NETWORK ADDRESS: what a fresh nested container reads from the server
-  local name=dnc-e2e-fetch-$RANDOM out
-  out=$(timeout -k 5 20 "$DOCKER_CLI" -H "unix://$(e2e_docker_sock pod)" \
-    run --rm --network "$1" --name "$name" "$E2E_IMAGE" \
-    sh -c "nc -w 3 $2 $PORT </dev/null" 2>"$E2E_TMP/fetch.err") || true
-  docker_in pod rm -f "$name" >/dev/null 2>&1 || true
-  printf '%s' "$(echo "$out" | tr -d '[:space:]')"
-}
+nested_fetch() { e2e_nested_fetch pod "$1" "$2" "$PORT"; } # NETWORK ADDRESS
 assert_nested_egress() { # WHEN
   local network server
   for network in bridge user; do
@@ -70,7 +63,6 @@ assert_nested_egress() { # WHEN
 api() { curl -sf --max-time 5 --unix-socket "$(e2e_docker_sock pod)" "http://docker$1"; } # PATH
 http_body() { e2e_in pod curl -s --max-time 3 "http://$LISTEN$1" || true; }
 http_code() { e2e_in pod curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://$LISTEN$1" || true; }
-addr6() { ip -n "$(e2e_ns_name "$1")" addr add "$3" dev "$2" nodad; } # NS IF CIDR
 
 # Starts dockerd on CONFIG (and ARGS) in scratch directories and a namespace of its own, so
 # nothing it does before it gives up touches the pod; passes when it refuses to start with a
@@ -109,10 +101,10 @@ e2e_addr pod eth0 10.234.1.2/24
 e2e_addr router to-pod 10.234.1.1/24
 e2e_addr router to-server 10.234.2.1/24
 e2e_addr server eth0 "$SERVER_V4/24"
-addr6 pod eth0 2001:db8:34:1::2/64
-addr6 router to-pod 2001:db8:34:1::1/64
-addr6 router to-server 2001:db8:34:2::1/64
-addr6 server eth0 "$SERVER_V6/64"
+e2e_addr6 pod eth0 2001:db8:34:1::2/64
+e2e_addr6 router to-pod 2001:db8:34:1::1/64
+e2e_addr6 router to-server 2001:db8:34:2::1/64
+e2e_addr6 server eth0 "$SERVER_V6/64"
 e2e_route pod default via 10.234.1.1
 e2e_route pod default via 2001:db8:34:1::1
 e2e_route server default via 10.234.2.1

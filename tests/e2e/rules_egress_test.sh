@@ -30,14 +30,7 @@ e2e_init
 e2e_require_cmd jq ss nft iptables-legacy-save
 
 # What a fresh nested container reads from the server (empty when it cannot connect).
-nested_fetch() {
-  local name=dnc-e2e-fetch-$RANDOM out
-  out=$(timeout -k 5 "$FETCH_TIMEOUT_S" "$DOCKER_CLI" -H "unix://$(e2e_docker_sock pod)" \
-    run --rm --name "$name" "$E2E_IMAGE" \
-    sh -c "nc -w 3 $SERVER_IP $PORT </dev/null" 2>"$E2E_TMP/fetch.err") || true
-  docker_in pod rm -f "$name" >/dev/null 2>&1 || true
-  printf '%s' "$(echo "$out" | tr -d '[:space:]')"
-}
+nested_fetch() { e2e_nested_fetch pod bridge "$SERVER_IP" "$PORT" "$FETCH_TIMEOUT_S"; }
 
 # Runs `BINARY ARGS...` in the pod namespace; prints its output indented; returns its status.
 netcfg() {

@@ -41,14 +41,7 @@ wait_for() { # SECONDS WHAT CONDITION (bash, evaluated afresh each time)
   done
   e2e_pass "$2"
 }
-nested_fetch() { # NETWORK
-  local name=dnc-e2e-fetch-$RANDOM out
-  out=$(timeout -k 5 20 "$DOCKER_CLI" -H "unix://$(e2e_docker_sock pod)" \
-    run --rm --network "$1" --name "$name" "$E2E_IMAGE" \
-    sh -c "nc -w 3 $SERVER_IP $PORT </dev/null" 2>"$E2E_TMP/fetch.err") || true
-  docker_in pod rm -f "$name" >/dev/null 2>&1 || true
-  printf '%s' "$(echo "$out" | tr -d '[:space:]')"
-}
+nested_fetch() { e2e_nested_fetch pod "$1" "$SERVER_IP" "$PORT"; } # NETWORK
 
 e2e_step "topology: pod --eth0 (1450)-- router -- server; the router cannot route 172.x back"
 e2e_ns_add pod
