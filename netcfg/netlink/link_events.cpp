@@ -68,13 +68,24 @@ std::vector<std::byte> BuildGetLinkByName(const std::string& name, std::uint32_t
   return message;
 }
 
+namespace {
+
+// NLMSG_OK, without its comparison of the header's u32 length with an int (clang's
+// -Wsign-compare fires inside the macro).
+bool WholeMessage(const nlmsghdr* header, int left) {
+  return left >= static_cast<int>(sizeof(nlmsghdr)) && header->nlmsg_len >= sizeof(nlmsghdr) &&
+         header->nlmsg_len <= static_cast<unsigned>(left);
+}
+
+}  // namespace
+
 Result<std::vector<LinkMessage>> ParseLinkMessages(std::span<const std::byte> datagram) {
   std::vector<LinkMessage> messages;
   // The kernel aligns every message; a copy keeps the headers aligned for the macros.
   std::vector<std::byte> copy(datagram.begin(), datagram.end());
   int left = static_cast<int>(copy.size());
   const auto* header = reinterpret_cast<const nlmsghdr*>(copy.data());
-  for (; NLMSG_OK(header, left); header = NLMSG_NEXT(header, left)) {
+  for (; WholeMessage(header, left); header = NLMSG_NEXT(header, left)) {
     LinkMessage message;
     message.seq = header->nlmsg_seq;
     if (header->nlmsg_type == NLMSG_ERROR) {

@@ -93,7 +93,8 @@ TEST(BuildGetLinkByNameTest, AsksForTheLinkByItsName) {
   ASSERT_TRUE(RTA_OK(attribute, left));
   EXPECT_EQ(attribute->rta_type, IFLA_IFNAME);
   EXPECT_STREQ(static_cast<const char*>(RTA_DATA(attribute)), "dind-proof0");
-  EXPECT_FALSE(RTA_OK(RTA_NEXT(attribute, left), left)) << "nothing else";
+  const rtattr* next = RTA_NEXT(attribute, left);  // apart: the macro changes `left`
+  EXPECT_FALSE(RTA_OK(next, left)) << "nothing else";
 }
 
 TEST(ParseLinkMessagesTest, ReadsNameIndexFlagsAndOperstateOfEveryMessage) {
