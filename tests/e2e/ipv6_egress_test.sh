@@ -60,30 +60,7 @@ init_and_start_dockerd() { # WHAT
 }
 
 e2e_step "1/5 topology: a dual-stack pod --eth0-- router -- server"
-e2e_ns_add pod
-e2e_ns_add router
-e2e_ns_add server
-e2e_veth pod eth0 router to-pod 1500
-e2e_veth router to-server server eth0 1500
-e2e_addr pod eth0 10.231.1.2/24
-e2e_addr router to-pod 10.231.1.1/24
-e2e_addr router to-server 10.231.2.1/24
-e2e_addr server eth0 "$SERVER_V4/24"
-e2e_addr6 pod eth0 2001:db8:31:1::2/64
-e2e_addr6 router to-pod 2001:db8:31:1::1/64
-e2e_addr6 router to-server 2001:db8:31:2::1/64
-e2e_addr6 server eth0 "$SERVER_V6/64"
-e2e_route pod default via 10.231.1.1
-e2e_route pod default via 2001:db8:31:1::1
-e2e_route server default via 10.231.2.1
-e2e_route server default via 2001:db8:31:2::1
-# The pod's forwarding is left as a new namespace has it (off): dockerd turns on what its
-# daemon.json needs, IPv6 forwarding included.
-e2e_sysctl router net.ipv4.ip_forward=1
-e2e_sysctl router net.ipv6.conf.all.forwarding=1
-# busybox nc listens on IPv6 (dual-stack socket), so one server answers both families.
-e2e_bg_start server-nc server /bin/busybox nc -ll -p "$PORT" -e /bin/busybox echo "$TOKEN"
-wait_until 5 "the server listens" "e2e_in server ss -Hltn 'sport = :$PORT' | grep -q LISTEN"
+e2e_dual_stack_topology 1500 10.231 2001:db8:31 "$TOKEN" "$PORT"
 for server in "$SERVER_V4" "$SERVER_V6"; do
   got=$(e2e_in pod timeout -k 2 10 /bin/busybox nc -w 3 "$server" "$PORT" </dev/null) || true
   assert_eq "$TOKEN" "$got" "control: the pod namespace itself reaches $server"

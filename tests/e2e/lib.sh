@@ -328,6 +328,37 @@ wait_until() { # SECONDS WHAT CONDITION
   e2e_pass "$what"
 }
 
+# A dual-stack sandbox pod:
+#   [pod]--eth0 (POD_MTU)--[router]--(1500)--[server]
+# Addresses: pod NET.1.2 and V6:1::2, router NET.1.1, V6:1::1, NET.2.1 and V6:2::1, server NET.2.2
+# and V6:2::2; the router forwards both families. The server answers TOKEN on PORT over both
+# (busybox nc listens on a dual-stack socket). The pod's forwarding stays as a new namespace
+# has it (off): dockerd turns on what its daemon.json needs.
+e2e_dual_stack_topology() { # POD_MTU NET (two octets, e.g. 10.231) V6 (e.g. 2001:db8:31) TOKEN PORT
+  local pod_mtu=$1 net=$2 v6=$3 token=$4 port=$5
+  e2e_ns_add pod
+  e2e_ns_add router
+  e2e_ns_add server
+  e2e_veth pod eth0 router to-pod "$pod_mtu"
+  e2e_veth router to-server server eth0 1500
+  e2e_addr pod eth0 "$net.1.2/24"
+  e2e_addr router to-pod "$net.1.1/24"
+  e2e_addr router to-server "$net.2.1/24"
+  e2e_addr server eth0 "$net.2.2/24"
+  e2e_addr6 pod eth0 "$v6:1::2/64"
+  e2e_addr6 router to-pod "$v6:1::1/64"
+  e2e_addr6 router to-server "$v6:2::1/64"
+  e2e_addr6 server eth0 "$v6:2::2/64"
+  e2e_route pod default via "$net.1.1"
+  e2e_route pod default via "$v6:1::1"
+  e2e_route server default via "$net.2.1"
+  e2e_route server default via "$v6:2::1"
+  e2e_sysctl router net.ipv4.ip_forward=1
+  e2e_sysctl router net.ipv6.conf.all.forwarding=1
+  e2e_bg_start server-nc server /bin/busybox nc -ll -p "$port" -e /bin/busybox echo "$token"
+  wait_until 5 "the server listens" "e2e_in server ss -Hltn 'sport = :$port' | grep -q LISTEN"
+}
+
 # The sandbox pod behind a PMTU black hole:
 #   [pod]--eth0 (POD_MTU)--[router]--(1500)--[server]
 # The router forwards but drops the ICMP "fragmentation needed" it would send, as broken cloud

@@ -91,28 +91,8 @@ dockerd_validates() { # WHAT CONFIG ARGS...
 }
 
 e2e_step "1/6 topology: a dual-stack pod --eth0 ($POD_MTU)-- router -- server"
-e2e_ns_add pod
-e2e_ns_add router
-e2e_ns_add server
+e2e_dual_stack_topology "$POD_MTU" 10.234 2001:db8:34 "$TOKEN" "$PORT"
 e2e_ns_add judge # where dockerd_refuses runs
-e2e_veth pod eth0 router to-pod "$POD_MTU"
-e2e_veth router to-server server eth0 1500
-e2e_addr pod eth0 10.234.1.2/24
-e2e_addr router to-pod 10.234.1.1/24
-e2e_addr router to-server 10.234.2.1/24
-e2e_addr server eth0 "$SERVER_V4/24"
-e2e_addr6 pod eth0 2001:db8:34:1::2/64
-e2e_addr6 router to-pod 2001:db8:34:1::1/64
-e2e_addr6 router to-server 2001:db8:34:2::1/64
-e2e_addr6 server eth0 "$SERVER_V6/64"
-e2e_route pod default via 10.234.1.1
-e2e_route pod default via 2001:db8:34:1::1
-e2e_route server default via 10.234.2.1
-e2e_route server default via 2001:db8:34:2::1
-e2e_sysctl router net.ipv4.ip_forward=1
-e2e_sysctl router net.ipv6.conf.all.forwarding=1
-e2e_bg_start server-nc server /bin/busybox nc -ll -p "$PORT" -e /bin/busybox echo "$TOKEN"
-wait_until 5 "the server listens" "e2e_in server ss -Hltn 'sport = :$PORT' | grep -q LISTEN"
 
 e2e_step "2/6 init for dockerd $version, then dockerd on the daemon.json it wrote"
 daemon_json=$E2E_TMP/daemon.json
