@@ -85,10 +85,10 @@ Error OutsidePidNamespace(const CgroupMoveStep& move, const std::vector<std::str
 }
 
 // Moves every process of `from` into `to`, round after round while new ones appear.
-// Ok: how many moved (`moved` says it also on an error). A refusal (EACCES/EPERM/EROFS on the
+// `moved` counts the processes moved, on an error too. A refusal (EACCES/EPERM/EROFS on the
 // first move) comes back as it is; a pid 0 at once, before anything more is moved.
-Result<int> MoveAll(CgroupFs& fs, const CgroupMoveStep& move, int rounds, std::string& evidence,
-                    int& moved) {
+Status MoveAll(CgroupFs& fs, const CgroupMoveStep& move, int rounds, std::string& evidence,
+               int& moved) {
   moved = 0;
   std::map<std::string, std::string> last_error;  // pid -> why its last move failed
   for (int round = 1; round <= rounds; ++round) {
@@ -98,7 +98,7 @@ Result<int> MoveAll(CgroupFs& fs, const CgroupMoveStep& move, int rounds, std::s
       evidence = "moved " + std::to_string(moved) + " process" + (moved == 1 ? "" : "es") +
                  " from " + move.from + " to " + move.to + " (" + std::to_string(round) +
                  (round == 1 ? " round" : " rounds") + "; " + move.reason + ")";
-      return moved;
+      return OkStatus();
     }
     if (std::find(pids->begin(), pids->end(), "0") != pids->end()) {
       return OutsidePidNamespace(move, *pids, moved);
@@ -121,7 +121,7 @@ Result<int> MoveAll(CgroupFs& fs, const CgroupMoveStep& move, int rounds, std::s
   if (left->empty()) {
     evidence = "moved " + std::to_string(moved) + " processes from " + move.from + " to " +
                move.to + " (" + std::to_string(rounds) + " rounds; " + move.reason + ")";
-    return moved;
+    return OkStatus();
   }
   if (std::find(left->begin(), left->end(), "0") != left->end()) {
     return OutsidePidNamespace(move, *left, moved);
@@ -266,13 +266,12 @@ Result<CgroupNestingReport> ApplyCgroupNesting(const CgroupNestingPlan& plan, Cg
 
   if (plan.move) {
     std::string evidence;
-    int count = 0;
-    auto moved = MoveAll(fs, *plan.move, move_rounds, evidence, count);
-    if (!moved) {
-      if (IsRefusal(moved.error())) return GoOnWithout(std::move(report), moved.error(), fs);
+    int moved = 0;
+    if (Status all = MoveAll(fs, *plan.move, move_rounds, evidence, moved); !all) {
+      if (IsRefusal(all.error())) return GoOnWithout(std::move(report), all.error(), fs);
       // Nothing moved: the container's cgroup is as it was, so what this run made goes too.
-      if (count == 0) RemoveCreated(report.created, fs, report);
-      return moved.error();
+      if (moved == 0) RemoveCreated(report.created, fs, report);
+      return all.error();
     }
     report.evidence.push_back(evidence);
   }
