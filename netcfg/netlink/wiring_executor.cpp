@@ -273,11 +273,14 @@ Result<std::chrono::milliseconds> WiringExecutor::AwaitOperUp(NetnsSide side,
 
   LinkSubscription subscription(fd);
   if (Status joined = subscription.Join(); !joined) return failed(joined.error());
-  std::uint32_t seq = next_seq_++;
-  OperUpWatch watch(name, seq);
-  if (Status sent = SendQuery(fd, BuildGetLinkByName(name, seq)); !sent) {
-    return failed(sent.error());
-  }
+  OperUpWatch watch(name, 0);
+  // (Re)starts the watch on a fresh query of the link's state.
+  const auto ask = [&]() -> Status {
+    const std::uint32_t seq = next_seq_++;
+    watch = OperUpWatch(name, seq);
+    return SendQuery(fd, BuildGetLinkByName(name, seq));
+  };
+  if (Status sent = ask(); !sent) return failed(sent.error());
   std::optional<LinkMessage> last_seen;
   std::vector<std::byte> buffer(64 * 1024);
   while (watch.state() == OperUpWatch::State::kWaiting) {
@@ -294,11 +297,7 @@ Result<std::chrono::milliseconds> WiringExecutor::AwaitOperUp(NetnsSide side,
       if (got < 0 && errno == ENOBUFS) {
         // The kernel dropped notifications (the buffer overflowed): ask again.
         if (watch.last_seen()) last_seen = watch.last_seen();
-        seq = next_seq_++;
-        watch = OperUpWatch(name, seq);
-        if (Status sent = SendQuery(fd, BuildGetLinkByName(name, seq)); !sent) {
-          return failed(sent.error());
-        }
+        if (Status sent = ask(); !sent) return failed(sent.error());
         continue;
       }
       if (got < 0) return failed(Error::FromErrno("reading the kernel's link events"));
