@@ -13,7 +13,7 @@ function(dind_test_code target)
 endfunction()
 
 # Every test proves the masquerade backend for itself: no proof kept by an earlier test, or on
-# this machine, stands in for it (daemon/core/proof_cache.h). Tests of the cache name a file.
+# this machine, stands in for it (rules/proof/proof_cache.h). Tests of the cache name a file.
 set(DIND_TEST_ENVIRONMENT "DIND_NETCFG_PROOF_CACHE=off")
 
 function(dind_add_test)

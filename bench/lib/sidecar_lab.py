@@ -5,7 +5,7 @@
 
 The pod has a default route via OUTSIDE and forwards (as a DinD pod does); OUTSIDE has no route
 to 172.17.0.0/16, so the egress probe, standing on docker0, reaches the listener only through
-dind-netcfg's masquerade rule (as in tests/daemon/run/run_sidecar_test.sh). Every namespace is
+dind-netcfg's masquerade rule (as in tests/daemon/sidecar/run_sidecar_test.sh). Every namespace is
 named PREFIX-…; close() deletes them, and bench/run.sh deletes whatever carries its prefix on exit.
 """
 

@@ -34,7 +34,7 @@ Runner AddVersionCommand(CLI::App& app);
 // `rules apply|check|remove` (rules.cpp); the runner dispatches on the sub-subcommand.
 Runner AddRulesCommand(CLI::App& app);
 Runner AddProbeCommand(CLI::App& app);
-// `run`, the sidecar daemon (run.cpp; its event loop is daemon/run/).
+// `run`, the sidecar daemon (run.cpp; its event loop is daemon/sidecar/).
 Runner AddRunCommand(CLI::App& app);
 // `entrypoint`, the dind container's PID 1 (entrypoint.cpp; the sequence is daemon/entrypoint/).
 Runner AddEntrypointCommand(CLI::App& app);

@@ -10,10 +10,10 @@
 #include "daemon/commands/detection_flags.h"
 #include "daemon/commands/flags.h"
 #include "daemon/commands/rules_command.h"
-#include "daemon/core/configure_here.h"
 #include "daemon/docker/docker_client.h"
+#include "daemon/pod/configure_here.h"
 #include "daemon/privileges/process_capabilities.h"
-#include "daemon/run/sidecar_state.h"
+#include "daemon/sidecar/sidecar_state.h"
 #include "netcfg/netlink/rtnl_reader.h"
 
 namespace dind::cli {
@@ -38,8 +38,8 @@ std::string DescribeChange(const netcfg::KeyChange& change) {
 
 // What dockerd's API says about its networks, when it answers on `socket`; detect reads, so a
 // socket that is missing or silent is a finding, not a failure.
-run::DockerState ReadDockerHere(const std::string& socket, std::uint32_t safe_mtu) {
-  run::DockerState docker;
+sidecar::DockerState ReadDockerHere(const std::string& socket, std::uint32_t safe_mtu) {
+  sidecar::DockerState docker;
   docker.socket = socket;
   docker::ClientOptions options;
   options.socket_path = socket;
@@ -51,11 +51,11 @@ run::DockerState ReadDockerHere(const std::string& socket, std::uint32_t safe_mt
   }
   docker.api_up = true;
   docker.networks = std::move(*networks);
-  docker.mtu_too_high = run::NetworksAboveMtu(docker.networks, safe_mtu);
+  docker.mtu_too_high = sidecar::NetworksAboveMtu(docker.networks, safe_mtu);
   return docker;
 }
 
-std::string DockerToText(const run::DockerState& docker, std::uint32_t safe_mtu) {
+std::string DockerToText(const sidecar::DockerState& docker, std::uint32_t safe_mtu) {
   if (!docker.api_up)
     return "docker      API at " + docker.socket + " not answering: " + docker.error + "\n";
   std::string text = "docker      API at " + docker.socket + " answers; " +
@@ -64,7 +64,7 @@ std::string DockerToText(const run::DockerState& docker, std::uint32_t safe_mtu)
     if (network.driver != "bridge") continue;
     const auto finding = std::find_if(
         docker.mtu_too_high.begin(), docker.mtu_too_high.end(),
-        [&](const run::NetworkMtuFinding& high) { return high.network == network.name; });
+        [&](const sidecar::NetworkMtuFinding& high) { return high.network == network.name; });
     text +=
         "  " + network.name + " (" + network.bridge_name + ") MTU " +
         (network.mtu ? std::to_string(*network.mtu) : "1500 (no MTU option: dockerd's default)");
@@ -112,7 +112,7 @@ Runner AddDetectCommand(CLI::App& app) {
     if (*json) {
       auto output = netcfg::ReportToJson(*report);
       output["backend"] = decision->json;
-      output["docker"] = run::DockerStateToJson(docker);
+      output["docker"] = sidecar::DockerStateToJson(docker);
       std::cout << output.dump(2) << "\n";
     } else {
       std::cout << netcfg::ReportToText(*report) << decision->text
@@ -146,7 +146,7 @@ Runner AddInitCommand(CLI::App& app) {
     const std::string& path = flags->daemon_json;
     auto requested = ParseBackendFlags(flags->backend);
     if (!requested) return ReportFailure(requested.error().Wrap("init"));
-    if (auto valid = core::CheckExistingDaemonJson(path); !valid) {
+    if (auto valid = pod::CheckExistingDaemonJson(path); !valid) {
       return ReportFailure(valid.error().Wrap("init"));
     }
 
@@ -174,13 +174,13 @@ Runner AddInitCommand(CLI::App& app) {
          {"reason", report->cgroup.reason},
          {"read_from", report->cgroup.read_from}});
     // The masquerade for the networks written, so one init container does both.
-    std::optional<core::ChosenBackend> chosen;
+    std::optional<pod::ChosenBackend> chosen;
     if (with_rules) {
-      auto made = core::ChooseBackendHere(report->kernel, *requested);
+      auto made = pod::ChooseBackendHere(report->kernel, *requested);
       if (!made) return ReportFailure(made.error().Wrap("init"));
       chosen = std::move(made).value();
     }
-    auto configured = core::ConfigureHere(path, *report, chosen ? &*chosen : nullptr, "--no-rules");
+    auto configured = pod::ConfigureHere(path, *report, chosen ? &*chosen : nullptr, "--no-rules");
     if (!configured) return ReportFailure(configured.error().Wrap("init"));
     if (auto status = configured->status(); !status) {
       return ReportFailure(status.error().Wrap("init"));

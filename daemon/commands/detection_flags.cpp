@@ -3,7 +3,7 @@
 
 #include "common/log.h"
 #include "daemon/commands/flags.h"
-#include "daemon/core/detect_here.h"
+#include "daemon/pod/detect_here.h"
 
 namespace dind::cli {
 
@@ -88,7 +88,7 @@ Result<netcfg::DetectionReport> RunDetection(const DetectionFlags& flags,
                                              netcfg::NetlinkReader& netlink) {
   auto options = ParseDetectionFlags(flags);
   if (!options) return options.error();
-  auto report = core::DetectHere(netlink, flags.sources, *options);
+  auto report = pod::DetectHere(netlink, flags.sources, *options);
   // Also in the report; the log is where an operator looks first.
   if (report) {
     for (const auto& warning : report->warnings) log::Warn(warning);

@@ -28,7 +28,7 @@ void AddDetectionFlags(CLI::App& command, DetectionFlags& flags);
 // Validates the flags (kBadInput naming the flag) without touching the system.
 Result<netcfg::DetectOptions> ParseDetectionFlags(const DetectionFlags& flags);
 
-// Validates the flags, then detects here (core::DetectHere) through `netlink`.
+// Validates the flags, then detects here (pod::DetectHere) through `netlink`.
 Result<netcfg::DetectionReport> RunDetection(const DetectionFlags& flags,
                                              netcfg::NetlinkReader& netlink);
 

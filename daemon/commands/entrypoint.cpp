@@ -14,9 +14,9 @@
 #include "daemon/commands/flags.h"
 #include "daemon/commands/rules_command.h"
 #include "daemon/commands/sidecar_flags.h"
-#include "daemon/core/backend_here.h"
-#include "daemon/core/configure_here.h"
-#include "daemon/core/detect_here.h"
+#include "daemon/pod/backend_here.h"
+#include "daemon/pod/configure_here.h"
+#include "daemon/pod/detect_here.h"
 #include "netcfg/netlink/rtnl_reader.h"
 
 namespace dind::cli {
@@ -24,7 +24,7 @@ namespace {
 
 struct EntrypointFlags {
   DetectionFlags detection;
-  std::string daemon_json = std::string(core::kDefaultDaemonJsonPath);
+  std::string daemon_json = std::string(pod::kDefaultDaemonJsonPath);
   BackendFlags backend;
   bool no_rules = false;
   SidecarFlags sidecar;
@@ -88,7 +88,7 @@ int EntrypointCommand(const EntrypointFlags& flags) {
   auto options = ParseOptions(flags);
   if (!options) return Fail(options.error());
   options->cgroup = detect_options->cgroup;
-  if (auto valid = core::CheckExistingDaemonJson(flags.daemon_json); !valid) {
+  if (auto valid = pod::CheckExistingDaemonJson(flags.daemon_json); !valid) {
     return Fail(valid.error());
   }
 
@@ -96,16 +96,16 @@ int EntrypointCommand(const EntrypointFlags& flags) {
   // daemon.json is written for the dockerd this container will run, not one on PATH.
   netcfg::FactSources sources = flags.detection.sources;
   sources.dockerd = flags.dockerd;
-  core::DetectorHere detector(netlink, *detect_options, sources);
+  pod::DetectorHere detector(netlink, *detect_options, sources);
   auto report = detector.Detect();
   if (!report) return Fail(report.error());
   // Chosen here, in the container whose dockerd will run iptables: the same backend serves our
   // rules and dockerd's own, even with --no-rules.
-  auto chosen = core::ChooseBackendHere(report->kernel, *requested);
+  auto chosen = pod::ChooseBackendHere(report->kernel, *requested);
   if (!chosen) return Fail(chosen.error());
   const rules::BackendKind backend = chosen->decision.chosen;
 
-  run::Reconciler reconciler(flags.daemon_json, detector, flags.no_rules ? nullptr : &*chosen);
+  sidecar::Reconciler reconciler(flags.daemon_json, detector, flags.no_rules ? nullptr : &*chosen);
   reconciler.set_clamp_mss(options->sidecar.clamp_mss);
   return entrypoint::RunEntrypoint(*options, reconciler, {std::move(report).value(), backend});
 }

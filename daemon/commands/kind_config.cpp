@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `kind-config`: prints a KIND Cluster config for a cluster nested in this pod, from a detection
-// made here (daemon/core/kind_config.h says why each value).
-#include "daemon/core/kind_config.h"
+// made here (daemon/kind/kind_config.h says why each value).
+#include "daemon/kind/kind_config.h"
 
 #include <iostream>
 #include <memory>
@@ -23,18 +23,18 @@ int KindConfigCommand(const KindConfigFlags& flags) {
   const auto fail = [](const Error& error) { return ReportFailure(error.Wrap("kind-config")); };
   auto nodes = ParseNumber("--nodes", flags.nodes);
   if (!nodes) return fail(nodes.error());
-  if (*nodes < 1 || *nodes > core::kMaxKindNodes) {
+  if (*nodes < 1 || *nodes > kind::kMaxKindNodes) {
     return fail(Error::BadInput("--nodes (" + EnvName("--nodes") + ") " + flags.nodes +
                                     " is not a node count from 1 to " +
-                                    std::to_string(core::kMaxKindNodes),
+                                    std::to_string(kind::kMaxKindNodes),
                                 "give 1 for a control plane alone, or more for workers beside it"));
   }
   netcfg::RtnlReader netlink;
   auto report = RunDetection(flags.detection, netlink);
   if (!report) return fail(report.error());
-  auto plan = core::PlanKindCluster(*report, *nodes);
+  auto plan = kind::PlanKindCluster(*report, *nodes);
   if (!plan) return fail(plan.error());
-  std::cout << core::RenderKindConfig(*plan);
+  std::cout << kind::RenderKindConfig(*plan);
   return 0;
 }
 

@@ -11,7 +11,7 @@
 #include "daemon/commands/commands.h"
 #include "daemon/commands/flags.h"
 #include "daemon/commands/rules_command.h"
-#include "daemon/core/rules_verdict.h"
+#include "daemon/pod/rules_verdict.h"
 #include "daemon/privileges/process_capabilities.h"
 #include "netcfg/daemon_json/atomic_file.h"
 #include "netcfg/detect/gather_facts.h"
@@ -45,7 +45,7 @@ const netcfg::FeatureFacts& FeatureOf(const netcfg::KernelFacts& kernel, Backend
 
 // ---- What the commands print ----------------------------------------------------------------
 
-Json SpecToJson(const core::ResolvedSpec& resolved) {
+Json SpecToJson(const pod::ResolvedSpec& resolved) {
   Json sources = Json::array();
   for (const auto& source : resolved.spec.sources) sources.push_back(source.ToString());
   return {{"sources", sources},
@@ -54,7 +54,7 @@ Json SpecToJson(const core::ResolvedSpec& resolved) {
           {"out_interface_from", resolved.out_interface_from}};
 }
 
-std::string SpecToText(const core::ResolvedSpec& resolved) {
+std::string SpecToText(const pod::ResolvedSpec& resolved) {
   std::vector<std::string> sources;
   for (const auto& source : resolved.spec.sources) sources.push_back(source.ToString());
   std::string text;
@@ -128,7 +128,7 @@ struct RulesFlags {
   BackendFlags backend;
   std::vector<std::string> sources;
   std::string out_interface;
-  std::string daemon_json = std::string(core::kDefaultDaemonJsonPath);
+  std::string daemon_json = std::string(pod::kDefaultDaemonJsonPath);
   bool json = false;
 };
 
@@ -160,14 +160,14 @@ Result<netcfg::SystemFacts> ReadSystem(netcfg::NetlinkReader& netlink) {
   return netcfg::GatherFacts(netlink, sources);
 }
 
-core::InputName Named(const std::string& flag) {
+pod::InputName Named(const std::string& flag) {
   return {flag, EnvName(flag)};
 }
 
 struct ResolvedRules {
-  core::ResolvedSpec resolved;
-  core::ChosenBackend chosen;
-  core::BackendRequest requested;
+  pod::ResolvedSpec resolved;
+  pod::ChosenBackend chosen;
+  pod::BackendRequest requested;
   netcfg::KernelFacts kernel;
 };
 
@@ -181,7 +181,7 @@ Result<ResolvedRules> Resolve(const RulesFlags& flags, bool daemon_json_given,
   auto facts = ReadSystem(netlink);
   if (!facts) return facts.error();
 
-  core::SourcesRequest request{
+  pod::SourcesRequest request{
       *sources,          flags.out_interface,
       flags.daemon_json, daemon_json_given,
       std::nullopt,      {Named("--source"), Named("--out-interface"), Named("--daemon-json")}};
@@ -190,10 +190,10 @@ Result<ResolvedRules> Resolve(const RulesFlags& flags, bool daemon_json_given,
     if (!text) return text.error();
     request.daemon_json_text = std::move(text).value();
   }
-  auto resolved = core::ResolveMasqueradeSpec(request, facts->network);
+  auto resolved = pod::ResolveMasqueradeSpec(request, facts->network);
   if (!resolved) return resolved.error();
   netcfg::KernelFacts kernel = netcfg::DetectKernel(*facts);
-  auto chosen = core::ChooseBackendHere(kernel, *requested);
+  auto chosen = pod::ChooseBackendHere(kernel, *requested);
   if (!chosen) return chosen.error();
   return ResolvedRules{std::move(resolved).value(), std::move(chosen).value(),
                        std::move(requested).value(), std::move(kernel)};
@@ -213,7 +213,7 @@ int RunApply(const RulesFlags& flags, bool daemon_json_given, netcfg::NetlinkRea
   auto resolved = Resolve(flags, daemon_json_given, netlink);
   if (!resolved) return ReportFailure(resolved.error().Wrap("rules apply"));
   const rules::BackendDecision& decision = resolved->chosen.decision;
-  auto applied = core::ApplyInChosen(resolved->chosen, resolved->resolved.spec);
+  auto applied = pod::ApplyInChosen(resolved->chosen, resolved->resolved.spec);
   if (!applied) return ReportFailure(applied.error().Wrap("rules apply"));
   log::Info("masquerade rules applied", {{"backend", Name(decision.chosen)},
                                          {"rules", std::to_string(applied->state.rules.size())},
@@ -244,10 +244,10 @@ int RunCheck(const RulesFlags& flags, bool daemon_json_given, netcfg::NetlinkRea
   const bool ours_elsewhere = judged == decision.chosen && ours_in_other;
   const auto prove = [&decision, judged, &resolved]() -> Result<rules::ProofOutcome> {
     if (const auto& proven = decision.evidence(judged).proof) return *proven;
-    return core::ProverHere(resolved->kernel, resolved->requested)->Prove(judged);
+    return pod::ProverHere(resolved->kernel, resolved->requested)->Prove(judged);
   };
-  const core::RulesVerdict verdict =
-      core::JudgeRules(judged, resolved->resolved.spec, *state, ours_elsewhere, prove);
+  const pod::RulesVerdict verdict =
+      pod::JudgeRules(judged, resolved->resolved.spec, *state, ours_elsewhere, prove);
   const std::string note = judged == decision.chosen
                                ? ""
                                : "dind-netcfg's rules are in " + Name(judged) +
@@ -330,9 +330,9 @@ int RunRemove(const RulesFlags& flags, netcfg::NetlinkReader& netlink) {
 
 }  // namespace
 
-RulesOutput DescribeApplied(const core::ResolvedSpec& resolved,
+RulesOutput DescribeApplied(const pod::ResolvedSpec& resolved,
                             const rules::BackendDecision& decision,
-                            const core::AppliedRules& applied) {
+                            const pod::AppliedRules& applied) {
   RulesOutput output;
   output.json["backend"] = rules::DecisionToJson(decision);
   output.json["spec"] = SpecToJson(resolved);
@@ -365,18 +365,18 @@ void AddBackendFlags(CLI::App& command, BackendFlags& flags) {
                                                  : command.get_name();
 }
 
-Result<core::BackendRequest> ParseBackendFlags(const BackendFlags& flags) {
+Result<pod::BackendRequest> ParseBackendFlags(const BackendFlags& flags) {
   static_assert(rules::legacy::kDefaultXtablesWait == std::chrono::seconds(5),
                 "BackendFlags::xtables_wait states the default as text");
   auto kind = rules::ParseBackendRequest(flags.kind, kBackendFlagNames);
   if (!kind) return kind.error();
   auto wait = ParseDuration("--xtables-wait", flags.xtables_wait);
   if (!wait) return wait.error();
-  core::BackendRequest request{*kind, kBackendFlagNames, {.xtables_wait = *wait}, std::nullopt};
+  pod::BackendRequest request{*kind, kBackendFlagNames, {.xtables_wait = *wait}, std::nullopt};
   if (flags.proof_cache.empty() || flags.proof_cache.back() == '/') {
     return Error::BadInput(
         BothSpellings("--proof-cache") + " value '" + flags.proof_cache + "' is not a file path",
-        "give a file, e.g. " + std::string(core::kDefaultProofCachePath) +
+        "give a file, e.g. " + std::string(rules::kDefaultProofCachePath) +
             ", or off to prove every time");
   }
   if (flags.proof_cache != "off") request.proof_cache = {flags.proof_cache, flags.command};
@@ -392,8 +392,8 @@ void AddApplyRulesFlags(CLI::App& command, bool& apply, bool& skip) {
 }
 
 Result<RulesOutput> DescribeBackendDecision(const netcfg::KernelFacts& kernel,
-                                            const core::BackendRequest& requested) {
-  auto decision = core::DecideBackendHere(kernel, requested, /*to_change_rules=*/false);
+                                            const pod::BackendRequest& requested) {
+  auto decision = pod::DecideBackendHere(kernel, requested, /*to_change_rules=*/false);
   if (!decision) {
     if (decision.error().ExitCode() == 2) return decision.error();
     RulesOutput output{Json{{"error", decision.error().Message()}}, ""};

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "common/result.h"
-#include "daemon/core/backend_here.h"
-#include "daemon/core/rule_sources.h"
+#include "daemon/pod/backend_here.h"
+#include "daemon/pod/rule_sources.h"
 #include "netcfg/detect/detector.h"
 #include "rules/choice/backend_choice.h"
 
@@ -20,13 +20,13 @@ namespace dind::cli {
 struct BackendFlags {
   std::string kind = "auto";
   std::string xtables_wait = "5s";  // rules::legacy::kDefaultXtablesWait
-  std::string proof_cache = std::string(core::kDefaultProofCachePath);
+  std::string proof_cache = std::string(rules::kDefaultProofCachePath);
   std::string command;  // "init", "rules apply": who the proof cache says proved
 };
 void AddBackendFlags(CLI::App& command, BackendFlags& flags);
 // A kind of nullopt for auto; kBadInput naming both spellings unless the kind is auto, legacy
 // or nft, or the wait is not a duration.
-Result<core::BackendRequest> ParseBackendFlags(const BackendFlags& flags);
+Result<pod::BackendRequest> ParseBackendFlags(const BackendFlags& flags);
 
 // init's --apply-rules (default on; DIND_NETCFG_APPLY_RULES=false turns it off) and its
 // opposite --no-rules (DIND_NETCFG_NO_RULES); rules are applied when apply && !skip.
@@ -41,11 +41,11 @@ struct RulesOutput {
 // (neither exists) the JSON is {"error": "..."} and detect still reports the rest. Only bad
 // input is an Error.
 Result<RulesOutput> DescribeBackendDecision(const netcfg::KernelFacts& kernel,
-                                            const core::BackendRequest& requested);
+                                            const pod::BackendRequest& requested);
 
 // For `rules apply` and `init`: the decision, what was applied and where.
-RulesOutput DescribeApplied(const core::ResolvedSpec& resolved,
+RulesOutput DescribeApplied(const pod::ResolvedSpec& resolved,
                             const rules::BackendDecision& decision,
-                            const core::AppliedRules& applied);
+                            const pod::AppliedRules& applied);
 
 }  // namespace dind::cli

@@ -14,23 +14,23 @@
 #include "daemon/commands/flags.h"
 #include "daemon/commands/rules_command.h"
 #include "daemon/commands/sidecar_flags.h"
-#include "daemon/core/configure_here.h"
-#include "daemon/core/detect_here.h"
-#include "daemon/core/rule_sources.h"
+#include "daemon/egress/probe_target.h"
+#include "daemon/pod/configure_here.h"
+#include "daemon/pod/detect_here.h"
+#include "daemon/pod/rule_sources.h"
 #include "daemon/privileges/process_capabilities.h"
-#include "daemon/probe/probe_target.h"
-#include "daemon/run/live_sidecar.h"
-#include "daemon/run/reconciler.h"
+#include "daemon/sidecar/live_sidecar.h"
+#include "daemon/sidecar/reconciler.h"
 #include "netcfg/netlink/rtnl_reader.h"
 
 namespace dind::cli {
 namespace {
 
-using run::SidecarOptions;
+using sidecar::SidecarOptions;
 
 struct RunFlags {
   DetectionFlags detection;
-  std::string daemon_json = std::string(core::kDefaultDaemonJsonPath);
+  std::string daemon_json = std::string(pod::kDefaultDaemonJsonPath);
   BackendFlags backend;
   bool no_rules = false;
   SidecarFlags sidecar;
@@ -47,8 +47,8 @@ privileges::Needs NeedsOf(const RunFlags& flags, const SidecarOptions& options) 
   features.probes = options.egress.has_value();
   features.mtu_probe =
       options.egress && std::any_of(options.egress->targets.begin(), options.egress->targets.end(),
-                                    [](const probe::ProbeTarget& target) {
-                                      return target.kind == probe::ProbeKind::kPathMtu;
+                                    [](const egress::ProbeTarget& target) {
+                                      return target.kind == egress::ProbeKind::kPathMtu;
                                     });
   features.listen_port = options.listen.port;
   const auto access = privileges::ReadDaemonJsonAccess(flags.daemon_json);
@@ -85,30 +85,31 @@ int RunCommand(const RunFlags& flags) {
   if (!detect_options) return Fail(detect_options.error());
   auto options = ParseSidecarFlags(flags.sidecar, flags.detection.sources.resolv_conf);
   if (!options) return Fail(options.error());
-  if (auto valid = core::CheckExistingDaemonJson(flags.daemon_json); !valid) {
+  if (auto valid = pod::CheckExistingDaemonJson(flags.daemon_json); !valid) {
     return Fail(valid.error());
   }
 
   if (auto kept = KeepNeededCapabilities(flags, *options); !kept) return Fail(kept.error());
 
   netcfg::RtnlReader netlink;
-  core::DetectorHere detector(netlink, *detect_options, flags.detection.sources);
+  pod::DetectorHere detector(netlink, *detect_options, flags.detection.sources);
   // The backend is chosen once: the proof is worth its 10 ms at start, not at every check.
   auto report = detector.Detect();
   if (!report) return Fail(report.error());
-  std::optional<core::ChosenBackend> chosen;
+  std::optional<pod::ChosenBackend> chosen;
   if (!flags.no_rules) {
-    auto made = core::ChooseBackendHere(report->kernel, *requested);
+    auto made = pod::ChooseBackendHere(report->kernel, *requested);
     if (!made) return Fail(made.error());
     chosen = std::move(made).value();
   }
 
-  run::Reconciler reconciler(flags.daemon_json, detector, chosen ? &*chosen : nullptr, &netlink);
+  sidecar::Reconciler reconciler(flags.daemon_json, detector, chosen ? &*chosen : nullptr,
+                                 &netlink);
   reconciler.set_clamp_mss(options->clamp_mss);
   if (auto started = reconciler.Start(std::move(report).value()); !started) {
     return Fail(started.error());
   }
-  return run::RunSidecar(reconciler, *options);
+  return sidecar::RunSidecar(reconciler, *options);
 }
 
 }  // namespace

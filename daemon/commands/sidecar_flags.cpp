@@ -6,14 +6,14 @@
 #include "common/files.h"
 #include "common/log.h"
 #include "daemon/commands/flags.h"
-#include "daemon/core/mss_clamp.h"
-#include "daemon/probe/probe_target.h"
+#include "daemon/egress/probe_target.h"
+#include "daemon/sidecar/mss_clamp.h"
 
 namespace dind::cli {
 namespace {
 
-using run::EgressOptions;
-using run::SidecarOptions;
+using sidecar::EgressOptions;
+using sidecar::SidecarOptions;
 
 std::optional<std::string> Env(const char* name) {
   const char* value = std::getenv(name);
@@ -33,20 +33,20 @@ Result<std::optional<EgressOptions>> ParseEgress(const SidecarFlags& flags,
   egress.prober.jitter = *interval / 10;
   egress.settings.timeout = *timeout;
   for (const auto& text : flags.probe_targets) {
-    auto target = probe::ParseProbeTarget(text, "--probe-target (DIND_NETCFG_PROBE_TARGET)");
+    auto target = egress::ParseProbeTarget(text, "--probe-target (DIND_NETCFG_PROBE_TARGET)");
     if (!target) return target.error();
     egress.targets.push_back(*target);
   }
   if (!flags.probe_mtu_target.empty()) {
-    auto target = probe::ParseMtuTarget(flags.probe_mtu_target,
-                                        "--probe-mtu-target (DIND_NETCFG_PROBE_MTU_TARGET)");
+    auto target = egress::ParseMtuTarget(flags.probe_mtu_target,
+                                         "--probe-mtu-target (DIND_NETCFG_PROBE_MTU_TARGET)");
     if (!target) return target.error();
     egress.targets.push_back(*target);
   }
   // Targets given replace the defaults: the user knows what the nested containers must reach.
   if (egress.targets.empty()) {
     auto nameservers = ReadFile(resolv_conf);
-    auto defaults = probe::MakeDefaultTargets(
+    auto defaults = egress::MakeDefaultTargets(
         {Env("KUBERNETES_SERVICE_HOST"), Env("KUBERNETES_SERVICE_PORT"),
          nameservers.ok() ? std::optional(std::move(nameservers).value()) : std::nullopt});
     if (!defaults) return defaults.error();
@@ -82,7 +82,7 @@ Result<SidecarOptions> ParseSidecarFlags(const SidecarFlags& flags,
   auto egress = ParseEgress(flags, resolv_conf);
   if (!egress) return egress.error();
   options.egress = std::move(egress).value();
-  auto clamp = core::ParseClampMss(flags.clamp_mss, {"--clamp-mss", EnvName("--clamp-mss")});
+  auto clamp = sidecar::ParseClampMss(flags.clamp_mss, {"--clamp-mss", EnvName("--clamp-mss")});
   if (!clamp) return clamp.error();
   options.clamp_mss = *clamp;
   options.cleanup_on_exit = flags.cleanup_on_exit;

@@ -10,7 +10,7 @@
 #include "common/result.h"
 #include "daemon/docker/docker_api.h"
 #include "daemon/http/listen_address.h"
-#include "daemon/run/sidecar.h"
+#include "daemon/sidecar/sidecar.h"
 
 namespace dind::cli {
 
@@ -33,7 +33,7 @@ void AddSidecarFlags(CLI::App& command, SidecarFlags& flags, const std::string& 
 
 // `resolv_conf` is where the default DNS probe target is read (the detection flags' file).
 // Every value is checked here: kBadInput names the flag and what it takes.
-Result<run::SidecarOptions> ParseSidecarFlags(const SidecarFlags& flags,
-                                              const std::string& resolv_conf);
+Result<sidecar::SidecarOptions> ParseSidecarFlags(const SidecarFlags& flags,
+                                                  const std::string& resolv_conf);
 
 }  // namespace dind::cli

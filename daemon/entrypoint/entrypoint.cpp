@@ -16,22 +16,27 @@
 #include "common/files.h"
 #include "common/log.h"
 #include "common/strings.h"
-#include "daemon/core/configure_here.h"
 #include "daemon/docker/docker_client.h"
-#include "daemon/entrypoint/child_process.h"
+#include "daemon/egress/probe.h"
 #include "daemon/entrypoint/dockerd_iptables.h"
 #include "daemon/entrypoint/dockerd_pidfiles.h"
-#include "daemon/entrypoint/supervisor.h"
-#include "daemon/probe/probe.h"
-#include "daemon/run/live_sidecar.h"
+#include "daemon/pod/configure_here.h"
+#include "daemon/process/child_process.h"
+#include "daemon/process/supervisor.h"
+#include "daemon/sidecar/live_sidecar.h"
+#include "netcfg/cgroups/cgroup_fs.h"
+#include "netcfg/cgroups/cgroup_nesting.h"
 #include "netcfg/daemon_json/atomic_file.h"
-#include "netcfg/detect/cgroup_fs.h"
-#include "netcfg/detect/cgroup_nesting.h"
 
 namespace dind::entrypoint {
 namespace {
 
 namespace asio = boost::asio;
+using process::ExitStatus;
+using process::Launch;
+using process::LaunchSpec;
+using process::ProcessSupervisor;
+using process::StopScope;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
@@ -52,7 +57,7 @@ std::string KillEach(const std::vector<pid_t>& pids) {
 }
 
 std::string Seconds(milliseconds duration) {
-  return probe::FormatDuration(duration);
+  return egress::FormatDuration(duration);
 }
 
 std::string EnvOr(const char* name, std::string fallback) {
@@ -85,8 +90,8 @@ void LoadKernelModules(rules::BackendKind backend, bool ipv6) {
 
 class Entrypoint {
  public:
-  Entrypoint(asio::io_context& io, const EntrypointOptions& options, run::Reconciler& reconciler,
-             Decided decided)
+  Entrypoint(asio::io_context& io, const EntrypointOptions& options,
+             sidecar::Reconciler& reconciler, Decided decided)
       : io_(io),
         options_(options),
         reconciler_(reconciler),
@@ -126,13 +131,13 @@ class Entrypoint {
 
   asio::io_context& io_;
   const EntrypointOptions& options_;
-  run::Reconciler& reconciler_;
+  sidecar::Reconciler& reconciler_;
   Decided decided_;
   netcfg::LocalCgroupFs cgroup_fs_;
   std::vector<std::string> cgroup_cleanup_below_;
   std::unique_ptr<ProcessSupervisor> supervisor_;
   std::unique_ptr<docker::DockerClient> ping_client_;
-  std::optional<run::Sidecar> sidecar_;
+  std::optional<sidecar::Sidecar> sidecar_;
   asio::steady_timer ping_timer_;
   asio::steady_timer egress_deadline_;
   asio::steady_timer command_kill_timer_;
@@ -208,7 +213,7 @@ Result<std::vector<std::string>> Entrypoint::DockerdEnvironment() {
 Status Entrypoint::StartDockerd() {
   auto environment = DockerdEnvironment();
   if (!environment) return environment.error();
-  auto written = core::WriteDaemonJson(options_.daemon_json, decided_.report);
+  auto written = pod::WriteDaemonJson(options_.daemon_json, decided_.report);
   if (!written) return written.error();
   DockerdLaunch launch = options_.dockerd;
   launch.daemon_json = options_.daemon_json;
@@ -263,7 +268,7 @@ void Entrypoint::OnDockerdAnswers() {
   if (auto started = reconciler_.Start(decided_.report); !started) {
     return Shutdown(started.error().ExitCode(), started.error().Wrap("entrypoint").Message());
   }
-  auto ports = run::OpenLivePorts(io_, options_.sidecar, reconciler_.state().rules.backend);
+  auto ports = sidecar::OpenLivePorts(io_, options_.sidecar, reconciler_.state().rules.backend);
   if (!ports) return Shutdown(ports.error().ExitCode(), ports.error().Wrap("entrypoint").Message());
   // Readiness is published after every probe round and event: the command starts on the round
   // that verifies egress, not on a later tick.
@@ -466,7 +471,8 @@ int Entrypoint::Run() {
 
 }  // namespace
 
-int RunEntrypoint(const EntrypointOptions& options, run::Reconciler& reconciler, Decided decided) {
+int RunEntrypoint(const EntrypointOptions& options, sidecar::Reconciler& reconciler,
+                  Decided decided) {
   asio::io_context io;
   Entrypoint entrypoint(io, options, reconciler, std::move(decided));
   return entrypoint.Run();

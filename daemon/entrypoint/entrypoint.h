@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "daemon/entrypoint/dockerd_command.h"
-#include "daemon/run/reconciler.h"
-#include "daemon/run/sidecar.h"
+#include "daemon/sidecar/reconciler.h"
+#include "daemon/sidecar/sidecar.h"
 #include "netcfg/detect/detector.h"
 #include "rules/masquerade.h"
 
@@ -41,7 +41,7 @@ struct EntrypointOptions {
   std::vector<std::string> command;  // empty: keep dockerd running until SIGTERM
   // How cgroup-parent is chosen (an explicit --cgroup-parent wins over the nesting's).
   netcfg::CgroupParentOptions cgroup;
-  run::SidecarOptions sidecar;  // its docker socket is the one dockerd serves
+  sidecar::SidecarOptions sidecar;  // its docker socket is the one dockerd serves
 };
 
 // What was decided in this container before dockerd starts.
@@ -55,6 +55,7 @@ struct Decided {
 // Runs the whole sequence; returns the exit code: COMMAND's status (128+N when signal N ended
 // it), 0 after SIGTERM without a COMMAND, 1 when dockerd or nested egress failed, 2 for bad
 // input found on the way (a COMMAND that does not exist). `reconciler` has not started.
-int RunEntrypoint(const EntrypointOptions& options, run::Reconciler& reconciler, Decided decided);
+int RunEntrypoint(const EntrypointOptions& options, sidecar::Reconciler& reconciler,
+                  Decided decided);
 
 }  // namespace dind::entrypoint

@@ -5,15 +5,15 @@
 #include <string>
 #include <vector>
 
+#include "netcfg/cgroups/cgroup.h"
+#include "netcfg/cgroups/cgroup_nesting.h"
 #include "netcfg/daemon_json/daemon_json.h"
-#include "netcfg/detect/cgroup.h"
-#include "netcfg/detect/cgroup_nesting.h"
-#include "netcfg/detect/dockerd.h"
 #include "netcfg/detect/facts.h"
 #include "netcfg/detect/ipv6.h"
 #include "netcfg/detect/kernel.h"
 #include "netcfg/detect/network_path.h"
 #include "netcfg/detect/pools.h"
+#include "netcfg/dockerd/dockerd_version.h"
 
 namespace dind::netcfg {
 

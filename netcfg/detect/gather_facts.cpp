@@ -11,7 +11,7 @@
 
 #include "common/files.h"
 #include "common/log.h"
-#include "netcfg/detect/go_buildinfo.h"
+#include "netcfg/dockerd/go_buildinfo.h"
 
 namespace dind::netcfg {
 namespace {

@@ -24,9 +24,9 @@
 
 #include "common/cidr.h"
 #include "common/result.h"
-#include "netcfg/detect/dockerd.h"
 #include "netcfg/detect/network_path.h"
 #include "netcfg/detect/pools.h"
+#include "netcfg/dockerd/dockerd_version.h"
 #include "netcfg/netlink/snapshot.h"
 
 namespace dind::netcfg {

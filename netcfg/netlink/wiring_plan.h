@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Wiring network namespaces together, as plain data: the ordered rtnetlink steps that make a
 // veth pair between two namespaces, address and route its ends and bring them up. The egress
-// probe's attachment to the docker bridge (daemon/probe/attach_plan.h) and the backend proof's
+// probe's attachment to the docker bridge (daemon/egress/attach_plan.h) and the backend proof's
 // throwaway pair (rules/proof/proof_plan.h) both build their plans from these steps, and
 // WiringExecutor (wiring_executor.h) carries them out; unit tests read plans without root.
 #pragma once

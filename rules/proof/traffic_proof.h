@@ -37,7 +37,7 @@ struct ProofOutcome {
   std::chrono::milliseconds elapsed{0};  // wall time of the whole proof, measured by the caller
 
   // Set when this process did not prove it but reused an earlier proof on the same kernel boot
-  // (daemon/core/proof_cache.h): which process proved it, when, and where it was kept.
+  // (rules/proof/proof_cache.h): which process proved it, when, and where it was kept.
   struct Reuse {
     std::string proven_by;  // "init (pid 17) on dind-ci-7x2k"
     std::string proven_at;  // UTC, "2026-12-07T02:40:12Z"

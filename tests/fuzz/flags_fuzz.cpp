@@ -18,8 +18,8 @@
 #include "daemon/commands/commands.h"
 #include "daemon/commands/detection_flags.h"
 #include "daemon/commands/flags.h"
+#include "daemon/egress/probe_target.h"
 #include "daemon/http/listen_address.h"
-#include "daemon/probe/probe_target.h"
 
 namespace {
 
@@ -63,8 +63,8 @@ void ParseValues(const std::vector<std::string>& args) {
       Require(again.ok() && *again == *listen);
     }
     if (auto url = dind::cli::ParseProbeUrl(value)) Require(!url->host.empty());
-    (void)dind::probe::ParseProbeTarget(value, "--probe-target");
-    (void)dind::probe::ParseMtuTarget(value, "--probe-mtu-target");
+    (void)dind::egress::ParseProbeTarget(value, "--probe-target");
+    (void)dind::egress::ParseMtuTarget(value, "--probe-mtu-target");
   }
   dind::cli::DetectionFlags flags;
   if (!args.empty()) flags.mtu = args[0];

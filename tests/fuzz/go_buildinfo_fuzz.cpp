@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// dockerd's binary read without running it (netcfg/detect/go_buildinfo.h): the ELF section
+// dockerd's binary read without running it (netcfg/dockerd/go_buildinfo.h): the ELF section
 // table, Go's build-information layout and the -ldflags text all come from a file the image
 // supplies. The input serves as each in turn; nothing may crash, and a version found is one
 // field of text.
@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "netcfg/detect/go_buildinfo.h"
+#include "netcfg/dockerd/go_buildinfo.h"
 
 namespace {
 

@@ -13,11 +13,11 @@
 #include <variant>
 #include <vector>
 
-#include "daemon/probe/attach_kernel.h"
+#include "daemon/egress/attach_kernel.h"
 
 namespace dind::testing {
 
-class FakeAttachKernel final : public probe::AttachKernel {
+class FakeAttachKernel final : public egress::AttachKernel {
  public:
   netcfg::NetworkSnapshot pod;
   std::vector<std::string> calls;
@@ -45,7 +45,7 @@ class FakeAttachKernel final : public probe::AttachKernel {
     }
     return ScopedFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   }
-  Status Execute(const probe::AttachPlan& plan, int probe_netns_fd) override {
+  Status Execute(const egress::AttachPlan& plan, int probe_netns_fd) override {
     EXPECT_GE(probe_netns_fd, 0);
     for (const netcfg::WiringStep& step : plan.steps) {
       const std::string described = netcfg::DescribeStep(step);

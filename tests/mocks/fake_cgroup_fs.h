@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// An in-memory cgroup v1/v2 tree for the nesting executor (netcfg/detect/cgroup_nesting.h).
+// An in-memory cgroup v1/v2 tree for the nesting executor (netcfg/cgroups/cgroup_nesting.h).
 // It keeps what the kernel enforces and the executor depends on: cgroup.procs moves a pid,
 // cgroup.controllers of a child is its parent's subtree_control, subtree_control refuses a
 // controller that is not available (EINVAL) and, below the root, a cgroup that holds processes
@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "netcfg/detect/cgroup_fs.h"
+#include "netcfg/cgroups/cgroup_fs.h"
 
 namespace dind::testing {
 

@@ -6,12 +6,12 @@
 #include <cstdint>
 #include <vector>
 
-#include "daemon/core/detect_here.h"
+#include "daemon/pod/detect_here.h"
 #include "tests/netcfg/detect/fixtures.h"
 
 namespace dind::testing {
 
-class FakeDetector final : public core::NetworkDetector {
+class FakeDetector final : public pod::NetworkDetector {
  public:
   std::uint32_t uplink_mtu = 1450;
   std::vector<Cidr> avoid;

@@ -15,13 +15,13 @@
 #include <optional>
 #include <string>
 
-#include "daemon/probe/prober.h"
+#include "daemon/egress/prober.h"
 
 namespace dind::testing {
 
 // The vantage of an attachment to docker0 (172.17.0.0/16); its namespace is /dev/null.
-inline probe::Vantage Docker0Vantage(int index = 4) {
-  return probe::Vantage{
+inline egress::Vantage Docker0Vantage(int index = 4) {
+  return egress::Vantage{
       {"docker0", index, Cidr::Parse("172.17.0.0/16").value(),
        IpAddress::Parse("172.17.0.1").value(), 1500},
       "dnc-probe0",
@@ -32,22 +32,22 @@ inline probe::Vantage Docker0Vantage(int index = 4) {
 
 // The same with IPv6 on docker0 (fd00:db8:1::/64, gateway fd00:db8:1::1), as dockerd makes it
 // with "ipv6": true and "fixed-cidr-v6".
-inline probe::Vantage Docker0DualStackVantage(int index = 4) {
-  probe::Vantage vantage = Docker0Vantage(index);
-  vantage.bridge.ipv6 = probe::BridgeIpv6{Cidr::Parse("fd00:db8:1::/64").value(),
-                                          IpAddress::Parse("fd00:db8:1::1").value()};
+inline egress::Vantage Docker0DualStackVantage(int index = 4) {
+  egress::Vantage vantage = Docker0Vantage(index);
+  vantage.bridge.ipv6 = egress::BridgeIpv6{Cidr::Parse("fd00:db8:1::/64").value(),
+                                           IpAddress::Parse("fd00:db8:1::1").value()};
   vantage.address_v6 = IpAddress::Parse("fd00:db8:1:0:ffff:ffff:ffff:ffff").value();
   return vantage;
 }
 
-class FakeAttachment final : public probe::Attachment {
+class FakeAttachment final : public egress::Attachment {
  public:
-  probe::AttachStatus next{probe::AttachStatus::State::kAttached, "", Docker0Vantage()};
+  egress::AttachStatus next{egress::AttachStatus::State::kAttached, "", Docker0Vantage()};
   int settling = 0;  // Ensure says kSettling this many times first
   int ensured = 0;
-  probe::AttachStatus Ensure() override {
+  egress::AttachStatus Ensure() override {
     if (++ensured <= settling) {
-      return {probe::AttachStatus::State::kSettling, "waiting", std::nullopt};
+      return {egress::AttachStatus::State::kSettling, "waiting", std::nullopt};
     }
     return next;
   }
@@ -57,7 +57,7 @@ class FakeAttachment final : public probe::Attachment {
 
 // How a fake probe behaves.
 struct Behaviour {
-  probe::Outcome outcome = probe::Outcome::kPassed;
+  egress::Outcome outcome = egress::Outcome::kPassed;
   std::chrono::milliseconds delay{1};
   bool never_finishes = false;
   std::chrono::milliseconds timeout{1000};
@@ -71,7 +71,7 @@ struct Counters {
   int cancelled = 0;
 };
 
-class FakeProbe final : public probe::Probe, public std::enable_shared_from_this<FakeProbe> {
+class FakeProbe final : public egress::Probe, public std::enable_shared_from_this<FakeProbe> {
  public:
   FakeProbe(boost::asio::io_context& io, std::string description, Behaviour behaviour,
             Counters& counters, Family family = Family::kIPv4)
@@ -83,7 +83,7 @@ class FakeProbe final : public probe::Probe, public std::enable_shared_from_this
   std::string Description() const override { return description_; }
   std::chrono::milliseconds Timeout() const override { return behaviour_.timeout; }
   std::string TimeoutHint() const override { return "the fake never answers"; }
-  void Start(probe::ProbeDone done) override {
+  void Start(egress::ProbeDone done) override {
     counters_.most_running = std::max(counters_.most_running, ++counters_.running);
     if (behaviour_.never_finishes) return;
     timer_.expires_after(behaviour_.delay);
@@ -91,7 +91,7 @@ class FakeProbe final : public probe::Probe, public std::enable_shared_from_this
       if (error || self->cancelled_) return;
       --self->counters_.running;
       done({self->behaviour_.outcome,
-            self->description_ + " " + std::string(probe::OutcomeName(self->behaviour_.outcome)),
+            self->description_ + " " + std::string(egress::OutcomeName(self->behaviour_.outcome)),
             std::nullopt, self->family_});
     });
   }
@@ -112,18 +112,18 @@ class FakeProbe final : public probe::Probe, public std::enable_shared_from_this
   bool cancelled_ = false;
 };
 
-class FakeFactory final : public probe::ProbeFactory {
+class FakeFactory final : public egress::ProbeFactory {
  public:
   explicit FakeFactory(boost::asio::io_context& io) : io_(io) {}
   std::map<std::string, Behaviour> behaviours;  // by target key; default: passes
   Counters counters;
 
-  Result<std::shared_ptr<probe::Probe>> Make(const probe::ProbeTarget& target,
-                                             const probe::Vantage& vantage) override {
+  Result<std::shared_ptr<egress::Probe>> Make(const egress::ProbeTarget& target,
+                                              const egress::Vantage& vantage) override {
     const Behaviour behaviour = behaviours[target.Key()];
     if (!behaviour.make_error.empty()) return Error::Environment(behaviour.make_error);
     ++counters.made;
-    return std::shared_ptr<probe::Probe>(std::make_shared<FakeProbe>(
+    return std::shared_ptr<egress::Probe>(std::make_shared<FakeProbe>(
         io_, "TCP connect to " + target.HostPort() + " " + vantage.From(target.family()), behaviour,
         counters, target.family()));
   }

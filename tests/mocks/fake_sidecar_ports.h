@@ -13,11 +13,11 @@
 #include <vector>
 
 #include "common/scoped_fd.h"
-#include "daemon/run/sidecar_ports.h"
+#include "daemon/sidecar/sidecar_ports.h"
 
 namespace dind::testing {
 
-class FakeChangeFeed final : public run::ChangeFeed {
+class FakeChangeFeed final : public sidecar::ChangeFeed {
  public:
   FakeChangeFeed() {
     int ends[2] = {-1, -1};
@@ -50,7 +50,7 @@ class FakeChangeFeed final : public run::ChangeFeed {
   ScopedFd write_end_;
 };
 
-class FakeDockerFeed final : public run::DockerFeed {
+class FakeDockerFeed final : public sidecar::DockerFeed {
  public:
   explicit FakeDockerFeed(boost::asio::io_context& io) : io_(io) {}
   // What GET /networks answers; an error string makes it fail.
@@ -72,8 +72,7 @@ class FakeDockerFeed final : public run::DockerFeed {
     callbacks_.on_event(event);
   }
   void Disconnect(const std::string& why) {
-    callbacks_.on_disconnected(Error::Environment(why),
-                               std::chrono::milliseconds(500));
+    callbacks_.on_disconnected(Error::Environment(why), std::chrono::milliseconds(500));
   }
 
   std::string socket() const override { return "/run/fake-docker.sock"; }

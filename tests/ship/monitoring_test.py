@@ -2,7 +2,7 @@
 """deploy/monitoring agrees with what the sidecar really exports (tests/ship/monitoring_test.sh).
 
 METRICS is a real /metrics scrape of `dind-netcfg run`. Its # TYPE lines are the metric
-families; daemon/run/sidecar_metrics.cpp gives their label names (a family without samples in
+families; daemon/sidecar/sidecar_metrics.cpp gives their label names (a family without samples in
 a short run, say dind_netcfg_probe_success{target}, shows none), and the two must name the same
 families. Then every PromQL expression in the rules file and the Grafana dashboard:
   - names only series the sidecar exports (a histogram's _bucket, _sum and _count), the

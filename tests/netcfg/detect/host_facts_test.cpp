@@ -6,10 +6,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "netcfg/detect/cgroup.h"
-#include "netcfg/detect/dockerd.h"
+#include "netcfg/cgroups/cgroup.h"
 #include "netcfg/detect/kernel.h"
 #include "netcfg/detect/pools.h"
+#include "netcfg/dockerd/dockerd_version.h"
 #include "tests/netcfg/detect/fixtures.h"
 
 namespace dind::netcfg {
