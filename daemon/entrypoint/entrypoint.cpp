@@ -2,29 +2,18 @@
 #include "daemon/entrypoint/entrypoint.h"
 
 #include <signal.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
-#include <boost/asio/io_context.hpp>
+#include <algorithm>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <cstdlib>
 #include <cstring>
-#include <filesystem>
-#include <memory>
 
-#include "common/files.h"
 #include "common/log.h"
 #include "common/strings.h"
-#include "daemon/docker/docker_client.h"
 #include "daemon/egress/probe.h"
 #include "daemon/entrypoint/dockerd_iptables.h"
 #include "daemon/entrypoint/dockerd_pidfiles.h"
 #include "daemon/pod/configure_here.h"
-#include "daemon/process/child_process.h"
-#include "daemon/process/supervisor.h"
-#include "daemon/sidecar/live_sidecar.h"
-#include "netcfg/cgroups/cgroup_fs.h"
 #include "netcfg/cgroups/cgroup_nesting.h"
 #include "netcfg/daemon_json/atomic_file.h"
 
@@ -33,127 +22,92 @@ namespace {
 
 namespace asio = boost::asio;
 using process::ExitStatus;
-using process::Launch;
 using process::LaunchSpec;
-using process::ProcessSupervisor;
 using process::StopScope;
-using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr milliseconds kPingEvery{50};
-// After dockerd: how long one round waits for killed processes to go and their orphans to come
-// (containerd, then each shim, then each container's init: three generations), and how many.
-constexpr milliseconds kOrphanWait{1000};
-constexpr int kOrphanRounds = 4;
-
-// SIGKILL to each; returns their pids for the log.
-std::string KillEach(const std::vector<pid_t>& pids) {
-  std::vector<std::string> killed;
-  for (pid_t pid : pids) {
-    killed.push_back(std::to_string(pid));
-    ::kill(pid, SIGKILL);
-  }
-  return Join(killed, " ");
-}
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 std::string Seconds(milliseconds duration) {
   return egress::FormatDuration(duration);
 }
 
-std::string EnvOr(const char* name, std::string fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr ? std::string(value) : std::move(fallback);
+}  // namespace
+
+std::string_view Entrypoint::PhaseName(Phase phase) {
+  switch (phase) {
+    case Phase::kStarting:
+      return "starting";
+    case Phase::kNestingCgroups:
+      return "nesting-cgroups";
+    case Phase::kLoadingModules:
+      return "loading-modules";
+    case Phase::kPreparingDockerd:
+      return "preparing-dockerd";
+    case Phase::kStartingDockerd:
+      return "starting-dockerd";
+    case Phase::kStartingSidecar:
+      return "starting-sidecar";
+    case Phase::kServing:
+      return "serving";
+    case Phase::kWaitingForEgress:
+      return "waiting-for-egress";
+    case Phase::kStartingCommand:
+      return "starting-command";
+    case Phase::kRunningCommand:
+      return "running-command";
+    case Phase::kStoppingCommand:
+      return "stopping-command";
+    case Phase::kStoppingDockerd:
+      return "stopping-dockerd";
+    case Phase::kWaitingForChildren:
+      return "waiting-for-children";
+    case Phase::kKillingOrphans:
+      return "killing-orphans";
+    case Phase::kRemovingCgroups:
+      return "removing-cgroups";
+    case Phase::kDone:
+      return "done";
+  }
+  return "unknown";
 }
 
-// docker:dind loads the backend's modules because a container cannot see which are built in;
-// modprobe needs the node's /lib/modules, which pods often do not mount. Never fatal: the
-// backend choice already proved what works.
-void LoadKernelModules(rules::BackendKind backend, bool ipv6) {
-  struct utsname kernel {};
-  ::uname(&kernel);
-  const std::string modules_dir = std::string("/lib/modules/") + kernel.release;
-  if (!std::filesystem::is_directory(modules_dir)) {
-    log::Info("kernel modules not loaded: " + modules_dir +
-                  " is not mounted in this container (mount the node's /lib/modules read-only "
-                  "to let the entrypoint modprobe them; what is built in or already loaded works)",
-              {{"backend", std::string(rules::BackendName(backend))}});
-    return;
-  }
-  std::vector<std::string> loaded, failed;
-  for (const auto& module : ModulesFor(backend, ipv6)) {
-    (RunAndCapture({"modprobe", "-q", module}).ok() ? loaded : failed).push_back(module);
-  }
-  log::Info("kernel modules", {{"loaded", Join(loaded, " ")},
-                               {"not_loaded", failed.empty() ? "none" : Join(failed, " ")},
-                               {"read_from", modules_dir}});
+Entrypoint::Entrypoint(asio::io_context& io, const EntrypointOptions& options, Decided decided,
+                       EntrypointPorts ports)
+    : io_(io),
+      options_(options),
+      decided_(std::move(decided)),
+      ports_(ports),
+      ping_timer_(io),
+      egress_deadline_(io),
+      command_kill_timer_(io),
+      phase_started_(ports.clock.Now()) {}
+
+void Entrypoint::Enter(Phase phase) {
+  phase_ = phase;
+  log::Debug("entrypoint phase", {{"phase", std::string(PhaseName(phase))}});
 }
 
-class Entrypoint {
- public:
-  Entrypoint(asio::io_context& io, const EntrypointOptions& options,
-             sidecar::Reconciler& reconciler, Decided decided)
-      : io_(io),
-        options_(options),
-        reconciler_(reconciler),
-        decided_(std::move(decided)),
-        ping_timer_(io),
-        egress_deadline_(io),
-        command_kill_timer_(io) {}
+milliseconds Entrypoint::Since(TimePoint start) {
+  return std::chrono::duration_cast<milliseconds>(ports_.clock.Now() - start);
+}
 
-  int Run();
-
- private:
-  enum class Phase {
-    kStartingDockerd,
-    kWaitingForEgress,
-    kStartingCommand,
-    kRunningCommand,
-    kServing,
-    kStopping
-  };
-
-  void NestCgroups();
-  void RemoveLeftCgroups();
-  Result<std::vector<std::string>> DockerdEnvironment();
-  Status StartDockerd();
-  void Ping();
-  void OnDockerdAnswers();
-  void WaitForEgress();
-  void OnReadiness(const http::Readiness& readiness);
-  void StartCommand();
-  void OnSignal(int signal_number);
-  void OnDockerdExit(const ExitStatus& status);
-  // Stops everything that still runs, in order, then the loop; exits with `exit_code`.
-  void Shutdown(int exit_code, const std::string& why);
-  void StopDockerd();
-  void AfterDockerd(Clock::time_point deadline);
-  void KillOrphans(int rounds_left);
-
-  asio::io_context& io_;
-  const EntrypointOptions& options_;
-  sidecar::Reconciler& reconciler_;
-  Decided decided_;
-  netcfg::LocalCgroupFs cgroup_fs_;
-  std::vector<std::string> cgroup_cleanup_below_;
-  std::unique_ptr<ProcessSupervisor> supervisor_;
-  std::unique_ptr<docker::DockerClient> ping_client_;
-  std::optional<sidecar::Sidecar> sidecar_;
-  asio::steady_timer ping_timer_;
-  asio::steady_timer egress_deadline_;
-  asio::steady_timer command_kill_timer_;
-  Phase phase_ = Phase::kStartingDockerd;
-  Clock::time_point phase_started_ = Clock::now();
-  pid_t dockerd_ = 0;
-  pid_t command_ = 0;
-  int exit_code_ = 0;
-};
+std::string Entrypoint::KillEach(const std::vector<pid_t>& pids) {
+  std::vector<std::string> killed;
+  for (pid_t pid : pids) {
+    killed.push_back(std::to_string(pid));
+    ports_.processes.Kill(pid, SIGKILL);
+  }
+  return Join(killed, " ");
+}
 
 // Before dockerd starts: with cgroup v2, a cgroup that holds processes cannot give controllers
 // to children, so this container's processes move to <own>/init and dockerd's go below
 // <own>/dind. Whatever cannot be done is said; dockerd then runs with its default.
 void Entrypoint::NestCgroups() {
+  Enter(Phase::kNestingCgroups);
   const netcfg::CgroupNestingPlan& plan = decided_.report.cgroup_nesting;
-  auto applied = netcfg::ApplyCgroupNesting(plan, cgroup_fs_);
+  auto applied = netcfg::ApplyCgroupNesting(plan, ports_.cgroups);
   if (!applied) {
     log::Warn("cgroup nesting failed; dockerd keeps its default cgroup-parent",
               {{"mode", netcfg::CgroupNestingModeName(plan.mode)},
@@ -172,10 +126,34 @@ void Entrypoint::NestCgroups() {
              {"read_from", applied->read_from}});
 }
 
+// docker:dind loads the backend's modules because a container cannot see which are built in;
+// modprobe needs the node's /lib/modules, which pods often do not mount. Never fatal: the
+// backend choice already proved what works.
+void Entrypoint::LoadKernelModules() {
+  Enter(Phase::kLoadingModules);
+  const rules::BackendKind backend = decided_.backend;
+  const std::string modules_dir = ports_.modules.ModulesDir();
+  if (!ports_.modules.ModulesDirMounted()) {
+    log::Info("kernel modules not loaded: " + modules_dir +
+                  " is not mounted in this container (mount the node's /lib/modules read-only "
+                  "to let the entrypoint modprobe them; what is built in or already loaded works)",
+              {{"backend", std::string(rules::BackendName(backend))}});
+    return;
+  }
+  std::vector<std::string> loaded, failed;
+  for (const auto& module : ModulesFor(backend, decided_.report.uplinks.ipv6.has_value())) {
+    (ports_.modules.Load(module) ? loaded : failed).push_back(module);
+  }
+  log::Info("kernel modules", {{"loaded", Join(loaded, " ")},
+                               {"not_loaded", failed.empty() ? "none" : Join(failed, " ")},
+                               {"read_from", modules_dir}});
+}
+
 // After dockerd: the cgroups its containers left are empty now; nothing is leaked.
 void Entrypoint::RemoveLeftCgroups() {
+  Enter(Phase::kRemovingCgroups);
   for (const auto& parent : cgroup_cleanup_below_) {
-    auto cleaned = netcfg::RemoveEmptyCgroupsBelow(parent, cgroup_fs_);
+    auto cleaned = netcfg::RemoveEmptyCgroupsBelow(parent, ports_.cgroups);
     if (!cleaned) {
       log::Warn("cgroups left below cgroup-parent could not be listed",
                 {{"parent", parent}, {"error", cleaned.error().Message()}});
@@ -195,11 +173,10 @@ Result<std::vector<std::string>> Entrypoint::DockerdEnvironment() {
     log::Info("dockerd's iptables: as the image has it (--no-dockerd-iptables)");
     return std::vector<std::string>{};
   }
-  const std::string path =
-      EnvOr("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-  auto plan =
-      PlanIptablesShim(decided_.backend, IptablesSearchDirs(path),
-                       [](const std::string& file) { return ::access(file.c_str(), X_OK) == 0; });
+  const std::string path = ports_.environment.Get("PATH").value_or(kDefaultPath);
+  auto plan = PlanIptablesShim(
+      decided_.backend, IptablesSearchDirs(path),
+      [this](const std::string& file) { return ports_.environment.IsExecutable(file); });
   if (!plan) return plan.error();
   DIND_RETURN_IF_ERROR(WriteIptablesShim(options_.iptables_dir, *plan));
   log::Info("dockerd's iptables: " + std::string(rules::BackendName(decided_.backend)) +
@@ -211,6 +188,7 @@ Result<std::vector<std::string>> Entrypoint::DockerdEnvironment() {
 }
 
 Status Entrypoint::StartDockerd() {
+  Enter(Phase::kPreparingDockerd);
   auto environment = DockerdEnvironment();
   if (!environment) return environment.error();
   auto written = pod::WriteDaemonJson(options_.daemon_json, decided_.report);
@@ -224,30 +202,27 @@ Status Entrypoint::StartDockerd() {
   if (!daemon_json) return daemon_json.error();
   DIND_RETURN_IF_ERROR(
       RemoveStalePidfiles(DockerdPidfiles(*argv, daemon_json->value_or(std::string()))));
+  Enter(Phase::kStartingDockerd);
   // dockerd's output goes to the container's stderr beside ours: `kubectl logs` shows both.
-  auto pid = Launch({.argv = *argv,
-                     .extra_environment = *environment,
-                     .new_process_group = true,
-                     .output_fd = STDERR_FILENO});
+  auto pid = ports_.processes.Launch({.argv = *argv,
+                                      .extra_environment = *environment,
+                                      .new_process_group = true,
+                                      .output_fd = STDERR_FILENO});
   if (!pid) return pid.error().Wrap("starting dockerd");
   dockerd_ = *pid;
-  DIND_RETURN_IF_ERROR(
-      supervisor_->Watch(dockerd_, [this](const ExitStatus& status) { OnDockerdExit(status); }));
+  DIND_RETURN_IF_ERROR(ports_.processes.Watch(
+      dockerd_, [this](const ExitStatus& status) { OnDockerdExit(status); }));
   log::Info("dockerd started", {{"pid", std::to_string(dockerd_)}, {"argv", Join(*argv, " ")}});
-  docker::ClientOptions client = *options_.sidecar.docker;
-  client.request_timeout = milliseconds(1000);
-  ping_client_ = std::make_unique<docker::DockerClient>(io_, client);
-  phase_started_ = Clock::now();
+  phase_started_ = ports_.clock.Now();
   Ping();
   return OkStatus();
 }
 
 void Entrypoint::Ping() {
-  ping_client_->Get("/_ping", [this](Result<std::string> answer) {
+  ports_.dockerd_ping.Ping([this](Result<std::string> answer) {
     if (phase_ != Phase::kStartingDockerd) return;
     if (answer) return OnDockerdAnswers();
-    const auto waited = std::chrono::duration_cast<milliseconds>(Clock::now() - phase_started_);
-    if (waited >= options_.ready_timeout) {
+    if (Since(phase_started_) >= options_.ready_timeout) {
       return Shutdown(1, "dockerd did not answer GET /_ping on " +
                              options_.sidecar.docker->socket_path + " within " +
                              Seconds(options_.ready_timeout) +
@@ -262,30 +237,26 @@ void Entrypoint::Ping() {
 }
 
 void Entrypoint::OnDockerdAnswers() {
-  const auto waited = std::chrono::duration_cast<milliseconds>(Clock::now() - phase_started_);
-  log::Info("dockerd answers",
-            {{"socket", options_.sidecar.docker->socket_path}, {"after", Seconds(waited)}});
-  if (auto started = reconciler_.Start(decided_.report); !started) {
-    return Shutdown(started.error().ExitCode(), started.error().Wrap("entrypoint").Message());
-  }
-  auto ports = sidecar::OpenLivePorts(io_, options_.sidecar, reconciler_.state().rules.backend);
-  if (!ports) return Shutdown(ports.error().ExitCode(), ports.error().Wrap("entrypoint").Message());
+  log::Info("dockerd answers", {{"socket", options_.sidecar.docker->socket_path},
+                                {"after", Seconds(Since(phase_started_))}});
+  Enter(Phase::kStartingSidecar);
   // Readiness is published after every probe round and event: the command starts on the round
   // that verifies egress, not on a later tick.
-  sidecar_.emplace(io_, reconciler_, options_.sidecar, std::move(ports).value(),
-                   [this](const http::Readiness& readiness) { OnReadiness(readiness); });
-  if (auto started = sidecar_->Start(); !started) {
+  sidecar_started_ = true;
+  if (auto started = ports_.sidecar.Start(
+          decided_.report, [this](const http::Readiness& readiness) { OnReadiness(readiness); });
+      !started) {
     return Shutdown(started.error().ExitCode(), started.error().Wrap("entrypoint").Message());
   }
   if (options_.command.empty()) {
-    phase_ = Phase::kServing;
+    Enter(Phase::kServing);
     log::Info("no command: dockerd keeps running until SIGTERM",
               {{"docker_host", "unix://" + options_.sidecar.docker->socket_path}});
     return;
   }
   if (options_.wait_egress && options_.sidecar.egress) {
-    phase_ = Phase::kWaitingForEgress;
-    phase_started_ = Clock::now();
+    Enter(Phase::kWaitingForEgress);
+    phase_started_ = ports_.clock.Now();
     return WaitForEgress();
   }
   StartCommand();
@@ -296,18 +267,17 @@ void Entrypoint::WaitForEgress() {
   egress_deadline_.async_wait([this](const boost::system::error_code& error) {
     if (error || phase_ != Phase::kWaitingForEgress) return;
     Shutdown(1, "nested egress was not verified within " + Seconds(options_.ready_timeout) + ": " +
-                    sidecar_->Readiness().reason +
+                    ports_.sidecar.Readiness().reason +
                     "; the command was not started (--no-wait-egress starts it anyway)");
   });
-  OnReadiness(sidecar_->Readiness());
+  OnReadiness(ports_.sidecar.Readiness());
 }
 
 void Entrypoint::OnReadiness(const http::Readiness& readiness) {
   if (phase_ != Phase::kWaitingForEgress || !readiness.ready) return;
-  phase_ = Phase::kStartingCommand;
+  Enter(Phase::kStartingCommand);
   egress_deadline_.cancel();
-  const auto waited = std::chrono::duration_cast<milliseconds>(Clock::now() - phase_started_);
-  log::Info("nested egress verified", {{"after", Seconds(waited)}});
+  log::Info("nested egress verified", {{"after", Seconds(Since(phase_started_))}});
   // Not from inside the sidecar's callback: a command that cannot start stops the sidecar.
   asio::post(io_, [this] {
     if (phase_ == Phase::kStartingCommand) StartCommand();
@@ -321,12 +291,12 @@ void Entrypoint::StartCommand() {
                      .extra_environment = {"DOCKER_HOST=" + docker_host},
                      .new_process_group = true,
                      .take_terminal = true};
-  auto pid = Launch(command);
+  auto pid = ports_.processes.Launch(command);
   if (!pid)
     return Shutdown(pid.error().ExitCode(), pid.error().Wrap("starting the command").Message());
   command_ = *pid;
-  phase_ = Phase::kRunningCommand;
-  if (auto watched = supervisor_->Watch(
+  Enter(Phase::kRunningCommand);
+  if (auto watched = ports_.processes.Watch(
           command_,
           [this](const ExitStatus& status) {
             command_ = 0;
@@ -337,7 +307,7 @@ void Entrypoint::StartCommand() {
       !watched) {
     return Shutdown(1, watched.error().Message());
   }
-  supervisor_->ForwardSignalsTo(command_);
+  ports_.processes.ForwardSignalsTo(command_);
   log::Info("command started", {{"pid", std::to_string(command_)},
                                 {"argv", Join(options_.command, " ")},
                                 {"DOCKER_HOST", docker_host}});
@@ -356,7 +326,7 @@ void Entrypoint::OnSignal(int signal_number) {
         if (error || command_ == 0) return;
         log::Warn("the command did not end in time: killing its process group",
                   {{"pid", std::to_string(command_)}});
-        ::kill(-command_, SIGKILL);
+        ports_.processes.Kill(-command_, SIGKILL);
       });
     }
     return;
@@ -367,31 +337,31 @@ void Entrypoint::OnSignal(int signal_number) {
     return Shutdown(code, "");
   }
   // As dockerd's own PID 1 would: SIGHUP makes it reload daemon.json.
-  if (signal_number == SIGHUP && dockerd_ != 0) ::kill(dockerd_, SIGHUP);
+  if (signal_number == SIGHUP && dockerd_ != 0) ports_.processes.Kill(dockerd_, SIGHUP);
 }
 
 void Entrypoint::OnDockerdExit(const ExitStatus& status) {
   dockerd_ = 0;
-  if (phase_ == Phase::kStopping) return;  // StopDockerd's own callback goes on
+  if (Stopping()) return;  // StopDockerd's own callback goes on
   Shutdown(1, "dockerd " + status.Describe() +
                   " on its own; its log above on stderr says why. Everything it ran is gone, "
                   "so the entrypoint ends too");
 }
 
 void Entrypoint::Shutdown(int exit_code, const std::string& why) {
-  if (phase_ == Phase::kStopping) return;
-  phase_ = Phase::kStopping;
+  if (Stopping()) return;
+  Enter(Phase::kStoppingCommand);
   exit_code_ = exit_code;
   if (!why.empty()) log::Error(why, {{"exit_code", std::to_string(exit_code)}});
   ping_timer_.cancel();
   egress_deadline_.cancel();
-  if (sidecar_ && sidecar_->Stop() != 0 && exit_code_ == 0) exit_code_ = 1;
+  if (sidecar_started_ && ports_.sidecar.Stop() != 0 && exit_code_ == 0) exit_code_ = 1;
   if (command_ != 0) {
     // The command outlives dockerd only when dockerd failed first: it gets the same warning.
     const pid_t command = command_;
     auto stopping =
-        supervisor_->StopGracefully(command, options_.stop_timeout, StopScope::kProcessGroup,
-                                    [this](const ExitStatus&) { StopDockerd(); });
+        ports_.processes.StopGracefully(command, options_.stop_timeout, StopScope::kProcessGroup,
+                                        [this](const ExitStatus&) { StopDockerd(); });
     if (stopping) return;
     log::Warn("stopping the command failed", {{"error", stopping.error().Message()}});
   }
@@ -399,26 +369,29 @@ void Entrypoint::Shutdown(int exit_code, const std::string& why) {
 }
 
 void Entrypoint::StopDockerd() {
+  Enter(Phase::kStoppingDockerd);
   // One budget for dockerd and the containerd it leaves behind.
-  const Clock::time_point deadline = Clock::now() + options_.stop_timeout;
+  const TimePoint deadline = ports_.clock.Now() + options_.stop_timeout;
   if (dockerd_ == 0) return AfterDockerd(deadline);
   log::Info("stopping dockerd",
             {{"pid", std::to_string(dockerd_)}, {"timeout", Seconds(options_.stop_timeout)}});
-  auto stopping = supervisor_->StopGracefully(dockerd_, options_.stop_timeout, StopScope::kProcess,
-                                              [this, deadline](const ExitStatus& status) {
-                                                log::Info("dockerd " + status.Describe());
-                                                AfterDockerd(deadline);
-                                              });
+  auto stopping =
+      ports_.processes.StopGracefully(dockerd_, options_.stop_timeout, StopScope::kProcess,
+                                      [this, deadline](const ExitStatus& status) {
+                                        log::Info("dockerd " + status.Describe());
+                                        AfterDockerd(deadline);
+                                      });
   if (!stopping) {
     log::Warn("stopping dockerd failed", {{"error", stopping.error().Message()}});
     AfterDockerd(deadline);
   }
 }
 
-void Entrypoint::AfterDockerd(Clock::time_point deadline) {
-  const auto left = std::max(milliseconds(100),
-                             std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
-  supervisor_->WaitForNoChildren(left, [this](const std::vector<pid_t>& still_running) {
+void Entrypoint::AfterDockerd(TimePoint deadline) {
+  Enter(Phase::kWaitingForChildren);
+  const auto left = std::max(
+      milliseconds(100), std::chrono::duration_cast<milliseconds>(deadline - ports_.clock.Now()));
+  ports_.processes.WaitForNoChildren(left, [this](const std::vector<pid_t>& still_running) {
     if (still_running.empty()) return KillOrphans(0);
     log::Warn("processes left after dockerd stopped were killed",
               {{"pids", KillEach(still_running)}});
@@ -433,11 +406,13 @@ void Entrypoint::AfterDockerd(Clock::time_point deadline) {
 void Entrypoint::KillOrphans(int rounds_left) {
   if (rounds_left == 0) {
     RemoveLeftCgroups();
+    Enter(Phase::kDone);
     log::Info("entrypoint done", {{"exit_code", std::to_string(exit_code_)}});
     io_.stop();
     return;
   }
-  supervisor_->WaitForNoChildren(
+  Enter(Phase::kKillingOrphans);
+  ports_.processes.WaitForNoChildren(
       kOrphanWait, [this, rounds_left](const std::vector<pid_t>& still_running) {
         if (still_running.empty()) return KillOrphans(0);
         log::Warn("orphans of the killed processes (a nested container's own) were killed",
@@ -447,17 +422,14 @@ void Entrypoint::KillOrphans(int rounds_left) {
 }
 
 int Entrypoint::Run() {
-  auto supervisor =
-      ProcessSupervisor::Start(io_, [this](int signal_number) { OnSignal(signal_number); });
-  if (!supervisor) {
-    log::Error(supervisor.error().Wrap("entrypoint").Message());
-    return supervisor.error().ExitCode();
+  Enter(Phase::kStarting);
+  if (auto started = ports_.processes.Start([this](int signal_number) { OnSignal(signal_number); });
+      !started) {
+    log::Error(started.error().Wrap("entrypoint").Message());
+    return started.error().ExitCode();
   }
-  supervisor_ = std::move(supervisor).value();
   NestCgroups();
-  if (options_.load_modules) {
-    LoadKernelModules(decided_.backend, decided_.report.uplinks.ipv6.has_value());
-  }
+  if (options_.load_modules) LoadKernelModules();
   if (auto started = StartDockerd(); !started) {
     log::Error(started.error().Wrap("entrypoint").Message(),
                {{"exit_code", std::to_string(started.error().ExitCode())}});
@@ -465,17 +437,7 @@ int Entrypoint::Run() {
     Shutdown(started.error().ExitCode(), "");
   }
   io_.run();
-  sidecar_.reset();  // the probe leaves docker0 while the loop's objects exist
   return exit_code_;
-}
-
-}  // namespace
-
-int RunEntrypoint(const EntrypointOptions& options, sidecar::Reconciler& reconciler,
-                  Decided decided) {
-  asio::io_context io;
-  Entrypoint entrypoint(io, options, reconciler, std::move(decided));
-  return entrypoint.Run();
 }
 
 }  // namespace dind::entrypoint
