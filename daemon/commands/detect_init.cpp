@@ -12,8 +12,10 @@
 #include "daemon/commands/rules_command.h"
 #include "daemon/docker/docker_client.h"
 #include "daemon/pod/configure_here.h"
+#include "daemon/pod/docker_networks.h"
+#include "daemon/pod/docker_report.h"
 #include "daemon/privileges/process_capabilities.h"
-#include "daemon/sidecar/sidecar_state.h"
+#include "netcfg/detect/detection_report.h"
 #include "netcfg/netlink/rtnl_reader.h"
 
 namespace dind::cli {
@@ -38,8 +40,8 @@ std::string DescribeChange(const netcfg::KeyChange& change) {
 
 // What dockerd's API says about its networks, when it answers on `socket`; detect reads, so a
 // socket that is missing or silent is a finding, not a failure.
-sidecar::DockerState ReadDockerHere(const std::string& socket, std::uint32_t safe_mtu) {
-  sidecar::DockerState docker;
+pod::DockerState ReadDockerHere(const std::string& socket, std::uint32_t safe_mtu) {
+  pod::DockerState docker;
   docker.socket = socket;
   docker::ClientOptions options;
   options.socket_path = socket;
@@ -51,11 +53,11 @@ sidecar::DockerState ReadDockerHere(const std::string& socket, std::uint32_t saf
   }
   docker.api_up = true;
   docker.networks = std::move(*networks);
-  docker.mtu_too_high = sidecar::NetworksAboveMtu(docker.networks, safe_mtu);
+  docker.mtu_too_high = pod::NetworksAboveMtu(docker.networks, safe_mtu);
   return docker;
 }
 
-std::string DockerToText(const sidecar::DockerState& docker, std::uint32_t safe_mtu) {
+std::string DockerToText(const pod::DockerState& docker, std::uint32_t safe_mtu) {
   if (!docker.api_up)
     return "docker      API at " + docker.socket + " not answering: " + docker.error + "\n";
   std::string text = "docker      API at " + docker.socket + " answers; " +
@@ -64,7 +66,7 @@ std::string DockerToText(const sidecar::DockerState& docker, std::uint32_t safe_
     if (network.driver != "bridge") continue;
     const auto finding = std::find_if(
         docker.mtu_too_high.begin(), docker.mtu_too_high.end(),
-        [&](const sidecar::NetworkMtuFinding& high) { return high.network == network.name; });
+        [&](const pod::NetworkMtuFinding& high) { return high.network == network.name; });
     text +=
         "  " + network.name + " (" + network.bridge_name + ") MTU " +
         (network.mtu ? std::to_string(*network.mtu) : "1500 (no MTU option: dockerd's default)");
@@ -112,7 +114,7 @@ Runner AddDetectCommand(CLI::App& app) {
     if (*json) {
       auto output = netcfg::ReportToJson(*report);
       output["backend"] = decision->json;
-      output["docker"] = sidecar::DockerStateToJson(docker);
+      output["docker"] = pod::DockerStateToJson(docker);
       std::cout << output.dump(2) << "\n";
     } else {
       std::cout << netcfg::ReportToText(*report) << decision->text

@@ -2,6 +2,7 @@
 #include "daemon/pod/configure_here.h"
 
 #include "common/log.h"
+#include "netcfg/detect/daemon_json_plan.h"
 
 namespace dind::pod {
 

@@ -12,7 +12,9 @@
 #include "daemon/http/health_routes.h"
 #include "daemon/http/health_server.h"
 #include "daemon/metrics/registry.h"
+#include "daemon/sidecar/readiness.h"
 #include "daemon/sidecar/sidecar_metrics.h"
+#include "daemon/sidecar/status_json.h"
 
 namespace dind::sidecar {
 namespace {

@@ -26,6 +26,7 @@
 #include "daemon/docker/docker_client.h"
 #include "daemon/egress/probe_factory.h"
 #include "daemon/egress/prober.h"
+#include "daemon/http/health_routes.h"
 #include "daemon/http/listen_address.h"
 #include "daemon/http/responder.h"
 #include "daemon/sidecar/reconciler.h"

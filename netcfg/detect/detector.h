@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Detection as a whole: facts in, a report out, and the daemon.json settings that follow.
+// Detection as a whole: facts in, a report out. What the report sets in daemon.json is
+// daemon_json_plan.h; the report as JSON and as text is detection_report.h.
 #pragma once
 
 #include <string>
@@ -7,7 +8,6 @@
 
 #include "netcfg/cgroups/cgroup.h"
 #include "netcfg/cgroups/cgroup_nesting.h"
-#include "netcfg/daemon_json/daemon_json.h"
 #include "netcfg/detect/facts.h"
 #include "netcfg/detect/ipv6.h"
 #include "netcfg/detect/kernel.h"
@@ -54,11 +54,5 @@ Result<DetectionReport> Detect(const SystemFacts& facts, const DetectOptions& op
 // the nesting produced (unless --cgroup-parent gave one, which stays).
 void RecordAppliedNesting(DetectionReport& report, const CgroupNestingReport& applied,
                           const CgroupParentOptions& options);
-
-// The keys dind-netcfg owns in daemon.json, with the values the report decided.
-std::vector<KeyUpdate> PlanDaemonJson(const DetectionReport& report);
-
-OrderedJson ReportToJson(const DetectionReport& report);
-std::string ReportToText(const DetectionReport& report);
 
 }  // namespace dind::netcfg

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Docker networks as the Engine API lists them, for tests of what the sidecar does with them.
+// Docker networks as the Engine API lists them, for tests of what the sidecar and the checks on
+// docker's networks do with them.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,21 @@ inline docker::DockerNetwork BridgeNetwork(std::string name, const std::string& 
   network.subnets = {Cidr::Parse(subnet).value()};
   network.mtu = mtu;
   network.bridge_name = std::move(bridge);
+  return network;
+}
+
+// Any network, as the checks on docker's networks see it; a "bridge" one's Linux bridge is
+// "br-" + its name.
+inline docker::DockerNetwork Network(std::string name, std::string driver,
+                                     const std::string& subnet, std::optional<std::uint32_t> mtu,
+                                     bool internal = false) {
+  docker::DockerNetwork network;
+  network.name = std::move(name);
+  network.driver = std::move(driver);
+  network.subnets = {Cidr::Parse(subnet).value()};
+  network.mtu = mtu;
+  network.internal = internal;
+  network.bridge_name = network.driver == "bridge" ? "br-" + network.name : "";
   return network;
 }
 

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <fstream>
 
+#include "daemon/sidecar/readiness.h"
 #include "tests/mocks/docker_networks.h"
 #include "tests/mocks/fake_backend.h"
 #include "tests/mocks/fake_detector.h"

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <functional>
 
+#include "daemon/sidecar/status_json.h"
 #include "tests/mocks/docker_networks.h"
 #include "tests/mocks/fake_backend.h"
 #include "tests/mocks/fake_detector.h"

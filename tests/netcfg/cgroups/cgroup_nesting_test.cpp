@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "netcfg/detect/daemon_json_plan.h"
+#include "netcfg/detect/detection_report.h"
 #include "netcfg/detect/detector.h"
 #include "tests/mocks/fake_cgroup_fs.h"
 #include "tests/netcfg/detect/fixtures.h"

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// Builders for injected detection inputs.
+// Builders for injected detection inputs, and a look-up in what a detection sets in daemon.json.
 #pragma once
 
+#include <string>
+#include <vector>
+
+#include "netcfg/daemon_json/daemon_json.h"
 #include "netcfg/detect/facts.h"
 
 namespace dind::netcfg::testing {
@@ -61,6 +65,14 @@ inline SystemFacts Ipv6OnlyPodFacts(std::uint32_t eth0_mtu = 1500) {
                              Address(2, "2001:db8:1::5/64"), Address(2, "fe80::5/64")};
   facts.network.routes = {Route("::/0", 2, "fe80::1"), Route("2001:db8:1::/64", 2)};
   return facts;
+}
+
+// The update of daemon.json's top-level key `key`; nullptr when the plan has none.
+inline const KeyUpdate* FindUpdate(const std::vector<KeyUpdate>& updates, const std::string& key) {
+  for (const auto& update : updates) {
+    if (update.path.front() == key) return &update;
+  }
+  return nullptr;
 }
 
 }  // namespace dind::netcfg::testing

@@ -3,18 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include "netcfg/detect/daemon_json_plan.h"
+#include "netcfg/detect/detection_report.h"
 #include "netcfg/detect/detector.h"
 #include "tests/netcfg/detect/fixtures.h"
 
 namespace dind::netcfg {
 namespace {
 
-const KeyUpdate* FindUpdate(const std::vector<KeyUpdate>& updates, const std::string& key) {
-  for (const auto& update : updates) {
-    if (update.path.front() == key) return &update;
-  }
-  return nullptr;
-}
+using testing::FindUpdate;
 
 FamilyEgress EgressOf(const SystemFacts& facts) {
   return FindFamilyEgress(facts.network, FindUplinks(facts.network));
