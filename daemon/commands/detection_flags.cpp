@@ -2,6 +2,7 @@
 #include "daemon/commands/detection_flags.h"
 
 #include "common/log.h"
+#include "common/mtu.h"
 #include "daemon/commands/flags.h"
 #include "daemon/pod/detect_here.h"
 
@@ -44,10 +45,10 @@ Result<netcfg::DetectOptions> ParseDetectionFlags(const DetectionFlags& flags) {
   auto mtu = ParseAutoOrNumber("--mtu", flags.mtu);
   if (!mtu) return mtu.error();
   // Below the IPv6 minimum is wrong on any network: refuse it before detection can fail first.
-  if (*mtu && **mtu < netcfg::kMinimumMtu) {
+  if (*mtu && **mtu < kIpv6MinimumMtu) {
     return Error::BadInput("--mtu (" + EnvName("--mtu") + ") value " + flags.mtu + " is below " +
-                               std::to_string(netcfg::kMinimumMtu) + ", the IPv6 minimum MTU",
-                           "use a value from " + std::to_string(netcfg::kMinimumMtu) +
+                               std::to_string(kIpv6MinimumMtu) + ", the IPv6 minimum MTU",
+                           "use a value from " + std::to_string(kIpv6MinimumMtu) +
                                " up to the uplink's MTU, or --mtu auto");
   }
   options.mtu.override_mtu = *mtu;

@@ -105,7 +105,9 @@ int EntrypointCommand(const EntrypointFlags& flags) {
   if (!chosen) return Fail(chosen.error());
   const rules::BackendKind backend = chosen->decision.chosen;
 
-  sidecar::Reconciler reconciler(flags.daemon_json, detector, flags.no_rules ? nullptr : &*chosen);
+  const sidecar::ProcSysctls sysctls;
+  sidecar::Reconciler reconciler(flags.daemon_json, detector, sysctls,
+                                 flags.no_rules ? nullptr : &*chosen);
   reconciler.set_clamp_mss(options->sidecar.clamp_mss);
   return entrypoint::RunEntrypoint(*options, reconciler, {std::move(report).value(), backend});
 }

@@ -103,7 +103,8 @@ int RunCommand(const RunFlags& flags) {
     chosen = std::move(made).value();
   }
 
-  sidecar::Reconciler reconciler(flags.daemon_json, detector, chosen ? &*chosen : nullptr,
+  const sidecar::ProcSysctls sysctls;
+  sidecar::Reconciler reconciler(flags.daemon_json, detector, sysctls, chosen ? &*chosen : nullptr,
                                  &netlink);
   reconciler.set_clamp_mss(options->clamp_mss);
   if (auto started = reconciler.Start(std::move(report).value()); !started) {

@@ -69,14 +69,16 @@ std::string Describe(const std::string& name, const std::string& id) {
   return "network " + name + " (" + id.substr(0, 12) + ")";
 }
 
-Result<std::uint32_t> ParseMtu(const json& value, const std::string& network) {
+Result<Mtu> ParseMtu(const json& value, const std::string& network) {
   const std::string problem = network + ": option " + std::string(kMtuOption) + " is ";
-  const std::string expected = ", not an MTU (a whole number from 68 to 65535)";
+  const std::string expected = ", not an MTU (a whole number from " + std::to_string(kLowestMtu) +
+                               " to " + std::to_string(kHighestMtu) + ")";
   if (!value.is_string()) return Error::Environment(problem + value.dump() + expected);
   const std::string text = value.get<std::string>();
-  std::uint32_t mtu = 0;
+  Mtu mtu = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), mtu);
-  if (error != std::errc() || end != text.data() + text.size() || mtu < 68 || mtu > 65535) {
+  if (error != std::errc() || end != text.data() + text.size() || mtu < kLowestMtu ||
+      mtu > kHighestMtu) {
     return Error::Environment(problem + "\"" + text + "\"" + expected);
   }
   return mtu;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/cidr.h"
+#include "common/mtu.h"
 #include "common/result.h"
 
 namespace dind::docker {
@@ -30,7 +31,7 @@ struct DockerNetwork {
   // default bridge and for subnets given on `docker network create`: the bridge's own address
   // (netlink) is the authoritative gateway; it is not guessed here.
   std::vector<IpAddress> gateways;
-  std::optional<std::uint32_t> mtu;  // com.docker.network.driver.mtu, when set
+  std::optional<Mtu> mtu;  // com.docker.network.driver.mtu, when set
   // The Linux bridge of a "bridge" network: the com.docker.network.bridge.name option, or the
   // "br-" + first 12 characters of the id that dockerd names it by default. Empty for others.
   std::string bridge_name;

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/cidr.h"
+#include "common/mtu.h"
 #include "common/result.h"
 #include "netcfg/netlink/snapshot.h"
 #include "netcfg/netlink/wiring_plan.h"
@@ -47,7 +48,7 @@ struct BridgeFacts {
   int index = 0;      // ifindex, which changes when the bridge is deleted and made again
   Cidr network;       // 172.17.0.0/16, from the bridge's IPv4 address
   IpAddress gateway;  // 172.17.0.1: the bridge's own address, the containers' default gateway
-  std::uint32_t mtu = 0;
+  Mtu mtu = 0;
   std::optional<BridgeIpv6> ipv6;  // nullopt: dockerd gave the bridge no IPv6 network
   bool operator==(const BridgeFacts&) const = default;
 };

@@ -77,12 +77,12 @@ std::optional<std::size_t> MatchEchoReply(std::span<const std::uint8_t> packet, 
   return static_cast<std::size_t>(Get16(packet, 2));
 }
 
-std::optional<int> FragmentationNeededMtu(const sock_extended_err& error) {
+std::optional<Mtu> FragmentationNeededMtu(const sock_extended_err& error) {
   if (error.ee_origin != SO_EE_ORIGIN_ICMP) return std::nullopt;
   if (error.ee_type != kDestinationUnreachable || error.ee_code != kFragmentationNeeded) {
     return std::nullopt;
   }
-  return static_cast<int>(error.ee_info);
+  return Mtu{error.ee_info};
 }
 
 std::vector<std::uint8_t> BuildEcho6Request(std::uint16_t id, std::uint16_t sequence,
@@ -100,10 +100,10 @@ std::optional<std::size_t> MatchEcho6Reply(std::span<const std::uint8_t> message
   return kIpv6HeaderSize + message.size();
 }
 
-std::optional<int> PacketTooBigMtu(const sock_extended_err& error) {
+std::optional<Mtu> PacketTooBigMtu(const sock_extended_err& error) {
   if (error.ee_origin != SO_EE_ORIGIN_ICMP6) return std::nullopt;
   if (error.ee_type != kPacketTooBig || error.ee_code != 0) return std::nullopt;
-  return static_cast<int>(error.ee_info);
+  return Mtu{error.ee_info};
 }
 
 }  // namespace dind::egress

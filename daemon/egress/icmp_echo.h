@@ -10,6 +10,8 @@
 #include <span>
 #include <vector>
 
+#include "common/mtu.h"
+
 struct sock_extended_err;
 
 namespace dind::egress {
@@ -34,7 +36,7 @@ std::optional<std::size_t> MatchEchoReply(std::span<const std::uint8_t> packet, 
 
 // The next-hop MTU from an IP_RECVERR error queue entry when it reports an ICMP "fragmentation
 // needed" (type 3 code 4), else nullopt.
-std::optional<int> FragmentationNeededMtu(const sock_extended_err& error);
+std::optional<Mtu> FragmentationNeededMtu(const sock_extended_err& error);
 
 // ---- ICMPv6 ----------------------------------------------------------------------------------
 // A raw ICMPv6 socket sends and receives the ICMPv6 message alone: the kernel adds the 40-byte
@@ -56,6 +58,6 @@ std::optional<std::size_t> MatchEcho6Reply(std::span<const std::uint8_t> message
 
 // The MTU from an IPV6_RECVERR error queue entry when it reports an ICMPv6 "Packet Too Big"
 // (type 2 code 0: IPv6 routers never fragment, they send this instead), else nullopt.
-std::optional<int> PacketTooBigMtu(const sock_extended_err& error);
+std::optional<Mtu> PacketTooBigMtu(const sock_extended_err& error);
 
 }  // namespace dind::egress

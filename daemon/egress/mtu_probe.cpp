@@ -106,11 +106,11 @@ RawEchoSender::RawEchoSender(asio::io_context& io, Family family, std::uint16_t 
                              std::chrono::milliseconds echo_timeout)
     : io_(io), family_(family), socket_(io), timer_(io), id_(id), echo_timeout_(echo_timeout) {}
 
-void RawEchoSender::Send(int packet_size, std::function<void(EchoResult)> done) {
+void RawEchoSender::Send(Mtu packet_size, std::function<void(EchoResult)> done) {
   if (cancelled_) return;
   const std::uint16_t sequence = ++sequence_;
   pending_ = std::move(done);
-  const auto size = static_cast<std::size_t>(std::max(packet_size, 0));
+  const auto size = static_cast<std::size_t>(packet_size);
   const auto request = family_ == Family::kIPv4 ? BuildEchoRequest(id_, sequence, size)
                                                 : BuildEcho6Request(id_, sequence, size);
   error_code error;
@@ -164,9 +164,9 @@ void RawEchoSender::Receive() {
       });
 }
 
-std::optional<int> RawEchoSender::DrainErrors() {
+std::optional<Mtu> RawEchoSender::DrainErrors() {
   const int fd = socket_.native_handle();
-  std::optional<int> mtu;
+  std::optional<Mtu> mtu;
   while (true) {
     std::array<std::uint8_t, 64> original{};  // the start of the echo that caused the error
     alignas(cmsghdr) std::array<char, 512> control{};
@@ -246,7 +246,7 @@ void PathMtuProbe::Start(ProbeDone done) {
 
 void PathMtuProbe::Next() {
   if (lifecycle_.ended()) return;
-  const std::optional<int> size = search_.NextSize();
+  const std::optional<Mtu> size = search_.NextSize();
   if (size) {
     sender_->Send(*size, [self = shared_from_this(), size = *size](EchoResult result) {
       if (self->lifecycle_.ended()) return;

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "common/cidr.h"
+#include "common/mtu.h"
 #include "common/result.h"
 #include "daemon/egress/mtu_search.h"
 #include "daemon/egress/netns_thread.h"
@@ -32,7 +33,7 @@ class EchoSender {
   // Sends one echo request whose IP packet is `packet_size` bytes (headers included), with DF
   // set (IPv6: never fragmented). `done` runs once, later, on the io_context, unless Cancel()
   // comes first. One echo at a time.
-  virtual void Send(int packet_size, std::function<void(EchoResult)> done) = 0;
+  virtual void Send(Mtu packet_size, std::function<void(EchoResult)> done) = 0;
   virtual void Cancel() = 0;
 };
 
@@ -49,7 +50,7 @@ class RawEchoSender final : public EchoSender, public std::enable_shared_from_th
 
   RawEchoSender(boost::asio::io_context& io, Family family, std::uint16_t id,
                 std::chrono::milliseconds echo_timeout);
-  void Send(int packet_size, std::function<void(EchoResult)> done) override;
+  void Send(Mtu packet_size, std::function<void(EchoResult)> done) override;
   void Cancel() override;
 
  private:
@@ -57,7 +58,7 @@ class RawEchoSender final : public EchoSender, public std::enable_shared_from_th
   void WatchErrors();
   // Reads the error queue; the next-hop MTU of a "fragmentation needed" (ICMPv6: "Packet Too
   // Big") for the echo in flight.
-  std::optional<int> DrainErrors();
+  std::optional<Mtu> DrainErrors();
   void Complete(std::uint16_t sequence, EchoResult result);
 
   boost::asio::io_context& io_;

@@ -13,12 +13,12 @@ MtuSearch::MtuSearch(MtuSearchConfig config)
   config_.attempts = std::max(1, config_.attempts);
 }
 
-std::optional<int> MtuSearch::NextSize() const {
+std::optional<Mtu> MtuSearch::NextSize() const {
   if (verdict_) return std::nullopt;
   return current_;
 }
 
-void MtuSearch::Record(int size, const EchoResult& result) {
+void MtuSearch::Record(Mtu size, const EchoResult& result) {
   if (verdict_ || size != current_) return;
   switch (result.kind) {
     case EchoResult::Kind::kReplied:
@@ -39,7 +39,7 @@ void MtuSearch::Record(int size, const EchoResult& result) {
   }
 }
 
-void MtuSearch::Settle(int size, bool passed) {
+void MtuSearch::Settle(Mtu size, bool passed) {
   tries_ = 0;
   if (passed) {
     largest_passed_ = std::max(largest_passed_, size);
@@ -59,7 +59,7 @@ void MtuSearch::Settle(int size, bool passed) {
     current_ = reported_mtu_;
     return;
   }
-  if (smallest_failed_ - largest_passed_ <= 1) {
+  if (smallest_failed_ <= largest_passed_ + 1) {
     return Finish(reported_mtu_ == largest_passed_ ? MtuVerdict::Kind::kDiscoveryWorks
                                                    : MtuVerdict::Kind::kBlackHole,
                   largest_passed_);
@@ -67,7 +67,7 @@ void MtuSearch::Settle(int size, bool passed) {
   current_ = largest_passed_ + (smallest_failed_ - largest_passed_) / 2;
 }
 
-void MtuSearch::Finish(MtuVerdict::Kind kind, int path_mtu) {
+void MtuSearch::Finish(MtuVerdict::Kind kind, Mtu path_mtu) {
   verdict_ = MtuVerdict{kind, config_.docker_mtu, path_mtu, reported_mtu_, floor_};
 }
 
@@ -77,8 +77,8 @@ MtuVerdict MtuSearch::Verdict() const {
 }
 
 int MtuSearch::MaxEchoes() const {
-  const int span = std::max(1, config_.docker_mtu - floor_);
-  const int halvings = std::bit_width(static_cast<unsigned>(span));
+  const Mtu span = std::max<Mtu>(1, config_.docker_mtu - floor_);  // floor_ <= docker_mtu
+  const int halvings = std::bit_width(span);
   // docker MTU, floor, the reported MTU, then the halvings.
   return config_.attempts * (3 + halvings);
 }

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "common/cidr.h"
+#include "common/mtu.h"
 
 namespace dind::egress {
 
@@ -24,16 +25,16 @@ struct EchoResult {
     kFragmentationNeeded,  // a router answered "fragmentation needed" (PMTU discovery works)
   };
   Kind kind = Kind::kLost;
-  int reported_mtu = 0;  // the router's next-hop MTU, for kFragmentationNeeded
+  Mtu reported_mtu = 0;  // the router's next-hop MTU, for kFragmentationNeeded
 };
 
 // IPv4's minimum reassembly size and IPv6's minimum link MTU: every path carries them.
-inline constexpr int kIpv4MtuFloor = 576;
-inline constexpr int kIpv6MtuFloor = 1280;
+inline constexpr Mtu kIpv4MtuFloor = kIpv4MinimumReassembly;
+inline constexpr Mtu kIpv6MtuFloor = kIpv6MinimumMtu;
 
 struct MtuSearchConfig {
-  int docker_mtu = 1500;      // the probe veth's MTU: what nested containers send
-  int floor = kIpv4MtuFloor;  // kIpv6MtuFloor for IPv6
+  Mtu docker_mtu = kDockerDefaultMtu;  // the probe veth's MTU: what nested containers send
+  Mtu floor = kIpv4MtuFloor;           // kIpv6MtuFloor for IPv6
   int attempts = 2;
 };
 
@@ -45,10 +46,10 @@ struct MtuVerdict {
     kUnanswered,      // not even floor-sized echoes are answered: MTU not measured
   };
   Kind kind = Kind::kUnanswered;
-  int docker_mtu = 0;
-  int path_mtu = 0;      // largest size that got through; 0 for kUnanswered
-  int reported_mtu = 0;  // next-hop MTU a router reported, 0 when none did
-  int floor = 0;         // the smallest size tried
+  Mtu docker_mtu = 0;
+  Mtu path_mtu = 0;      // largest size that got through; 0 for kUnanswered
+  Mtu reported_mtu = 0;  // next-hop MTU a router reported, 0 when none did
+  Mtu floor = 0;         // the smallest size tried
 };
 
 class MtuSearch {
@@ -56,25 +57,25 @@ class MtuSearch {
   explicit MtuSearch(MtuSearchConfig config);
 
   // The next IPv4 packet size to send, nullopt once the verdict is known.
-  std::optional<int> NextSize() const;
+  std::optional<Mtu> NextSize() const;
   // What became of the echo of `size` (must be the size NextSize returned).
-  void Record(int size, const EchoResult& result);
+  void Record(Mtu size, const EchoResult& result);
   // Valid once NextSize() returns nullopt.
   MtuVerdict Verdict() const;
   // Upper bound of echoes a whole search sends, to size the probe's overall timeout.
   int MaxEchoes() const;
 
  private:
-  void Settle(int size, bool passed);
-  void Finish(MtuVerdict::Kind kind, int path_mtu);
+  void Settle(Mtu size, bool passed);
+  void Finish(MtuVerdict::Kind kind, Mtu path_mtu);
 
   MtuSearchConfig config_;
-  int floor_;
-  int largest_passed_ = 0;   // 0: none yet
-  int smallest_failed_ = 0;  // 0: none yet
-  int current_ = 0;
+  Mtu floor_;
+  Mtu largest_passed_ = 0;   // 0: none yet
+  Mtu smallest_failed_ = 0;  // 0: none yet
+  Mtu current_ = 0;
   int tries_ = 0;
-  int reported_mtu_ = 0;
+  Mtu reported_mtu_ = 0;
   bool reported_checked_ = false;
   std::optional<MtuVerdict> verdict_;
 };

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "common/cidr.h"
+#include "common/mtu.h"
 
 namespace dind::egress {
 
@@ -29,7 +30,7 @@ struct ProbeReport {
   // One line: "TCP connect to 10.96.0.1:443 from the docker bridge (probe 172.17.255.254)
   // failed: Connection refused; …".
   std::string detail;
-  std::optional<int> path_mtu;  // measured by the path-MTU probe
+  std::optional<Mtu> path_mtu;  // measured by the path-MTU probe
   // The address family the probe used (IPv4 or IPv6 from the probe namespace), so readiness and
   // the MSS clamp can tell the families apart; every probe sets it.
   std::optional<Family> family = std::nullopt;

@@ -94,7 +94,7 @@ AttachStatus ProbeAttachment::Attach(const BridgeFacts& found) {
   // A bridge without ports reports 1500 whatever dockerd's MTU; the probe's veth must have
   // the MTU a nested container's veth gets, or the path-MTU probe measures the wrong thing.
   BridgeFacts bridge = found;
-  if (container_mtu_ != 0) bridge.mtu = container_mtu_;
+  if (docker_mtu_ != 0) bridge.mtu = docker_mtu_;
   auto failed = [&](const Error& error) {
     return AttachStatus{
         AttachStatus::State::kFailed,

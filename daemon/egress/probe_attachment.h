@@ -22,6 +22,7 @@
 #include "common/result.h"
 #include "daemon/egress/attach_kernel.h"
 #include "daemon/egress/attach_plan.h"
+#include "daemon/egress/docker_mtu_listener.h"
 #include "daemon/egress/netns_thread.h"
 
 namespace dind::egress {
@@ -58,15 +59,13 @@ struct AttachStatus {
   std::optional<Vantage> vantage;  // for kAttached
 };
 
-// The seam the Prober uses; unit tests fake it.
-class Attachment {
+// The seam the Prober uses; unit tests fake it. It follows the docker MTU (DockerMtuListener):
+// the MTU dockerd gives containers' veths (daemon.json "mtu"), so the probe's packets are sized
+// like theirs; the probe's veth gets it at the next attach. Until told, it takes the bridge's.
+class Attachment : public DockerMtuListener {
  public:
-  virtual ~Attachment() = default;
   // Brings the attachment in line with the bridge as it is now and says where probes stand.
   virtual AttachStatus Ensure() = 0;
-  // The MTU dockerd gives containers' veths (daemon.json "mtu"), so the probe's packets are
-  // sized like theirs: the probe's veth gets it at the next attach. 0 takes the bridge's MTU.
-  virtual void set_container_mtu(std::uint32_t mtu) = 0;
 };
 
 class ProbeAttachment final : public Attachment {
@@ -83,7 +82,7 @@ class ProbeAttachment final : public Attachment {
   // Removes the veth (its peer goes along) and releases the probe namespace.
   Status Detach();
 
-  void set_container_mtu(std::uint32_t mtu) override { container_mtu_ = mtu; }
+  void SetDockerMtu(Mtu mtu) override { docker_mtu_ = mtu; }
   const std::string& bridge_name() const { return bridge_name_; }
   const std::string& host_link() const { return host_link_; }
 
@@ -97,7 +96,7 @@ class ProbeAttachment final : public Attachment {
   int slot_;
   std::string host_link_;
   std::optional<Vantage> vantage_;
-  std::uint32_t container_mtu_ = 0;
+  Mtu docker_mtu_ = 0;    // 0: not told yet, the bridge's MTU
   bool settled_ = false;  // both veth ends were seen operationally up
   std::chrono::steady_clock::time_point attached_at_;
 };

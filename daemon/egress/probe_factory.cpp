@@ -92,7 +92,7 @@ Result<std::shared_ptr<Probe>> NamespaceProbeFactory::Make(const ProbeTarget& ta
       auto sender =
           RawEchoSender::Create(io_, std::move(*fd), *address, id, settings_.echo_timeout);
       if (!sender) return sender.error().Wrap(cannot_start);
-      const MtuSearchConfig search{static_cast<int>(vantage.bridge.mtu),
+      const MtuSearchConfig search{vantage.bridge.mtu,
                                    v6 ? settings_.mtu_floor_v6 : settings_.mtu_floor,
                                    settings_.echo_attempts};
       return std::shared_ptr<Probe>(std::make_shared<PathMtuProbe>(

@@ -24,8 +24,8 @@ struct ProbeSettings {
   std::chrono::milliseconds timeout{2000};      // TCP connect and DNS
   std::chrono::milliseconds echo_timeout{500};  // each ICMP echo of the path-MTU probe
   int echo_attempts = 2;                        // echoes per size before it counts as lost
-  int mtu_floor = kIpv4MtuFloor;                // smallest size the IPv4 path-MTU search tries
-  int mtu_floor_v6 = kIpv6MtuFloor;             // and the IPv6 one
+  Mtu mtu_floor = kIpv4MtuFloor;                // smallest size the IPv4 path-MTU search tries
+  Mtu mtu_floor_v6 = kIpv6MtuFloor;             // and the IPv6 one
   // Answered by the cluster's DNS itself (no upstream needed); NXDOMAIN outside Kubernetes
   // still proves the nameserver was reached.
   DnsQuestion dns_question{"kubernetes.default.svc.cluster.local.", kDnsTypeA};

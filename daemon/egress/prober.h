@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "common/mtu.h"
 #include "daemon/egress/probe.h"
 #include "daemon/egress/probe_attachment.h"
 #include "daemon/egress/probe_factory.h"
@@ -37,7 +38,7 @@ struct TargetResult {
   Outcome outcome = Outcome::kFailed;
   std::string detail;                    // one line a human reads
   std::chrono::microseconds latency{0};  // start to verdict; the timeout for timeouts
-  std::optional<int> path_mtu;
+  std::optional<Mtu> path_mtu;
   std::chrono::system_clock::time_point finished_at;
   // The family the probe used (the report's, else the target's): readiness per family and the
   // MSS clamp per family (path_mtu of kIPv6 results is an IPv6 path MTU) select by it.

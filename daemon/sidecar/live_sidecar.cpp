@@ -70,7 +70,7 @@ class PodAttachment final : public egress::Attachment {
       : pod_netns_(std::move(pod_netns)),
         attachment_(std::make_unique<egress::NetlinkAttachKernel>(pod_netns_.get()), bridge) {}
   egress::AttachStatus Ensure() override { return attachment_.Ensure(); }
-  void set_container_mtu(std::uint32_t mtu) override { attachment_.set_container_mtu(mtu); }
+  void SetDockerMtu(Mtu mtu) override { attachment_.SetDockerMtu(mtu); }
 
  private:
   ScopedFd pod_netns_;  // declared first: outlives the attachment, which detaches through it

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 
 namespace dind::sidecar {
 namespace {
@@ -22,7 +23,7 @@ void AddClamp(std::vector<PlannedClamp>& clamps, const Cidr& network, std::uint3
   }
 }
 
-std::optional<std::uint32_t> PathMtuOf(const ClampInputs& inputs, Family family) {
+std::optional<Mtu> PathMtuOf(const ClampInputs& inputs, Family family) {
   return family == Family::kIPv4 ? inputs.path_mtu_ipv4 : inputs.path_mtu_ipv6;
 }
 
@@ -80,7 +81,7 @@ ClampPlan PlanMssClamps(const ClampInputs& inputs) {
       break;
   }
   // The MTU TCP may fill per family: the docker MTU, or the measured path when lower.
-  std::uint32_t lowest_path = inputs.docker_mtu;
+  Mtu lowest_path = inputs.docker_mtu;
   for (const Family family : {Family::kIPv4, Family::kIPv6}) {
     const auto path = PathMtuOf(inputs, family);
     // A "path" shorter than the headers is no measurement to act on.
@@ -103,8 +104,9 @@ ClampPlan PlanMssClamps(const ClampInputs& inputs) {
                                std::to_string(network.mtu) + ", above the safe MTU " +
                                std::to_string(inputs.docker_mtu);
     for (const auto& subnet : network.subnets) {
-      const std::uint32_t fits =
-          std::min(inputs.docker_mtu, PathMtuOf(inputs, subnet.family()).value_or(UINT32_MAX));
+      const Mtu fits =
+          std::min(inputs.docker_mtu,
+                   PathMtuOf(inputs, subnet.family()).value_or(std::numeric_limits<Mtu>::max()));
       AddClamp(plan.clamps, subnet, fits - TcpIpHeaderBytes(subnet.family()), reason);
     }
     plan.not_covered.push_back("UDP and ICMP of docker network " + network.name + " (MTU " +

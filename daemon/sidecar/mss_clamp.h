@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/cidr.h"
+#include "common/mtu.h"
 #include "common/result.h"
 #include "daemon/pod/rule_sources.h"
 
@@ -56,15 +57,15 @@ inline constexpr std::uint32_t TcpIpHeaderBytes(Family family) {
 struct NetworkMtu {
   std::string name;
   std::vector<Cidr> subnets;
-  std::uint32_t mtu = 0;  // its MTU option, or dockerd's default 1500
+  Mtu mtu = 0;  // its MTU option, or dockerd's default (kDockerDefaultMtu)
 };
 
 struct ClampInputs {
   ClampMssSetting setting;
-  std::uint32_t docker_mtu = 0;  // the safe MTU daemon.json says
+  Mtu docker_mtu = 0;  // the safe MTU daemon.json says
   // The lowest path MTU the probes measured beyond the pod, per family; nullopt: not measured.
-  std::optional<std::uint32_t> path_mtu_ipv4;
-  std::optional<std::uint32_t> path_mtu_ipv6;
+  std::optional<Mtu> path_mtu_ipv4;
+  std::optional<Mtu> path_mtu_ipv6;
   std::vector<Cidr> sources;         // the masqueraded networks
   std::vector<NetworkMtu> networks;  // docker's bridge networks
 };
@@ -83,7 +84,7 @@ struct ClampPlan {
   std::vector<std::string> not_covered;
   // The docker MTU that would make the path clamp unnecessary, when the path is below it:
   // written to daemon.json by --mtu, used after a dockerd restart.
-  std::optional<std::uint32_t> avoiding_docker_mtu;
+  std::optional<Mtu> avoiding_docker_mtu;
 };
 
 ClampPlan PlanMssClamps(const ClampInputs& inputs);

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <chrono>
 
-#include "common/files.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "daemon/pod/configure_here.h"
@@ -22,7 +21,7 @@ std::vector<sidecar::NetworkMtu> BridgeNetworkMtus(
   std::vector<sidecar::NetworkMtu> mtus;
   for (const auto& network : networks) {
     if (network.driver != "bridge" || network.internal) continue;
-    mtus.push_back({network.name, network.subnets, network.mtu.value_or(1500)});
+    mtus.push_back({network.name, network.subnets, network.mtu.value_or(kDockerDefaultMtu)});
   }
   return mtus;
 }
@@ -30,9 +29,11 @@ std::vector<sidecar::NetworkMtu> BridgeNetworkMtus(
 }  // namespace
 
 Reconciler::Reconciler(std::string daemon_json_path, pod::NetworkDetector& detector,
-                       const pod::ChosenBackend* rules, netcfg::NetlinkReader* bridges)
+                       const PodSysctls& sysctls, const pod::ChosenBackend* rules,
+                       netcfg::NetlinkReader* bridges)
     : daemon_json_path_(std::move(daemon_json_path)),
       detector_(detector),
+      sysctls_(sysctls),
       chosen_(rules),
       bridges_(bridges) {
   state_.daemon_json.path = daemon_json_path_;
@@ -72,12 +73,12 @@ void Reconciler::RecordDaemonJson(const netcfg::DetectionReport& report,
     file.error = update.error().Message();
     return;
   }
-  const std::uint32_t before = file.mtu;
+  const Mtu before = file.mtu;
   file.written = true;
   file.error.clear();
   file.mtu = report.mtu.docker;
   if (update->written) ++file.writes;
-  if (file.mtu != before && on_docker_mtu_) on_docker_mtu_(file.mtu);
+  if (file.mtu != before && docker_mtu_listener_) docker_mtu_listener_->SetDockerMtu(file.mtu);
   // At start dockerd may not have read the file yet; the docker API tells (OnDockerNetworks).
   if (before != 0 && before != file.mtu) {
     file.restart_required = true;
@@ -89,9 +90,9 @@ void Reconciler::RecordDaemonJson(const netcfg::DetectionReport& report,
   }
 }
 
-void Reconciler::FollowDockerMtu(std::function<void(std::uint32_t)> on_mtu) {
-  on_docker_mtu_ = std::move(on_mtu);
-  if (on_docker_mtu_ && state_.daemon_json.mtu != 0) on_docker_mtu_(state_.daemon_json.mtu);
+void Reconciler::set_docker_mtu_listener(egress::DockerMtuListener* listener) {
+  docker_mtu_listener_ = listener;
+  if (listener && state_.daemon_json.mtu != 0) listener->SetDockerMtu(state_.daemon_json.mtu);
 }
 
 void Reconciler::OnNetworkChanged() {
@@ -158,7 +159,7 @@ void Reconciler::PlanClamps(const std::vector<Cidr>& sources) {
   clamp.plan = std::move(plan);
 }
 
-void Reconciler::OnPathMtu(std::optional<std::uint32_t> ipv4, std::optional<std::uint32_t> ipv6) {
+void Reconciler::OnPathMtu(std::optional<Mtu> ipv4, std::optional<Mtu> ipv6) {
   ClampState& clamp = state_.clamp;
   if (ipv4 == clamp.path_mtu_ipv4 && ipv6 == clamp.path_mtu_ipv6) return;
   clamp.path_mtu_ipv4 = ipv4;
@@ -304,7 +305,7 @@ void Reconciler::AdoptNetworks(std::vector<docker::DockerNetwork> networks) {
   DockerState& docker = state_.docker;
   docker.networks = std::move(networks);
 
-  const std::uint32_t safe_mtu = state_.daemon_json.mtu;
+  const Mtu safe_mtu = state_.daemon_json.mtu;
   auto too_high = NetworksAboveMtu(docker.networks, safe_mtu);
   for (const auto& finding : too_high) {
     const bool known =
@@ -355,10 +356,7 @@ void Reconciler::RecheckDockerFirewall() {
   const auto& networks = state_.docker.networks;
   std::optional<bool> ipv6_forwarding;
   if (std::any_of(networks.begin(), networks.end(), [](const auto& n) { return n.enable_ipv6; })) {
-    // The pod's network namespace is dockerd's: this process reads the same sysctl.
-    if (auto value = ReadFile("/proc/sys/net/ipv6/conf/all/forwarding")) {
-      ipv6_forwarding = value->starts_with("1");
-    }
+    ipv6_forwarding = sysctls_.Ipv6Forwarding();  // the pod's namespace is dockerd's
   }
   DockerFirewall firewall =
       CheckDockerFirewall(*docker_info_, state_.rules.backend, ipv6_forwarding);

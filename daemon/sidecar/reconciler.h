@@ -1,21 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
 // The sidecar's decisions, without the event loop: what to do when it starts, when the
 // namespace's links, addresses or routes change, when the masquerade rules may have drifted and
-// when dockerd's networks change. The kernel is reached only through the two seams passed in
-// (the detector and the chosen backend), so every decision is unit-tested with fakes; the event
-// loop (sidecar.h) only calls in. Starting is pod::ConfigureHere, the same job as `init`.
+// when dockerd's networks change. The kernel is reached only through the seams passed to the
+// constructor (the detector, the pod's sysctls, the chosen backend and the netlink reader), so
+// every decision is unit-tested with fakes; the event loop (sidecar.h) only calls in. Starting
+// is pod::ConfigureHere, the same job as `init`. The docker MTU it writes to daemon.json goes
+// on to the egress probe through a named seam: set_docker_mtu_listener.
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/mtu.h"
 #include "common/result.h"
 #include "daemon/docker/docker_api.h"
+#include "daemon/egress/docker_mtu_listener.h"
 #include "daemon/pod/backend_here.h"
 #include "daemon/pod/detect_here.h"
+#include "daemon/sidecar/pod_sysctls.h"
 #include "daemon/sidecar/sidecar_state.h"
 #include "netcfg/detect/detector.h"
 #include "netcfg/netlink/snapshot.h"
@@ -27,10 +31,11 @@ class Reconciler {
  public:
   // `rules` is the backend chosen here with its decision, or null when rules are not managed
   // (--no-rules). `bridges` reads the pod's links and addresses, for docker's bridges while
-  // the Engine API cannot be read (null: the API is the only source). All must outlive the
-  // reconciler.
+  // the Engine API cannot be read (null: the API is the only source). `sysctls` are the pod's
+  // (IPv6 forwarding, checked against dockerd's firewall). All must outlive the reconciler.
   Reconciler(std::string daemon_json_path, pod::NetworkDetector& detector,
-             const pod::ChosenBackend* rules, netcfg::NetlinkReader* bridges = nullptr);
+             const PodSysctls& sysctls, const pod::ChosenBackend* rules,
+             netcfg::NetlinkReader* bridges = nullptr);
 
   // Detects, writes daemon.json and makes the rules present. An error here ends the daemon:
   // nothing is right yet, and the message says what to fix.
@@ -62,15 +67,16 @@ class Reconciler {
   void OnDockerNotFollowed();
   // What dockerd's GET /info says: its firewall driver, checked against our backend.
   void OnDockerInfo(docker::DockerInfo info);
-  // `on_mtu` gets the docker MTU daemon.json says, at once and after every change, for those
-  // that must follow it (the probe's veth, so the probes send what nested containers send).
-  void FollowDockerMtu(std::function<void(std::uint32_t)> on_mtu);
+  // `listener` is told the docker MTU daemon.json says, at once (when written) and after every
+  // change: the egress probe's attachment, so the probes send what nested containers send.
+  // Null stops telling. The listener must outlive the reconciler or be unset first.
+  void set_docker_mtu_listener(egress::DockerMtuListener* listener);
 
   // --clamp-mss; call before Start.
   void set_clamp_mss(sidecar::ClampMssSetting setting) { state_.clamp.setting = setting; }
   // What a probe round measured beyond the pod: the lowest path MTU per family (nullopt: none
   // of that family). Installs, changes or takes away the MSS clamp the measurements call for.
-  void OnPathMtu(std::optional<std::uint32_t> ipv4, std::optional<std::uint32_t> ipv6);
+  void OnPathMtu(std::optional<Mtu> ipv4, std::optional<Mtu> ipv6);
 
   // Where the docker API is read from, for /status.
   void set_docker_socket(std::string socket) { state_.docker.socket = std::move(socket); }
@@ -106,13 +112,14 @@ class Reconciler {
   std::optional<docker::DockerInfo> docker_info_;
   std::string daemon_json_path_;
   pod::NetworkDetector& detector_;
+  const PodSysctls& sysctls_;
   const pod::ChosenBackend* chosen_;
   netcfg::NetlinkReader* bridges_;
   std::string bridges_why_;  // why networks come from netlink now; empty while the API answers
   std::vector<Cidr> pool_networks_;              // from the report at start
   std::optional<std::uint64_t> stamp_in_place_;  // the change stamp when last seen in place
   int polls_since_check_ = 0;
-  std::function<void(std::uint32_t)> on_docker_mtu_;
+  egress::DockerMtuListener* docker_mtu_listener_ = nullptr;
   SidecarState state_;
 };
 

@@ -266,9 +266,8 @@ void Sidecar::Loop::WatchDocker() {
 void Sidecar::Loop::StartEgressProbes() {
   if (!ports.probe_attachment || !ports.probe_factory || !options.egress) return;
   const EgressOptions& egress = *options.egress;
-  reconciler.FollowDockerMtu([attachment = ports.probe_attachment.get()](std::uint32_t mtu) {
-    attachment->set_container_mtu(mtu);
-  });
+  // The probe's veth follows the docker MTU daemon.json says: told now and after every change.
+  reconciler.set_docker_mtu_listener(ports.probe_attachment.get());
   prober = std::make_unique<egress::Prober>(
       io, egress.prober, egress.targets, *ports.probe_attachment, *ports.probe_factory,
       [this](const egress::ProberStatus& status) {
@@ -287,7 +286,7 @@ Sidecar::Sidecar(asio::io_context& io, Reconciler& reconciler, const SidecarOpti
 
 Sidecar::~Sidecar() {
   loop_->StopFollowing();
-  loop_->reconciler.FollowDockerMtu({});
+  loop_->reconciler.set_docker_mtu_listener(nullptr);
 }
 
 Status Sidecar::Start() {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/sidecar/sidecar_metrics.h"
 
+#include "common/mtu.h"
+
 namespace dind::sidecar {
 namespace {
 
@@ -111,7 +113,7 @@ void SidecarMetrics::Refresh(const SidecarState& state, const egress::ProberStat
   for (const auto& network : state.docker.networks) {
     if (network.driver != "bridge") continue;
     metrics::LabelValues labels{network.name, network.bridge_name};
-    network_mtu_->Set(labels, network.mtu.value_or(1500));
+    network_mtu_->Set(labels, network.mtu.value_or(kDockerDefaultMtu));
     networks.insert(std::move(labels));
   }
   for (const auto& gone : network_series_) {

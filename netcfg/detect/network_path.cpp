@@ -42,22 +42,24 @@ std::optional<Uplink> FindUplink(const NetworkSnapshot& network, Family family) 
   return uplink;
 }
 
-std::optional<std::uint32_t> ParseMtuNumber(const std::string& text) {
-  std::uint32_t value = 0;
+std::optional<Mtu> ParseMtuNumber(const std::string& text) {
+  Mtu value = 0;
   const char* begin = text.data();
   const char* end = text.data() + text.size();
   while (begin < end && std::isspace(static_cast<unsigned char>(*begin))) ++begin;
   while (end > begin && std::isspace(static_cast<unsigned char>(end[-1]))) --end;
   auto [ptr, ec] = std::from_chars(begin, end, value);
-  if (ec != std::errc() || ptr != end || value < 68 || value > 65535) return std::nullopt;
+  if (ec != std::errc() || ptr != end || value < kLowestMtu || value > kHighestMtu) {
+    return std::nullopt;
+  }
   return value;
 }
 
 // The smallest numeric "mtu" anywhere in a CNI config (calico, flannel and cilium put it on
 // the plugin object; a conflist nests plugins in an array).
-std::optional<std::uint32_t> FindCniMtu(const nlohmann::json& node) {
-  std::optional<std::uint32_t> lowest;
-  const auto consider = [&lowest](std::optional<std::uint32_t> mtu) {
+std::optional<Mtu> FindCniMtu(const nlohmann::json& node) {
+  std::optional<Mtu> lowest;
+  const auto consider = [&lowest](std::optional<Mtu> mtu) {
     if (mtu && (!lowest || *mtu < *lowest)) lowest = mtu;
   };
   if (node.is_object()) {
@@ -76,7 +78,7 @@ std::optional<std::uint32_t> FindCniMtu(const nlohmann::json& node) {
 
 // Underlay MTUs pods commonly sit on: Ethernet, GCE, AWS jumbo frames, and AWS jumbo frames
 // below an IPIP hop.
-constexpr std::uint32_t kCommonUnderlayMtus[] = {1500, 1460, 9001, 8981};
+constexpr Mtu kCommonUnderlayMtus[] = {1500, 1460, 9001, 8981};
 
 struct InferableEncapsulation {
   const char* kind;
@@ -92,7 +94,7 @@ constexpr InferableEncapsulation kInferableEncapsulations[] = {
     {"wireguard", 80, "wireguard over IPv6"}};
 
 struct InferenceCandidate {
-  std::uint32_t underlay;
+  Mtu underlay;
   const InferableEncapsulation* encapsulation;
 };
 
@@ -105,7 +107,7 @@ std::string Describe(const InferenceCandidate& candidate) {
 
 std::string UnderlayList() {
   std::string list;
-  for (std::uint32_t mtu : kCommonUnderlayMtus) {
+  for (Mtu mtu : kCommonUnderlayMtus) {
     list += (list.empty() ? "" : ", ") + std::to_string(mtu);
   }
   return list;
@@ -138,8 +140,9 @@ OverlayEvidence DetectOverlay(const SystemFacts& facts, const Uplink& uplink) {
       overlay.mtu_limit = mtu;
       overlay.mtu_limit_source = "Calico MTU file " + facts.calico_mtu_path;
     } else {
-      overlay.warnings.push_back("Calico MTU file " + facts.calico_mtu_path +
-                                 " does not hold an MTU (a number from 68 to 65535); ignored");
+      overlay.warnings.push_back(
+          "Calico MTU file " + facts.calico_mtu_path + " does not hold an MTU (a number from " +
+          std::to_string(kLowestMtu) + " to " + std::to_string(kHighestMtu) + "); ignored");
     }
   }
   if (facts.cni_config) {
@@ -195,7 +198,7 @@ OverlayEvidence DetectOverlay(const SystemFacts& facts, const Uplink& uplink) {
   // number people set by hand (1400 = 1460 - 60 is a coincidence far more often than wireguard
   // over GCE); otherwise it says "ambiguous" and assumes no overlay.
   std::vector<InferenceCandidate> candidates;
-  for (std::uint32_t underlay : kCommonUnderlayMtus) {
+  for (Mtu underlay : kCommonUnderlayMtus) {
     for (const auto& encapsulation : kInferableEncapsulations) {
       if (underlay == uplink.mtu + encapsulation.bytes) {
         candidates.push_back({underlay, &encapsulation});
@@ -256,10 +259,10 @@ Result<MtuDecision> DecideMtu(const Uplink& uplink, const OverlayEvidence& overl
   }
 
   if (options.override_mtu) {
-    const std::uint32_t wanted = *options.override_mtu;
-    if (wanted < kMinimumMtu || wanted > uplink.mtu) {
+    const Mtu wanted = *options.override_mtu;
+    if (wanted < kIpv6MinimumMtu || wanted > uplink.mtu) {
       return Error::BadInput("--mtu " + std::to_string(wanted) + " is outside the usable range",
-                             "use a value from " + std::to_string(kMinimumMtu) +
+                             "use a value from " + std::to_string(kIpv6MinimumMtu) +
                                  " (the IPv6 minimum) to " + std::to_string(uplink.mtu) +
                                  " (the MTU of uplink " + uplink.interface + "), or --mtu auto");
     }
@@ -273,12 +276,12 @@ Result<MtuDecision> DecideMtu(const Uplink& uplink, const OverlayEvidence& overl
     return decision;
   }
 
-  if (options.reserve + kMinimumMtu > uplink.mtu) {
+  if (options.reserve + kIpv6MinimumMtu > uplink.mtu) {
     return Error::BadInput("--reserve " + std::to_string(options.reserve) + " leaves less than " +
-                               std::to_string(kMinimumMtu) + " bytes of the " +
+                               std::to_string(kIpv6MinimumMtu) + " bytes of the " +
                                std::to_string(uplink.mtu) + "-byte MTU of uplink " +
                                uplink.interface,
-                           "use at most " + std::to_string(uplink.mtu - kMinimumMtu));
+                           "use at most " + std::to_string(uplink.mtu - kIpv6MinimumMtu));
   }
   decision.source = "auto";
   decision.docker = uplink.mtu - options.reserve;
@@ -291,10 +294,10 @@ Result<MtuDecision> DecideMtu(const Uplink& uplink, const OverlayEvidence& overl
     decision.reason +=
         ", capped at " + std::to_string(decision.path_limit) + " by " + decision.path_limit_source;
   }
-  if (decision.docker < kMinimumMtu) {
+  if (decision.docker < kIpv6MinimumMtu) {
     return Error::Environment("the path MTU " + std::to_string(decision.path_limit) + " from " +
                                   decision.path_limit_source + " is below " +
-                                  std::to_string(kMinimumMtu),
+                                  std::to_string(kIpv6MinimumMtu),
                               "check the CNI's MTU setting, or force one with --mtu");
   }
   return decision;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/cidr.h"
+#include "common/mtu.h"
 #include "common/result.h"
 #include "netcfg/detect/facts.h"
 #include "netcfg/netlink/snapshot.h"
@@ -21,8 +22,8 @@ struct Uplink {
   std::string interface;
   int link_index = 0;
   std::string kind;  // link kind of the uplink itself ("veth", "vxlan", "" …)
-  std::uint32_t mtu = 0;
-  std::uint32_t route_mtu = 0;  // the default route's own MTU metric, 0 when unset
+  Mtu mtu = 0;
+  Mtu route_mtu = 0;  // the default route's own MTU metric, 0 when unset
   std::optional<IpAddress> gateway;
   std::vector<std::string> addresses;  // "10.244.1.5/24"
 };
@@ -46,7 +47,7 @@ struct OverlayEvidence {
   std::string evidence;  // "tunnel-device", "calico-mtu-file", "cni-config", "inference", "none"
   std::string detail;    // human sentence with the numbers
   // MTU limits the evidence itself implies (Calico's MTU file, a CNI config's "mtu").
-  std::optional<std::uint32_t> mtu_limit;
+  std::optional<Mtu> mtu_limit;
   std::string mtu_limit_source;
   // Sources that exist but say nothing usable: ignored, and each named in a warning.
   std::vector<std::string> warnings;
@@ -55,25 +56,23 @@ struct OverlayEvidence {
 OverlayEvidence DetectOverlay(const SystemFacts& facts, const Uplink& uplink);
 
 // ---- MTU ----------------------------------------------------------------------------------
-inline constexpr std::uint32_t kMinimumMtu = 1280;  // IPv6 minimum link MTU
-
 struct MtuOptions {
-  std::optional<std::uint32_t> override_mtu;  // --mtu N; nullopt for auto
-  std::uint32_t reserve = 0;                  // --reserve BYTES
+  std::optional<Mtu> override_mtu;  // --mtu N; nullopt for auto
+  std::uint32_t reserve = 0;        // --reserve BYTES
 };
 
 struct MtuDecision {
-  std::uint32_t uplink = 0;
-  std::uint32_t path_limit = 0;  // lowest MTU on the way out that the tool can see
+  Mtu uplink = 0;
+  Mtu path_limit = 0;  // lowest MTU on the way out that the tool can see
   std::string path_limit_source;
-  std::uint32_t reserve = 0;
-  std::uint32_t docker = 0;
+  std::uint32_t reserve = 0;  // bytes kept free below the uplink MTU
+  Mtu docker = 0;
   std::string source;  // "auto" or "flag"
   std::string reason;
 };
 
-// Errors are kBadInput (exit 2): --mtu out of [1280, uplink MTU], or a reserve that leaves
-// less than 1280.
+// Errors are kBadInput (exit 2): --mtu out of [kIpv6MinimumMtu, uplink MTU], or a reserve that
+// leaves less than kIpv6MinimumMtu.
 Result<MtuDecision> DecideMtu(const Uplink& uplink, const OverlayEvidence& overlay,
                               const MtuOptions& options);
 

@@ -14,7 +14,7 @@
 namespace dind::netcfg {
 
 LibnlPtr<rtnl_link> BuildVethPair(const std::string& name, const std::string& peer_name,
-                                  int peer_netns_fd, std::uint32_t mtu) {
+                                  int peer_netns_fd, Mtu mtu) {
   LibnlPtr<rtnl_link> link(rtnl_link_veth_alloc());
   if (!link) return link;
   rtnl_link_set_name(link.get(), name.c_str());

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "common/cidr.h"
+#include "common/mtu.h"
 #include "common/result.h"
 #include "netcfg/netlink/libnl_ptr.h"
 
@@ -21,7 +22,7 @@ namespace dind::netcfg {
 // A veth pair `name` <-> `peer_name`, the peer made inside the namespace behind `peer_netns_fd`;
 // `mtu` 0 keeps the kernel's default.
 LibnlPtr<rtnl_link> BuildVethPair(const std::string& name, const std::string& peer_name,
-                                  int peer_netns_fd, std::uint32_t mtu = 0);
+                                  int peer_netns_fd, Mtu mtu = 0);
 // The change that sets a link up.
 LibnlPtr<rtnl_link> BuildLinkUp();
 // The change that makes a link a port of the bridge with index `bridge_index`.

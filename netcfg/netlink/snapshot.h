@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/cidr.h"
+#include "common/mtu.h"
 
 namespace dind::netcfg {
 
@@ -16,7 +17,7 @@ struct LinkInfo {
   int index = 0;
   std::string name;
   std::string kind;  // IFLA_INFO_KIND: "veth", "vxlan", "ipip", "wireguard", "bridge", "" …
-  std::uint32_t mtu = 0;
+  Mtu mtu = 0;
   bool up = false;
   int master_index = 0;  // IFLA_MASTER: the bridge a port belongs to, 0 when none
   int lower_index = 0;   // IFLA_LINK: the device a tunnel or vlan runs over, 0 when none
@@ -38,7 +39,7 @@ struct RouteInfo {
   int out_link_index = 0;
   std::uint32_t table = 254;   // RT_TABLE_MAIN
   std::uint32_t priority = 0;  // metric
-  std::uint32_t mtu = 0;       // RTAX_MTU; 0 when the route sets none
+  Mtu mtu = 0;                 // RTAX_MTU; 0 when the route sets none
   bool is_default() const { return destination.prefix_length() == 0; }
 };
 

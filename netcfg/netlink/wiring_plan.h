@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/cidr.h"
+#include "common/mtu.h"
 
 namespace dind::netcfg {
 
@@ -34,7 +35,7 @@ struct CreateVethPair {
   std::string name;       // stays in `side`
   std::string peer_name;  // created in `peer_side`
   NetnsSide peer_side;
-  std::uint32_t mtu = 0;  // both ends; 0 keeps the kernel's default
+  Mtu mtu = 0;  // both ends; 0 keeps the kernel's default
 };
 struct SetLinkUp {
   NetnsSide side;

@@ -9,13 +9,14 @@
 #include <vector>
 
 #include "common/cidr.h"
+#include "common/mtu.h"
 #include "daemon/docker/docker_api.h"
 
 namespace dind::testing {
 
 // A bridge network; `mtu` is its com.docker.network.driver.mtu option, when set.
 inline docker::DockerNetwork BridgeNetwork(std::string name, const std::string& subnet,
-                                           std::optional<std::uint32_t> mtu, std::string bridge) {
+                                           std::optional<Mtu> mtu, std::string bridge) {
   docker::DockerNetwork network;
   network.name = std::move(name);
   network.driver = "bridge";
@@ -28,7 +29,7 @@ inline docker::DockerNetwork BridgeNetwork(std::string name, const std::string& 
 // Any network, as the checks on docker's networks see it; a "bridge" one's Linux bridge is
 // "br-" + its name.
 inline docker::DockerNetwork Network(std::string name, std::string driver,
-                                     const std::string& subnet, std::optional<std::uint32_t> mtu,
+                                     const std::string& subnet, std::optional<Mtu> mtu,
                                      bool internal = false) {
   docker::DockerNetwork network;
   network.name = std::move(name);

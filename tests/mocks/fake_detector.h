@@ -3,9 +3,9 @@
 // avoided networks the test changes between detections.
 #pragma once
 
-#include <cstdint>
 #include <vector>
 
+#include "common/mtu.h"
 #include "daemon/pod/detect_here.h"
 #include "tests/netcfg/detect/fixtures.h"
 
@@ -13,7 +13,7 @@ namespace dind::testing {
 
 class FakeDetector final : public pod::NetworkDetector {
  public:
-  std::uint32_t uplink_mtu = 1450;
+  Mtu uplink_mtu = 1450;
   std::vector<Cidr> avoid;
   bool fail = false;
   int calls = 0;

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "common/mtu.h"
 #include "daemon/egress/prober.h"
 
 namespace dind::testing {
@@ -51,8 +52,8 @@ class FakeAttachment final : public egress::Attachment {
     }
     return next;
   }
-  std::uint32_t container_mtu = 0;
-  void set_container_mtu(std::uint32_t mtu) override { container_mtu = mtu; }
+  Mtu docker_mtu = 0;  // what the reconciler last told it
+  void SetDockerMtu(Mtu mtu) override { docker_mtu = mtu; }
 };
 
 // How a fake probe behaves.

@@ -84,7 +84,7 @@ TEST(FragmentationNeededMtuTest, OnlyForIcmpFragmentationNeeded) {
   error.ee_type = 3;
   error.ee_code = 4;
   error.ee_info = 1400;
-  EXPECT_EQ(FragmentationNeededMtu(error), 1400);
+  EXPECT_EQ(FragmentationNeededMtu(error), 1400u);
 
   sock_extended_err host_unreachable = error;
   host_unreachable.ee_code = 1;
@@ -140,7 +140,7 @@ TEST(PacketTooBigMtuTest, OnlyForIcmpv6PacketTooBig) {
   error.ee_type = 2;
   error.ee_code = 0;
   error.ee_info = 1400;
-  EXPECT_EQ(PacketTooBigMtu(error), 1400);
+  EXPECT_EQ(PacketTooBigMtu(error), 1400u);
 
   sock_extended_err unreachable = error;
   unreachable.ee_type = 1;  // destination unreachable

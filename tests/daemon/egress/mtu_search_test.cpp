@@ -18,12 +18,12 @@ using Kind = MtuVerdict::Kind;
 // A path with `mtu`: larger packets are dropped at a router that reports "fragmentation
 // needed" when `reports` is set, and vanish otherwise. `answers`: the target answers at all.
 struct SimulatedPath {
-  int mtu = 1500;
+  Mtu mtu = 1500;
   bool reports = false;
   bool answers = true;
-  int reported_mtu = 0;  // what the router says; `mtu` when 0
+  Mtu reported_mtu = 0;  // what the router says; `mtu` when 0
 
-  EchoResult Echo(int size) const {
+  EchoResult Echo(Mtu size) const {
     if (!answers) return {EchoResult::Kind::kLost, 0};
     if (size <= mtu) return {EchoResult::Kind::kReplied, 0};
     if (reports) return {EchoResult::Kind::kFragmentationNeeded, reported_mtu ? reported_mtu : mtu};
@@ -33,10 +33,10 @@ struct SimulatedPath {
 
 struct SearchRun {
   MtuVerdict verdict;
-  std::vector<int> sizes;  // every echo sent, in order
+  std::vector<Mtu> sizes;  // every echo sent, in order
 };
 
-SearchRun Search(MtuSearchConfig config, const std::function<EchoResult(int)>& path) {
+SearchRun Search(MtuSearchConfig config, const std::function<EchoResult(Mtu)>& path) {
   MtuSearch search(config);
   SearchRun run;
   while (auto size = search.NextSize()) {
@@ -50,31 +50,31 @@ SearchRun Search(MtuSearchConfig config, const std::function<EchoResult(int)>& p
 }
 
 SearchRun Search(MtuSearchConfig config, const SimulatedPath& path) {
-  return Search(config, [&](int size) { return path.Echo(size); });
+  return Search(config, [&](Mtu size) { return path.Echo(size); });
 }
 
 TEST(MtuSearchTest, FullSizeThroughIsOneEcho) {
   const SearchRun run = Search({1500, 576, 2}, SimulatedPath{1500});
   EXPECT_EQ(run.verdict.kind, Kind::kFits);
-  EXPECT_EQ(run.verdict.path_mtu, 1500);
-  EXPECT_THAT(run.sizes, ElementsAre(1500));
+  EXPECT_EQ(run.verdict.path_mtu, 1500u);
+  EXPECT_THAT(run.sizes, ElementsAre(1500u));
 }
 
 TEST(MtuSearchTest, BlackHoleFindsTheExactPathMtu) {
   const SearchRun run = Search({1500, 576, 2}, SimulatedPath{1400, false});
   EXPECT_EQ(run.verdict.kind, Kind::kBlackHole);
-  EXPECT_EQ(run.verdict.path_mtu, 1400);
-  EXPECT_EQ(run.verdict.docker_mtu, 1500);
-  EXPECT_EQ(run.verdict.reported_mtu, 0);
+  EXPECT_EQ(run.verdict.path_mtu, 1400u);
+  EXPECT_EQ(run.verdict.docker_mtu, 1500u);
+  EXPECT_EQ(run.verdict.reported_mtu, 0u);
   // The docker MTU and the floor first; every lost size was tried twice.
   ASSERT_GE(run.sizes.size(), 4u);
-  EXPECT_EQ(run.sizes[0], 1500);
-  EXPECT_EQ(run.sizes[1], 1500);
-  EXPECT_EQ(run.sizes[2], 576);
+  EXPECT_EQ(run.sizes[0], 1500u);
+  EXPECT_EQ(run.sizes[1], 1500u);
+  EXPECT_EQ(run.sizes[2], 576u);
 }
 
 TEST(MtuSearchTest, BlackHoleAtOddSizes) {
-  for (int mtu : {577, 1000, 1279, 1450, 1499}) {
+  for (Mtu mtu : {577u, 1000u, 1279u, 1450u, 1499u}) {
     const SearchRun run = Search({1500, 576, 1}, SimulatedPath{mtu, false});
     EXPECT_EQ(run.verdict.kind, Kind::kBlackHole) << mtu;
     EXPECT_EQ(run.verdict.path_mtu, mtu);
@@ -84,47 +84,47 @@ TEST(MtuSearchTest, BlackHoleAtOddSizes) {
 TEST(MtuSearchTest, ReportedMtuIsConfirmedWithOneEcho) {
   const SearchRun run = Search({1500, 576, 2}, SimulatedPath{1400, true});
   EXPECT_EQ(run.verdict.kind, Kind::kDiscoveryWorks);
-  EXPECT_EQ(run.verdict.path_mtu, 1400);
-  EXPECT_EQ(run.verdict.reported_mtu, 1400);
+  EXPECT_EQ(run.verdict.path_mtu, 1400u);
+  EXPECT_EQ(run.verdict.reported_mtu, 1400u);
   // A router's answer is not retried.
-  EXPECT_THAT(run.sizes, ElementsAre(1500, 576, 1400));
+  EXPECT_THAT(run.sizes, ElementsAre(1500u, 576u, 1400u));
 }
 
 TEST(MtuSearchTest, ReportedMtuThatVanishesFurtherOnIsStillABlackHole) {
   // The first router reports 1450, a later one silently drops anything over 1400.
-  const auto path = [](int size) -> EchoResult {
+  const auto path = [](Mtu size) -> EchoResult {
     if (size <= 1400) return {EchoResult::Kind::kReplied, 0};
     if (size > 1450) return {EchoResult::Kind::kFragmentationNeeded, 1450};
     return {EchoResult::Kind::kLost, 0};
   };
   const SearchRun run = Search({1500, 576, 2}, path);
   EXPECT_EQ(run.verdict.kind, Kind::kBlackHole);
-  EXPECT_EQ(run.verdict.path_mtu, 1400);
-  EXPECT_EQ(run.verdict.reported_mtu, 1450);
+  EXPECT_EQ(run.verdict.path_mtu, 1400u);
+  EXPECT_EQ(run.verdict.reported_mtu, 1450u);
 }
 
 TEST(MtuSearchTest, TargetThatNeverAnswersIsUnanswered) {
   const SearchRun run = Search({1500, 576, 2}, SimulatedPath{1500, false, false});
   EXPECT_EQ(run.verdict.kind, Kind::kUnanswered);
-  EXPECT_EQ(run.verdict.path_mtu, 0);
-  EXPECT_THAT(run.sizes, ElementsAre(1500, 1500, 576, 576));
+  EXPECT_EQ(run.verdict.path_mtu, 0u);
+  EXPECT_THAT(run.sizes, ElementsAre(1500u, 1500u, 576u, 576u));
 }
 
 TEST(MtuSearchTest, OneLostEchoIsRetriedNotConcluded) {
   int sent = 0;
-  const SearchRun run = Search({1500, 576, 2}, [&](int) -> EchoResult {
+  const SearchRun run = Search({1500, 576, 2}, [&](Mtu) -> EchoResult {
     return {++sent == 1 ? EchoResult::Kind::kLost : EchoResult::Kind::kReplied, 0};
   });
   EXPECT_EQ(run.verdict.kind, Kind::kFits);
-  EXPECT_THAT(run.sizes, ElementsAre(1500, 1500));
+  EXPECT_THAT(run.sizes, ElementsAre(1500u, 1500u));
 }
 
 TEST(MtuSearchTest, NonsenseReportedMtuIsLeftToTheSearch) {
   // A router reporting 68 (below the floor) or more than it was sent says nothing useful.
-  for (int reported : {68, 1600}) {
+  for (Mtu reported : {68u, 1600u}) {
     const SearchRun run = Search({1500, 576, 1}, SimulatedPath{1400, true, true, reported});
     EXPECT_EQ(run.verdict.kind, Kind::kBlackHole) << reported;
-    EXPECT_EQ(run.verdict.path_mtu, 1400) << reported;
+    EXPECT_EQ(run.verdict.path_mtu, 1400u) << reported;
   }
 }
 
@@ -133,13 +133,13 @@ TEST(MtuSearchTest, DockerMtuAtTheFloor) {
   EXPECT_EQ(run.verdict.kind, Kind::kFits);
   const SearchRun silent = Search({500, 576, 1}, SimulatedPath{1500, false, false});
   EXPECT_EQ(silent.verdict.kind, Kind::kUnanswered);
-  EXPECT_THAT(silent.sizes, ElementsAre(500));
+  EXPECT_THAT(silent.sizes, ElementsAre(500u));
 }
 
 TEST(MtuSearchTest, RecordsForOtherSizesAreIgnored) {
   MtuSearch search({1500, 576, 1});
   search.Record(1400, {EchoResult::Kind::kReplied, 0});
-  EXPECT_EQ(search.NextSize(), 1500);
+  EXPECT_EQ(search.NextSize(), 1500u);
 }
 
 TEST(DescribeMtuVerdictTest, EachVerdictSaysWhatToDo) {
@@ -187,9 +187,9 @@ TEST(DescribeMtuVerdictTest, Ipv6SpeaksOfIcmpv6AndPacketTooBig) {
 TEST(MtuSearchTest, Ipv6FloorIsItsMinimumMtu) {
   MtuSearch search({1500, kIpv6MtuFloor, 1});
   search.Record(1500, {EchoResult::Kind::kLost, 0});
-  EXPECT_EQ(search.NextSize(), 1280) << "IPv6 links carry 1280 bytes, never less";
+  EXPECT_EQ(search.NextSize(), 1280u) << "IPv6 links carry 1280 bytes, never less";
   search.Record(1280, {EchoResult::Kind::kReplied, 0});
-  EXPECT_EQ(search.NextSize(), 1390);
+  EXPECT_EQ(search.NextSize(), 1390u);
 }
 
 }  // namespace

@@ -506,7 +506,7 @@ TEST_F(ProbeKernelTest, PathMtuPassesOnAFullSizePath) {
   const ProberStatus round = RunRound(*attachment, {kMtuTarget}, settings);
   ASSERT_EQ(round.results.size(), 1u);
   EXPECT_EQ(round.results[0].outcome, Outcome::kPassed) << round.results[0].detail;
-  EXPECT_EQ(round.results[0].path_mtu, 1500);
+  EXPECT_EQ(round.results[0].path_mtu, 1500u);
   EXPECT_THAT(round.results[0].detail, HasSubstr("1500-byte packets with DF set get through"));
 }
 
@@ -519,7 +519,7 @@ TEST_F(ProbeKernelTest, PathMtuBlackHoleIsReportedWithTheMeasuredMtu) {
   ASSERT_EQ(round.results.size(), 1u);
   const TargetResult& result = round.results[0];
   EXPECT_EQ(result.outcome, Outcome::kFailed) << result.detail;
-  EXPECT_EQ(result.path_mtu, 1400) << result.detail;
+  EXPECT_EQ(result.path_mtu, 1400u) << result.detail;
   EXPECT_THAT(result.detail,
               HasSubstr("ICMP echo to 10.231.2.2 from the docker bridge (probe 172.17.255.254): "
                         "MTU black hole: 1500-byte packets with DF set vanish"));
@@ -537,7 +537,7 @@ TEST_F(ProbeKernelTest, PathMtuBelowDockerMtuPassesWhenRoutersReportIt) {
   ASSERT_EQ(round.results.size(), 1u);
   const TargetResult& result = round.results[0];
   EXPECT_EQ(result.outcome, Outcome::kPassed) << result.detail;
-  EXPECT_EQ(result.path_mtu, 1400) << result.detail;
+  EXPECT_EQ(result.path_mtu, 1400u) << result.detail;
   EXPECT_THAT(result.detail, HasSubstr("routers report it"));
   EXPECT_GT(FragNeededSentByRouter(), 0);
 }
@@ -641,7 +641,7 @@ TEST_F(Ipv6ProbeKernelTest, Ipv6PathMtuPassesOnAFullSizePath) {
   const ProberStatus round = RunRound(*attachment, {kMtuTarget6}, settings);
   ASSERT_EQ(round.results.size(), 1u);
   EXPECT_EQ(round.results[0].outcome, Outcome::kPassed) << round.results[0].detail;
-  EXPECT_EQ(round.results[0].path_mtu, 1500);
+  EXPECT_EQ(round.results[0].path_mtu, 1500u);
   EXPECT_EQ(round.results[0].family, Family::kIPv6);
   EXPECT_THAT(round.results[0].detail, HasSubstr("1500-byte IPv6 packets get through"));
 }
@@ -655,7 +655,7 @@ TEST_F(Ipv6ProbeKernelTest, Ipv6PathMtuBlackHoleIsReportedWithTheMeasuredMtu) {
   ASSERT_EQ(round.results.size(), 1u);
   const TargetResult& result = round.results[0];
   EXPECT_EQ(result.outcome, Outcome::kFailed) << result.detail;
-  EXPECT_EQ(result.path_mtu, 1400) << result.detail;
+  EXPECT_EQ(result.path_mtu, 1400u) << result.detail;
   EXPECT_EQ(result.family, Family::kIPv6);
   EXPECT_THAT(result.detail,
               HasSubstr("ICMPv6 echo to 2001:db8:231:2::2 from the docker bridge (probe " +
@@ -677,7 +677,7 @@ TEST_F(Ipv6ProbeKernelTest, Ipv6PathMtuBelowDockerMtuPassesWhenRoutersReportIt) 
   ASSERT_EQ(round.results.size(), 1u);
   const TargetResult& result = round.results[0];
   EXPECT_EQ(result.outcome, Outcome::kPassed) << result.detail;
-  EXPECT_EQ(result.path_mtu, 1400) << result.detail;
+  EXPECT_EQ(result.path_mtu, 1400u) << result.detail;
   EXPECT_THAT(result.detail, HasSubstr("routers report it (ICMPv6 Packet Too Big arrives)"));
   EXPECT_GT(PacketTooBigSentByRouter(), 0);
 }

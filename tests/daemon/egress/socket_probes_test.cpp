@@ -245,9 +245,9 @@ TEST(DnsProbeTest, BadQuestionIsAFailureNotACrash) {
 // A path with an MTU: larger echoes are lost, or answered by "fragmentation needed".
 class SimulatedEchoSender final : public EchoSender {
  public:
-  SimulatedEchoSender(asio::io_context& io, int mtu, bool reports, bool answers = true)
+  SimulatedEchoSender(asio::io_context& io, Mtu mtu, bool reports, bool answers = true)
       : io_(io), mtu_(mtu), reports_(reports), answers_(answers) {}
-  void Send(int size, std::function<void(EchoResult)> done) override {
+  void Send(Mtu size, std::function<void(EchoResult)> done) override {
     sizes.push_back(size);
     EchoResult result{EchoResult::Kind::kLost, 0};
     if (answers_ && size <= mtu_) result = {EchoResult::Kind::kReplied, 0};
@@ -259,18 +259,18 @@ class SimulatedEchoSender final : public EchoSender {
     });
   }
   void Cancel() override { cancelled = true; }
-  std::vector<int> sizes;
+  std::vector<Mtu> sizes;
   bool cancelled = false;
 
  private:
   asio::io_context& io_;
-  int mtu_;
+  Mtu mtu_;
   bool reports_;
   bool answers_;
 };
 
-std::optional<ProbeReport> RunMtuProbe(int path_mtu, bool reports, bool answers = true,
-                                       const char* target = "10.0.0.5", int floor = 576) {
+std::optional<ProbeReport> RunMtuProbe(Mtu path_mtu, bool reports, bool answers = true,
+                                       const char* target = "10.0.0.5", Mtu floor = 576) {
   asio::io_context io;
   auto sender = std::make_shared<SimulatedEchoSender>(io, path_mtu, reports, answers);
   auto probe = std::make_shared<PathMtuProbe>(io, sender, MtuSearchConfig{1500, floor, 2}, target,
@@ -285,14 +285,14 @@ TEST(PathMtuProbeTest, FullSizePasses) {
   const auto report = RunMtuProbe(1500, false);
   ASSERT_TRUE(report);
   EXPECT_EQ(report->outcome, Outcome::kPassed);
-  EXPECT_EQ(report->path_mtu, 1500);
+  EXPECT_EQ(report->path_mtu, 1500u);
 }
 
 TEST(PathMtuProbeTest, BlackHoleFailsWithTheMeasuredPathMtu) {
   const auto report = RunMtuProbe(1400, false);
   ASSERT_TRUE(report);
   EXPECT_EQ(report->outcome, Outcome::kFailed);
-  EXPECT_EQ(report->path_mtu, 1400);
+  EXPECT_EQ(report->path_mtu, 1400u);
   EXPECT_THAT(report->detail, HasSubstr("ICMP echo to 10.0.0.5 from the docker bridge (probe "
                                         "172.17.255.254): MTU black hole"));
 }
@@ -301,7 +301,7 @@ TEST(PathMtuProbeTest, Ipv6BlackHoleSpeaksIcmpv6AndSaysItsFamily) {
   const auto report = RunMtuProbe(1400, false, true, "2001:db8::5", kIpv6MtuFloor);
   ASSERT_TRUE(report);
   EXPECT_EQ(report->outcome, Outcome::kFailed);
-  EXPECT_EQ(report->path_mtu, 1400);
+  EXPECT_EQ(report->path_mtu, 1400u);
   EXPECT_EQ(report->family, Family::kIPv6);
   EXPECT_THAT(report->detail, HasSubstr("ICMPv6 echo to 2001:db8::5 from the docker bridge"));
   EXPECT_THAT(report->detail, HasSubstr("without an ICMPv6 Packet Too Big"));
@@ -312,7 +312,7 @@ TEST(PathMtuProbeTest, WorkingDiscoveryPassesWithTheLowerMtu) {
   const auto report = RunMtuProbe(1400, true);
   ASSERT_TRUE(report);
   EXPECT_EQ(report->outcome, Outcome::kPassed);
-  EXPECT_EQ(report->path_mtu, 1400);
+  EXPECT_EQ(report->path_mtu, 1400u);
 }
 
 TEST(PathMtuProbeTest, SilentTargetIsInconclusive) {

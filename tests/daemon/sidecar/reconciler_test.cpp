@@ -14,12 +14,14 @@
 #include "tests/mocks/fake_backend.h"
 #include "tests/mocks/fake_detector.h"
 #include "tests/mocks/fake_netlink_reader.h"
+#include "tests/mocks/fake_pod_sysctls.h"
 #include "tests/mocks/temp_dir.h"
 
 namespace dind::sidecar {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using Json = netcfg::OrderedJson;
 
 using testing::BridgeNetwork;
@@ -28,6 +30,7 @@ using testing::DecisionFor;
 using testing::FakeBackend;
 using testing::FakeDetector;
 using testing::FakeNetlinkReader;
+using testing::FakePodSysctls;
 using testing::ReadTestFile;
 using testing::TempDir;
 
@@ -38,13 +41,14 @@ class ReconcilerTest : public ::testing::Test {
   TempDir dir_;
   std::string path_ = dir_ / "daemon.json";
   FakeDetector detector_;
+  FakePodSysctls sysctls_;
   pod::ChosenBackend chosen_{std::make_unique<FakeBackend>(),
                              DecisionFor(rules::BackendKind::kNft)};
   FakeBackend& backend_ = static_cast<FakeBackend&>(*chosen_.backend);
 };
 
 TEST_F(ReconcilerTest, StartWritesDaemonJsonAndInstallsTheRules) {
-  Reconciler reconciler(path_, detector_, &chosen_);
+  Reconciler reconciler(path_, detector_, sysctls_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
   EXPECT_EQ(ReadDaemonJson()["mtu"], 1450);
   EXPECT_EQ(ReadDaemonJson()["fixed-cidr"], "172.17.0.0/17");
@@ -67,7 +71,7 @@ TEST_F(ReconcilerTest, StartTakesOurEarlierRulesOutOfTheBackendNoLongerChosen) {
       [journal](rules::BackendKind kind) -> Result<std::unique_ptr<rules::MasqueradeBackend>> {
     return std::unique_ptr<rules::MasqueradeBackend>(std::make_unique<FakeBackend>(kind, journal));
   };
-  Reconciler reconciler(path_, detector_, &chosen);
+  Reconciler reconciler(path_, detector_, sysctls_, &chosen);
   ASSERT_TRUE(reconciler.Start().ok());
   // As init does it: the new rules first, so the safety net never has a gap.
   EXPECT_EQ(*journal, (std::vector<std::string>{"nft apply", "legacy remove"}));
@@ -75,14 +79,14 @@ TEST_F(ReconcilerTest, StartTakesOurEarlierRulesOutOfTheBackendNoLongerChosen) {
 
 TEST_F(ReconcilerTest, StartFailsWithTheEnvironmentsReason) {
   detector_.fail = true;
-  Reconciler failing_detection(path_, detector_, &chosen_);
+  Reconciler failing_detection(path_, detector_, sysctls_, &chosen_);
   auto started = failing_detection.Start();
   ASSERT_FALSE(started.ok());
   EXPECT_THAT(started.error().Message(), HasSubstr("reading routes"));
 
   detector_.fail = false;
   backend_.fail_apply = true;
-  Reconciler failing_rules(path_, detector_, &chosen_);
+  Reconciler failing_rules(path_, detector_, sysctls_, &chosen_);
   started = failing_rules.Start();
   ASSERT_FALSE(started.ok());
   EXPECT_EQ(started.error().ExitCode(), 1);
@@ -93,7 +97,7 @@ TEST_F(ReconcilerTest, StartFailsWithTheEnvironmentsReason) {
 
 TEST_F(ReconcilerTest, AMalformedDaemonJsonIsNeverOverwritten) {
   std::ofstream(path_) << "{\"mtu\": 1500,}";
-  Reconciler reconciler(path_, detector_, &chosen_);
+  Reconciler reconciler(path_, detector_, sysctls_, &chosen_);
   auto started = reconciler.Start();
   ASSERT_FALSE(started.ok());
   EXPECT_EQ(started.error().ExitCode(), 2);
@@ -104,7 +108,7 @@ TEST_F(ReconcilerTest, AMalformedDaemonJsonIsNeverOverwritten) {
 }
 
 TEST_F(ReconcilerTest, IntactRulesAreLeftAloneAndLostOnesRepaired) {
-  Reconciler reconciler(path_, detector_, &chosen_);
+  Reconciler reconciler(path_, detector_, sysctls_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
   const int applies = backend_.applies;
   EXPECT_FALSE(reconciler.CheckRules());
@@ -126,7 +130,7 @@ TEST_F(ReconcilerTest, IntactRulesAreLeftAloneAndLostOnesRepaired) {
 
 TEST_F(ReconcilerTest, PollsReadTheRulesOnlyWhenTheStampMoves) {
   backend_.stamp = 7;
-  Reconciler reconciler(path_, detector_, &chosen_);
+  Reconciler reconciler(path_, detector_, sysctls_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
   EXPECT_FALSE(reconciler.CheckRules());  // in place: remembers the stamp
   const int inspects = backend_.inspects;
@@ -148,7 +152,7 @@ TEST_F(ReconcilerTest, PollsReadTheRulesOnlyWhenTheStampMoves) {
 }
 
 TEST_F(ReconcilerTest, WithoutAStampEveryPollReads) {
-  Reconciler reconciler(path_, detector_, &chosen_);
+  Reconciler reconciler(path_, detector_, sysctls_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
   const int inspects = backend_.inspects;
   EXPECT_FALSE(reconciler.PollRules());
@@ -157,7 +161,7 @@ TEST_F(ReconcilerTest, WithoutAStampEveryPollReads) {
 }
 
 TEST_F(ReconcilerTest, AFailedRepairMakesItNotReadyAndSaysWhy) {
-  Reconciler reconciler(path_, detector_, &chosen_);
+  Reconciler reconciler(path_, detector_, sysctls_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
   backend_.installed.reset();
   backend_.fail_apply = true;
@@ -169,7 +173,7 @@ TEST_F(ReconcilerTest, AFailedRepairMakesItNotReadyAndSaysWhy) {
 }
 
 TEST_F(ReconcilerTest, AnMtuChangeRewritesDaemonJsonAndAsksForARestart) {
-  Reconciler reconciler(path_, detector_, &chosen_);
+  Reconciler reconciler(path_, detector_, sysctls_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
   detector_.uplink_mtu = 1400;
   // A new route that collides with the pools must not move them under a running dockerd.
@@ -190,7 +194,7 @@ TEST_F(ReconcilerTest, AnMtuChangeRewritesDaemonJsonAndAsksForARestart) {
 }
 
 TEST_F(ReconcilerTest, AFailedRedetectionKeepsTheLastDecision) {
-  Reconciler reconciler(path_, detector_, &chosen_);
+  Reconciler reconciler(path_, detector_, sysctls_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
   detector_.fail = true;
   reconciler.OnNetworkChanged();
@@ -199,7 +203,7 @@ TEST_F(ReconcilerTest, AFailedRedetectionKeepsTheLastDecision) {
 }
 
 TEST_F(ReconcilerTest, DockerNetworksAddSourcesAndReportTooHighMtus) {
-  Reconciler reconciler(path_, detector_, &chosen_);
+  Reconciler reconciler(path_, detector_, sysctls_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
   reconciler.OnDockerNetworks(
       {BridgeNetwork("bridge", "172.17.0.0/16", 1450, "docker0"),
@@ -222,7 +226,7 @@ TEST_F(ReconcilerTest, DockerNetworksAddSourcesAndReportTooHighMtus) {
 }
 
 TEST_F(ReconcilerTest, DockerRunningWithAnotherMtuNeedsARestartUntilItRestarts) {
-  Reconciler reconciler(path_, detector_, &chosen_);
+  Reconciler reconciler(path_, detector_, sysctls_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
   reconciler.OnDockerNetworks({BridgeNetwork("bridge", "172.17.0.0/16", 1500, "docker0")});
   EXPECT_TRUE(reconciler.state().daemon_json.restart_required);
@@ -232,7 +236,7 @@ TEST_F(ReconcilerTest, DockerRunningWithAnotherMtuNeedsARestartUntilItRestarts) 
 }
 
 TEST_F(ReconcilerTest, WithoutABackendRulesAreNotManaged) {
-  Reconciler reconciler(path_, detector_, nullptr);
+  Reconciler reconciler(path_, detector_, sysctls_, nullptr);
   ASSERT_TRUE(reconciler.Start().ok());
   EXPECT_FALSE(reconciler.CheckRules());
   EXPECT_TRUE(ReadinessOf(reconciler.state(), nullptr).ready);
@@ -240,7 +244,7 @@ TEST_F(ReconcilerTest, WithoutABackendRulesAreNotManaged) {
 }
 
 TEST_F(ReconcilerTest, RemoveRulesTakesThemAway) {
-  Reconciler reconciler(path_, detector_, &chosen_);
+  Reconciler reconciler(path_, detector_, sysctls_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
   ASSERT_TRUE(reconciler.RemoveRules().ok());
   EXPECT_FALSE(backend_.installed);
@@ -257,7 +261,7 @@ std::vector<std::string> ClampStrings(const rules::MasqueradeSpec& spec) {
 }
 
 TEST_F(ReconcilerTest, AutoClampsWhileThePathIsNarrowerAndTakesItAwayWhenItIsWhole) {
-  Reconciler reconciler(path_, detector_, &chosen_);
+  Reconciler reconciler(path_, detector_, sysctls_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
   EXPECT_TRUE(backend_.installed->clamps.empty()) << "nothing measured, nothing clamped";
 
@@ -285,12 +289,12 @@ TEST_F(ReconcilerTest, AutoClampsWhileThePathIsNarrowerAndTakesItAwayWhenItIsWho
 }
 
 TEST_F(ReconcilerTest, AFixedClampIsInForceFromTheStartAndOffNeverClamps) {
-  Reconciler fixed(path_, detector_, &chosen_);
+  Reconciler fixed(path_, detector_, sysctls_, &chosen_);
   fixed.set_clamp_mss({sidecar::ClampMssSetting::Mode::kFixed, 1200});
   ASSERT_TRUE(fixed.Start().ok());
   EXPECT_EQ(ClampStrings(*backend_.installed).front(), "172.17.0.0/16 1200");
 
-  Reconciler off(path_, detector_, &chosen_);
+  Reconciler off(path_, detector_, sysctls_, &chosen_);
   off.set_clamp_mss({sidecar::ClampMssSetting::Mode::kOff, 0});
   ASSERT_TRUE(off.Start().ok());
   off.OnPathMtu(1360, std::nullopt);
@@ -298,7 +302,7 @@ TEST_F(ReconcilerTest, AFixedClampIsInForceFromTheStartAndOffNeverClamps) {
 }
 
 TEST_F(ReconcilerTest, ANetworkAboveTheSafeMtuHasItsTcpClampedAndItsUdpNamed) {
-  Reconciler reconciler(path_, detector_, &chosen_);
+  Reconciler reconciler(path_, detector_, sysctls_, &chosen_);
   ASSERT_TRUE(reconciler.Start().ok());
   reconciler.OnDockerNetworks({BridgeNetwork("kind", "172.18.0.0/16", std::nullopt, "br-kind")});
   EXPECT_EQ(ClampStrings(*backend_.installed), (std::vector<std::string>{"172.18.0.0/16 1410"}));
@@ -347,7 +351,7 @@ TEST(BridgesFromSnapshotTest, Docker0AndBrBridgesWithTheirMtuAndSubnets) {
 
 TEST_F(ReconcilerTest, WithoutTheApiTheBridgesComeFromNetlinkAndOneAboveTheSafeMtuIsClamped) {
   FakeNetlinkReader netlink(PodWithBridges());
-  Reconciler reconciler(path_, detector_, &chosen_, &netlink);
+  Reconciler reconciler(path_, detector_, sysctls_, &chosen_, &netlink);
   ASSERT_TRUE(reconciler.Start().ok());
   EXPECT_EQ(netlink.reads, 0) << "not read while the API may still answer";
   reconciler.OnDockerUnavailable(
@@ -376,7 +380,7 @@ TEST_F(ReconcilerTest, WithoutTheApiTheBridgesComeFromNetlinkAndOneAboveTheSafeM
 TEST_F(ReconcilerTest, WithoutTheApiANewBridgeIsSeenAtTheNextNetworkChangeUntilTheApiAnswers) {
   FakeNetlinkReader netlink(PodWithBridges());
   netlink.snapshot.links[1].mtu = 1450;  // docker0 fine
-  Reconciler reconciler(path_, detector_, &chosen_, &netlink);
+  Reconciler reconciler(path_, detector_, sysctls_, &chosen_, &netlink);
   ASSERT_TRUE(reconciler.Start().ok());
   reconciler.OnDockerNotFollowed();
   EXPECT_EQ(reconciler.state().docker.networks_from,
@@ -401,7 +405,7 @@ TEST_F(ReconcilerTest, WithoutTheApiANewBridgeIsSeenAtTheNextNetworkChangeUntilT
 }
 
 TEST_F(ReconcilerTest, WithoutAReaderOrWhenNetlinkFailsTheApiIsTheOnlySource) {
-  Reconciler without(path_, detector_, &chosen_);
+  Reconciler without(path_, detector_, sysctls_, &chosen_);
   ASSERT_TRUE(without.Start().ok());
   without.OnDockerUnavailable("connect: No such file or directory");
   EXPECT_TRUE(without.state().docker.networks.empty());
@@ -409,11 +413,39 @@ TEST_F(ReconcilerTest, WithoutAReaderOrWhenNetlinkFailsTheApiIsTheOnlySource) {
 
   FakeNetlinkReader failing(PodWithBridges());
   failing.fail = true;
-  Reconciler reconciler(path_, detector_, &chosen_, &failing);
+  Reconciler reconciler(path_, detector_, sysctls_, &chosen_, &failing);
   ASSERT_TRUE(reconciler.Start().ok());
   reconciler.OnDockerUnavailable("connect: No such file or directory");
   EXPECT_EQ(failing.reads, 1);
   EXPECT_TRUE(reconciler.state().docker.networks.empty());
+}
+
+TEST_F(ReconcilerTest, Ipv6ForwardingIsReadThroughThePodSysctlsWhenANetworkHasIpv6) {
+  Reconciler reconciler(path_, detector_, sysctls_, &chosen_);
+  ASSERT_TRUE(reconciler.Start().ok());
+  sysctls_.ipv6_forwarding = false;
+  const docker::DockerInfo info{
+      .server_version = "29.0.1", .firewall_driver = "nftables", .ipv4_forwarding = true};
+  reconciler.OnDockerInfo(info);
+  reconciler.OnDockerNetworks({BridgeNetwork("bridge", "172.17.0.0/16", 1450, "docker0")});
+  EXPECT_EQ(sysctls_.reads, 0) << "no docker network has IPv6: the sysctl says nothing";
+  ASSERT_TRUE(reconciler.state().docker.firewall);
+  EXPECT_THAT(reconciler.state().docker.firewall->warnings, IsEmpty());
+
+  auto dual = BridgeNetwork("dual", "172.18.0.0/16", 1450, "br-dual");
+  dual.enable_ipv6 = true;
+  reconciler.OnDockerNetworks({dual});
+  EXPECT_GE(sysctls_.reads, 1);
+  ASSERT_EQ(reconciler.state().docker.firewall->warnings.size(), 1u);
+  EXPECT_THAT(reconciler.state().docker.firewall->warnings[0],
+              HasSubstr("net.ipv6.conf.all.forwarding=1"));
+
+  // Turned on (or unreadable: no IPv6 in the kernel): no finding.
+  for (const std::optional<bool> forwarding : {std::optional<bool>(true), std::optional<bool>()}) {
+    sysctls_.ipv6_forwarding = forwarding;
+    reconciler.OnDockerInfo(info);
+    EXPECT_THAT(reconciler.state().docker.firewall->warnings, IsEmpty());
+  }
 }
 
 }  // namespace

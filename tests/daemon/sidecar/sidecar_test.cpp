@@ -15,6 +15,7 @@
 #include "tests/mocks/fake_backend.h"
 #include "tests/mocks/fake_detector.h"
 #include "tests/mocks/fake_netlink_reader.h"
+#include "tests/mocks/fake_pod_sysctls.h"
 #include "tests/mocks/fake_prober.h"
 #include "tests/mocks/fake_sidecar_ports.h"
 #include "tests/mocks/temp_dir.h"
@@ -39,6 +40,7 @@ using testing::FakeDetector;
 using testing::FakeDockerFeed;
 using testing::FakeFactory;
 using testing::FakeNetlinkReader;
+using testing::FakePodSysctls;
 using testing::ReadTestFile;
 using testing::TempDir;
 
@@ -102,12 +104,13 @@ class SidecarTest : public ::testing::Test {
   TempDir dir_;
   std::string path_ = dir_ / "daemon.json";
   FakeDetector detector_;
+  FakePodSysctls sysctls_;
   pod::ChosenBackend chosen_{std::make_unique<FakeBackend>(),
                              DecisionFor(rules::BackendKind::kNft)};
   FakeBackend& backend_ = static_cast<FakeBackend&>(*chosen_.backend);
   // The pod's links as the kernel shows them: no bridge until a test adds one.
   FakeNetlinkReader netlink_{netcfg::NetworkSnapshot{}};
-  Reconciler reconciler_{path_, detector_, &chosen_, &netlink_};
+  Reconciler reconciler_{path_, detector_, sysctls_, &chosen_, &netlink_};
   SidecarOptions options_;
   asio::io_context io_;
   std::optional<Sidecar> sidecar_;
@@ -126,7 +129,7 @@ TEST_F(SidecarTest, StartsReadyWhenTheRulesAreInPlaceAndTheProbesPass) {
   EXPECT_TRUE(published_.back().ready);
   EXPECT_NE(sidecar_->endpoint_port(), 0);
   // The probe's veth takes the MTU nested containers get, not the bridge's.
-  EXPECT_EQ(attachment_->container_mtu, 1450u);
+  EXPECT_EQ(attachment_->docker_mtu, 1450u);
 }
 
 TEST_F(SidecarTest, TheFirstNetworkChangeIsHandledAtOnceAndTheBurstAfterItOnceBySettle) {
@@ -183,7 +186,7 @@ TEST_F(SidecarTest, AnMtuChangeRewritesDaemonJsonAndResizesTheProbe) {
   const std::uint64_t rounds = Rounds();
   detector_.uplink_mtu = 1400;
   network_->Notify();
-  ASSERT_TRUE(RunUntil([&] { return attachment_->container_mtu == 1400u; }));
+  ASSERT_TRUE(RunUntil([&] { return attachment_->docker_mtu == 1400u; }));
   EXPECT_EQ(DaemonJson()["mtu"], 1400);
   EXPECT_TRUE(reconciler_.state().daemon_json.restart_required);
   // And it probes again at once, through the resized veth, instead of at the next interval.
