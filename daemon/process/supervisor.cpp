@@ -21,11 +21,6 @@
 namespace dind::process {
 namespace {
 
-std::string SignalName(int signal_number) {
-  const char* name = ::sigabbrev_np(signal_number);
-  return name != nullptr ? "SIG" + std::string(name) : std::to_string(signal_number);
-}
-
 // Whether this process has any child, exited or running (waitid's ECHILD is the kernel's own
 // answer, with no /proc race). Other errors count as "yes": the caller's deadline decides then.
 bool HasChildren() {
@@ -65,24 +60,33 @@ std::atomic<bool> supervisor_exists{false};
 
 }  // namespace
 
+std::string SignalName(int signal_number) {
+  const char* name = ::sigabbrev_np(signal_number);
+  return name != nullptr ? "SIG" + std::string(name) : std::to_string(signal_number);
+}
+
 ProcessSupervisor::ProcessSupervisor(boost::asio::io_context& io, SignalCallback on_signal)
     : io_(io), signals_(io), reap_soon_(io), on_signal_(std::move(on_signal)) {
   DIND_CHECK(!supervisor_exists.exchange(true), "a second ProcessSupervisor in this process");
 }
 
 Result<std::unique_ptr<ProcessSupervisor>> ProcessSupervisor::Start(boost::asio::io_context& io,
-                                                                    SignalCallback on_signal) {
+                                                                    SignalCallback on_signal,
+                                                                    SupervisorOptions options) {
+  if (options.signals.empty()) {
+    options.signals.assign(kForwardedSignals.begin(), kForwardedSignals.end());
+  }
   std::unique_ptr<ProcessSupervisor> supervisor(new ProcessSupervisor(io, std::move(on_signal)));
   boost::system::error_code error;
   supervisor->signals_.add(SIGCHLD, error);
-  for (const int signal_number : kForwardedSignals) {
+  for (const int signal_number : options.signals) {
     if (error) break;
     supervisor->signals_.add(signal_number, error);
   }
   if (error) {
-    return asio_support::ErrorFromBoost("installing the entrypoint's signal handlers", error);
+    return asio_support::ErrorFromBoost("installing the signal handlers", error);
   }
-  if (::getpid() != 1) {
+  if (options.become_subreaper && ::getpid() != 1) {
     // Orphans go to the nearest subreaper ancestor instead of PID 1: to us, so "all of dockerd
     // is gone" can be observed and nothing is left a zombie under an init that does not reap.
     int already = 0;

@@ -1,18 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-// The entrypoint's side of being PID 1 (what tini does), on the daemon's Asio loop:
-//  * every exited process is reaped: the children the entrypoint started, and the orphans the
+// Being PID 1 (what tini does), on the daemon's Asio loop, for both long-running commands:
+//  * every exited process is reaped: the children this process started, and the orphans the
 //    kernel re-parents to it (containerd after dockerd died, a CI job's daemonized helpers).
-//    When it is not PID 1 (tests, `docker run --init`) it makes itself a child subreaper so
-//    those orphans still come to it rather than to the real init;
-//  * signals sent to the entrypoint (docker stop's SIGTERM, a terminal's SIGINT, SIGWINCH, …)
-//    are forwarded to the CI command's process group and reported to the owner;
+//    When it is not PID 1 (tests, `docker run --init`) the entrypoint makes itself a child
+//    subreaper so those orphans still come to it rather than to the real init; `run`, which
+//    starts no children of its own, does not (SupervisorOptions::become_subreaper);
+//  * the signals it handles (docker stop's SIGTERM, a terminal's SIGINT, and for the entrypoint
+//    SIGHUP, SIGWINCH, …) are reported to the owner and, once a target is set, forwarded to the
+//    CI command's process group;
 //  * children are stopped gracefully (SIGTERM, then SIGKILL after a timeout), and the end of
 //    every last descendant can be awaited.
 //
 // There is one per process (a second aborts). It must be the only code calling waitpid(-1, …)
-// (ProcessLifecycle does when it is PID 1: the entrypoint must not create one) and the only
-// SIGCHLD handler. Code that waits for its own child synchronously on the loop's thread
-// (RunAndCapture) is unaffected.
+// and the only SIGCHLD handler. Code that waits for its own child synchronously on the loop's
+// thread (RunAndCapture, the traffic proof) is unaffected.
 //
 // Single-threaded: create, use and destroy it on the thread that runs the io_context. Every
 // callback runs from the loop, never from inside the call that registered it, and may call back
@@ -34,6 +35,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "common/result.h"
@@ -45,6 +47,15 @@ namespace dind::process {
 // whatever it started in its group). A group that is gone falls back to the process.
 enum class StopScope { kProcess, kProcessGroup };
 
+// What Start takes on besides SIGCHLD. The defaults are the entrypoint's.
+struct SupervisorOptions {
+  // The signals handled: reported to on_signal, and forwarded once a target is set. Any other
+  // signal keeps its disposition (for `run`, SIGHUP still ends the process, as it always did).
+  std::vector<int> signals;  // empty: ProcessSupervisor::kForwardedSignals
+  // When not PID 1, become a child subreaper so orphans of descendants come here.
+  bool become_subreaper = true;
+};
+
 class ProcessSupervisor {
  public:
   using ExitCallback = std::function<void(const ExitStatus&)>;
@@ -52,15 +63,16 @@ class ProcessSupervisor {
   // The pids of this process's children still alive at the timeout; empty when none is left.
   using NoChildrenCallback = std::function<void(const std::vector<pid_t>& still_running)>;
 
-  // The signals that are forwarded (and reported to on_signal).
+  // The signals forwarded (and reported to on_signal) unless SupervisorOptions names others.
   static constexpr std::array<int, 7> kForwardedSignals = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT,
                                                            SIGUSR1, SIGUSR2, SIGWINCH};
 
-  // Handles SIGCHLD and kForwardedSignals from now on, and becomes a child subreaper unless
-  // PID 1 (a failure there is logged: orphans then go to the real init, which reaps them).
-  // `on_signal` (may be empty) hears every forwarded signal, whether a target is set or not.
+  // Handles SIGCHLD and options.signals from now on, and becomes a child subreaper unless PID 1
+  // or told not to (a failure there is logged: orphans then go to the real init, which reaps
+  // them). `on_signal` (may be empty) hears every handled signal, whether a target is set or not.
   static Result<std::unique_ptr<ProcessSupervisor>> Start(boost::asio::io_context& io,
-                                                          SignalCallback on_signal);
+                                                          SignalCallback on_signal,
+                                                          SupervisorOptions options = {});
   ~ProcessSupervisor();
   ProcessSupervisor(const ProcessSupervisor&) = delete;
   ProcessSupervisor& operator=(const ProcessSupervisor&) = delete;
@@ -128,6 +140,9 @@ class ProcessSupervisor {
   bool restore_subreaper_ = false;  // this supervisor turned the subreaper flag on
   int reaped_orphans_ = 0;
 };
+
+// "SIGTERM"; the number as text for a signal without a name.
+std::string SignalName(int signal_number);
 
 // This process's children according to /proc (entries whose PPid is `parent`), ascending.
 std::vector<pid_t> ChildrenFromProc(pid_t parent);

@@ -67,4 +67,39 @@ std::optional<std::chrono::microseconds> SystemdWatchdogInterval() {
                                ::getpid());
 }
 
+SystemdNotifier::SystemdNotifier(boost::asio::io_context& io) : watchdog_timer_(io) {
+  if (const auto interval = SystemdWatchdogInterval()) {
+    // Ping at half the interval, from the loop itself: a stuck loop stops the pings.
+    watchdog_interval_ = *interval / 2;
+    ScheduleWatchdog();
+  }
+}
+
+void SystemdNotifier::ScheduleWatchdog() {
+  NotifySystemd("WATCHDOG=1");
+  watchdog_timer_.expires_after(*watchdog_interval_);
+  watchdog_timer_.async_wait([this](const boost::system::error_code& error) {
+    if (!error && !stopping_) ScheduleWatchdog();
+  });
+}
+
+void SystemdNotifier::NotifyReady(const std::string& status) {
+  if (ready_sent_) return NotifyStatus(status);
+  ready_sent_ = true;
+  last_status_ = status;
+  NotifySystemd("READY=1\nSTATUS=" + status);
+}
+
+void SystemdNotifier::NotifyStatus(const std::string& status) {
+  if (status == last_status_) return;
+  last_status_ = status;
+  NotifySystemd("STATUS=" + status);
+}
+
+void SystemdNotifier::NotifyStopping() {
+  stopping_ = true;
+  watchdog_timer_.cancel();
+  NotifySystemd("STOPPING=1");
+}
+
 }  // namespace dind::process

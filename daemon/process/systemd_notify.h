@@ -3,14 +3,18 @@
 // socket named by $NOTIFY_SOCKET, and the watchdog interval from $WATCHDOG_USEC/$WATCHDOG_PID.
 // Written here instead of linking libsystemd, which loads five compression and crypto
 // libraries into every start of a binary that CI pods start thousands of times a day.
+// SystemdNotifier is what `run` says with it (signals and reaping are ProcessSupervisor's).
 #pragma once
 
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace dind::process {
@@ -36,5 +40,32 @@ bool NotifySystemd(std::string_view state);
 
 // ParseWatchdogInterval on this process's environment.
 std::optional<std::chrono::microseconds> SystemdWatchdogInterval();
+
+// A daemon's side of Type=notify on its Asio loop: READY=1 once ready, a STATUS line when it
+// changes, STOPPING=1, and WATCHDOG=1 at half the interval systemd asks for, sent from the loop
+// itself so a stuck loop stops the pings. Outside systemd every call is a no-op.
+class SystemdNotifier {
+ public:
+  // Starts the watchdog pings when $WATCHDOG_USEC asks this process for them.
+  explicit SystemdNotifier(boost::asio::io_context& io);
+  SystemdNotifier(const SystemdNotifier&) = delete;
+  SystemdNotifier& operator=(const SystemdNotifier&) = delete;
+
+  // READY=1 with `status` the first time; later calls are NotifyStatus.
+  void NotifyReady(const std::string& status);
+  // A one-line status systemd shows in `systemctl status`; repeated lines are not re-sent.
+  void NotifyStatus(const std::string& status);
+  // STOPPING=1, and no watchdog ping after it.
+  void NotifyStopping();
+
+ private:
+  void ScheduleWatchdog();
+
+  boost::asio::steady_timer watchdog_timer_;
+  std::optional<std::chrono::microseconds> watchdog_interval_;
+  bool stopping_ = false;
+  bool ready_sent_ = false;
+  std::string last_status_;
+};
 
 }  // namespace dind::process

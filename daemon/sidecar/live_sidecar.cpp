@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/sidecar/live_sidecar.h"
 
+#include <csignal>
 #include <string>
 #include <utility>
 
@@ -8,7 +9,8 @@
 #include "common/scoped_fd.h"
 #include "daemon/egress/attach_kernel.h"
 #include "daemon/egress/netns_thread.h"
-#include "daemon/process/process_lifecycle.h"
+#include "daemon/process/supervisor.h"
+#include "daemon/process/systemd_notify.h"
 #include "netcfg/netlink/rtnl_watcher.h"
 #include "rules/nft/nft_watcher.h"
 
@@ -113,18 +115,29 @@ int RunSidecar(Reconciler& reconciler, const SidecarOptions& options) {
 
   std::optional<Sidecar> sidecar;
   int exit_code = 0;
-  process::ProcessLifecycle lifecycle(io, [&](const std::string& signal) {
-    log::Info("stopping", {{"signal", signal}});
-    lifecycle.NotifyStopping();
-    exit_code = sidecar->Stop();
-    io.stop();
-  });
+  bool stopping = false;
+  process::SystemdNotifier systemd(io);
+  // SIGTERM and SIGINT stop it; as PID 1 it also reaps the orphans re-parented to it. It starts
+  // no children to forward signals to or to become a subreaper for, and every other signal
+  // keeps its default disposition.
+  auto supervisor = process::ProcessSupervisor::Start(
+      io,
+      [&](int signal_number) {
+        if (stopping) return;
+        stopping = true;
+        log::Info("stopping", {{"signal", process::SignalName(signal_number)}});
+        systemd.NotifyStopping();
+        exit_code = sidecar->Stop();
+        io.stop();
+      },
+      {.signals = {SIGTERM, SIGINT}, .become_subreaper = false});
+  if (!supervisor) return fail(supervisor.error());
   sidecar.emplace(io, reconciler, options, std::move(ports).value(),
-                  [&lifecycle](const http::Readiness& readiness) {
+                  [&systemd](const http::Readiness& readiness) {
                     if (readiness.ready) {
-                      lifecycle.NotifyReady("ready: nested egress verified");
+                      systemd.NotifyReady("ready: nested egress verified");
                     } else {
-                      lifecycle.NotifyStatus("not ready: " + readiness.reason);
+                      systemd.NotifyStatus("not ready: " + readiness.reason);
                     }
                   });
   if (auto started = sidecar->Start(); !started) return fail(started.error());

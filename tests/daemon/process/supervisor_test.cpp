@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "tests/daemon/process/child_output.h"
@@ -279,6 +280,63 @@ TEST(SupervisorLifetimeTest, SignalHandlingAndTheSubreaperFlagEndWithTheSupervis
   EXPECT_EQ(subreaper(), 0);
   EXPECT_EQ(handler_of(SIGTERM), SIG_DFL);
   EXPECT_EQ(handler_of(SIGCHLD), SIG_DFL);
+}
+
+// `run`'s supervisor: SIGTERM and SIGINT only, no subreaper, and still a reaper.
+TEST(SupervisorOptionsTest, OnlyTheNamedSignalsAreHandledAndNoSubreaperIsMade) {
+  if (::getpid() == 1) GTEST_SKIP() << "PID 1 is never made a subreaper";
+  const auto subreaper = [] {
+    int flag = -1;
+    ::prctl(PR_GET_CHILD_SUBREAPER, &flag);
+    return flag;
+  };
+  const auto handler_of = [](int signal_number) {
+    struct sigaction action {};
+    ::sigaction(signal_number, nullptr, &action);
+    return action.sa_handler;
+  };
+  ASSERT_EQ(subreaper(), 0);
+  boost::asio::io_context io;
+  std::vector<int> heard;
+  auto supervisor =
+      ProcessSupervisor::Start(io, [&](int signal_number) { heard.push_back(signal_number); },
+                               {.signals = {SIGTERM, SIGINT}, .become_subreaper = false});
+  ASSERT_TRUE(supervisor) << supervisor.error().Message();
+  EXPECT_EQ(subreaper(), 0);
+  EXPECT_NE(handler_of(SIGTERM), SIG_DFL);
+  EXPECT_NE(handler_of(SIGINT), SIG_DFL);
+  EXPECT_NE(handler_of(SIGCHLD), SIG_DFL);
+  for (const int other : {SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) {
+    EXPECT_EQ(handler_of(other), SIG_DFL) << "signal " << other;
+  }
+
+  const auto turn_until = [&io](const std::function<bool()>& condition) {
+    const auto deadline = Clock::now() + 10s;
+    while (!condition() && Clock::now() < deadline) {
+      if (io.stopped()) io.restart();
+      io.run_one_for(5ms);
+    }
+    return condition();
+  };
+  ASSERT_EQ(::kill(::getpid(), SIGINT), 0);
+  ASSERT_TRUE(turn_until([&] { return !heard.empty(); }));
+  EXPECT_THAT(heard, ElementsAre(SIGINT));
+  EXPECT_EQ(SignalName(heard.front()), "SIGINT");
+
+  // Exited children are still reaped (and a watched one reported).
+  const auto pid = Launch({.argv = {"sh", "-c", "exit 3"}});
+  ASSERT_TRUE(pid);
+  std::optional<ExitStatus> exit;
+  ASSERT_TRUE((*supervisor)->Watch(*pid, [&](const ExitStatus& s) { exit = s; }));
+  ASSERT_TRUE(turn_until([&] { return exit.has_value(); }));
+  EXPECT_EQ(exit->ShellStatus(), 3);
+  EXPECT_THAT(ChildrenFromProc(::getpid()), IsEmpty());
+}
+
+TEST(SignalNameTest, NamesASignalOrGivesItsNumber) {
+  EXPECT_EQ(SignalName(SIGTERM), "SIGTERM");
+  EXPECT_EQ(SignalName(SIGWINCH), "SIGWINCH");
+  EXPECT_EQ(SignalName(SIGRTMIN + 3), std::to_string(SIGRTMIN + 3));
 }
 
 }  // namespace
