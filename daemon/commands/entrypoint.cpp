@@ -10,24 +10,16 @@
 
 #include "common/log.h"
 #include "daemon/commands/commands.h"
-#include "daemon/commands/detection_flags.h"
 #include "daemon/commands/flags.h"
-#include "daemon/commands/rules_command.h"
 #include "daemon/commands/sidecar_flags.h"
-#include "daemon/pod/backend_here.h"
 #include "daemon/pod/configure_here.h"
-#include "daemon/pod/detect_here.h"
-#include "netcfg/netlink/rtnl_reader.h"
+#include "daemon/session/pod_session.h"
 
 namespace dind::cli {
 namespace {
 
 struct EntrypointFlags {
-  DetectionFlags detection;
-  std::string daemon_json = std::string(pod::kDefaultDaemonJsonPath);
-  BackendFlags backend;
-  bool no_rules = false;
-  SidecarFlags sidecar;
+  PodFlags pod;
   std::string dockerd = "dockerd";
   std::vector<std::string> dockerd_args;
   std::string ready_timeout = "120s";
@@ -43,16 +35,16 @@ int Fail(const Error& error) {
   return ReportFailure(error.Wrap("entrypoint"));
 }
 
-Result<entrypoint::EntrypointOptions> ParseOptions(const EntrypointFlags& flags) {
+// The entrypoint's own flags, after the shared ones (`sidecar`, parsed by ParsePodFlags).
+Result<entrypoint::EntrypointOptions> ParseOptions(const EntrypointFlags& flags,
+                                                   sidecar::SidecarOptions sidecar) {
   entrypoint::EntrypointOptions options;
-  auto sidecar = ParseSidecarFlags(flags.sidecar, flags.detection.sources.resolv_conf);
-  if (!sidecar) return sidecar.error();
-  options.sidecar = std::move(sidecar).value();
+  options.sidecar = std::move(sidecar);
   // dockerd listens on it and the job gets it as DOCKER_HOST: a relative path would mean
   // something else to each of them.
   if (!options.sidecar.docker || !options.sidecar.docker->socket_path.starts_with("/")) {
     return Error::BadInput("--docker-socket (DIND_NETCFG_DOCKER_SOCKET) '" +
-                               flags.sidecar.docker_socket + "' is not an absolute path",
+                               flags.pod.sidecar.docker_socket + "' is not an absolute path",
                            "the entrypoint starts dockerd on it: give one such as "
                            "/var/run/docker.sock");
   }
@@ -64,8 +56,8 @@ Result<entrypoint::EntrypointOptions> ParseOptions(const EntrypointFlags& flags)
   if (!stop) return stop.error();
   options.ready_timeout = *ready;
   options.stop_timeout = *stop;
-  options.daemon_json = flags.daemon_json;
-  options.dockerd = {flags.dockerd, flags.daemon_json, options.sidecar.docker->socket_path,
+  options.daemon_json = flags.pod.daemon_json;
+  options.dockerd = {flags.dockerd, flags.pod.daemon_json, options.sidecar.docker->socket_path,
                      flags.dockerd_args};
   // Checked now, not when dockerd is due: a conflicting --dockerd-arg is a usage error.
   if (auto argv = entrypoint::DockerdArgv(options.dockerd); !argv) return argv.error();
@@ -79,37 +71,30 @@ Result<entrypoint::EntrypointOptions> ParseOptions(const EntrypointFlags& flags)
 }
 
 int EntrypointCommand(const EntrypointFlags& flags) {
-  auto requested = ParseBackendFlags(flags.backend);
-  if (!requested) return Fail(requested.error());
-  auto detect_options = ParseDetectionFlags(flags.detection);
-  if (!detect_options) return Fail(detect_options.error());
+  auto parsed = ParsePodFlags(flags.pod);
+  if (!parsed) return Fail(parsed.error());
+  session::PodSessionOptions& shared = parsed->session;
   // This is the container that runs dockerd: its own cgroup is the one to nest under.
-  detect_options->cgroup.runs_dockerd = true;
-  auto options = ParseOptions(flags);
+  shared.detect.cgroup.runs_dockerd = true;
+  // daemon.json is written for the dockerd this container will run, not one on PATH.
+  shared.sources.dockerd = flags.dockerd;
+  // Chosen here, in the container whose dockerd will run iptables: the same backend serves our
+  // rules and dockerd's own, even with --no-rules.
+  shared.choose_backend_without_rules = true;
+  shared.bridges_from_netlink = false;
+  auto options = ParseOptions(flags, std::move(parsed->sidecar));
   if (!options) return Fail(options.error());
-  options->cgroup = detect_options->cgroup;
-  if (auto valid = pod::CheckExistingDaemonJson(flags.daemon_json); !valid) {
+  options->cgroup = shared.detect.cgroup;
+  if (auto valid = pod::CheckExistingDaemonJson(flags.pod.daemon_json); !valid) {
     return Fail(valid.error());
   }
 
-  netcfg::RtnlReader netlink;
-  // daemon.json is written for the dockerd this container will run, not one on PATH.
-  netcfg::FactSources sources = flags.detection.sources;
-  sources.dockerd = flags.dockerd;
-  pod::DetectorHere detector(netlink, *detect_options, sources);
-  auto report = detector.Detect();
-  if (!report) return Fail(report.error());
-  // Chosen here, in the container whose dockerd will run iptables: the same backend serves our
-  // rules and dockerd's own, even with --no-rules.
-  auto chosen = pod::ChooseBackendHere(report->kernel, *requested);
-  if (!chosen) return Fail(chosen.error());
-  const rules::BackendKind backend = chosen->decision.chosen;
-
-  const sidecar::ProcSysctls sysctls;
-  sidecar::Reconciler reconciler(flags.daemon_json, detector, sysctls,
-                                 flags.no_rules ? nullptr : &*chosen);
-  reconciler.set_clamp_mss(options->sidecar.clamp_mss);
-  return entrypoint::RunEntrypoint(*options, reconciler, {std::move(report).value(), backend});
+  auto opened = session::PodSession::Open(std::move(shared));
+  if (!opened) return Fail(opened.error());
+  // Open chose one: choose_backend_without_rules.
+  const rules::BackendKind backend = *(*opened)->backend();
+  return entrypoint::RunEntrypoint(*options, (*opened)->reconciler(),
+                                   {(*opened)->TakeReport(), backend});
 }
 
 }  // namespace
@@ -121,15 +106,13 @@ Runner AddEntrypointCommand(CLI::App& app) {
       "daemon.json, start and supervise dockerd, keep the rules right, verify nested egress, "
       "then run COMMAND (after --) and exit with its status");
   auto flags = std::make_shared<EntrypointFlags>();
-  AddOption(*command, "--daemon-json", "PATH", flags->daemon_json,
-            "daemon.json to create or merge into; dockerd gets it as --config-file")
-      ->default_str(flags->daemon_json);
-  AddDetectionFlags(*command, flags->detection);
-  AddBackendFlags(*command, flags->backend);
-  AddFlag(*command, "--no-rules", flags->no_rules,
-          "install no masquerade rules of ours (dockerd's iptables still use the chosen backend)");
-  AddSidecarFlags(*command, flags->sidecar,
-                  "the socket dockerd serves its API on (passed to it as --host unix://PATH)");
+  AddPodFlags(
+      *command, flags->pod,
+      {.daemon_json = "daemon.json to create or merge into; dockerd gets it as --config-file",
+       .no_rules = "install no masquerade rules of ours (dockerd's iptables still use the "
+                   "chosen backend)",
+       .docker_socket = "the socket dockerd serves its API on (passed to it as --host "
+                        "unix://PATH)"});
   AddOption(*command, "--dockerd", "PATH", flags->dockerd,
             "dockerd to run: a path or a name on PATH")
       ->default_str(flags->dockerd);

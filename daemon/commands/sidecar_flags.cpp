@@ -124,4 +124,31 @@ void AddSidecarFlags(CLI::App& command, SidecarFlags& flags,
           "remove the masquerade rules on SIGTERM/SIGINT (default: leave them for dockerd)");
 }
 
+void AddPodFlags(CLI::App& command, PodFlags& flags, const PodFlagsHelp& help) {
+  AddOption(command, "--daemon-json", "PATH", flags.daemon_json, help.daemon_json)
+      ->default_str(flags.daemon_json);
+  AddDetectionFlags(command, flags.detection);
+  AddBackendFlags(command, flags.backend);
+  AddFlag(command, "--no-rules", flags.no_rules, help.no_rules);
+  AddSidecarFlags(command, flags.sidecar, help.docker_socket);
+}
+
+Result<ParsedPodFlags> ParsePodFlags(const PodFlags& flags) {
+  auto requested = ParseBackendFlags(flags.backend);
+  if (!requested) return requested.error();
+  auto detect = ParseDetectionFlags(flags.detection);
+  if (!detect) return detect.error();
+  auto sidecar = ParseSidecarFlags(flags.sidecar, flags.detection.sources.resolv_conf);
+  if (!sidecar) return sidecar.error();
+  ParsedPodFlags parsed;
+  parsed.session.detect = std::move(detect).value();
+  parsed.session.sources = flags.detection.sources;
+  parsed.session.backend = std::move(requested).value();
+  parsed.session.daemon_json = flags.daemon_json;
+  parsed.session.manage_rules = !flags.no_rules;
+  parsed.session.clamp_mss = sidecar->clamp_mss;
+  parsed.sidecar = std::move(sidecar).value();
+  return parsed;
+}
+
 }  // namespace dind::cli

@@ -7,9 +7,9 @@
 
 #include <algorithm>
 
+#include "daemon/commands/backend_flags.h"
 #include "daemon/commands/commands.h"
 #include "daemon/commands/detection_flags.h"
-#include "daemon/commands/rules_command.h"
 
 namespace dind::cli {
 namespace {
