@@ -107,8 +107,9 @@ Options ParseFlags(int argc, char** argv) {
     const std::string arg = argv[i];
     std::string value;
     if (TakeValue(arg, "--backend", value)) {
-      if (value != "legacy" && value != "nft") Die(2, "--backend must be legacy or nft");
-      options.backend = value == "legacy" ? BackendKind::kLegacy : BackendKind::kNft;
+      const auto backend = dind::rules::ParseBackendName(value);
+      if (!backend) Die(2, "--backend must be legacy or nft");
+      options.backend = *backend;
       options.backend_given = true;
     } else if (TakeValue(arg, "--repetitions", value)) {
       options.repetitions = ParseCount("--repetitions", value, 1);

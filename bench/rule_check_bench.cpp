@@ -87,13 +87,9 @@ Options ParseOwnFlags(int argc, char** argv) {
     const std::string arg = argv[i];
     std::string value;
     if (TakeValue(arg, "--backend", value)) {
-      if (value == "legacy") {
-        options.backends.push_back(BackendKind::kLegacy);
-      } else if (value == "nft") {
-        options.backends.push_back(BackendKind::kNft);
-      } else {
-        Die("--backend must be legacy or nft, not '" + value + "'");
-      }
+      const auto backend = dind::rules::ParseBackendName(value);
+      if (!backend) Die("--backend must be legacy or nft, not '" + value + "'");
+      options.backends.push_back(*backend);
     } else if (TakeValue(arg, "--apply", value)) {
       options.apply = value;
     } else if (TakeValue(arg, "--cli", value)) {

@@ -31,6 +31,7 @@
 
 #include "common/cidr.h"
 #include "common/result.h"
+#include "rules/backend_kind.h"
 
 namespace dind::rules {
 
@@ -121,11 +122,6 @@ struct BackendState {
   int foreign_nat_rules = 0;           // rules in this backend's nat tables that are not ours
   int foreign_masquerade_rules = 0;
 };
-
-enum class BackendKind { kLegacy, kNft };
-inline std::string_view BackendName(BackendKind kind) {
-  return kind == BackendKind::kLegacy ? "legacy" : "nft";
-}
 
 class MasqueradeBackend {
  public:

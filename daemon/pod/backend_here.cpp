@@ -10,24 +10,16 @@ namespace dind::pod {
 namespace {
 
 using rules::BackendKind;
-
-BackendKind Other(BackendKind kind) {
-  return kind == BackendKind::kLegacy ? BackendKind::kNft : BackendKind::kLegacy;
-}
-std::string Name(BackendKind kind) {
-  return std::string(rules::BackendName(kind));
-}
-
-const netcfg::FeatureFacts& FeatureOf(const netcfg::KernelFacts& kernel, BackendKind kind) {
-  return kind == BackendKind::kLegacy ? kernel.ip_tables : kernel.nf_tables;
-}
+using rules::BackendName;
+using rules::KernelFeatureOf;
+using rules::OtherBackend;
 
 // Read-only: Inspect never creates or changes anything.
 Result<rules::BackendState> TakeCensus(const netcfg::KernelFacts& kernel, BackendKind kind,
                                        const rules::BackendFactory& make_backend) {
-  if (FeatureOf(kernel, kind).available == netcfg::Availability::kNo) {
-    return Error::Environment("not taken: the kernel lacks " + Name(kind) + " (" +
-                              FeatureOf(kernel, kind).evidence + ")");
+  if (KernelFeatureOf(kernel, kind).available == netcfg::Availability::kNo) {
+    return Error::Environment("not taken: the kernel lacks " + BackendName(kind) + " (" +
+                              KernelFeatureOf(kernel, kind).evidence + ")");
   }
   auto backend = make_backend(kind);
   if (!backend) return backend.error();
@@ -36,14 +28,14 @@ Result<rules::BackendState> TakeCensus(const netcfg::KernelFacts& kernel, Backen
 
 // The other backend, when dind-netcfg's rules were there (its census says so) and are now gone.
 Result<std::optional<BackendKind>> RemoveFromUnchosen(const ChosenBackend& chosen) {
-  const BackendKind other = Other(chosen.decision.chosen);
+  const BackendKind other = OtherBackend(chosen.decision.chosen);
   const auto& census = chosen.decision.evidence(other).census;
   if (!census.ok() || !census->container_present) return std::optional<BackendKind>();
   auto stale = chosen.make_backend(other);
   if (!stale) return stale.error();
   DIND_RETURN_IF_ERROR((*stale)->Remove());
   log::Info("removed dind-netcfg's rules from the backend no longer chosen",
-            {{"backend", Name(other)}});
+            {{"backend", BackendName(other)}});
   return std::optional<BackendKind>(other);
 }
 
@@ -85,7 +77,7 @@ std::unique_ptr<rules::BackendProver> ProverHere(const netcfg::KernelFacts& kern
 }
 
 void LogDecision(const rules::BackendDecision& decision) {
-  log::Info("masquerade backend chosen", {{"backend", Name(decision.chosen)},
+  log::Info("masquerade backend chosen", {{"backend", BackendName(decision.chosen)},
                                           {"step", std::string(ChoiceStepName(decision.step))},
                                           {"reason", decision.reason}});
   for (const auto& finding : decision.split_brain) log::Warn("split brain: " + finding);

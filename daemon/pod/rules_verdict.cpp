@@ -7,13 +7,8 @@ namespace dind::pod {
 namespace {
 
 using rules::BackendKind;
-
-std::string Name(BackendKind kind) {
-  return std::string(rules::BackendName(kind));
-}
-BackendKind Other(BackendKind kind) {
-  return kind == BackendKind::kLegacy ? BackendKind::kNft : BackendKind::kLegacy;
-}
+using rules::BackendName;
+using rules::OtherBackend;
 
 std::string Container(BackendKind kind) {
   return kind == BackendKind::kLegacy ? "nat chain " + std::string(rules::kLegacyChain)
@@ -55,8 +50,8 @@ RulesVerdict CheckPresence(BackendKind kind, const rules::MasqueradeSpec& wanted
                   std::string(rules::kNftTable) + " is not a nat chain on the postrouting hook");
   }
   if (ours_elsewhere) {
-    verdict.missing.push_back("dind-netcfg's rules are in " + Name(Other(kind)) +
-                              ", but the backend chosen now is " + Name(kind));
+    verdict.missing.push_back("dind-netcfg's rules are in " + BackendName(OtherBackend(kind)) +
+                              ", but the backend chosen now is " + BackendName(kind));
   }
   for (const auto& source : wanted.sources) {
     const bool found = std::any_of(state.rules.begin(), state.rules.end(), [&](const auto& rule) {
@@ -112,11 +107,11 @@ RulesVerdict JudgeRules(BackendKind kind, const rules::MasqueradeSpec& wanted,
         "proof could not run (" +
         proof.error().Message() + ")";
   } else if (!proof->passed) {
-    verdict.effect_evidence = Name(kind) + " failed the traffic proof (" + proof->detail +
+    verdict.effect_evidence = BackendName(kind) + " failed the traffic proof (" + proof->detail +
                               "): this kernel does not run its masquerade rules";
   } else {
     verdict.effective = true;
-    verdict.effect_evidence = "no packet has matched our rules yet, but " + Name(kind) +
+    verdict.effect_evidence = "no packet has matched our rules yet, but " + BackendName(kind) +
                               " passed the traffic proof (" + proof->detail + ")";
   }
   if (!verdict.effective) verdict.missing.push_back("effect " + verdict.effect_evidence);

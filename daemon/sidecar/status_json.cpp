@@ -98,17 +98,17 @@ Json StatusToJson(const SidecarState& state, const egress::ProberStatus* egress,
                          {"restart_reason", file.restart_reason}};
 
   const RulesState& rules = state.rules;
-  json["rules"] = {{"enabled", rules.enabled},
-                   {"backend", rules.backend ? Json(std::string(rules::BackendName(*rules.backend)))
-                                             : Json(nullptr)},
-                   {"sources", CidrsToJson(rules.spec.sources)},
-                   {"out_interface", rules.spec.out_interface},
-                   {"present", rules.present},
-                   {"missing", StringsToJson(rules.missing)},
-                   {"error", rules.error},
-                   {"checks", rules.checks},
-                   {"repairs", rules.repairs},
-                   {"last_repair_at", TimeOrNull(rules.last_repair_at)}};
+  json["rules"] = {
+      {"enabled", rules.enabled},
+      {"backend", rules.backend ? Json(rules::BackendName(*rules.backend)) : Json(nullptr)},
+      {"sources", CidrsToJson(rules.spec.sources)},
+      {"out_interface", rules.spec.out_interface},
+      {"present", rules.present},
+      {"missing", StringsToJson(rules.missing)},
+      {"error", rules.error},
+      {"checks", rules.checks},
+      {"repairs", rules.repairs},
+      {"last_repair_at", TimeOrNull(rules.last_repair_at)}};
 
   const ClampState& clamp = state.clamp;
   Json clamps = Json::array();

@@ -11,29 +11,17 @@ using netcfg::Availability;
 using netcfg::FeatureFacts;
 using netcfg::KernelFacts;
 
-BackendKind Other(BackendKind kind) {
-  return kind == BackendKind::kLegacy ? BackendKind::kNft : BackendKind::kLegacy;
-}
-
-const FeatureFacts& FeatureOf(const KernelFacts& kernel, BackendKind kind) {
-  return kind == BackendKind::kLegacy ? kernel.ip_tables : kernel.nf_tables;
-}
-
 std::string FeatureName(BackendKind kind) {
   return kind == BackendKind::kLegacy ? "legacy ip_tables" : "nf_tables";
 }
 
 bool Lacks(const KernelFacts& kernel, BackendKind kind) {
-  return FeatureOf(kernel, kind).available == Availability::kNo;
+  return KernelFeatureOf(kernel, kind).available == Availability::kNo;
 }
 
 // 3.10 (CentOS 7) is the known case: nf_tables accepts NAT rules there that never match.
 bool OlderThan4(const KernelFacts& kernel) {
   return kernel.major > 0 && kernel.major < 4;
-}
-
-std::string Name(BackendKind kind) {
-  return std::string(BackendName(kind));
 }
 
 std::string Count(int n, const std::string& noun) {
@@ -60,8 +48,8 @@ CensusReading ReadCensus(const Result<BackendState>& legacy, const Result<Backen
   for (const auto* census : {&legacy, &nft}) {
     if (!census->ok()) {
       const BackendKind kind = census == &legacy ? BackendKind::kLegacy : BackendKind::kNft;
-      return {std::nullopt,
-              "the rule census of " + Name(kind) + " failed (" + census->error().Message() + ")"};
+      return {std::nullopt, "the rule census of " + BackendName(kind) + " failed (" +
+                                census->error().Message() + ")"};
     }
   }
   // Masquerade rules say most about where dockerd writes; other nat rules are the fallback.
@@ -72,8 +60,8 @@ CensusReading ReadCensus(const Result<BackendState>& legacy, const Result<Backen
     if ((in_legacy > 0) != (in_nft > 0)) {
       const BackendKind side = in_legacy > 0 ? BackendKind::kLegacy : BackendKind::kNft;
       const BackendState& used = side == BackendKind::kLegacy ? *legacy : *nft;
-      return {side, "other writers keep " + DescribeCensus(used) + " in " + Name(side) +
-                        " and none in " + Name(Other(side))};
+      return {side, "other writers keep " + DescribeCensus(used) + " in " + BackendName(side) +
+                        " and none in " + BackendName(OtherBackend(side))};
     }
     if (in_legacy > 0 && in_nft > 0) {
       return {std::nullopt, "both backends hold rules of other writers (legacy: " +
@@ -158,16 +146,16 @@ class Chooser {
   Result<BackendDecision> Explicit(BackendKind kind, std::string_view requested_as) {
     DIND_RETURN_IF_ERROR(RequireAvailable(kernel_, kind, requested_as));
     return Finish({kind, ChoiceStep::kExplicit,
-                   Name(kind) + " was requested with " + std::string(requested_as)});
+                   BackendName(kind) + " was requested with " + std::string(requested_as)});
   }
 
   std::optional<Verdict> ByKernel() const {
     for (BackendKind kind : {BackendKind::kNft, BackendKind::kLegacy}) {
       if (Lacks(kernel_, kind)) {
-        return Verdict{Other(kind), ChoiceStep::kKernel,
+        return Verdict{OtherBackend(kind), ChoiceStep::kKernel,
                        "the kernel lacks " + FeatureName(kind) + " (" +
-                           FeatureOf(kernel_, kind).evidence + "), so only " + Name(Other(kind)) +
-                           " can masquerade"};
+                           KernelFeatureOf(kernel_, kind).evidence + "), so only " +
+                           BackendName(OtherBackend(kind)) + " can masquerade"};
       }
     }
     if (OlderThan4(kernel_)) {
@@ -188,7 +176,7 @@ class Chooser {
     const BackendKind side = *reading.side;
     const Result<ProofOutcome>& proof = Prove(side);
     if (!proof.ok()) {
-      decision_.warnings.push_back(Name(side) +
+      decision_.warnings.push_back(BackendName(side) +
                                    " was chosen from the rule census without proof "
                                    "that this kernel honours it: the traffic proof could not "
                                    "run (" +
@@ -198,11 +186,11 @@ class Chooser {
     }
     if (proof->passed) {
       return Verdict{side, ChoiceStep::kCensus,
-                     reading.note + ", and " + Name(side) + " passed the traffic proof (" +
+                     reading.note + ", and " + BackendName(side) + " passed the traffic proof (" +
                          proof->detail + ")"};
     }
-    context_ =
-        reading.note + ", but " + Name(side) + " failed the traffic proof (" + proof->detail + ")";
+    context_ = reading.note + ", but " + BackendName(side) + " failed the traffic proof (" +
+               proof->detail + ")";
     return std::nullopt;
   }
 
@@ -216,10 +204,11 @@ class Chooser {
       if (proof.ok() && proof->passed) {
         std::string reason = context_.empty() ? "" : context_ + "; ";
         if (!failures.empty()) reason += failures + "; ";
-        return Verdict{kind, ChoiceStep::kProof,
-                       reason + Name(kind) + " passed the traffic proof (" + proof->detail + ")"};
+        return Verdict{
+            kind, ChoiceStep::kProof,
+            reason + BackendName(kind) + " passed the traffic proof (" + proof->detail + ")"};
       }
-      failures += (failures.empty() ? "" : "; ") + Name(kind) +
+      failures += (failures.empty() ? "" : "; ") + BackendName(kind) +
                   (proof.ok() ? " failed the traffic proof (" + proof->detail + ")"
                               : " could not be proven (" + proof.error().Message() + ")");
     }
@@ -268,25 +257,26 @@ class Chooser {
       // node too slow for it): a timeout is not fixed by granting capabilities.
       const auto& proof = Evidence(kind).proof;
       decision_.warnings.push_back(
-          Name(kind) + " was chosen without proof that this kernel honours it: " +
+          BackendName(kind) + " was chosen without proof that this kernel honours it: " +
           (proof && !proof->ok()
                ? "the traffic proof could not run (" + proof->error().Message() + ")"
                : "the traffic proof could not run; grant what it needs (CAP_SYS_ADMIN and "
                  "CAP_NET_ADMIN) or pass --backend"));
     }
-    return Verdict{kind, ChoiceStep::kDefault, context_ + "; " + Name(kind) + " is " + why};
+    return Verdict{kind, ChoiceStep::kDefault, context_ + "; " + BackendName(kind) + " is " + why};
   }
 
   // Split brain: rules of other writers that cannot work where they are.
   void FindSplitBrain() {
-    for (BackendKind kind : {BackendKind::kLegacy, BackendKind::kNft}) {
+    for (BackendKind kind : kBothBackends) {
       const BackendEvidence& evidence = Evidence(kind);
       if (kind == decision_.chosen || !evidence.census.ok()) continue;
       const int masquerades = evidence.census->foreign_masquerade_rules;
       if (masquerades == 0) continue;
       std::string why_dead;
       if (Rejected(evidence.proof)) {
-        why_dead = Name(kind) + " failed the traffic proof (" + (*evidence.proof)->detail + ")";
+        why_dead =
+            BackendName(kind) + " failed the traffic proof (" + (*evidence.proof)->detail + ")";
       } else if (Lacks(kernel_, kind)) {
         why_dead = "the kernel lacks " + FeatureName(kind);
       } else if (kind == BackendKind::kNft && OlderThan4(kernel_)) {
@@ -295,10 +285,12 @@ class Chooser {
         continue;
       }
       decision_.split_brain.push_back(
-          "other writers keep " + Count(masquerades, "masquerade rule") + " in " + Name(kind) +
-          ", but " + why_dead + ": the kernel honours " + Name(decision_.chosen) +
-          ", so those rules masquerade nothing (a dockerd with the " + Name(kind) +
-          " iptables variant loses egress; give it iptables-" + Name(decision_.chosen) + ")");
+          "other writers keep " + Count(masquerades, "masquerade rule") + " in " +
+          BackendName(kind) + ", but " + why_dead + ": the kernel honours " +
+          BackendName(decision_.chosen) +
+          ", so those rules masquerade nothing (a dockerd with the " + BackendName(kind) +
+          " iptables variant loses egress; give it iptables-" + BackendName(decision_.chosen) +
+          ")");
     }
     if (decision_.legacy.census.ok() && decision_.nft.census.ok() &&
         decision_.legacy.census->foreign_masquerade_rules > 0 &&
@@ -344,11 +336,14 @@ std::string_view ChoiceStepName(ChoiceStep step) {
   return "default";
 }
 
+const FeatureFacts& KernelFeatureOf(const KernelFacts& kernel, BackendKind kind) {
+  return kind == BackendKind::kLegacy ? kernel.ip_tables : kernel.nf_tables;
+}
+
 Result<std::optional<BackendKind>> ParseBackendRequest(std::string_view value,
                                                        std::string_view flag_names) {
   if (value == "auto") return std::optional<BackendKind>();
-  if (value == "legacy") return std::optional(BackendKind::kLegacy);
-  if (value == "nft") return std::optional(BackendKind::kNft);
+  if (auto kind = ParseBackendName(value)) return kind;
   return Error::BadInput(
       std::string(flag_names) + " value '" + std::string(value) + "' is not a backend",
       "use auto, legacy or nft");
@@ -369,10 +364,10 @@ Status RequireAvailable(const KernelFacts& kernel, BackendKind kind, std::string
   if (!Lacks(kernel, kind)) return OkStatus();
   // The hint names the flag alone: "--backend" of "--backend (DIND_NETCFG_BACKEND)".
   const std::string flag(input_name.substr(0, input_name.find(" (")));
-  return Error::BadInput(std::string(input_name) + " " + Name(kind) + ": the kernel " +
-                             kernel.release + " lacks " + FeatureName(kind) + " (" +
-                             FeatureOf(kernel, kind).evidence + ")",
-                         "use " + flag + " " + Name(Other(kind)) + " or " + flag + " auto");
+  return Error::BadInput(
+      std::string(input_name) + " " + BackendName(kind) + ": the kernel " + kernel.release +
+          " lacks " + FeatureName(kind) + " (" + KernelFeatureOf(kernel, kind).evidence + ")",
+      "use " + flag + " " + BackendName(OtherBackend(kind)) + " or " + flag + " auto");
 }
 
 Result<BackendDecision> ChooseBackend(const ChoiceInputs& inputs, BackendProver& prover) {

@@ -33,6 +33,9 @@ std::string_view ChoiceStepName(ChoiceStep step);
 Result<std::optional<BackendKind>> ParseBackendRequest(std::string_view value,
                                                        std::string_view flag_names);
 
+// What the kernel offers of the feature `kind` needs: ip_tables for legacy, nf_tables for nft.
+const netcfg::FeatureFacts& KernelFeatureOf(const netcfg::KernelFacts& kernel, BackendKind kind);
+
 struct ChoiceInputs {
   std::optional<BackendKind> requested;  // nullopt: auto
   // The request as the caller names it in messages, e.g. "--backend (DIND_NETCFG_BACKEND)".

@@ -218,13 +218,11 @@ Result<ProofCacheFile> ParseProofCache(std::string_view text) {
                      json.at("kernel_release").get<std::string>(),
                      json.at("dind_netcfg_version").get<std::string>()};
     for (const auto& [name, value] : json.at("proofs").items()) {
-      const BackendKind kind = name == "legacy" ? BackendKind::kLegacy : BackendKind::kNft;
-      if (name != rules::BackendName(kind)) {
-        return Error::BadInput("proofs." + name + ": not a backend (legacy or nft)");
-      }
+      const std::optional<BackendKind> kind = rules::ParseBackendName(name);
+      if (!kind) return Error::BadInput("proofs." + name + ": not a backend (legacy or nft)");
       auto entry = EntryFromJson(value);
       if (!entry) return entry.error().Wrap("proofs." + name);
-      file.proofs[kind] = std::move(entry).value();
+      file.proofs[*kind] = std::move(entry).value();
     }
   } catch (const nlohmann::json::exception& error) {
     return Error::BadInput(error.what());
