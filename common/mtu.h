@@ -2,8 +2,8 @@
 // The MTU: one type wherever an MTU is held (a link's, a route's metric, a path's, the one
 // daemon.json gives dockerd), and its constants, each defined here once. Follow the docker MTU
 // by this type from detection (netcfg/detect/network_path.h DecideMtu) to daemon.json
-// (netcfg/detect/detector.h) and to the egress probe (daemon/egress/probe_attachment.h
-// DockerMtuListener).
+// (netcfg/detect/daemon_json_plan.h PlanDaemonJson) and to the egress probe
+// (daemon/egress/docker_mtu_listener.h).
 #pragma once
 
 #include <cstdint>

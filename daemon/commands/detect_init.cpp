@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "common/log.h"
+#include "common/mtu.h"
 #include "daemon/commands/commands.h"
 #include "daemon/commands/detection_flags.h"
 #include "daemon/commands/flags.h"
@@ -40,7 +41,7 @@ std::string DescribeChange(const netcfg::KeyChange& change) {
 
 // What dockerd's API says about its networks, when it answers on `socket`; detect reads, so a
 // socket that is missing or silent is a finding, not a failure.
-pod::DockerState ReadDockerHere(const std::string& socket, std::uint32_t safe_mtu) {
+pod::DockerState ReadDockerHere(const std::string& socket, Mtu safe_mtu) {
   pod::DockerState docker;
   docker.socket = socket;
   docker::ClientOptions options;
@@ -57,7 +58,7 @@ pod::DockerState ReadDockerHere(const std::string& socket, std::uint32_t safe_mt
   return docker;
 }
 
-std::string DockerToText(const pod::DockerState& docker, std::uint32_t safe_mtu) {
+std::string DockerToText(const pod::DockerState& docker, Mtu safe_mtu) {
   if (!docker.api_up)
     return "docker      API at " + docker.socket + " not answering: " + docker.error + "\n";
   std::string text = "docker      API at " + docker.socket + " answers; " +
@@ -69,7 +70,8 @@ std::string DockerToText(const pod::DockerState& docker, std::uint32_t safe_mtu)
         [&](const pod::NetworkMtuFinding& high) { return high.network == network.name; });
     text +=
         "  " + network.name + " (" + network.bridge_name + ") MTU " +
-        (network.mtu ? std::to_string(*network.mtu) : "1500 (no MTU option: dockerd's default)");
+        (network.mtu ? std::to_string(*network.mtu)
+                     : std::to_string(kDockerDefaultMtu) + " (no MTU option: dockerd's default)");
     if (finding != docker.mtu_too_high.end()) {
       text += ": above the docker MTU " + std::to_string(safe_mtu) +
               ", its big packets are lost; recreate it with --opt com.docker.network.driver.mtu=" +

@@ -49,11 +49,11 @@ DockerFirewall CheckDockerFirewall(const docker::DockerInfo& info,
 }
 
 std::vector<NetworkMtuFinding> NetworksAboveMtu(const std::vector<docker::DockerNetwork>& networks,
-                                                std::uint32_t safe_mtu) {
+                                                Mtu safe_mtu) {
   std::vector<NetworkMtuFinding> findings;
   for (const auto& network : networks) {
     if (network.driver != "bridge") continue;
-    const std::uint32_t mtu = network.mtu.value_or(kDockerDefaultMtu);
+    const Mtu mtu = network.mtu.value_or(kDockerDefaultMtu);
     if (mtu > safe_mtu) {
       findings.push_back({network.name, network.bridge_name, mtu, network.mtu.has_value()});
     }

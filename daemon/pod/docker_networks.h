@@ -11,21 +11,19 @@
 #include <vector>
 
 #include "common/cidr.h"
+#include "common/mtu.h"
 #include "daemon/docker/docker_api.h"
 #include "netcfg/netlink/snapshot.h"
 #include "rules/masquerade.h"
 
 namespace dind::pod {
 
-// dockerd's MTU for a bridge network made without the MTU option.
-inline constexpr std::uint32_t kDockerDefaultMtu = 1500;
-
 // A docker network whose MTU is above the safe MTU: its containers' big packets are lost.
 struct NetworkMtuFinding {
   std::string network;
   std::string bridge;
-  std::uint32_t mtu = 0;
-  bool mtu_from_option = false;  // false: no option, dockerd's default of 1500
+  Mtu mtu = 0;
+  bool mtu_from_option = false;  // false: no option, dockerd's default (kDockerDefaultMtu)
 };
 
 // dockerd's own packet filtering, as its GET /info states it, checked against the backend
@@ -50,9 +48,9 @@ struct DockerState {
   std::optional<DockerFirewall> firewall;  // once GET /info answered
 };
 
-// Bridge networks whose MTU (option, or dockerd's default 1500) is above `safe_mtu`.
+// Bridge networks whose MTU (option, or dockerd's default kDockerDefaultMtu) is above `safe_mtu`.
 std::vector<NetworkMtuFinding> NetworksAboveMtu(const std::vector<docker::DockerNetwork>& networks,
-                                                std::uint32_t safe_mtu);
+                                                Mtu safe_mtu);
 
 // docker's bridges as the kernel shows them, for when the Engine API cannot be read: docker0
 // and every br-* bridge, each a "bridge" network named by its link, with its MTU and the

@@ -14,7 +14,7 @@ http::Readiness ReadinessOf(const SidecarState& state, const egress::ProberStatu
   const RulesState& rules = state.rules;
   if (rules.enabled && !rules.present) {
     std::string reason = "masquerade rules are not in place";
-    if (rules.backend) reason += " (" + rules::BackendName(*rules.backend) + ")";
+    if (rules.backend) reason += " (" + std::string(rules::BackendName(*rules.backend)) + ")";
     if (!rules.missing.empty()) reason += ": " + rules.missing.front();
     if (!rules.error.empty()) reason += "; last repair failed: " + rules.error;
     return {false, reason};
@@ -52,11 +52,11 @@ egress::ProberStatus HealedByClamp(const egress::ProberStatus& egress, const Cla
   return healed;
 }
 
-std::optional<std::uint32_t> LowestPathMtu(const egress::ProberStatus& egress, Family family) {
-  std::optional<std::uint32_t> lowest;
+std::optional<Mtu> LowestPathMtu(const egress::ProberStatus& egress, Family family) {
+  std::optional<Mtu> lowest;
   for (const auto& result : egress.results) {
-    if (result.family != family || !result.path_mtu || *result.path_mtu <= 0) continue;
-    const auto mtu = static_cast<std::uint32_t>(*result.path_mtu);
+    if (result.family != family || !result.path_mtu || *result.path_mtu == 0) continue;
+    const Mtu mtu = *result.path_mtu;
     if (!lowest || mtu < *lowest) lowest = mtu;
   }
   return lowest;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "common/mtu.h"
 #include "daemon/egress/prober.h"
 #include "daemon/http/health_routes.h"
 #include "daemon/sidecar/sidecar_state.h"
@@ -18,7 +19,7 @@ namespace dind::sidecar {
 egress::ProberStatus HealedByClamp(const egress::ProberStatus& egress, const ClampState& clamp);
 
 // The lowest path MTU the probes measured for `family`; nullopt when none did.
-std::optional<std::uint32_t> LowestPathMtu(const egress::ProberStatus& egress, Family family);
+std::optional<Mtu> LowestPathMtu(const egress::ProberStatus& egress, Family family);
 
 // Ready when daemon.json is written, the rules are present (when managed) and the last egress
 // probes passed (when probing); otherwise the first reason, one line.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The sidecar's seams to the world outside its event loop: the kernel's change notifications,
 // dockerd's Engine API and the egress probes. They come in through the Sidecar's constructor
-// (live_ports.h opens the real ones), so the loop's wiring (debounce, repair on notification,
+// (live_sidecar.h opens the real ones), so the loop's wiring (debounce, repair on notification,
 // the MTU hand-off to the probe, readiness) is tested with the fakes of tests/mocks.
 #pragma once
 

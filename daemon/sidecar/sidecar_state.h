@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/mtu.h"
 #include "daemon/pod/docker_networks.h"
 #include "daemon/pod/docker_report.h"
 #include "daemon/sidecar/mss_clamp.h"
@@ -25,7 +26,7 @@ struct DaemonJsonState {
   bool written = false;  // daemon.json holds what the last detection decided
   std::string error;     // why the last write failed
   std::uint64_t writes = 0;
-  std::uint32_t mtu = 0;  // the docker MTU daemon.json says
+  Mtu mtu = 0;  // the docker MTU daemon.json says
   // dockerd read daemon.json before it changed: only a restart applies the new file.
   bool restart_required = false;
   std::string restart_reason;
@@ -59,8 +60,8 @@ using pod::DockerStateToJson;
 struct ClampState {
   sidecar::ClampMssSetting setting;
   // The lowest path MTU the last probe round measured beyond the pod, per family.
-  std::optional<std::uint32_t> path_mtu_ipv4;
-  std::optional<std::uint32_t> path_mtu_ipv6;
+  std::optional<Mtu> path_mtu_ipv4;
+  std::optional<Mtu> path_mtu_ipv6;
   sidecar::ClampPlan plan;
 };
 

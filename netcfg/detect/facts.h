@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // SystemFacts: everything detection reads from the system, as plain values and nothing else.
 // GatherFacts (gather_facts.h) fills it from the running system; the decisions (network_path.h,
-// kernel.h, cgroup.h, pools.h, dockerd.h) are pure functions of it, so every decision is
-// unit-tested with injected facts.
+// kernel.h, pools.h here, netcfg/cgroups/cgroup.h) are pure functions of it, so every decision
+// is unit-tested with injected facts.
 #pragma once
 
 #include <optional>

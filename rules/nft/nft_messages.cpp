@@ -133,7 +133,7 @@ class ExprCursor {
 };
 
 // `payload [bitwise] cmp` loading the address at `offset` of the network header and comparing
-// it with a prefix, as BuildAddressPrefix writes it; nullopt for anything else.
+// it with a prefix, as AddAddressPrefix writes it; nullopt for anything else.
 std::optional<Cidr> TakeAddressPrefix(Family family, std::uint32_t offset, ExprCursor& cursor) {
   const nftnl_expr* payload = cursor.take("payload");
   if (payload == nullptr ||

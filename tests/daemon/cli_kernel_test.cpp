@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/cidr.h"
+#include "common/mtu.h"
 #include "tests/daemon/run_cli.h"
 #include "tests/mocks/temp_dir.h"
 #include "tests/support/netns.h"
@@ -37,7 +38,7 @@ constexpr const char* kNodeAddress = "10.77.0.1";
 // a scratch directory, so nothing but the namespace decides.
 class SandboxPod {
  public:
-  explicit SandboxPod(std::uint32_t mtu) : pod_("cli-pod"), node_("cli-node") {
+  explicit SandboxPod(Mtu mtu) : pod_("cli-pod"), node_("cli-node") {
     const std::string m = std::to_string(mtu);
     pod_.MustExec("ip link add eth0 mtu " + m + " type veth peer name host0 mtu " + m + " netns " +
                   node_.name());
@@ -54,7 +55,7 @@ class SandboxPod {
   std::string daemon_json() const { return files_ / "daemon.json"; }
 
   // Another veth from the pod to the node, for second uplinks and extra addresses.
-  void AddVeth(const std::string& name, std::uint32_t mtu) const {
+  void AddVeth(const std::string& name, Mtu mtu) const {
     const std::string m = std::to_string(mtu);
     pod_.MustExec("ip link add " + name + " mtu " + m + " type veth peer name n-" + name + " mtu " +
                   m + " netns " + node_.name() + " && ip link set " + name + " up");
@@ -144,7 +145,7 @@ void ExpectPoolsClearOfAvoided(const Json& report) {
 // ---- Uplinks of the MTUs CNIs use ----------------------------------------------------------
 
 struct UplinkCase {
-  std::uint32_t mtu;
+  Mtu mtu;
   const char* evidence;
   const char* kind;
   std::uint32_t overhead;

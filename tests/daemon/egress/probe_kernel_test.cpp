@@ -221,7 +221,7 @@ class ProbeKernelTest : public ::testing::Test {
 
   // Router link to the server at `mtu` on both ends; the router's ICMP "fragmentation needed"
   // dropped when `black_hole`, counted either way.
-  void NarrowPath(int mtu, bool black_hole) {
+  void NarrowPath(Mtu mtu, bool black_hole) {
     router_->MustExec("ip link set to-server mtu " + std::to_string(mtu));
     server_->MustExec("ip link set eth0 mtu " + std::to_string(mtu));
     router_->MustExec(
@@ -283,7 +283,7 @@ class ProbeKernelTest : public ::testing::Test {
   // The IPv6 counterpart of NarrowPath: the router's link to the server at `mtu`, and its
   // ICMPv6 Packet Too Big dropped inside the router namespace when `black_hole`, counted either
   // way.
-  void NarrowPath6(int mtu, bool black_hole) {
+  void NarrowPath6(Mtu mtu, bool black_hole) {
     router_->MustExec("ip link set to-server mtu " + std::to_string(mtu));
     server_->MustExec("ip link set eth0 mtu " + std::to_string(mtu));
     router_->MustExec(

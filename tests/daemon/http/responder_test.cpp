@@ -206,7 +206,7 @@ TEST(SerializeTest, UnknownStatusCodesHaveAnEmptyReason) {
   EXPECT_THAT(Serialize(reply, 11), StartsWith("HTTP/1.1 299 \r\n"));
 }
 
-// --- HealthRoutes ------------------------------------------------------------------------------
+// --- MakeHealthRoutes --------------------------------------------------------------------------
 
 struct FakeDaemon {
   Readiness readiness{true, ""};

@@ -20,7 +20,7 @@ using testing::ReadTestFile;
 using testing::TempDir;
 using testing::WriteTestFile;
 
-netcfg::DetectionReport Report(std::uint32_t uplink_mtu = 1450) {
+netcfg::DetectionReport Report(Mtu uplink_mtu = 1450) {
   netcfg::DetectOptions options;
   options.dockerd_version = "24.0.7";
   return *netcfg::Detect(netcfg::testing::PodFacts(uplink_mtu), options);

@@ -358,8 +358,8 @@ TEST_F(SidecarTest, AnEndpointThatCannotListenFailsTheStart) {
 }
 
 // docker0 at 1500 (made before the MTU was fixed) with 172.17.0.1/16, in the kernel's words.
-void AddDocker0(netcfg::NetworkSnapshot& snapshot, int index, const std::string& name,
-                std::uint32_t mtu, const char* address) {
+void AddDocker0(netcfg::NetworkSnapshot& snapshot, int index, const std::string& name, Mtu mtu,
+                const char* address) {
   snapshot.links.push_back({.index = index, .name = name, .kind = "bridge", .mtu = mtu});
   snapshot.addresses.push_back({index, IpAddress::Parse(address).value(), 16});
 }

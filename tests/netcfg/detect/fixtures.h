@@ -5,12 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "common/mtu.h"
 #include "netcfg/daemon_json/daemon_json.h"
 #include "netcfg/detect/facts.h"
 
 namespace dind::netcfg::testing {
 
-inline LinkInfo Link(int index, std::string name, std::string kind, std::uint32_t mtu) {
+inline LinkInfo Link(int index, std::string name, std::string kind, Mtu mtu) {
   LinkInfo link;
   link.index = index;
   link.name = std::move(name);
@@ -39,7 +40,7 @@ inline RouteInfo Route(const std::string& destination, int out_link_index,
 }
 
 // A typical pod: lo, eth0 (veth) with 10.244.1.5/24 and a default route via 10.244.1.1.
-inline SystemFacts PodFacts(std::uint32_t eth0_mtu = 1500) {
+inline SystemFacts PodFacts(Mtu eth0_mtu = 1500) {
   SystemFacts facts;
   facts.network.links = {Link(1, "lo", "", 65536), Link(2, "eth0", "veth", eth0_mtu)};
   facts.network.addresses = {Address(1, "127.0.0.1/8"), Address(2, "10.244.1.5/24")};
@@ -49,7 +50,7 @@ inline SystemFacts PodFacts(std::uint32_t eth0_mtu = 1500) {
 }
 
 // PodFacts with IPv6 too: 2001:db8:1::5/64 on eth0 and a default route via fe80::1.
-inline SystemFacts DualStackPodFacts(std::uint32_t eth0_mtu = 1500) {
+inline SystemFacts DualStackPodFacts(Mtu eth0_mtu = 1500) {
   SystemFacts facts = PodFacts(eth0_mtu);
   facts.network.addresses.push_back(Address(2, "2001:db8:1::5/64"));
   facts.network.addresses.push_back(Address(2, "fe80::5/64"));
@@ -59,7 +60,7 @@ inline SystemFacts DualStackPodFacts(std::uint32_t eth0_mtu = 1500) {
 }
 
 // An IPv6-only pod: eth0 with 2001:db8:1::5/64 and only an IPv6 default route.
-inline SystemFacts Ipv6OnlyPodFacts(std::uint32_t eth0_mtu = 1500) {
+inline SystemFacts Ipv6OnlyPodFacts(Mtu eth0_mtu = 1500) {
   SystemFacts facts = PodFacts(eth0_mtu);
   facts.network.addresses = {Address(1, "127.0.0.1/8"), Address(1, "::1/128"),
                              Address(2, "2001:db8:1::5/64"), Address(2, "fe80::5/64")};

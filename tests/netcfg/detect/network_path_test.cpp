@@ -128,7 +128,7 @@ TEST(DetectOverlayTest, CalicoMtuFileWithoutANumberIsIgnoredWithAWarning) {
 }
 
 struct InferenceCase {
-  std::uint32_t mtu;
+  Mtu mtu;
   std::uint32_t overhead;
   const char* kind;
   const char* evidence;
@@ -216,7 +216,7 @@ MtuDecision MustDecide(const SystemFacts& facts, MtuOptions options) {
 }
 
 TEST(DecideMtuTest, AutoFollowsTheUplink) {
-  for (std::uint32_t mtu : {1500u, 1480u, 1450u, 1410u}) {
+  for (Mtu mtu : {1500u, 1480u, 1450u, 1410u}) {
     EXPECT_EQ(MustDecide(PodFacts(mtu), {}).docker, mtu);
   }
 }

@@ -85,7 +85,7 @@ TEST_P(VethUplinkTest, ReadsLinkAddressesAndRoutesOfThePod) {
   const LinkInfo* eth0 = snapshot.FindLink("eth0");
   ASSERT_NE(eth0, nullptr);
   EXPECT_EQ(eth0->kind, "veth");
-  EXPECT_EQ(eth0->mtu, static_cast<std::uint32_t>(GetParam()));
+  EXPECT_EQ(eth0->mtu, static_cast<Mtu>(GetParam()));
   EXPECT_TRUE(eth0->up);
   EXPECT_EQ(eth0->master_index, 0);
   EXPECT_EQ(eth0->lower_index, 0) << "the peer's index belongs to the node namespace";
