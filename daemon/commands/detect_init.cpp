@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "common/mtu.h"
+#include "common/text_report.h"
 #include "daemon/commands/commands.h"
 #include "daemon/commands/detection_flags.h"
 #include "daemon/commands/flags.h"
@@ -59,10 +60,11 @@ pod::DockerState ReadDockerHere(const std::string& socket, Mtu safe_mtu) {
 }
 
 std::string DockerToText(const pod::DockerState& docker, Mtu safe_mtu) {
-  if (!docker.api_up)
-    return "docker      API at " + docker.socket + " not answering: " + docker.error + "\n";
-  std::string text = "docker      API at " + docker.socket + " answers; " +
-                     std::to_string(docker.networks.size()) + " networks\n";
+  if (!docker.api_up) {
+    return ReportLine("docker", "API at " + docker.socket + " not answering: " + docker.error);
+  }
+  std::string text = ReportLine("docker", "API at " + docker.socket + " answers; " +
+                                              std::to_string(docker.networks.size()) + " networks");
   for (const auto& network : docker.networks) {
     if (network.driver != "bridge") continue;
     const auto finding = std::find_if(
@@ -204,11 +206,11 @@ Runner AddInitCommand(CLI::App& app) {
       std::cout << json.dump(2) << "\n";
     } else {
       std::cout << netcfg::ReportToText(*report);
-      std::cout << "daemon.json " << path << (write ? " written" : " unchanged") << "\n";
+      std::cout << ReportLine("daemon.json", path + (write ? " written" : " unchanged"));
       for (const auto& change : update.changes) {
-        std::cout << "  changed   " << DescribeChange(change) << "\n";
+        std::cout << ReportLine("  changed", DescribeChange(change));
       }
-      std::cout << (rules ? rules->text : "rules       not applied (--no-rules)\n");
+      std::cout << (rules ? rules->text : ReportLine("rules", "not applied (--no-rules)"));
     }
     return 0;
   };

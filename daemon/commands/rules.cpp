@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "common/strings.h"
+#include "common/text_report.h"
 #include "daemon/commands/backend_flags.h"
 #include "daemon/commands/commands.h"
 #include "daemon/commands/flags.h"
@@ -25,23 +26,9 @@ namespace {
 
 using Json = netcfg::OrderedJson;
 using rules::BackendKind;
-
-constexpr BackendKind kBothKinds[] = {BackendKind::kLegacy, BackendKind::kNft};
-
-BackendKind Other(BackendKind kind) {
-  return kind == BackendKind::kLegacy ? BackendKind::kNft : BackendKind::kLegacy;
-}
-std::string Name(BackendKind kind) {
-  return std::string(rules::BackendName(kind));
-}
-
-void Line(std::string& text, const std::string& label, const std::string& value) {
-  text += label + std::string(label.size() < 12 ? 12 - label.size() : 1, ' ') + value + "\n";
-}
-
-const netcfg::FeatureFacts& FeatureOf(const netcfg::KernelFacts& kernel, BackendKind kind) {
-  return kind == BackendKind::kLegacy ? kernel.ip_tables : kernel.nf_tables;
-}
+using rules::BackendName;
+using rules::KernelFeatureOf;
+using rules::OtherBackend;
 
 // ---- What the commands print ----------------------------------------------------------------
 
@@ -58,8 +45,8 @@ std::string SpecToText(const pod::ResolvedSpec& resolved) {
   std::vector<std::string> sources;
   for (const auto& source : resolved.spec.sources) sources.push_back(source.ToString());
   std::string text;
-  Line(text, "sources", Join(sources, ", ") + " (from " + resolved.sources_from + ")");
-  Line(text, "out", resolved.spec.out_interface + " (" + resolved.out_interface_from + ")");
+  text += ReportLine("sources", Join(sources, ", ") + " (from " + resolved.sources_from + ")");
+  text += ReportLine("out", resolved.spec.out_interface + " (" + resolved.out_interface_from + ")");
   return text;
 }
 
@@ -84,7 +71,7 @@ Json StateToJson(BackendKind kind, const rules::BackendState& state) {
                       {"packets", clamp.packets},
                       {"bytes", clamp.bytes}});
   }
-  return {{"backend", Name(kind)},
+  return {{"backend", BackendName(kind)},
           {"container", ContainerName(kind)},
           {"present", state.container_present},
           {"hooked", state.hooked},
@@ -96,28 +83,27 @@ Json StateToJson(BackendKind kind, const rules::BackendState& state) {
 
 std::string StateToText(BackendKind kind, const rules::BackendState& state) {
   std::string summary =
-      Name(kind) + ": " + ContainerName(kind) + (state.container_present ? "" : " absent") +
+      BackendName(kind) + ": " + ContainerName(kind) + (state.container_present ? "" : " absent") +
       (state.container_present && state.hooked ? ", hooked" : "") +
       (state.container_present && !state.hooked ? ", NOT hooked" : "") + ", " +
       std::to_string(state.rules.size()) + " rule" + (state.rules.size() == 1 ? "" : "s");
   std::string text;
-  Line(text, "rules", summary);
+  text += ReportLine("rules", summary);
   for (const auto& rule : state.rules) {
-    Line(text, "  rule",
-         rule.source.ToString() + " out of " + rule.out_interface + ": " +
-             std::to_string(rule.packets) + " packets");
+    text += ReportLine("  rule", rule.source.ToString() + " out of " + rule.out_interface + ": " +
+                                     std::to_string(rule.packets) + " packets");
   }
   if (!state.clamps.empty()) {
-    Line(text, "clamps",
-         std::to_string(state.clamps.size()) + " MSS clamp" +
-             (state.clamps.size() == 1 ? "" : "s") + " in " +
-             (kind == BackendKind::kLegacy ? "mangle chain " + std::string(rules::kLegacyClampChain)
-                                           : "chain " + std::string(rules::kNftClampChain)));
+    text += ReportLine("clamps", std::to_string(state.clamps.size()) + " MSS clamp" +
+                                     (state.clamps.size() == 1 ? "" : "s") + " in " +
+                                     (kind == BackendKind::kLegacy
+                                          ? "mangle chain " + std::string(rules::kLegacyClampChain)
+                                          : "chain " + std::string(rules::kNftClampChain)));
   }
   for (const auto& clamp : state.clamps) {
-    Line(text, "  clamp",
-         "TCP of " + clamp.network.ToString() + " to MSS " + std::to_string(clamp.mss) + ": " +
-             std::to_string(clamp.packets) + " SYNs clamped");
+    text += ReportLine("  clamp", "TCP of " + clamp.network.ToString() + " to MSS " +
+                                      std::to_string(clamp.mss) + ": " +
+                                      std::to_string(clamp.packets) + " SYNs clamped");
   }
   return text;
 }
@@ -215,7 +201,7 @@ int RunApply(const RulesFlags& flags, bool daemon_json_given, netcfg::NetlinkRea
   const rules::BackendDecision& decision = resolved->chosen.decision;
   auto applied = pod::ApplyInChosen(resolved->chosen, resolved->resolved.spec);
   if (!applied) return ReportFailure(applied.error().Wrap("rules apply"));
-  log::Info("masquerade rules applied", {{"backend", Name(decision.chosen)},
+  log::Info("masquerade rules applied", {{"backend", BackendName(decision.chosen)},
                                          {"rules", std::to_string(applied->state.rules.size())},
                                          {"out_interface", resolved->resolved.spec.out_interface}});
   Print(flags, "apply", DescribeApplied(resolved->resolved, decision, *applied));
@@ -230,12 +216,12 @@ int RunCheck(const RulesFlags& flags, bool daemon_json_given, netcfg::NetlinkRea
   // the other backend are judged where they are (the decision is a preference, and their
   // counters or proof show whether they work); an explicit --backend is judged as asked.
   BackendKind judged = decision.chosen;
-  const auto& other_census = decision.evidence(Other(decision.chosen)).census;
+  const auto& other_census = decision.evidence(OtherBackend(decision.chosen)).census;
   const bool ours_in_other = other_census.ok() && other_census->container_present;
   const auto& chosen_census = decision.evidence(decision.chosen).census;
   const bool ours_in_chosen = chosen_census.ok() && chosen_census->container_present;
   if (decision.step != rules::ChoiceStep::kExplicit && ours_in_other && !ours_in_chosen) {
-    judged = Other(decision.chosen);
+    judged = OtherBackend(decision.chosen);
   }
   auto backend = resolved->chosen.make_backend(judged);
   if (!backend) return ReportFailure(backend.error().Wrap("rules check"));
@@ -250,8 +236,9 @@ int RunCheck(const RulesFlags& flags, bool daemon_json_given, netcfg::NetlinkRea
       pod::JudgeRules(judged, resolved->resolved.spec, *state, ours_elsewhere, prove);
   const std::string note = judged == decision.chosen
                                ? ""
-                               : "dind-netcfg's rules are in " + Name(judged) +
-                                     " while the decision now prefers " + Name(decision.chosen) +
+                               : "dind-netcfg's rules are in " + BackendName(judged) +
+                                     " while the decision now prefers " +
+                                     BackendName(decision.chosen) +
                                      "; `rules apply` would move them";
 
   RulesOutput output;
@@ -266,22 +253,24 @@ int RunCheck(const RulesFlags& flags, bool daemon_json_given, netcfg::NetlinkRea
   output.json["stale"] = verdict.stale;
   output.text = rules::DecisionToText(decision) + SpecToText(resolved->resolved) +
                 StateToText(judged, *state);
-  if (!note.empty()) Line(output.text, "note", note);
-  for (const auto& missing : verdict.missing) Line(output.text, "  missing", missing);
+  if (!note.empty()) output.text += ReportLine("note", note);
+  for (const auto& missing : verdict.missing) output.text += ReportLine("  missing", missing);
   for (const auto& stale : verdict.stale)
-    Line(output.text, "  stale", stale + " (apply removes it)");
-  Line(output.text, "effective",
-       std::string(verdict.effective ? "yes: " : "no: ") + verdict.effect_evidence);
-  Line(output.text, "check", verdict.ok() ? "ok" : "FAILED: " + Join(verdict.missing, ", "));
+    output.text += ReportLine("  stale", stale + " (apply removes it)");
+  output.text += ReportLine(
+      "effective", std::string(verdict.effective ? "yes: " : "no: ") + verdict.effect_evidence);
+  output.text +=
+      ReportLine("check", verdict.ok() ? "ok" : "FAILED: " + Join(verdict.missing, ", "));
   Print(flags, "check", std::move(output));
   if (verdict.ok()) return 0;
-  const std::string fix = verdict.present
-                              ? "the rules are in place but not shown to work (see 'effective'); "
-                                "`rules apply --backend " +
-                                    Name(Other(judged)) + "` moves them to the other backend"
-                              : "run dind-netcfg rules apply with the same flags";
-  log::Error("masquerade rules missing or ineffective",
-             {{"backend", Name(judged)}, {"missing", Join(verdict.missing, ", ")}, {"fix", fix}});
+  const std::string fix =
+      verdict.present ? "the rules are in place but not shown to work (see 'effective'); "
+                        "`rules apply --backend " +
+                            BackendName(OtherBackend(judged)) + "` moves them to the other backend"
+                      : "run dind-netcfg rules apply with the same flags";
+  log::Error(
+      "masquerade rules missing or ineffective",
+      {{"backend", BackendName(judged)}, {"missing", Join(verdict.missing, ", ")}, {"fix", fix}});
   return 1;
 }
 
@@ -303,9 +292,9 @@ int RunRemove(const RulesFlags& flags, netcfg::NetlinkReader& netlink) {
 
   RulesOutput output;
   output.json["backends"] = Json::object();
-  for (BackendKind kind : kBothKinds) {
+  for (BackendKind kind : rules::kBothBackends) {
     if (requested->kind ? kind != *requested->kind
-                        : FeatureOf(kernel, kind).available == netcfg::Availability::kNo) {
+                        : KernelFeatureOf(kernel, kind).available == netcfg::Availability::kNo) {
       continue;
     }
     auto backend = rules::BackendFactoryFor(requested->options)(kind);
@@ -313,16 +302,18 @@ int RunRemove(const RulesFlags& flags, netcfg::NetlinkReader& netlink) {
     auto before = (*backend)->Inspect();
     if (!before) return fail(before.error());
     if (auto removed = (*backend)->Remove(); !removed) return fail(removed.error());
-    output.json["backends"][Name(kind)] = {{"had_rules", before->container_present},
-                                           {"removed_rules", before->rules.size()}};
-    Line(output.text, "removed",
-         Name(kind) + ": " +
-             (before->container_present
-                  ? ContainerName(kind) + " with " + std::to_string(before->rules.size()) +
-                        " rule" + (before->rules.size() == 1 ? "" : "s")
-                  : "nothing of dind-netcfg's was there"));
-    log::Info("masquerade rules removed",
-              {{"backend", Name(kind)}, {"had_rules", before->container_present ? "yes" : "no"}});
+    output.json["backends"][BackendName(kind)] = {{"had_rules", before->container_present},
+                                                  {"removed_rules", before->rules.size()}};
+    output.text +=
+        ReportLine("removed", BackendName(kind) + ": " +
+                                  (before->container_present
+                                       ? ContainerName(kind) + " with " +
+                                             std::to_string(before->rules.size()) + " rule" +
+                                             (before->rules.size() == 1 ? "" : "s")
+                                       : "nothing of dind-netcfg's was there"));
+    log::Info(
+        "masquerade rules removed",
+        {{"backend", BackendName(kind)}, {"had_rules", before->container_present ? "yes" : "no"}});
   }
   Print(flags, "remove", std::move(output));
   return 0;
@@ -337,11 +328,13 @@ RulesOutput DescribeApplied(const pod::ResolvedSpec& resolved,
   output.json["backend"] = rules::DecisionToJson(decision);
   output.json["spec"] = SpecToJson(resolved);
   output.json["state"] = StateToJson(decision.chosen, applied.state);
-  output.json["removed_from"] = applied.cleaned ? Json(Name(*applied.cleaned)) : Json(nullptr);
+  output.json["removed_from"] =
+      applied.cleaned ? Json(BackendName(*applied.cleaned)) : Json(nullptr);
   output.text = rules::DecisionToText(decision) + SpecToText(resolved) +
                 StateToText(decision.chosen, applied.state);
   if (applied.cleaned) {
-    Line(output.text, "removed", "dind-netcfg's earlier rules in " + Name(*applied.cleaned));
+    output.text +=
+        ReportLine("removed", "dind-netcfg's earlier rules in " + BackendName(*applied.cleaned));
   }
   return output;
 }
@@ -352,7 +345,7 @@ Result<RulesOutput> DescribeBackendDecision(const netcfg::KernelFacts& kernel,
   if (!decision) {
     if (decision.error().ExitCode() == 2) return decision.error();
     RulesOutput output{Json{{"error", decision.error().Message()}}, ""};
-    Line(output.text, "backend", "none: " + decision.error().Message());
+    output.text += ReportLine("backend", "none: " + decision.error().Message());
     return output;
   }
   return RulesOutput{rules::DecisionToJson(*decision), rules::DecisionToText(*decision)};

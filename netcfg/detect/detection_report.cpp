@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "netcfg/detect/detection_report.h"
 
+#include "common/text_report.h"
+
 namespace dind::netcfg {
 namespace {
 
@@ -98,38 +100,39 @@ OrderedJson ReportToJson(const DetectionReport& report) {
 
 std::string ReportToText(const DetectionReport& report) {
   std::string text;
-  const auto line = [&text](const std::string& label, const std::string& value) {
-    text += label + std::string(label.size() < 12 ? 12 - label.size() : 1, ' ') + value + "\n";
-  };
-  line("families", std::string(PodFamiliesName(report.families)));
+  text += ReportLine("families", std::string(PodFamiliesName(report.families)));
   if (report.uplinks.ipv4) {
     const Uplink& uplink = *report.uplinks.ipv4;
-    line("uplink", uplink.interface + " MTU " + std::to_string(uplink.mtu) +
-                       (uplink.gateway ? " via " + uplink.gateway->ToString() : std::string()));
+    text += ReportLine("uplink",
+                       uplink.interface + " MTU " + std::to_string(uplink.mtu) +
+                           (uplink.gateway ? " via " + uplink.gateway->ToString() : std::string()));
   }
   if (report.uplinks.ipv6) {
     const Uplink& uplink = *report.uplinks.ipv6;
-    line("uplink6", uplink.interface + " MTU " + std::to_string(uplink.mtu) +
-                        (uplink.gateway ? " via " + uplink.gateway->ToString() : std::string()));
+    text += ReportLine("uplink6",
+                       uplink.interface + " MTU " + std::to_string(uplink.mtu) +
+                           (uplink.gateway ? " via " + uplink.gateway->ToString() : std::string()));
   }
-  line("overlay", std::to_string(report.overlay.overhead_bytes) + " bytes [" +
-                      report.overlay.evidence + "] " + report.overlay.detail);
-  line("docker MTU", std::to_string(report.mtu.docker) + " (" + report.mtu.source + ": " +
-                         report.mtu.reason + ")");
-  line("kernel", report.kernel.release + ": nf_tables " +
-                     std::string(AvailabilityName(report.kernel.nf_tables.available)) + " (" +
-                     report.kernel.nf_tables.evidence + "), ip_tables " +
-                     std::string(AvailabilityName(report.kernel.ip_tables.available)) + " (" +
-                     report.kernel.ip_tables.evidence + ")");
-  line("cgroup", report.cgroup.version + ", " +
-                     (report.cgroup.parent ? "cgroup-parent " + *report.cgroup.parent
-                                           : std::string("no cgroup-parent")) +
-                     ": " + report.cgroup.reason);
-  line("  nesting", std::string(CgroupNestingModeName(report.cgroup_nesting.mode)) +
-                        " (read from " + report.cgroup_nesting.read_from +
-                        "): " + report.cgroup_nesting.reason);
+  text += ReportLine("overlay", std::to_string(report.overlay.overhead_bytes) + " bytes [" +
+                                    report.overlay.evidence + "] " + report.overlay.detail);
+  text += ReportLine("docker MTU", std::to_string(report.mtu.docker) + " (" + report.mtu.source +
+                                       ": " + report.mtu.reason + ")");
+  text +=
+      ReportLine("kernel", report.kernel.release + ": nf_tables " +
+                               std::string(AvailabilityName(report.kernel.nf_tables.available)) +
+                               " (" + report.kernel.nf_tables.evidence + "), ip_tables " +
+                               std::string(AvailabilityName(report.kernel.ip_tables.available)) +
+                               " (" + report.kernel.ip_tables.evidence + ")");
+  text += ReportLine("cgroup", report.cgroup.version + ", " +
+                                   (report.cgroup.parent ? "cgroup-parent " + *report.cgroup.parent
+                                                         : std::string("no cgroup-parent")) +
+                                   ": " + report.cgroup.reason);
+  text += ReportLine("  nesting", std::string(CgroupNestingModeName(report.cgroup_nesting.mode)) +
+                                      " (read from " + report.cgroup_nesting.read_from +
+                                      "): " + report.cgroup_nesting.reason);
   if (report.cgroup_applied) {
-    for (const auto& evidence : report.cgroup_applied->evidence) line("  done", evidence);
+    for (const auto& evidence : report.cgroup_applied->evidence)
+      text += ReportLine("  done", evidence);
   }
   std::string pools = "bip " + report.pools.bip + " (containers from " +
                       report.pools.fixed_cidr.ToString() + "), pools";
@@ -138,17 +141,18 @@ std::string ReportToText(const DetectionReport& report) {
     pools += ' ';
     pools += pool.base.ToString() + " (/" + std::to_string(pool.size) + " each)";
   }
-  line("pools", pools + "; " + report.pools.reason);
+  text += ReportLine("pools", pools + "; " + report.pools.reason);
   for (const auto& range : report.pools.avoided) {
-    line("  avoided", range.cidr.ToString() + " (" + range.reason + ")");
+    text += ReportLine("  avoided", range.cidr.ToString() + " (" + range.reason + ")");
   }
   const std::string read_from =
       report.dockerd.read_from.empty() ? report.dockerd.source : report.dockerd.read_from;
-  line("dockerd",
-       report.dockerd.version.ToString() + " [" + read_from + "] " + report.dockerd.reason);
-  line("ipv6", std::string(report.ipv6.enabled ? "on" : "off") + " (--ipv6 " +
-                   std::string(Ipv6ModeName(report.ipv6.mode)) + "): " + report.ipv6.reason);
-  for (const auto& warning : report.warnings) line("warning", warning);
+  text += ReportLine("dockerd", report.dockerd.version.ToString() + " [" + read_from + "] " +
+                                    report.dockerd.reason);
+  text += ReportLine("ipv6", std::string(report.ipv6.enabled ? "on" : "off") + " (--ipv6 " +
+                                 std::string(Ipv6ModeName(report.ipv6.mode)) +
+                                 "): " + report.ipv6.reason);
+  for (const auto& warning : report.warnings) text += ReportLine("warning", warning);
   return text;
 }
 

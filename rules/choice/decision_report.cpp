@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "rules/choice/decision_report.h"
 
+#include "common/text_report.h"
+
 namespace dind::rules {
 namespace {
 
@@ -63,10 +65,6 @@ std::string EvidenceToText(const BackendEvidence& evidence) {
   return text;
 }
 
-void Line(std::string& text, const std::string& label, const std::string& value) {
-  text += label + std::string(label.size() < 12 ? 12 - label.size() : 1, ' ') + value + "\n";
-}
-
 }  // namespace
 
 std::string_view ProofStatus(const std::optional<Result<ProofOutcome>>& proof) {
@@ -90,13 +88,13 @@ Json DecisionToJson(const BackendDecision& decision) {
 
 std::string DecisionToText(const BackendDecision& decision) {
   std::string text;
-  Line(text, "backend",
-       std::string(BackendName(decision.chosen)) + " [" +
-           std::string(ChoiceStepName(decision.step)) + "] " + decision.reason);
-  Line(text, "  legacy", EvidenceToText(decision.legacy));
-  Line(text, "  nft", EvidenceToText(decision.nft));
-  for (const auto& finding : decision.split_brain) Line(text, "split brain", finding);
-  for (const auto& warning : decision.warnings) Line(text, "warning", warning);
+  text += ReportLine("backend", BackendName(decision.chosen) + " [" +
+                                    std::string(ChoiceStepName(decision.step)) + "] " +
+                                    decision.reason);
+  text += ReportLine("  legacy", EvidenceToText(decision.legacy));
+  text += ReportLine("  nft", EvidenceToText(decision.nft));
+  for (const auto& finding : decision.split_brain) text += ReportLine("split brain", finding);
+  for (const auto& warning : decision.warnings) text += ReportLine("warning", warning);
   return text;
 }
 
