@@ -9,6 +9,7 @@
 
 #include "common/result.h"
 #include "netcfg/detect/kernel.h"
+#include "rules/backend_factory.h"
 #include "rules/choice/backend_choice.h"
 #include "rules/masquerade.h"
 #include "rules/proof/proof_cache.h"

@@ -12,8 +12,6 @@
 #include <cerrno>
 
 #include "common/scoped_fd.h"
-#include "rules/legacy/legacy_backend.h"
-#include "rules/nft/nft_backend.h"
 #include "rules/proof/proof_child.h"
 #include "rules/proof/proof_report.h"
 
@@ -117,21 +115,6 @@ Result<ProofOutcome> TrafficProver::Prove(BackendKind kind) {
 std::unique_ptr<BackendProver> MakeTrafficProver(BackendFactory factory,
                                                  std::chrono::milliseconds timeout) {
   return std::make_unique<TrafficProver>(std::move(factory), timeout);
-}
-
-BackendFactory BackendFactoryFor(BackendOptions options) {
-  return [options](BackendKind kind) -> Result<std::unique_ptr<MasqueradeBackend>> {
-    if (kind == BackendKind::kLegacy) {
-      legacy::LegacyOptions legacy;
-      legacy.lock_wait = options.xtables_wait;
-      return legacy::MakeLegacyBackend(legacy);
-    }
-    return MakeNftBackend();
-  };
-}
-
-Result<std::unique_ptr<MasqueradeBackend>> MakeBackend(BackendKind kind) {
-  return BackendFactoryFor({})(kind);
 }
 
 std::unique_ptr<BackendProver> MakeRealTrafficProver(BackendOptions options, milliseconds timeout) {

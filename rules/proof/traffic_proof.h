@@ -17,7 +17,7 @@
 
 #include "common/result.h"
 #include "netcfg/netlink/wiring_plan.h"
-#include "rules/legacy/xtables_lock.h"
+#include "rules/backend_factory.h"
 #include "rules/masquerade.h"
 
 namespace dind::rules {
@@ -46,8 +46,6 @@ struct ProofOutcome {
   std::optional<Reuse> reused;
 };
 
-using BackendFactory = std::function<Result<std::unique_ptr<MasqueradeBackend>>(BackendKind)>;
-
 // The seam the backend choice uses; unit tests fake it.
 class BackendProver {
  public:
@@ -74,19 +72,6 @@ inline constexpr std::chrono::milliseconds kProofTimeout =
 inline constexpr std::chrono::milliseconds kProofXtablesWait{1000};
 std::unique_ptr<BackendProver> MakeTrafficProver(BackendFactory factory,
                                                  std::chrono::milliseconds timeout = kProofTimeout);
-
-// What opening a real backend takes from the command line.
-struct BackendOptions {
-  // How long the legacy backend waits for the xtables lock that dockerd's and every other
-  // iptables-legacy call takes (--xtables-wait).
-  std::chrono::milliseconds xtables_wait = legacy::kDefaultXtablesWait;
-};
-
-// The factory for the real backends (legacy: MakeLegacyBackend(); nft: MakeNftBackend()), in
-// the calling thread's network namespace.
-BackendFactory BackendFactoryFor(BackendOptions options);
-// The same with the default options.
-Result<std::unique_ptr<MasqueradeBackend>> MakeBackend(BackendKind kind);
 
 // The traffic prover of the real backends with `options`, killed after `timeout`. Its xtables
 // wait ends at kProofXtablesWait or half the timeout at the latest, so a lock held too long
