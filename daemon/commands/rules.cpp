@@ -26,9 +26,6 @@ namespace {
 
 using Json = netcfg::OrderedJson;
 using rules::BackendKind;
-using rules::BackendName;
-using rules::KernelFeatureOf;
-using rules::OtherBackend;
 
 // ---- What the commands print ----------------------------------------------------------------
 
@@ -71,7 +68,7 @@ Json StateToJson(BackendKind kind, const rules::BackendState& state) {
                       {"packets", clamp.packets},
                       {"bytes", clamp.bytes}});
   }
-  return {{"backend", BackendName(kind)},
+  return {{"backend", rules::BackendName(kind)},
           {"container", ContainerName(kind)},
           {"present", state.container_present},
           {"hooked", state.hooked},
@@ -82,11 +79,12 @@ Json StateToJson(BackendKind kind, const rules::BackendState& state) {
 }
 
 std::string StateToText(BackendKind kind, const rules::BackendState& state) {
-  std::string summary =
-      BackendName(kind) + ": " + ContainerName(kind) + (state.container_present ? "" : " absent") +
-      (state.container_present && state.hooked ? ", hooked" : "") +
-      (state.container_present && !state.hooked ? ", NOT hooked" : "") + ", " +
-      std::to_string(state.rules.size()) + " rule" + (state.rules.size() == 1 ? "" : "s");
+  std::string summary = rules::BackendName(kind) + ": " + ContainerName(kind) +
+                        (state.container_present ? "" : " absent") +
+                        (state.container_present && state.hooked ? ", hooked" : "") +
+                        (state.container_present && !state.hooked ? ", NOT hooked" : "") + ", " +
+                        std::to_string(state.rules.size()) + " rule" +
+                        (state.rules.size() == 1 ? "" : "s");
   std::string text;
   text += ReportLine("rules", summary);
   for (const auto& rule : state.rules) {
@@ -201,7 +199,7 @@ int RunApply(const RulesFlags& flags, bool daemon_json_given, netcfg::NetlinkRea
   const rules::BackendDecision& decision = resolved->chosen.decision;
   auto applied = pod::ApplyInChosen(resolved->chosen, resolved->resolved.spec);
   if (!applied) return ReportFailure(applied.error().Wrap("rules apply"));
-  log::Info("masquerade rules applied", {{"backend", BackendName(decision.chosen)},
+  log::Info("masquerade rules applied", {{"backend", rules::BackendName(decision.chosen)},
                                          {"rules", std::to_string(applied->state.rules.size())},
                                          {"out_interface", resolved->resolved.spec.out_interface}});
   Print(flags, "apply", DescribeApplied(resolved->resolved, decision, *applied));
@@ -216,12 +214,12 @@ int RunCheck(const RulesFlags& flags, bool daemon_json_given, netcfg::NetlinkRea
   // the other backend are judged where they are (the decision is a preference, and their
   // counters or proof show whether they work); an explicit --backend is judged as asked.
   BackendKind judged = decision.chosen;
-  const auto& other_census = decision.evidence(OtherBackend(decision.chosen)).census;
+  const auto& other_census = decision.evidence(rules::OtherBackend(decision.chosen)).census;
   const bool ours_in_other = other_census.ok() && other_census->container_present;
   const auto& chosen_census = decision.evidence(decision.chosen).census;
   const bool ours_in_chosen = chosen_census.ok() && chosen_census->container_present;
   if (decision.step != rules::ChoiceStep::kExplicit && ours_in_other && !ours_in_chosen) {
-    judged = OtherBackend(decision.chosen);
+    judged = rules::OtherBackend(decision.chosen);
   }
   auto backend = resolved->chosen.make_backend(judged);
   if (!backend) return ReportFailure(backend.error().Wrap("rules check"));
@@ -236,9 +234,9 @@ int RunCheck(const RulesFlags& flags, bool daemon_json_given, netcfg::NetlinkRea
       pod::JudgeRules(judged, resolved->resolved.spec, *state, ours_elsewhere, prove);
   const std::string note = judged == decision.chosen
                                ? ""
-                               : "dind-netcfg's rules are in " + BackendName(judged) +
+                               : "dind-netcfg's rules are in " + rules::BackendName(judged) +
                                      " while the decision now prefers " +
-                                     BackendName(decision.chosen) +
+                                     rules::BackendName(decision.chosen) +
                                      "; `rules apply` would move them";
 
   RulesOutput output;
@@ -263,14 +261,15 @@ int RunCheck(const RulesFlags& flags, bool daemon_json_given, netcfg::NetlinkRea
       ReportLine("check", verdict.ok() ? "ok" : "FAILED: " + Join(verdict.missing, ", "));
   Print(flags, "check", std::move(output));
   if (verdict.ok()) return 0;
-  const std::string fix =
-      verdict.present ? "the rules are in place but not shown to work (see 'effective'); "
-                        "`rules apply --backend " +
-                            BackendName(OtherBackend(judged)) + "` moves them to the other backend"
-                      : "run dind-netcfg rules apply with the same flags";
-  log::Error(
-      "masquerade rules missing or ineffective",
-      {{"backend", BackendName(judged)}, {"missing", Join(verdict.missing, ", ")}, {"fix", fix}});
+  const std::string fix = verdict.present
+                              ? "the rules are in place but not shown to work (see 'effective'); "
+                                "`rules apply --backend " +
+                                    rules::BackendName(rules::OtherBackend(judged)) +
+                                    "` moves them to the other backend"
+                              : "run dind-netcfg rules apply with the same flags";
+  log::Error("masquerade rules missing or ineffective", {{"backend", rules::BackendName(judged)},
+                                                         {"missing", Join(verdict.missing, ", ")},
+                                                         {"fix", fix}});
   return 1;
 }
 
@@ -293,8 +292,9 @@ int RunRemove(const RulesFlags& flags, netcfg::NetlinkReader& netlink) {
   RulesOutput output;
   output.json["backends"] = Json::object();
   for (BackendKind kind : rules::kBothBackends) {
-    if (requested->kind ? kind != *requested->kind
-                        : KernelFeatureOf(kernel, kind).available == netcfg::Availability::kNo) {
+    if (requested->kind
+            ? kind != *requested->kind
+            : rules::KernelFeatureOf(kernel, kind).available == netcfg::Availability::kNo) {
       continue;
     }
     auto backend = rules::BackendFactoryFor(requested->options)(kind);
@@ -302,18 +302,18 @@ int RunRemove(const RulesFlags& flags, netcfg::NetlinkReader& netlink) {
     auto before = (*backend)->Inspect();
     if (!before) return fail(before.error());
     if (auto removed = (*backend)->Remove(); !removed) return fail(removed.error());
-    output.json["backends"][BackendName(kind)] = {{"had_rules", before->container_present},
-                                                  {"removed_rules", before->rules.size()}};
+    output.json["backends"][rules::BackendName(kind)] = {{"had_rules", before->container_present},
+                                                         {"removed_rules", before->rules.size()}};
     output.text +=
-        ReportLine("removed", BackendName(kind) + ": " +
+        ReportLine("removed", rules::BackendName(kind) + ": " +
                                   (before->container_present
                                        ? ContainerName(kind) + " with " +
                                              std::to_string(before->rules.size()) + " rule" +
                                              (before->rules.size() == 1 ? "" : "s")
                                        : "nothing of dind-netcfg's was there"));
-    log::Info(
-        "masquerade rules removed",
-        {{"backend", BackendName(kind)}, {"had_rules", before->container_present ? "yes" : "no"}});
+    log::Info("masquerade rules removed",
+              {{"backend", rules::BackendName(kind)},
+               {"had_rules", before->container_present ? "yes" : "no"}});
   }
   Print(flags, "remove", std::move(output));
   return 0;
@@ -329,12 +329,12 @@ RulesOutput DescribeApplied(const pod::ResolvedSpec& resolved,
   output.json["spec"] = SpecToJson(resolved);
   output.json["state"] = StateToJson(decision.chosen, applied.state);
   output.json["removed_from"] =
-      applied.cleaned ? Json(BackendName(*applied.cleaned)) : Json(nullptr);
+      applied.cleaned ? Json(rules::BackendName(*applied.cleaned)) : Json(nullptr);
   output.text = rules::DecisionToText(decision) + SpecToText(resolved) +
                 StateToText(decision.chosen, applied.state);
   if (applied.cleaned) {
-    output.text +=
-        ReportLine("removed", "dind-netcfg's earlier rules in " + BackendName(*applied.cleaned));
+    output.text += ReportLine(
+        "removed", "dind-netcfg's earlier rules in " + rules::BackendName(*applied.cleaned));
   }
   return output;
 }

@@ -10,16 +10,13 @@ namespace dind::pod {
 namespace {
 
 using rules::BackendKind;
-using rules::BackendName;
-using rules::KernelFeatureOf;
-using rules::OtherBackend;
 
 // Read-only: Inspect never creates or changes anything.
 Result<rules::BackendState> TakeCensus(const netcfg::KernelFacts& kernel, BackendKind kind,
                                        const rules::BackendFactory& make_backend) {
-  if (KernelFeatureOf(kernel, kind).available == netcfg::Availability::kNo) {
-    return Error::Environment("not taken: the kernel lacks " + BackendName(kind) + " (" +
-                              KernelFeatureOf(kernel, kind).evidence + ")");
+  if (rules::KernelFeatureOf(kernel, kind).available == netcfg::Availability::kNo) {
+    return Error::Environment("not taken: the kernel lacks " + rules::BackendName(kind) + " (" +
+                              rules::KernelFeatureOf(kernel, kind).evidence + ")");
   }
   auto backend = make_backend(kind);
   if (!backend) return backend.error();
@@ -28,14 +25,14 @@ Result<rules::BackendState> TakeCensus(const netcfg::KernelFacts& kernel, Backen
 
 // The other backend, when dind-netcfg's rules were there (its census says so) and are now gone.
 Result<std::optional<BackendKind>> RemoveFromUnchosen(const ChosenBackend& chosen) {
-  const BackendKind other = OtherBackend(chosen.decision.chosen);
+  const BackendKind other = rules::OtherBackend(chosen.decision.chosen);
   const auto& census = chosen.decision.evidence(other).census;
   if (!census.ok() || !census->container_present) return std::optional<BackendKind>();
   auto stale = chosen.make_backend(other);
   if (!stale) return stale.error();
   DIND_RETURN_IF_ERROR((*stale)->Remove());
   log::Info("removed dind-netcfg's rules from the backend no longer chosen",
-            {{"backend", BackendName(other)}});
+            {{"backend", rules::BackendName(other)}});
   return std::optional<BackendKind>(other);
 }
 
@@ -77,7 +74,7 @@ std::unique_ptr<rules::BackendProver> ProverHere(const netcfg::KernelFacts& kern
 }
 
 void LogDecision(const rules::BackendDecision& decision) {
-  log::Info("masquerade backend chosen", {{"backend", BackendName(decision.chosen)},
+  log::Info("masquerade backend chosen", {{"backend", rules::BackendName(decision.chosen)},
                                           {"step", std::string(ChoiceStepName(decision.step))},
                                           {"reason", decision.reason}});
   for (const auto& finding : decision.split_brain) log::Warn("split brain: " + finding);

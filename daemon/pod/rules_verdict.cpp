@@ -7,8 +7,6 @@ namespace dind::pod {
 namespace {
 
 using rules::BackendKind;
-using rules::BackendName;
-using rules::OtherBackend;
 
 std::string Container(BackendKind kind) {
   return kind == BackendKind::kLegacy ? "nat chain " + std::string(rules::kLegacyChain)
@@ -50,8 +48,9 @@ RulesVerdict CheckPresence(BackendKind kind, const rules::MasqueradeSpec& wanted
                   std::string(rules::kNftTable) + " is not a nat chain on the postrouting hook");
   }
   if (ours_elsewhere) {
-    verdict.missing.push_back("dind-netcfg's rules are in " + BackendName(OtherBackend(kind)) +
-                              ", but the backend chosen now is " + BackendName(kind));
+    verdict.missing.push_back("dind-netcfg's rules are in " +
+                              rules::BackendName(rules::OtherBackend(kind)) +
+                              ", but the backend chosen now is " + rules::BackendName(kind));
   }
   for (const auto& source : wanted.sources) {
     const bool found = std::any_of(state.rules.begin(), state.rules.end(), [&](const auto& rule) {
@@ -107,12 +106,13 @@ RulesVerdict JudgeRules(BackendKind kind, const rules::MasqueradeSpec& wanted,
         "proof could not run (" +
         proof.error().Message() + ")";
   } else if (!proof->passed) {
-    verdict.effect_evidence = BackendName(kind) + " failed the traffic proof (" + proof->detail +
-                              "): this kernel does not run its masquerade rules";
+    verdict.effect_evidence = rules::BackendName(kind) + " failed the traffic proof (" +
+                              proof->detail + "): this kernel does not run its masquerade rules";
   } else {
     verdict.effective = true;
-    verdict.effect_evidence = "no packet has matched our rules yet, but " + BackendName(kind) +
-                              " passed the traffic proof (" + proof->detail + ")";
+    verdict.effect_evidence = "no packet has matched our rules yet, but " +
+                              rules::BackendName(kind) + " passed the traffic proof (" +
+                              proof->detail + ")";
   }
   if (!verdict.effective) verdict.missing.push_back("effect " + verdict.effect_evidence);
   return verdict;

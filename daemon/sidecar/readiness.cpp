@@ -14,7 +14,7 @@ http::Readiness ReadinessOf(const SidecarState& state, const egress::ProberStatu
   const RulesState& rules = state.rules;
   if (rules.enabled && !rules.present) {
     std::string reason = "masquerade rules are not in place";
-    if (rules.backend) reason += " (" + std::string(rules::BackendName(*rules.backend)) + ")";
+    if (rules.backend) reason += " (" + rules::BackendName(*rules.backend) + ")";
     if (!rules.missing.empty()) reason += ": " + rules.missing.front();
     if (!rules.error.empty()) reason += "; last repair failed: " + rules.error;
     return {false, reason};
