@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <cstring>
 
+#include "common/check.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "daemon/egress/probe.h"
@@ -81,7 +82,9 @@ Entrypoint::Entrypoint(asio::io_context& io, const EntrypointOptions& options, D
       ping_timer_(io),
       egress_deadline_(io),
       command_kill_timer_(io),
-      phase_started_(ports.clock.Now()) {}
+      phase_started_(ports.clock.Now()) {
+  DIND_CHECK(options_.sidecar.docker.has_value(), "the entrypoint serves dockerd's API: a socket");
+}
 
 void Entrypoint::Enter(Phase phase) {
   phase_ = phase;

@@ -107,6 +107,7 @@ int LiveSidecarGate::Stop() {
 
 int RunEntrypoint(const EntrypointOptions& options, sidecar::Reconciler& reconciler,
                   Decided decided) {
+  DIND_CHECK(options.sidecar.docker.has_value(), "the entrypoint serves dockerd's API: a socket");
   boost::asio::io_context io;
   LiveProcesses processes(io);
   LiveDockerdPing dockerd_ping(io, *options.sidecar.docker);

@@ -64,6 +64,7 @@ class FakeProcesses final : public entrypoint::Processes {
   std::deque<std::vector<pid_t>> children_left;
   // Run inside the calls, for a test to act at that moment (post a signal, say).
   std::function<void(pid_t, const process::LaunchSpec&)> on_launch;
+  std::function<void(pid_t)> on_stop;  // in StopGracefully, before the process ends
   std::function<void()> on_wait_for_no_children;
 
   std::vector<process::LaunchSpec> launched;
@@ -136,6 +137,7 @@ class FakeProcesses final : public entrypoint::Processes {
       return Error::Environment("stopping pid " + std::to_string(pid), EPERM);
     }
     DIND_RETURN_IF_ERROR(AddWatcher(pid, std::move(done)));
+    if (on_stop) on_stop(pid);
     const int signal_number = ProgramOf(pid).ignores_stop ? SIGKILL : SIGTERM;
     End(pid, {.pid = pid, .signal = signal_number});
     return OkStatus();

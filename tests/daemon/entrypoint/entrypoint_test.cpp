@@ -387,6 +387,26 @@ TEST_F(EntrypointTest, DockerdThatCannotBeStoppedIsSaidAndTheRestGoesOn) {
   EXPECT_THAT(Calls(), Contains("wait-for-no-children 10000ms"));
 }
 
+TEST_F(EntrypointTest, DockerdsChildrenGetWhatIsLeftOfTheStopTimeout) {
+  processes_.programs["ci-job"].exits_with = 0;
+  // dockerd takes 4s of its 10s to end.
+  processes_.on_stop = [this](pid_t pid) {
+    if (pid == Dockerd()) clock_.Advance(std::chrono::seconds(4));
+  };
+  EXPECT_EQ(Run(), 0);
+  EXPECT_THAT(CallsFrom("stop dockerd process 10000ms"),
+              ElementsAre("stop dockerd process 10000ms", "wait-for-no-children 6000ms"));
+}
+
+TEST_F(EntrypointTest, DockerdsChildrenGetAtLeastATenthOfASecond) {
+  processes_.programs["ci-job"].exits_with = 0;
+  processes_.on_stop = [this](pid_t pid) {
+    if (pid == Dockerd()) clock_.Advance(std::chrono::seconds(12));
+  };
+  EXPECT_EQ(Run(), 0);
+  EXPECT_THAT(Calls(), Contains("wait-for-no-children 100ms"));
+}
+
 TEST_F(EntrypointTest, ADockerdArgSettingTheHostIsBadUsageBeforeAnythingStarts) {
   options_.dockerd.extra.push_back("--host=tcp://0.0.0.0:2375");
   EXPECT_EQ(Run(), 2);
