@@ -14,7 +14,9 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
+using testing::CidrStrings;
 using testing::Network;
+using testing::PodWithBridges;
 
 TEST(NetworksAboveMtuTest, OnlyBridgesAboveTheSafeMtuWithDockersDefaultWhenUnset) {
   const auto findings = NetworksAboveMtu({Network("kind", "bridge", "172.18.0.0/16", std::nullopt),
@@ -28,6 +30,23 @@ TEST(NetworksAboveMtuTest, OnlyBridgesAboveTheSafeMtuWithDockersDefaultWhenUnset
   EXPECT_FALSE(findings[0].mtu_from_option);
   EXPECT_EQ(findings[1].mtu, 9000u);
   EXPECT_TRUE(findings[1].mtu_from_option);
+}
+
+TEST(BridgesFromSnapshotTest, Docker0AndBrBridgesWithTheirMtuAndSubnets) {
+  const auto bridges = BridgesFromSnapshot(PodWithBridges());
+  ASSERT_EQ(bridges.size(), 2u);
+  EXPECT_EQ(bridges[0].name, "docker0");
+  EXPECT_EQ(bridges[0].driver, "bridge");
+  EXPECT_EQ(bridges[0].bridge_name, "docker0");
+  EXPECT_EQ(bridges[0].mtu, 1500u);
+  EXPECT_EQ(CidrStrings(bridges[0].subnets),
+            (std::vector<std::string>{"172.17.0.0/16", "fd00:d0c:e2::/64"}))
+      << "no link-local network";
+  EXPECT_TRUE(bridges[0].enable_ipv6);
+  EXPECT_EQ(bridges[1].name, "br-0123456789ab");
+  EXPECT_EQ(bridges[1].mtu, 1450u);
+  EXPECT_EQ(CidrStrings(bridges[1].subnets), (std::vector<std::string>{"172.30.0.0/16"}));
+  EXPECT_FALSE(bridges[1].enable_ipv6);
 }
 
 TEST(MasqueradeSourcesTest, AddsUncoveredBridgeSubnetsOnly) {

@@ -31,6 +31,8 @@ using testing::FakeBackend;
 using testing::FakeDetector;
 using testing::FakeNetlinkReader;
 using testing::FakePodSysctls;
+using testing::LinkAddress;
+using testing::PodWithBridges;
 using testing::ReadTestFile;
 using testing::TempDir;
 
@@ -313,42 +315,6 @@ TEST_F(ReconcilerTest, ANetworkAboveTheSafeMtuHasItsTcpClampedAndItsUdpNamed) {
 
 // ---- Without the Docker API: docker's bridges from netlink ------------------------------------
 
-netcfg::AddressInfo Address(int link, const char* address, int prefix) {
-  return {link, IpAddress::Parse(address).value(), prefix};
-}
-
-// The pod as the kernel shows it: its uplink, docker0 at 1500 (made before the MTU was fixed)
-// with IPv4, IPv6 and a link-local address, a user network's bridge at the safe MTU, and a
-// bridge that is not docker's.
-netcfg::NetworkSnapshot PodWithBridges() {
-  netcfg::NetworkSnapshot snapshot;
-  snapshot.links = {{.index = 2, .name = "eth0", .kind = "veth", .mtu = 1450, .up = true},
-                    {.index = 3, .name = "docker0", .kind = "bridge", .mtu = 1500, .up = true},
-                    {.index = 4, .name = "br-0123456789ab", .kind = "bridge", .mtu = 1450},
-                    {.index = 5, .name = "lxcbr0", .kind = "bridge", .mtu = 1500}};
-  snapshot.addresses = {Address(2, "10.0.0.5", 24),       Address(3, "172.17.0.1", 16),
-                        Address(3, "fd00:d0c:e2::1", 64), Address(3, "fe80::42:acff:fe11:1", 64),
-                        Address(4, "172.30.0.1", 16),     Address(5, "10.0.3.1", 24)};
-  return snapshot;
-}
-
-TEST(BridgesFromSnapshotTest, Docker0AndBrBridgesWithTheirMtuAndSubnets) {
-  const auto bridges = BridgesFromSnapshot(PodWithBridges());
-  ASSERT_EQ(bridges.size(), 2u);
-  EXPECT_EQ(bridges[0].name, "docker0");
-  EXPECT_EQ(bridges[0].driver, "bridge");
-  EXPECT_EQ(bridges[0].bridge_name, "docker0");
-  EXPECT_EQ(bridges[0].mtu, 1500u);
-  EXPECT_EQ(CidrStrings(bridges[0].subnets),
-            (std::vector<std::string>{"172.17.0.0/16", "fd00:d0c:e2::/64"}))
-      << "no link-local network";
-  EXPECT_TRUE(bridges[0].enable_ipv6);
-  EXPECT_EQ(bridges[1].name, "br-0123456789ab");
-  EXPECT_EQ(bridges[1].mtu, 1450u);
-  EXPECT_EQ(CidrStrings(bridges[1].subnets), (std::vector<std::string>{"172.30.0.0/16"}));
-  EXPECT_FALSE(bridges[1].enable_ipv6);
-}
-
 TEST_F(ReconcilerTest, WithoutTheApiTheBridgesComeFromNetlinkAndOneAboveTheSafeMtuIsClamped) {
   FakeNetlinkReader netlink(PodWithBridges());
   Reconciler reconciler(path_, detector_, sysctls_, &chosen_, &netlink);
@@ -390,7 +356,7 @@ TEST_F(ReconcilerTest, WithoutTheApiANewBridgeIsSeenAtTheNextNetworkChangeUntilT
   // A job makes a network at 1500 (an old Docker ignores default-network-opts).
   netlink.snapshot.links.push_back(
       {.index = 6, .name = "br-feedfacecafe", .kind = "bridge", .mtu = 1500});
-  netlink.snapshot.addresses.push_back(Address(6, "172.31.0.1", 16));
+  netlink.snapshot.addresses.push_back(LinkAddress(6, "172.31.0.1", 16));
   reconciler.OnNetworkChanged();
   EXPECT_EQ(ClampStrings(*backend_.installed), (std::vector<std::string>{"172.31.0.0/16 1410"}));
 
