@@ -122,4 +122,11 @@ std::string Cidr::ToString() const {
   return network_.ToString() + "/" + std::to_string(prefix_length_);
 }
 
+std::vector<std::string> CidrStrings(const std::vector<Cidr>& cidrs) {
+  std::vector<std::string> strings;
+  strings.reserve(cidrs.size());
+  for (const auto& cidr : cidrs) strings.push_back(cidr.ToString());
+  return strings;
+}
+
 }  // namespace dind

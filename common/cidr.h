@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -70,5 +71,8 @@ class Cidr {
   IpAddress network_;
   int prefix_length_ = 0;
 };
+
+// Each prefix as ToString() writes it, in order: for reports, logs and JSON arrays.
+std::vector<std::string> CidrStrings(const std::vector<Cidr>& cidrs);
 
 }  // namespace dind

@@ -30,19 +30,16 @@ using rules::BackendKind;
 // ---- What the commands print ----------------------------------------------------------------
 
 Json SpecToJson(const pod::ResolvedSpec& resolved) {
-  Json sources = Json::array();
-  for (const auto& source : resolved.spec.sources) sources.push_back(source.ToString());
-  return {{"sources", sources},
+  return {{"sources", CidrStrings(resolved.spec.sources)},
           {"sources_from", resolved.sources_from},
           {"out_interface", resolved.spec.out_interface},
           {"out_interface_from", resolved.out_interface_from}};
 }
 
 std::string SpecToText(const pod::ResolvedSpec& resolved) {
-  std::vector<std::string> sources;
-  for (const auto& source : resolved.spec.sources) sources.push_back(source.ToString());
   std::string text;
-  text += ReportLine("sources", Join(sources, ", ") + " (from " + resolved.sources_from + ")");
+  text += ReportLine("sources", Join(CidrStrings(resolved.spec.sources), ", ") + " (from " +
+                                    resolved.sources_from + ")");
   text += ReportLine("out", resolved.spec.out_interface + " (" + resolved.out_interface_from + ")");
   return text;
 }

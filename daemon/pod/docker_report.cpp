@@ -8,12 +8,6 @@ namespace {
 
 using Json = netcfg::OrderedJson;
 
-Json CidrsToJson(const std::vector<Cidr>& cidrs) {
-  Json json = Json::array();
-  for (const auto& cidr : cidrs) json.push_back(cidr.ToString());
-  return json;
-}
-
 }  // namespace
 
 Json DockerStateToJson(const DockerState& docker) {
@@ -22,7 +16,7 @@ Json DockerStateToJson(const DockerState& docker) {
     networks.push_back({{"name", network.name},
                         {"driver", network.driver},
                         {"bridge", network.bridge_name},
-                        {"subnets", CidrsToJson(network.subnets)},
+                        {"subnets", CidrStrings(network.subnets)},
                         {"mtu", network.mtu ? Json(*network.mtu) : Json(nullptr)},
                         {"internal", network.internal}});
   }

@@ -196,15 +196,13 @@ void Reconciler::UpdateRules(const std::string& why) {
                {{"why", why}, {"error", applied.error().Message()}});
     return;
   }
-  std::vector<std::string> sources;
-  for (const auto& source : state_.rules.spec.sources) sources.push_back(source.ToString());
   std::vector<std::string> clamps;
   for (const auto& clamp : state_.rules.spec.clamps) {
     clamps.push_back(clamp.network.ToString() + " MSS " + std::to_string(clamp.mss));
   }
   log::Info("masquerade rules updated",
             {{"why", why},
-             {"sources", Join(sources, "; ")},
+             {"sources", Join(CidrStrings(state_.rules.spec.sources), "; ")},
              {"out_interface", state_.rules.spec.out_interface},
              {"mss_clamps", clamps.empty() ? "none" : Join(clamps, "; ")}});
 }
@@ -289,8 +287,7 @@ void Reconciler::LearnBridgesFromNetlink(const std::string& why) {
   if (bridges != docker.networks || from != docker.networks_from) {
     std::vector<std::string> found;
     for (const auto& bridge : bridges) {
-      std::vector<std::string> subnets;
-      for (const auto& subnet : bridge.subnets) subnets.push_back(subnet.ToString());
+      const std::vector<std::string> subnets = CidrStrings(bridge.subnets);
       found.push_back(bridge.bridge_name + " MTU " + std::to_string(bridge.mtu.value_or(0)) +
                       (subnets.empty() ? "" : " " + Join(subnets, ",")));
     }

@@ -23,12 +23,6 @@ Json StringsToJson(const std::vector<std::string>& items) {
   return json;
 }
 
-Json CidrsToJson(const std::vector<Cidr>& cidrs) {
-  Json json = Json::array();
-  for (const auto& cidr : cidrs) json.push_back(cidr.ToString());
-  return json;
-}
-
 const char* AttachmentName(egress::AttachStatus::State state) {
   switch (state) {
     case egress::AttachStatus::State::kAttached:
@@ -101,7 +95,7 @@ Json StatusToJson(const SidecarState& state, const egress::ProberStatus* egress,
   json["rules"] = {
       {"enabled", rules.enabled},
       {"backend", rules.backend ? Json(rules::BackendName(*rules.backend)) : Json(nullptr)},
-      {"sources", CidrsToJson(rules.spec.sources)},
+      {"sources", CidrStrings(rules.spec.sources)},
       {"out_interface", rules.spec.out_interface},
       {"present", rules.present},
       {"missing", StringsToJson(rules.missing)},

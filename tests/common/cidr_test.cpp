@@ -50,5 +50,11 @@ TEST(CidrTest, HostArithmeticCarriesAcrossOctets) {
   EXPECT_EQ(Cidr::Parse("fd00::/64")->Host(0x10000).ToString(), "fd00::1:0");
 }
 
+TEST(CidrTest, CidrStringsKeepOrderAndHostBitsCleared) {
+  EXPECT_EQ(CidrStrings({*Cidr::Parse("10.1.2.3/16"), *Cidr::Parse("fd00::1/64")}),
+            (std::vector<std::string>{"10.1.0.0/16", "fd00::/64"}));
+  EXPECT_TRUE(CidrStrings({}).empty());
+}
+
 }  // namespace
 }  // namespace dind

@@ -63,10 +63,4 @@ inline netcfg::NetworkSnapshot PodWithBridges() {
   return snapshot;
 }
 
-inline std::vector<std::string> CidrStrings(const std::vector<Cidr>& cidrs) {
-  std::vector<std::string> out;
-  for (const auto& cidr : cidrs) out.push_back(cidr.ToString());
-  return out;
-}
-
 }  // namespace dind::testing

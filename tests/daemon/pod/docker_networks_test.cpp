@@ -14,7 +14,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-using testing::CidrStrings;
 using testing::Network;
 using testing::PodWithBridges;
 

@@ -25,7 +25,6 @@ using ::testing::IsEmpty;
 using Json = netcfg::OrderedJson;
 
 using testing::BridgeNetwork;
-using testing::CidrStrings;
 using testing::DecisionFor;
 using testing::FakeBackend;
 using testing::FakeDetector;

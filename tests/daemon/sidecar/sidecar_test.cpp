@@ -31,7 +31,6 @@ using ::testing::IsEmpty;
 using Json = netcfg::OrderedJson;
 
 using testing::BridgeNetwork;
-using testing::CidrStrings;
 using testing::DecisionFor;
 using testing::FakeAttachment;
 using testing::FakeBackend;
