@@ -18,6 +18,11 @@ OrderedJson UplinkToJson(const std::optional<Uplink>& uplink) {
   return json;
 }
 
+std::string UplinkToText(const Uplink& uplink) {
+  return uplink.interface + " MTU " + std::to_string(uplink.mtu) +
+         (uplink.gateway ? " via " + uplink.gateway->ToString() : std::string());
+}
+
 OrderedJson FeatureToJson(const FeatureFacts& feature) {
   return {{"available", AvailabilityName(feature.available)},
           {"loaded", feature.loaded},
@@ -101,18 +106,8 @@ OrderedJson ReportToJson(const DetectionReport& report) {
 std::string ReportToText(const DetectionReport& report) {
   std::string text;
   text += ReportLine("families", std::string(PodFamiliesName(report.families)));
-  if (report.uplinks.ipv4) {
-    const Uplink& uplink = *report.uplinks.ipv4;
-    text += ReportLine("uplink",
-                       uplink.interface + " MTU " + std::to_string(uplink.mtu) +
-                           (uplink.gateway ? " via " + uplink.gateway->ToString() : std::string()));
-  }
-  if (report.uplinks.ipv6) {
-    const Uplink& uplink = *report.uplinks.ipv6;
-    text += ReportLine("uplink6",
-                       uplink.interface + " MTU " + std::to_string(uplink.mtu) +
-                           (uplink.gateway ? " via " + uplink.gateway->ToString() : std::string()));
-  }
+  if (report.uplinks.ipv4) text += ReportLine("uplink", UplinkToText(*report.uplinks.ipv4));
+  if (report.uplinks.ipv6) text += ReportLine("uplink6", UplinkToText(*report.uplinks.ipv6));
   text += ReportLine("overlay", std::to_string(report.overlay.overhead_bytes) + " bytes [" +
                                     report.overlay.evidence + "] " + report.overlay.detail);
   text += ReportLine("docker MTU", std::to_string(report.mtu.docker) + " (" + report.mtu.source +

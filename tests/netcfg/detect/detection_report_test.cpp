@@ -24,5 +24,13 @@ TEST(ReportToJsonTest, HasTheDocumentedFields) {
       << ReportToText(*report);
 }
 
+TEST(ReportToTextTest, EachUplinkOnItsLineWithItsMtuAndGateway) {
+  auto report = Detect(testing::DualStackPodFacts(1450), {.dockerd_version = "25.0"});
+  ASSERT_TRUE(report.ok()) << report.error().Message();
+  const std::string text = ReportToText(*report);
+  EXPECT_NE(text.find("\nuplink      eth0 MTU 1450 via 10.244.1.1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nuplink6     eth0 MTU 1450 via fe80::1\n"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace dind::netcfg
