@@ -182,7 +182,7 @@ Status Reconciler::ApplyRules() {
 
 void Reconciler::UpdateRules(const std::string& why) {
   if (backend() == nullptr) return;
-  std::vector<Cidr> networks = MasqueradeSources(pool_networks_, state_.docker.networks);
+  std::vector<Cidr> networks = pod::MasqueradeSources(pool_networks_, state_.docker.networks);
   PlanClamps(networks);
   rules::MasqueradeSpec wanted = WantedSpec(std::move(networks));
   if (wanted.sources == state_.rules.spec.sources &&
@@ -263,7 +263,7 @@ bool Reconciler::CheckRules() {
 }
 
 void Reconciler::OnDockerNetworks(std::vector<docker::DockerNetwork> networks) {
-  DockerState& docker = state_.docker;
+  pod::DockerState& docker = state_.docker;
   if (!docker.api_up) log::Info("docker API answers", {{"socket", docker.socket}});
   docker.api_up = true;
   docker.error.clear();
@@ -281,8 +281,8 @@ void Reconciler::LearnBridgesFromNetlink(const std::string& why) {
               {{"why", why}, {"error", snapshot.error().Message()}});
     return;
   }
-  std::vector<docker::DockerNetwork> bridges = BridgesFromSnapshot(*snapshot);
-  DockerState& docker = state_.docker;
+  std::vector<docker::DockerNetwork> bridges = pod::BridgesFromSnapshot(*snapshot);
+  pod::DockerState& docker = state_.docker;
   const std::string from = "netlink (" + why + ")";
   if (bridges != docker.networks || from != docker.networks_from) {
     std::vector<std::string> found;
@@ -299,15 +299,15 @@ void Reconciler::LearnBridgesFromNetlink(const std::string& why) {
 }
 
 void Reconciler::AdoptNetworks(std::vector<docker::DockerNetwork> networks) {
-  DockerState& docker = state_.docker;
+  pod::DockerState& docker = state_.docker;
   docker.networks = std::move(networks);
 
   const Mtu safe_mtu = state_.daemon_json.mtu;
-  auto too_high = NetworksAboveMtu(docker.networks, safe_mtu);
+  auto too_high = pod::NetworksAboveMtu(docker.networks, safe_mtu);
   for (const auto& finding : too_high) {
-    const bool known =
-        std::any_of(docker.mtu_too_high.begin(), docker.mtu_too_high.end(),
-                    [&](const NetworkMtuFinding& old) { return old.network == finding.network; });
+    const bool known = std::any_of(
+        docker.mtu_too_high.begin(), docker.mtu_too_high.end(),
+        [&](const pod::NetworkMtuFinding& old) { return old.network == finding.network; });
     if (known) continue;
     log::Warn("docker network MTU above the safe MTU: big packets of its containers are lost",
               {{"network", finding.network},
@@ -355,8 +355,8 @@ void Reconciler::RecheckDockerFirewall() {
   if (std::any_of(networks.begin(), networks.end(), [](const auto& n) { return n.enable_ipv6; })) {
     ipv6_forwarding = sysctls_.Ipv6Forwarding();  // the pod's namespace is dockerd's
   }
-  DockerFirewall firewall =
-      CheckDockerFirewall(*docker_info_, state_.rules.backend, ipv6_forwarding);
+  pod::DockerFirewall firewall =
+      pod::CheckDockerFirewall(*docker_info_, state_.rules.backend, ipv6_forwarding);
   const auto& before = state_.docker.firewall;
   if (!before || before->driver != firewall.driver) {
     log::Info(
@@ -374,7 +374,7 @@ void Reconciler::RecheckDockerFirewall() {
 }
 
 void Reconciler::OnDockerUnavailable(const std::string& error) {
-  DockerState& docker = state_.docker;
+  pod::DockerState& docker = state_.docker;
   if (docker.api_up || docker.error != error) {
     log::Warn("docker API unavailable; masquerading the pools daemon.json sets",
               {{"error", error}});

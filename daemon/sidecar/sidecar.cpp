@@ -75,7 +75,7 @@ struct Sidecar::Loop {
   void ReadDockerInfo();
   void SchedulePoll();
   http::Readiness Readiness() const {
-    const DockerState& docker = reconciler.state().docker;
+    const pod::DockerState& docker = reconciler.state().docker;
     if (options.docker_api_required && !docker.api_up) {
       return {false, "docker API " + docker.socket + " does not answer" +
                          (docker.error.empty() ? " yet" : ": " + docker.error)};

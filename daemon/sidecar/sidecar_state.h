@@ -44,18 +44,6 @@ struct RulesState {
   std::optional<Clock::time_point> last_repair_at;
 };
 
-// The docker part is pod's, as `detect` reads it too; the sidecar names it as its own.
-using pod::DockerFirewall;
-using pod::DockerState;
-using pod::NetworkMtuFinding;
-// The checks the reconciler runs on it.
-using pod::BridgesFromSnapshot;
-using pod::CheckDockerFirewall;
-using pod::MasqueradeSources;
-using pod::NetworksAboveMtu;
-// Its `docker` section of /status.
-using pod::DockerStateToJson;
-
 // The MSS clamp (--clamp-mss): the plan in force and the measurements it was made from.
 struct ClampState {
   sidecar::ClampMssSetting setting;
@@ -69,7 +57,7 @@ struct SidecarState {
   std::optional<netcfg::DetectionReport> report;
   DaemonJsonState daemon_json;
   RulesState rules;
-  DockerState docker;
+  pod::DockerState docker;
   ClampState clamp;
   std::optional<Clock::time_point> last_reconcile_at;
 };

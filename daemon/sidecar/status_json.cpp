@@ -121,7 +121,7 @@ Json StatusToJson(const SidecarState& state, const egress::ProberStatus* egress,
                    {"clamps", clamps},
                    {"not_covered", StringsToJson(clamp.plan.not_covered)},
                    {"avoiding_docker_mtu", optional_number(clamp.plan.avoiding_docker_mtu)}};
-  json["docker"] = DockerStateToJson(state.docker);
+  json["docker"] = pod::DockerStateToJson(state.docker);
   json["egress"] = EgressToJson(egress);
   return json;
 }

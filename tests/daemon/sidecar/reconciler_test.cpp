@@ -322,7 +322,7 @@ TEST_F(ReconcilerTest, WithoutTheApiTheBridgesComeFromNetlinkAndOneAboveTheSafeM
   reconciler.OnDockerUnavailable(
       "docker API /var/run/docker.sock: connect: No such file or directory");
 
-  const DockerState& docker = reconciler.state().docker;
+  const pod::DockerState& docker = reconciler.state().docker;
   EXPECT_EQ(docker.networks_from,
             "netlink (docker API unavailable: docker API /var/run/docker.sock: connect: No such "
             "file or directory)");
@@ -337,7 +337,7 @@ TEST_F(ReconcilerTest, WithoutTheApiTheBridgesComeFromNetlinkAndOneAboveTheSafeM
               HasSubstr("docker network docker0 has MTU 1500, above the safe MTU 1450"));
   // The user network's bridge is masqueraded although no API named it.
   EXPECT_THAT(CidrStrings(backend_.installed->sources), ::testing::Contains("172.30.0.0/16"));
-  const Json json = DockerStateToJson(docker);
+  const Json json = pod::DockerStateToJson(docker);
   EXPECT_EQ(json["networks_from"], docker.networks_from);
   EXPECT_EQ(json["networks"].size(), 2u);
 }

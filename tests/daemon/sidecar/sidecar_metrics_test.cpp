@@ -44,9 +44,9 @@ TEST(SidecarMetricsTest, RendersTheStateAndCountsOnlyWhatIsNew) {
   EXPECT_THAT(text, ::testing::Not(HasSubstr("dind_netcfg_dockerd_firewall_backend_info{")))
       << "nothing before GET /info answered";
 
-  state.docker.firewall = DockerFirewall{"iptables", "", {}};
+  state.docker.firewall = pod::DockerFirewall{"iptables", "", {}};
   sidecar_metrics.Refresh(state, &egress, {true, ""});
-  state.docker.firewall = DockerFirewall{"nftables", "", {"one", "two"}};
+  state.docker.firewall = pod::DockerFirewall{"nftables", "", {"one", "two"}};
   sidecar_metrics.Refresh(state, &egress, {true, ""});
   text = registry.Render();
   EXPECT_THAT(text,

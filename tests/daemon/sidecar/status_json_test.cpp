@@ -16,7 +16,7 @@ using ::testing::HasSubstr;
 TEST(StatusTest, HasEverySection) {
   SidecarState state = ReadyState();
   state.docker.networks = {Network("kind", "bridge", "172.18.0.0/16", std::nullopt)};
-  state.docker.mtu_too_high = NetworksAboveMtu(state.docker.networks, 1450);
+  state.docker.mtu_too_high = pod::NetworksAboveMtu(state.docker.networks, 1450);
   const auto egress = PassedRound();
   const auto json = StatusToJson(state, &egress, ReadinessOf(state, &egress));
   EXPECT_EQ(json["ready"], true);
