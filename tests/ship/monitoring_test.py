@@ -45,7 +45,7 @@ monitoring = source / "deploy" / "monitoring"
 scrape = scrape_path.read_text()
 types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", scrape, re.M))
 check(len(types) >= 15, f"the scrape has {len(types)} metric families")
-registered = (source / "daemon" / "run" / "sidecar_metrics.cpp").read_text()
+registered = (source / "daemon" / "sidecar" / "sidecar_metrics.cpp").read_text()
 source_labels = {}
 for name, rest in re.findall(r'"(dind_netcfg_[a-z0-9_]+)",(.*?)\)(?:;|\))', registered, re.S):
     lists = re.findall(r"\{([^{}]*)\}\s*$", rest.strip())
