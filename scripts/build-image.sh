@@ -128,7 +128,7 @@ if [[ -n $dind_base ]]; then
   # (Debian's have none; the check keeps that true).
   for lib in "$bundle/lib"/*; do
     [[ ${lib##*/} == "$loader" ]] && continue
-    if readelf -d "$lib" | grep -qE '\((RPATH|RUNPATH)\)'; then
+    if grep -qE '\((RPATH|RUNPATH)\)' < <(readelf -d "$lib"); then
       patchelf --force-rpath --set-rpath "$bundle_dir/lib" "$lib" || die "patchelf on $lib failed"
       echo "    (${lib##*/}: its own search path replaced by $bundle_dir/lib)"
     fi

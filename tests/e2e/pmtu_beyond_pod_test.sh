@@ -110,7 +110,7 @@ status=$(http_body /status)
 assert_eq "$HOP_MTU" "$(jq -r .clamp.path_mtu.ipv4 <<<"$status")" "/status: the measured path MTU"
 assert_eq "$((HOP_MTU - 40))" "$(jq -r '.clamp.clamps[0].mss' <<<"$status")" "/status: the clamped MSS"
 assert_eq "$HOP_MTU" "$(jq -r .clamp.avoiding_docker_mtu <<<"$status")" "/status: the docker MTU that avoids the clamp"
-http_body /metrics | grep -q "^dind_netcfg_mss_clamp_bytes{network=\"[^\"]*\"} $((HOP_MTU - 40))" ||
+grep -q "^dind_netcfg_mss_clamp_bytes{network=\"[^\"]*\"} $((HOP_MTU - 40))" < <(http_body /metrics) ||
   e2e_fail "/metrics has no dind_netcfg_mss_clamp_bytes $((HOP_MTU - 40))"
 e2e_pass "/metrics: dind_netcfg_mss_clamp_bytes"
 got=$(nested_download "$DOWNLOAD_TIMEOUT_S")

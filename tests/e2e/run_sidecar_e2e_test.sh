@@ -91,8 +91,9 @@ detected=$(e2e_in pod "$BINARY" detect --dockerd-version 20.10.24 --backend nft 
   --docker-socket "$E2E_TMP/docker.sock" --json) || e2e_fail "detect --json failed: $detected"
 assert_eq "1500 true" "$(jq -r '.docker.kind_network | "\(.mtu) \(.above_safe_mtu)"' <<<"$detected")" \
   "detect --json's kind_network"
-e2e_in pod "$BINARY" detect --dockerd-version 20.10.24 --backend nft \
-  --docker-socket "$E2E_TMP/docker.sock" | grep -q "^  kind (br-.*) MTU 1500 (no MTU option.*above the docker MTU 1450" ||
+grep -q "^  kind (br-.*) MTU 1500 (no MTU option.*above the docker MTU 1450" < <(
+  e2e_in pod "$BINARY" detect --dockerd-version 20.10.24 --backend nft \
+    --docker-socket "$E2E_TMP/docker.sock") ||
   e2e_fail "detect's text does not show kind's MTU above the docker MTU"
 e2e_pass "detect says kind's MTU 1500 is above the docker MTU 1450"
 # Its subnet comes from the pools init chose, which are masqueraded already.

@@ -25,7 +25,7 @@ DIND_NETCFG_SECRET_PROBE=$SECRET KUBERNETES_TOKEN=$SECRET \
   start_run endpoint "$BINARY" --backend nft --no-probes --docker-socket ""
 
 e2e_step "read-only, and nothing secret: no environment value in any answer, no method but GET/HEAD"
-tr '\0' '\n' <"/proc/$FAULTS_RUN_PID/environ" | grep -q "=$SECRET$" ||
+grep -q "=$SECRET$" < <(tr '\0' '\n' <"/proc/$FAULTS_RUN_PID/environ") ||
   e2e_fail "the secret did not reach run's environment, so this check would prove nothing"
 for path in /healthz /readyz /metrics /status /; do
   body=$(http_body "$path")

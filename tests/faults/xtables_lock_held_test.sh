@@ -56,7 +56,7 @@ e2e_step "the holder lets go: the same command works"
 e2e_bg_stop holder
 rules apply --source 172.18.0.0/16 --out-interface eth0
 assert_eq 0 "$rc" "rules apply once the lock is free ($err)"
-nat_rules | grep -q -- '-A DIND-NETCFG-POSTROUTING -s 172.18.0.0/16' ||
+grep -q -- '-A DIND-NETCFG-POSTROUTING -s 172.18.0.0/16' < <(nat_rules) ||
   e2e_fail "the new source is not masqueraded: $(nat_rules)"
 e2e_pass "the new source is masqueraded"
 
