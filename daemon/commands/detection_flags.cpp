@@ -38,6 +38,12 @@ void AddDetectionFlags(CLI::App& command, DetectionFlags& flags) {
   AddOption(command, "--resolv-conf", "PATH", flags.sources.resolv_conf,
             "resolv.conf whose nameservers the pools must avoid")
       ->default_str(flags.sources.resolv_conf);
+  AddOption(command, "--dns", "auto|off|IP,...", flags.dns,
+            "daemon.json dns for nested containers: off leaves it alone; IP,... writes those "
+            "servers; auto writes a nameserver the docker bridge can use (systemd-resolved's "
+            "upstream, or $KUBE_DNS_SERVICE_HOST) only where dockerd would otherwise fall back to "
+            "8.8.8.8/8.8.4.4")
+      ->default_str("off");
 }
 
 Result<netcfg::DetectOptions> ParseDetectionFlags(const DetectionFlags& flags) {
@@ -82,6 +88,9 @@ Result<netcfg::DetectOptions> ParseDetectionFlags(const DetectionFlags& flags) {
     options.cgroup.explicit_parent = flags.cgroup_parent;
   }
   options.cgroup.reader = "dind-netcfg " + (flags.command.empty() ? "detect" : flags.command);
+  auto dns = netcfg::ParseDnsFlag(flags.dns, BothSpellings("--dns"));
+  if (!dns) return dns.error();
+  options.dns = std::move(dns).value();
   return options;
 }
 

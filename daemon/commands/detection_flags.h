@@ -21,6 +21,8 @@ struct DetectionFlags {
   std::string cgroup_parent;  // --cgroup-parent; empty: none given
   netcfg::FactSources sources;
   std::string command;  // the subcommand the flags belong to ("init"), set by AddDetectionFlags
+  // --dns auto|off|IP,...
+  std::string dns = "off";
 };
 
 void AddDetectionFlags(CLI::App& command, DetectionFlags& flags);

@@ -27,6 +27,9 @@ std::vector<KeyUpdate> PlanDaemonJson(const DetectionReport& report) {
         {{"base", report.ipv6.pool->base.ToString()}, {"size", report.ipv6.pool->size}});
   }
   updates.push_back({{"default-address-pools"}, pools});
+  // "dns" is owned only when --dns decided servers (a list, or auto replacing dockerd's public
+  // fallback): off, and auto with nothing to write, leave a user's own "dns" alone.
+  if (report.dns.servers) updates.push_back({{"dns"}, OrderedJson(*report.dns.servers)});
   // The IPv6 keys are owned only when IPv6 is given: a user's own "ipv6" is kept otherwise.
   if (report.ipv6.enabled) {
     updates.push_back({{"ipv6"}, OrderedJson(true)});

@@ -99,6 +99,10 @@ OrderedJson ReportToJson(const DetectionReport& report) {
                                 : OrderedJson(nullptr)},
       {"experimental", report.ipv6.experimental},
       {"reason", report.ipv6.reason}};
+  json["dns"] = {
+      {"mode", DnsFlagModeName(report.dns.mode)},
+      {"servers", report.dns.servers ? OrderedJson(*report.dns.servers) : OrderedJson(nullptr)},
+      {"reason", report.dns.reason}};
   json["warnings"] = report.warnings;
   return json;
 }
@@ -147,6 +151,7 @@ std::string ReportToText(const DetectionReport& report) {
   text += ReportLine("ipv6", std::string(report.ipv6.enabled ? "on" : "off") + " (--ipv6 " +
                                  std::string(Ipv6ModeName(report.ipv6.mode)) +
                                  "): " + report.ipv6.reason);
+  if (report.dns.mode != DnsFlagMode::kOff) text += ReportLine("dns", report.dns.reason);
   for (const auto& warning : report.warnings) text += ReportLine("warning", warning);
   return text;
 }

@@ -59,6 +59,11 @@ Result<DetectionReport> Detect(const SystemFacts& facts, const DetectOptions& op
         std::to_string(report.mtu.docker) +
         " (KIND: set KIND_EXPERIMENTAL_DOCKER_NETWORK or pre-create the 'kind' network)");
   }
+  report.dns = DecideDns(options.dns, {report.dockerd.version,
+                                       {facts.resolv_conf, facts.systemd_resolv_conf},
+                                       report.ipv6.enabled,
+                                       facts.kube_dns_service_host});
+  if (report.dns.unresolved_fallback) report.warnings.push_back(report.dns.reason);
   if (report.kernel.nf_tables.available == Availability::kNo &&
       report.kernel.ip_tables.available == Availability::kNo) {
     report.warnings.push_back(

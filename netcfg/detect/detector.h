@@ -13,6 +13,7 @@
 #include "netcfg/detect/kernel.h"
 #include "netcfg/detect/network_path.h"
 #include "netcfg/detect/pools.h"
+#include "netcfg/dns/dns_flag.h"
 #include "netcfg/dockerd/dockerd_version.h"
 
 namespace dind::netcfg {
@@ -25,6 +26,8 @@ struct DetectOptions {
   // Who reads the facts and what it may write as cgroup-parent (--cgroup-parent; the
   // entrypoint sets runs_dockerd).
   CgroupParentOptions cgroup;
+  // --dns: what daemon.json "dns" becomes (netcfg/dns/dns_flag.h); off leaves it alone.
+  DnsFlag dns;
 };
 
 struct DetectionReport {
@@ -41,6 +44,7 @@ struct DetectionReport {
   PoolDecision pools;
   DockerdDecision dockerd;
   Ipv6Decision ipv6;
+  DnsDecision dns;  // --dns
   std::vector<std::string> warnings;
 
   // The uplink the masquerade leaves by and the MTU starts from: IPv4's, else IPv6's (an

@@ -37,6 +37,11 @@ struct SystemFacts {
   std::string calico_mtu_path;
   std::optional<std::string> cni_config;  // content of the CNI config (file, or first in a dir)
   std::string cni_config_path;
+  // systemd-resolved's upstream file (dockerd's source for the default bridge when resolv_conf's
+  // only nameserver is its stub 127.0.0.53) and $KUBE_DNS_SERVICE_HOST: where --dns auto looks
+  // for a nameserver the docker bridge can use.
+  std::optional<std::string> systemd_resolv_conf;
+  std::optional<std::string> kube_dns_service_host;
   // dockerd's version as its binary states it: read from its Go build information or printed by
   // `dockerd --version` (gather_facts.h says which is tried first); nullopt when neither worked.
   std::optional<DockerdVersionText> dockerd_version;

@@ -86,6 +86,12 @@ Result<SystemFacts> GatherFacts(NetlinkReader& netlink, const FactSources& sourc
   if (const char* host = std::getenv("KUBERNETES_SERVICE_HOST"); host && *host) {
     facts.kubernetes_service_host = host;
   }
+  if (!sources.systemd_resolv_conf.empty()) {
+    facts.systemd_resolv_conf = ReadOptional(sources.systemd_resolv_conf);
+  }
+  if (const char* host = std::getenv("KUBE_DNS_SERVICE_HOST"); host && *host) {
+    facts.kube_dns_service_host = host;
+  }
   facts.calico_mtu_path = sources.calico_mtu_file;
   if (!sources.calico_mtu_file.empty())
     facts.calico_mtu_file = ReadOptional(sources.calico_mtu_file);

@@ -19,6 +19,8 @@ struct FactSources {
   // when that has no version (go_buildinfo.h says why).
   bool read_dockerd_version = true;
   std::string dockerd = "dockerd";
+  // systemd-resolved's upstream file, read for --dns auto (netcfg/dns/dns_flag.h).
+  std::string systemd_resolv_conf = "/run/systemd/resolve/resolv.conf";
 };
 
 Result<SystemFacts> GatherFacts(NetlinkReader& netlink, const FactSources& sources);
