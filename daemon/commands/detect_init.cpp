@@ -109,6 +109,7 @@ Runner AddDetectCommand(CLI::App& app) {
     auto requested = ParseBackendFlags(*backend);
     if (!requested) return ReportFailure(requested.error().Wrap("detect"));
     netcfg::RtnlReader netlink;
+    flags->sources.docker_socket = *docker_socket;  // dockerd's version from its API first
     auto report = RunDetection(*flags, netlink);
     if (!report) return ReportFailure(report.error().Wrap("detect"));
     // Read-only here: the census only reads, the proof runs in throwaway namespaces.

@@ -29,6 +29,9 @@ void AddDetectionFlags(CLI::App& command, DetectionFlags& flags) {
   AddOption(command, "--cgroup-parent", "PATH", flags.cgroup_parent,
             "cgroup-parent to write for dockerd (an absolute path); without it init and run "
             "write none, as they do not run in dockerd's container");
+  AddOption(command, "--min-api-version", "1.N", flags.min_api_version,
+            "lowest Engine API version dockerd serves (daemon.json min-api-version, e.g. 1.24 "
+            "for old clients), written only for dockerd >= 29.0, which knows the key");
   AddOption(command, "--calico-mtu-file", "PATH", flags.sources.calico_mtu_file,
             "Calico's MTU file, read when mounted")
       ->default_str(flags.sources.calico_mtu_file);
@@ -70,6 +73,20 @@ Result<netcfg::DetectOptions> ParseDetectionFlags(const DetectionFlags& flags) {
     return Error::BadInput("--dockerd-version (" + EnvName("--dockerd-version") + ") value '" +
                                options.dockerd_version + "' is not a version",
                            "write it like 24.0.7, or use auto");
+  }
+  if (!flags.min_api_version.empty()) {
+    const auto floor = netcfg::ParseApiVersion(flags.min_api_version);
+    if (!floor) {
+      return Error::BadInput(BothSpellings("--min-api-version") + " '" + flags.min_api_version +
+                                 "' is not an API version such as 1.24",
+                             "write it as 1.N without a 'v', e.g. --min-api-version 1.24");
+    }
+    if (*floor < netcfg::kLowestApiFloor) {
+      return Error::BadInput(BothSpellings("--min-api-version") + " '" + flags.min_api_version +
+                                 "' is below 1.24, the lowest floor dockerd accepts",
+                             "give 1.24 or higher, e.g. --min-api-version 1.24");
+    }
+    options.min_api_version = floor;
   }
   const auto ipv6 = netcfg::ParseIpv6Mode(flags.ipv6);
   if (!ipv6) {

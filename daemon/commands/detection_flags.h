@@ -19,6 +19,7 @@ struct DetectionFlags {
   std::string dockerd_version = "auto";
   std::string ipv6 = "auto";
   std::string cgroup_parent;  // --cgroup-parent; empty: none given
+  std::string min_api_version;  // --min-api-version; empty: none given
   netcfg::FactSources sources;
   std::string command;  // the subcommand the flags belong to ("init"), set by AddDetectionFlags
   // --dns auto|off|IP,...

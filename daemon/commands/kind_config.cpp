@@ -9,6 +9,7 @@
 #include "daemon/commands/commands.h"
 #include "daemon/commands/detection_flags.h"
 #include "daemon/commands/flags.h"
+#include "daemon/docker/docker_api.h"
 #include "netcfg/netlink/rtnl_reader.h"
 
 namespace dind::cli {
@@ -50,6 +51,13 @@ Runner AddKindConfigCommand(CLI::App& app) {
             "nodes of the cluster: one control plane, the rest workers")
       ->default_str(flags->nodes);
   AddDetectionFlags(*command, flags->detection);
+  // The serving dockerd's version decides what KIND can be given (default-network-opts from
+  // 24.0), not the binary that happens to be on this PATH.
+  flags->detection.sources.docker_socket = std::string(docker::kDefaultSocketPath);
+  AddOption(*command, "--docker-socket", "PATH", flags->detection.sources.docker_socket,
+            "dockerd's API socket, asked for its version (GET /version) before its binary is "
+            "read; '' asks no socket")
+      ->default_str(flags->detection.sources.docker_socket);
   return [flags]() { return KindConfigCommand(*flags); };
 }
 

@@ -143,6 +143,8 @@ Result<ParsedPodFlags> ParsePodFlags(const PodFlags& flags) {
   ParsedPodFlags parsed;
   parsed.session.detect = std::move(detect).value();
   parsed.session.sources = flags.detection.sources;
+  // dockerd's version from its API when it answers there, from its binary otherwise.
+  parsed.session.sources.docker_socket = flags.sidecar.docker_socket;
   parsed.session.backend = std::move(requested).value();
   parsed.session.daemon_json = flags.daemon_json;
   parsed.session.manage_rules = !flags.no_rules;

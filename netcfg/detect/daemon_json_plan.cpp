@@ -41,6 +41,14 @@ std::vector<KeyUpdate> PlanDaemonJson(const DetectionReport& report) {
   if (report.cgroup.parent) {
     updates.push_back({{"cgroup-parent"}, OrderedJson(*report.cgroup.parent)});
   }
+  // Owned only when --min-api-version is given. dockerd <= 28 refuses to start with the key
+  // (it arrived in docker-v29.0.0), so for them it is removed rather than written.
+  if (report.dockerd.min_api_version) {
+    updates.push_back({{"min-api-version"},
+                       report.dockerd.supports_min_api_version
+                           ? std::optional(OrderedJson(report.dockerd.min_api_version->ToString()))
+                           : std::nullopt});
+  }
   return updates;
 }
 

@@ -87,7 +87,12 @@ OrderedJson ReportToJson(const DetectionReport& report) {
       {"source", report.dockerd.source},
       {"read_from", report.dockerd.read_from},
       {"supports_default_network_opts", report.dockerd.supports_default_network_opts},
-      {"reason", report.dockerd.reason}};
+      {"reason", report.dockerd.reason},
+      {"supports_min_api_version", report.dockerd.supports_min_api_version},
+      {"min_api_version", report.dockerd.min_api_version
+                              ? OrderedJson(report.dockerd.min_api_version->ToString())
+                              : OrderedJson(nullptr)},
+      {"min_api_version_reason", report.dockerd.min_api_version_reason}};
   json["ipv6"] = {
       {"mode", Ipv6ModeName(report.ipv6.mode)},
       {"enabled", report.ipv6.enabled},
@@ -148,6 +153,10 @@ std::string ReportToText(const DetectionReport& report) {
       report.dockerd.read_from.empty() ? report.dockerd.source : report.dockerd.read_from;
   text += ReportLine("dockerd", report.dockerd.version.ToString() + " [" + read_from + "] " +
                                     report.dockerd.reason);
+  if (report.dockerd.min_api_version) {
+    text += ReportLine("api floor", report.dockerd.min_api_version->ToString() + ": " +
+                                        report.dockerd.min_api_version_reason);
+  }
   text += ReportLine("ipv6", std::string(report.ipv6.enabled ? "on" : "off") + " (--ipv6 " +
                                  std::string(Ipv6ModeName(report.ipv6.mode)) +
                                  "): " + report.ipv6.reason);

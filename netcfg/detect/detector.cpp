@@ -43,7 +43,8 @@ Result<DetectionReport> Detect(const SystemFacts& facts, const DetectOptions& op
   auto pools = DecideAddressPools(facts, options.avoid);
   if (!pools) return pools.error();
   report.pools = std::move(pools).value();
-  auto dockerd = DecideDockerd(options.dockerd_version, facts.dockerd_version);
+  auto dockerd =
+      DecideDockerd(options.dockerd_version, facts.dockerd_version, options.min_api_version);
   if (!dockerd) return dockerd.error();
   report.dockerd = std::move(dockerd).value();
   auto ipv6 = DecideIpv6(options.ipv6, report.egress, report.dockerd.version, report.pools.avoided);
@@ -51,6 +52,10 @@ Result<DetectionReport> Detect(const SystemFacts& facts, const DetectOptions& op
   report.ipv6 = std::move(ipv6).value();
   if (report.ipv6.enabled && !report.egress.ipv6) report.warnings.push_back(report.ipv6.reason);
 
+  if (report.dockerd.min_api_version && !report.dockerd.supports_min_api_version) {
+    report.warnings.push_back("--min-api-version " + report.dockerd.min_api_version->ToString() +
+                              ": " + report.dockerd.min_api_version_reason);
+  }
   if (!report.dockerd.supports_default_network_opts) {
     report.warnings.push_back(
         "dockerd " + report.dockerd.version.ToString() +

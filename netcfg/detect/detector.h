@@ -22,6 +22,8 @@ struct DetectOptions {
   MtuOptions mtu;
   std::vector<Cidr> avoid;
   std::string dockerd_version = "auto";
+  // --min-api-version: daemon.json "min-api-version", written only for dockerd >= 29.0.
+  std::optional<ApiVersion> min_api_version;
   Ipv6Mode ipv6 = Ipv6Mode::kAuto;
   // Who reads the facts and what it may write as cgroup-parent (--cgroup-parent; the
   // entrypoint sets runs_dockerd).

@@ -19,6 +19,10 @@ struct FactSources {
   // when that has no version (go_buildinfo.h says why).
   bool read_dockerd_version = true;
   std::string dockerd = "dockerd";
+  // The running dockerd's API socket, asked first (GET /version) by pod::DetectHere, which
+  // then reads the binary only when it does not answer: the binary on disk need not be the one
+  // serving. "" asks no socket. GatherFacts itself does no API I/O.
+  std::string docker_socket;
   // systemd-resolved's upstream file, read for --dns auto (netcfg/dns/dns_flag.h).
   std::string systemd_resolv_conf = "/run/systemd/resolve/resolv.conf";
 };

@@ -9,6 +9,10 @@ std::string DockerVersion::ToString() const {
   return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
 }
 
+std::string ApiVersion::ToString() const {
+  return std::to_string(major) + "." + std::to_string(minor);
+}
+
 namespace {
 
 bool IsDigit(char c) {
@@ -56,7 +60,41 @@ std::optional<DockerVersion> ParseBareVersion(std::string_view text) {
   return pos == text.size() ? version : std::nullopt;
 }
 
+// Why --min-api-version is or is not written for `decision.version` (set before).
+std::string ApiFloorReason(const DockerdDecision& decision, ApiVersion floor) {
+  const std::string version = decision.version.ToString();
+  if (decision.supports_min_api_version) {
+    return "dockerd " + version + " >= 29.0 reads daemon.json min-api-version: clients from API " +
+           floor.ToString() + " on are served (29.0-29.2 default to 1.44, 29.3 on to 1.40)";
+  }
+  std::string reason = "dockerd " + version +
+                       " < 29.0 has no daemon.json min-api-version (it would refuse to start "
+                       "with it), so the key is not written";
+  if (decision.source == "assumed") {
+    reason += "; pass --dockerd-version if dockerd is 29.0 or later";
+  } else if (decision.version.AtLeast(25, 0)) {
+    reason += "; its floor is already 1.24";
+    if (floor > kLowestApiFloor) {
+      reason += ", and a higher one needs DOCKER_MIN_API_VERSION=" + floor.ToString() +
+                " in dockerd's environment";
+    }
+  } else {
+    reason += "; its floor is 1.12, below 1.24";  // MinVersion of 20.10-24.0
+  }
+  return reason;
+}
+
 }  // namespace
+
+std::optional<ApiVersion> ParseApiVersion(std::string_view text) {
+  if (text.size() < 3 || text.size() > 5 || text.substr(0, 2) != "1.") return std::nullopt;
+  int minor = 0;
+  for (const char c : text.substr(2)) {
+    if (!IsDigit(c)) return std::nullopt;
+    minor = minor * 10 + (c - '0');
+  }
+  return ApiVersion{1, minor};
+}
 
 std::optional<DockerVersion> ParseDockerVersion(const std::string& text) {
   if (auto bare = ParseBareVersion(text)) return bare;
@@ -72,7 +110,8 @@ std::optional<DockerVersion> ParseDockerVersion(const std::string& text) {
 }
 
 Result<DockerdDecision> DecideDockerd(const std::string& requested,
-                                      const std::optional<DockerdVersionText>& stated) {
+                                      const std::optional<DockerdVersionText>& stated,
+                                      std::optional<ApiVersion> min_api_version) {
   DockerdDecision decision;
   if (requested != "auto") {
     const auto version = ParseDockerVersion(requested);
@@ -91,6 +130,16 @@ Result<DockerdDecision> DecideDockerd(const std::string& requested,
     decision.source = "assumed";
   }
   decision.supports_default_network_opts = decision.version.AtLeast(24, 0);
+  decision.supports_min_api_version = decision.version.AtLeast(29, 0);
+  if (min_api_version) {
+    if (*min_api_version < kLowestApiFloor) {
+      return Error::BadInput("--min-api-version '" + min_api_version->ToString() +
+                                 "' is below 1.24, the lowest floor dockerd accepts",
+                             "give 1.24 or higher, e.g. --min-api-version 1.24");
+    }
+    decision.min_api_version = min_api_version;
+    decision.min_api_version_reason = ApiFloorReason(decision, *min_api_version);
+  }
   if (decision.source == "assumed") {
     decision.reason =
         "dockerd not found or its version unreadable; assuming the oldest "

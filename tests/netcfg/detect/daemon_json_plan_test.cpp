@@ -36,5 +36,81 @@ TEST(PlanDaemonJsonTest, OldDockerdNeverGetsKeysItDoesNotKnow) {
   EXPECT_FALSE(report->warnings.empty());
 }
 
+// "min-api-version" arrived in docker-v29.0.0 (moby 9b8419f6ed); dockerd <= 28 refuses to start
+// with it. So it is written for 29.x only, and removed (never written) below.
+TEST(PlanDaemonJsonTest, MinApiVersionWrittenOnlyForDockerd29On) {
+  struct Case {
+    const char* dockerd;
+    bool written;
+    const char* reason_part;
+  };
+  const Case cases[] = {
+      {"20.10.24", false, "its floor is 1.12"},
+      {"28.5.2", false, "its floor is already 1.24"},
+      {"29.0.0", true, "29.0-29.2 default to 1.44"},
+      {"29.3.1", true, "29.3 on to 1.40"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.dockerd);
+    auto report = Detect(testing::PodFacts(1450),
+                         {.dockerd_version = c.dockerd, .min_api_version = ApiVersion{1, 24}});
+    ASSERT_TRUE(report.ok()) << report.error().Message();
+    EXPECT_EQ(report->dockerd.supports_min_api_version, c.written);
+    EXPECT_NE(report->dockerd.min_api_version_reason.find(c.reason_part), std::string::npos)
+        << report->dockerd.min_api_version_reason;
+    const auto updates = PlanDaemonJson(*report);
+    const KeyUpdate* floor = FindUpdate(updates, "min-api-version");
+    ASSERT_NE(floor, nullptr);
+    if (c.written) {
+      EXPECT_EQ(floor->value, OrderedJson("1.24")) << "a string without 'v', as dockerd wants";
+    } else {
+      EXPECT_FALSE(floor->value) << "dockerd < 29 would refuse to start: removed, not written";
+      bool warned = false;
+      for (const auto& warning : report->warnings) {
+        warned |= warning.find("--min-api-version 1.24") != std::string::npos;
+      }
+      EXPECT_TRUE(warned) << "the operator is told it is not written";
+    }
+  }
+}
+
+TEST(PlanDaemonJsonTest, MinApiVersionAboveTheDefaultFloorOn28NamesTheEnvVariable) {
+  auto report = Detect(testing::PodFacts(1450),
+                       {.dockerd_version = "28.5.2", .min_api_version = ApiVersion{1, 40}});
+  ASSERT_TRUE(report.ok());
+  EXPECT_NE(report->dockerd.min_api_version_reason.find("DOCKER_MIN_API_VERSION=1.40"),
+            std::string::npos)
+      << report->dockerd.min_api_version_reason;
+}
+
+TEST(PlanDaemonJsonTest, MinApiVersionNotOwnedWithoutTheFlag) {
+  auto report = Detect(testing::PodFacts(1450), {.dockerd_version = "29.0.0"});
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->dockerd.supports_min_api_version);
+  EXPECT_EQ(FindUpdate(PlanDaemonJson(*report), "min-api-version"), nullptr)
+      << "a user's own value is kept";
+  EXPECT_TRUE(report->dockerd.min_api_version_reason.empty());
+}
+
+TEST(PlanDaemonJsonTest, MinApiVersionBelowTheLowestFloorIsBadInput) {
+  auto report = Detect(testing::PodFacts(1450),
+                       {.dockerd_version = "29.0.0", .min_api_version = ApiVersion{1, 12}});
+  ASSERT_FALSE(report.ok());
+  EXPECT_NE(report.error().Message().find("below 1.24"), std::string::npos);
+}
+
+TEST(ParseApiVersionTest, OnlyOneDotN) {
+  EXPECT_EQ(ParseApiVersion("1.24"), (ApiVersion{1, 24}));
+  EXPECT_EQ(ParseApiVersion("1.4"), (ApiVersion{1, 4}));
+  EXPECT_EQ(ParseApiVersion("1.100"), (ApiVersion{1, 100}));
+  for (const char* bad :
+       {"", "x", "1", "1.", "v1.24", "1.24.0", " 1.24", "2.0", "1.2x", "1.1000"}) {
+    EXPECT_FALSE(ParseApiVersion(bad)) << bad;
+  }
+  EXPECT_LT((ApiVersion{1, 24}), (ApiVersion{1, 40}));
+  EXPECT_LT((ApiVersion{1, 9}), (ApiVersion{1, 24})) << "numeric, not text, order";
+  EXPECT_EQ((ApiVersion{1, 44}).ToString(), "1.44");
+}
+
 }  // namespace
 }  // namespace dind::netcfg
