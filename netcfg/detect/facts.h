@@ -27,6 +27,7 @@ struct SystemFacts {
   std::optional<std::string> proc_modules;     // /proc/modules
   std::optional<std::string> modules_builtin;  // /lib/modules/<release>/modules.builtin
   bool ip_tables_names_present = false;        // /proc/net/ip_tables_names exists
+  std::optional<std::string> ip_tables_names;  // its text: the tables registered in this netns
   std::vector<std::string> sys_modules;        // names under /sys/module we care about
   std::optional<std::string> proc_self_cgroup;
   std::optional<std::string> proc_self_mountinfo;

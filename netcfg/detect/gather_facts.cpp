@@ -74,7 +74,8 @@ Result<SystemFacts> GatherFacts(NetlinkReader& netlink, const FactSources& sourc
   facts.modules_builtin = ReadOptional("/lib/modules/" + facts.kernel_release + "/modules.builtin");
   struct stat info {};
   facts.ip_tables_names_present = ::stat("/proc/net/ip_tables_names", &info) == 0;
-  for (const char* module : {"nf_tables", "ip_tables"}) {
+  facts.ip_tables_names = ReadOptional("/proc/net/ip_tables_names");
+  for (const char* module : {"nf_tables", "ip_tables", "iptable_raw"}) {
     if (::stat((std::string("/sys/module/") + module).c_str(), &info) == 0) {
       facts.sys_modules.emplace_back(module);
     }

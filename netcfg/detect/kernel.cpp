@@ -43,12 +43,14 @@ FeatureFacts DetectFeature(const SystemFacts& facts, const std::string& module,
   }
   if (ListsModule(facts.modules_builtin, module)) {
     feature.available = Availability::kYes;
+    feature.builtin = true;
     feature.evidence = module + " built into the kernel (modules.builtin)";
     return feature;
   }
   if (facts.kernel_config) {
     const std::string value = ConfigValue(*facts.kernel_config, config_option);
     feature.available = value.empty() ? Availability::kNo : Availability::kYes;
+    feature.builtin = value == "y";
     feature.evidence = config_option + "=" + (value.empty() ? "n" : value) + " in " +
                        facts.kernel_config_source +
                        (value == "m" ? " (module, not loaded yet)" : "");
@@ -80,6 +82,14 @@ KernelFacts DetectKernel(const SystemFacts& facts) {
   // /proc/net/ip_tables_names exists exactly while the legacy ip_tables core is registered.
   kernel.ip_tables =
       DetectFeature(facts, "ip_tables", "CONFIG_IP_NF_IPTABLES", facts.ip_tables_names_present);
+  // "raw" in ip_tables_names: the table is registered in this netns right now.
+  bool raw_registered = false;
+  if (facts.ip_tables_names) {
+    std::istringstream names(*facts.ip_tables_names);
+    std::string name;
+    while (std::getline(names, name)) raw_registered = raw_registered || name == "raw";
+  }
+  kernel.iptable_raw = DetectFeature(facts, "iptable_raw", "CONFIG_IP_NF_RAW", raw_registered);
   return kernel;
 }
 

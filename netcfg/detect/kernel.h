@@ -16,6 +16,7 @@ std::string_view AvailabilityName(Availability availability);
 struct FeatureFacts {
   Availability available = Availability::kUnknown;
   bool loaded = false;   // in use right now (module loaded or built in and registered)
+  bool builtin = false;  // built into the kernel (modules.builtin, or =y in its config)
   std::string evidence;  // "CONFIG_NF_TABLES=y in /proc/config.gz"
 };
 
@@ -25,6 +26,8 @@ struct KernelFacts {
   int minor = 0;
   FeatureFacts nf_tables;
   FeatureFacts ip_tables;
+  // The legacy `raw` table (iptable_raw), which dockerd >= 28.0 writes rules to.
+  FeatureFacts iptable_raw;
 };
 
 KernelFacts DetectKernel(const SystemFacts& facts);
