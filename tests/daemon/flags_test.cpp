@@ -178,5 +178,22 @@ TEST_F(UnknownArgumentTest, NamesAnUnknownFlagEvenWhenARequiredOneIsMissing) {
               HasSubstr("unexpected argument 'stray'"));
 }
 
+TEST(ParseDetectionFlagsTest, DnsIsOffAutoOrAddressesNamedWithItsVariable) {
+  DetectionFlags flags;
+  auto defaults = ParseDetectionFlags(flags);
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->dns.mode, netcfg::DnsFlagMode::kOff) << "daemon.json dns untouched";
+  flags.dns = "10.96.0.10,2001:db8::53";
+  auto list = ParseDetectionFlags(flags);
+  ASSERT_TRUE(list.ok()) << list.error().Message();
+  EXPECT_EQ(list->dns.servers, (std::vector<std::string>{"10.96.0.10", "2001:db8::53"}));
+  flags.dns = "999.1.1.1";
+  auto refused = ParseDetectionFlags(flags);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().ExitCode(), 2);
+  EXPECT_THAT(refused.error().Message(),
+              HasSubstr("--dns (DIND_NETCFG_DNS) '999.1.1.1': '999.1.1.1' is not an IP address"));
+}
+
 }  // namespace
 }  // namespace dind::cli

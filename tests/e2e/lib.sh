@@ -32,6 +32,9 @@ declare -a E2E_NAMESPACES=()  # short names, in creation order
 declare -A E2E_DOCKERD_PID=() # short ns name -> dockerd pid
 declare -A E2E_BG_PGID=()     # label -> process group of a background helper
 declare -A E2E_DOCKERD_CLEANUP_REGISTERED=()
+# Put before dockerd's nsenter by start_dockerd, e.g. an `unshare -m ...` that gives dockerd a
+# mount namespace of its own (dns_e2e_test.sh); it must exec its arguments. Empty: none.
+declare -a E2E_DOCKERD_WRAP=()
 
 # --- output and assertions -----------------------------------------------------------------
 
@@ -452,7 +455,7 @@ start_dockerd() { # NS [CONFIG_FILE] [TIMEOUT_S]
     e2e_on_cleanup "stop_dockerd '$ns' quiet; e2e_kill_referencing '$dir/'"
     E2E_DOCKERD_CLEANUP_REGISTERED[$ns]=1
   fi
-  setsid nsenter --net="$(e2e_ns_path "$ns")" -- dockerd \
+  setsid "${E2E_DOCKERD_WRAP[@]}" nsenter --net="$(e2e_ns_path "$ns")" -- dockerd \
     --data-root "$dir/data" --exec-root "$dir/exec" -H "unix://$dir/docker.sock" \
     --pidfile "$dir/dockerd.pid" --config-file "$config" \
     </dev/null >>"$dir/dockerd.log" 2>&1 &
