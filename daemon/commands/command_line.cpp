@@ -19,7 +19,8 @@ std::unique_ptr<CommandLine> MakeCommandLine() {
       {"detect", AddDetectCommand(app)},         {"init", AddInitCommand(app)},
       {"version", AddVersionCommand(app)},       {"probe", AddProbeCommand(app)},
       {"rules", AddRulesCommand(app)},           {"run", AddRunCommand(app)},
-      {"entrypoint", AddEntrypointCommand(app)}, {"kind-config", AddKindConfigCommand(app)}};
+      {"entrypoint", AddEntrypointCommand(app)}, {"kind-config", AddKindConfigCommand(app)},
+      {"doctor", AddDoctorCommand(app)}};
   return line;
 }
 

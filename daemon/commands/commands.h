@@ -40,6 +40,8 @@ Runner AddRunCommand(CLI::App& app);
 Runner AddEntrypointCommand(CLI::App& app);
 // `kind-config`, a KIND config for a cluster nested in this pod (kind_config.cpp).
 Runner AddKindConfigCommand(CLI::App& app);
+// `doctor`, the read-only checks of this pod (doctor.cpp; the checks are daemon/doctor/).
+Runner AddDoctorCommand(CLI::App& app);
 
 // The --url of `probe`: http://HOST:PORT/PATH (HOST may be [IPv6]).
 struct ProbeUrl {

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -194,6 +195,20 @@ TEST(UsageTest, MissingSubcommandPointsToHelp) {
   const ProcessResult result = RunCli({});
   EXPECT_EQ(result.exit_code, kBadUsage) << Describe(result);
   EXPECT_THAT(result.err, HasSubstr("--help"));
+}
+
+// Help is answered before CLI11 looks at the other words: an unknown command before --help must
+// still be named, not answered with the main help and exit 0.
+TEST(UsageTest, UnknownCommandWithHelpIsNamed) {
+  for (const char* help_flag : {"--help", "-h"}) {
+    const ProcessResult result = RunCli({"doctr", help_flag});
+    EXPECT_EQ(result.exit_code, kBadUsage) << Describe(result);
+    EXPECT_THAT(result.err, HasSubstr("unknown command 'doctr'")) << Describe(result);
+    EXPECT_THAT(result.out, Not(HasSubstr("Usage:"))) << Describe(result);
+  }
+  const ProcessResult help = RunCli({"doctor", "--help"});
+  EXPECT_EQ(help.exit_code, 0) << Describe(help);
+  EXPECT_THAT(help.out, HasSubstr("--for kind"));
 }
 
 TEST(UsageTest, InitWithoutDaemonJsonIsUsageError) {
@@ -541,6 +556,68 @@ TEST(InitTest, UnwritableDirectoryIsAnEnvironmentFailureNamingThePath) {
       RunCli(Isolated(dir, {"init", "--daemon-json", path, "--dockerd-version", "24.0.0"}));
   EXPECT_EQ(result.exit_code, 1) << Describe(result);
   EXPECT_THAT(result.err, HasSubstr(dir / "missing-dir")) << Describe(result);
+}
+
+// ---- doctor ---------------------------------------------------------------------------------
+
+// `doctor --json` here: the documented shape, a summary that counts the checks, and an exit code
+// that is 1 exactly when a check failed (which checks fail depends on this machine).
+TEST(DoctorTest, JsonShapeAndExitCode) {
+  for (const bool kind : {false, true}) {
+    std::vector<std::string> args = {"doctor", "--json"};
+    if (kind) args.insert(args.end(), {"--for", "kind"});
+    const ProcessResult result = RunCli(args);
+    Json document = Json::parse(result.out, nullptr, /*allow_exceptions=*/false);
+    ASSERT_FALSE(document.is_discarded()) << Describe(result);
+    EXPECT_EQ(document["schema"], 1);
+    EXPECT_EQ(document["tool"]["name"], "dind-netcfg");
+    EXPECT_EQ(document["tool"]["version"], DIND_EXPECTED_VERSION);
+    const Json& summary = document["summary"];
+    std::vector<std::string> keys;
+    for (const auto& [key, value] : summary.items()) keys.push_back(key);
+    EXPECT_THAT(keys, ::testing::ElementsAre("ok", "warn", "fail", "unknown"));
+    std::set<std::string> ids;
+    std::map<std::string, int> counted;
+    for (const auto& check : document["checks"]) {
+      std::vector<std::string> fields;
+      for (const auto& [key, value] : check.items()) fields.push_back(key);
+      EXPECT_THAT(fields,
+                  ::testing::ElementsAre("id", "status", "summary", "source", "fix", "observed"));
+      const std::string status = check.value("status", "");
+      EXPECT_THAT(status, ::testing::AnyOf("ok", "warn", "fail", "unknown"));
+      ++counted[status];
+      const std::string id = check.value("id", "");
+      EXPECT_TRUE(ids.insert(id).second) << "duplicate id " << id;
+      if (status != "ok") {
+        EXPECT_NE(check.value("fix", ""), "") << check.dump();
+      }
+    }
+    for (const char* status : {"ok", "warn", "fail", "unknown"}) {
+      EXPECT_EQ(summary.value(status, -1), counted[status]) << status;
+    }
+    EXPECT_EQ(result.exit_code, counted["fail"] > 0 ? 1 : 0) << Describe(result);
+    EXPECT_TRUE(ids.contains("conntrack") && ids.contains("userns")) << result.out;
+    EXPECT_EQ(ids.contains("kind-inotify"), kind) << result.out;
+    EXPECT_EQ(ids.contains("kind-kmsg"), kind) << result.out;
+  }
+}
+
+TEST(DoctorTest, TextEndsWithTheCounts) {
+  const ProcessResult result = RunCli({"doctor"});
+  EXPECT_TRUE(result.exit_code == 0 || result.exit_code == 1) << Describe(result);
+  // The last line: "N checks: N ok, N warn, N fail, N unknown".
+  const std::size_t last = result.out.rfind('\n', result.out.size() - 2);
+  const std::string counts = result.out.substr(last == std::string::npos ? 0 : last + 1);
+  EXPECT_THAT(counts, ::testing::MatchesRegex(
+                          "[0-9]+ checks: [0-9]+ ok, [0-9]+ warn, [0-9]+ fail, [0-9]+ unknown\n"))
+      << result.out;
+  EXPECT_THAT(result.out, HasSubstr("conntrack"));
+}
+
+TEST(DoctorTest, ForAnythingButKindIsUsage) {
+  const ProcessResult result = RunCli({"doctor", "--for", "kubernetes"});
+  EXPECT_EQ(result.exit_code, kBadUsage) << Describe(result);
+  EXPECT_THAT(result.err, HasSubstr("--for")) << Describe(result);
 }
 
 }  // namespace

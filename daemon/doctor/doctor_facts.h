@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+// What the checks of `doctor` read, and the seam they read it through. Files under /proc, /sys,
+// /dev and /lib are read through HostFiles, whose root is "" in the pod and a temp dir in tests
+// (a test writes /proc/sys/... into the dir, so the checks run on values it chose). Checks that
+// ask dockerd (/info, /version) take the socket path from DoctorContext and build their client.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "daemon/doctor/check.h"
+
+namespace dind::doctor {
+
+// Absolute paths resolved under a root: HostFiles("") reads the real /proc, HostFiles(dir)
+// reads dir + "/proc/...". Read-only: doctor never writes.
+class HostFiles {
+ public:
+  explicit HostFiles(std::string root = {}) : root_(std::move(root)) {}
+  // The real path of `absolute` ("/proc/self/uid_map" -> root + "/proc/self/uid_map").
+  std::string PathOf(std::string_view absolute) const;
+  // A missing file is an Error with errnum ENOENT (absent, not unreadable).
+  Result<std::string> Read(std::string_view absolute) const;
+  // stat(2), following links (/dev/kmsg may be a link to a device node).
+  Result<struct stat> Stat(std::string_view absolute) const;
+  // The names in a directory, without "." and "..".
+  Result<std::vector<std::string>> List(std::string_view absolute) const;
+
+ private:
+  std::string root_;
+};
+
+// What `doctor` was asked, handed to every group of checks.
+struct DoctorContext {
+  const HostFiles& files;
+  std::string daemon_json = "/etc/docker/daemon.json";  // --daemon-json
+  std::string docker_socket = "/var/run/docker.sock";   // --docker-socket
+  bool for_kind = false;                                // --for kind
+};
+
+// A group of checks: reads what it needs (through context.files or the socket) and returns one
+// CheckResult per check id, in a stable order. Never throws; what it could not read is a
+// kUnknown result saying what and where.
+using CheckGroup = std::vector<CheckResult> (*)(const DoctorContext& context);
+
+// Every group, in report order (all_checks.cpp holds the list).
+std::vector<CheckResult> RunAllChecks(const DoctorContext& context);
+
+}  // namespace dind::doctor
