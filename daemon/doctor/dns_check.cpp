@@ -208,7 +208,7 @@ std::vector<CheckResult> CheckDns(const DnsFacts& facts) {
 DnsFacts ReadDnsFacts(const DoctorContext& context) {
   DnsFacts facts;
   for (const auto& [path, into] : {std::pair{netcfg::kEtcResolvConf, &facts.pod.etc},
-                                  std::pair{netcfg::kSystemdResolvConf, &facts.pod.systemd}}) {
+                                   std::pair{netcfg::kSystemdResolvConf, &facts.pod.systemd}}) {
     auto text = context.files.Read(path);
     if (text) {
       *into = std::move(text).value();
