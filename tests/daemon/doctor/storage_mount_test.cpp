@@ -7,6 +7,7 @@
 // must say unknown, never ok.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -103,6 +104,44 @@ TEST(StorageMountTest, Ext4DataRootIsOk) {
   // A 64 MiB file system has less than 10 GiB free.
   EXPECT_EQ(run.space["status"], "warn") << run.space.dump();
   EXPECT_THAT(run.space["summary"].get<std::string>(), HasSubstr("free of"));
+}
+
+// A real dockerd (the suite's, Debian 12's 20.10) started with its data-root on an overlayfs mount,
+// inside the private mount namespace and a network namespace of the test's own: overlay2's test
+// mount fails there and dockerd falls back to vfs. doctor reads that from GET /info and fails
+// both storage-fs (on statfs) and storage-driver (on /info).
+TEST(StorageMountTest, RealDockerdOnOverlayfsFallsBackToVfsAndDoctorSaysSo) {
+  dind::testing::TempDir dir;
+  const std::string ns = "doctor-ovl-" + std::to_string(::getpid());
+  const std::string script = "D=" + dir.path() + "; NS=" + ns + R"sh(
+ip netns add "$NS"
+trap 'kill "$(cat "$D/pid" 2>/dev/null)" 2>/dev/null; sleep 1; ip netns del "$NS"' EXIT
+mkdir -p "$D/l" "$D/u" "$D/w" "$D/mnt"
+mount -t overlay overlay -o "lowerdir=$D/l,upperdir=$D/u,workdir=$D/w" "$D/mnt"
+nsenter --net="/var/run/netns/$NS" dockerd --data-root "$D/mnt/docker" --exec-root "$D/exec" \
+  -H "unix://$D/d.sock" --pidfile "$D/pid" --bridge=none --iptables=false >"$D/dockerd.log" 2>&1 &
+for _ in $(seq 1 100); do [ -S "$D/d.sock" ] && break; sleep 0.2; done
+sleep 1
+)sh" DIND_NETCFG_BINARY R"sh( doctor --json --docker-socket "$D/d.sock"
+)sh";
+  const ProcessResult process =
+      RunProcess({"unshare", "--mount", "--propagation", "private", "bash", "-uc", script});
+  const Json document = Json::parse(process.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(document.is_discarded())
+      << Describe(process) << dind::testing::ReadTestFile(dir / "dockerd.log");
+  Json fs;
+  Json driver;
+  for (const auto& check : document["checks"]) {
+    if (check["id"] == "storage-fs") fs = check;
+    if (check["id"] == "storage-driver") driver = check;
+  }
+  EXPECT_EQ(process.exit_code, 1) << Describe(process);
+  EXPECT_EQ(driver["status"], "fail") << driver.dump();
+  EXPECT_EQ(driver["observed"]["driver"], "vfs") << driver.dump();
+  EXPECT_EQ(fs["status"], "fail") << fs.dump();
+  EXPECT_EQ(fs["observed"]["data_root"], dir / "mnt/docker") << fs.dump();
+  EXPECT_EQ(fs["observed"]["data_root_from"], "GET /info DockerRootDir") << fs.dump();
+  EXPECT_THAT(fs["summary"].get<std::string>(), HasSubstr("falls back to vfs"));
 }
 
 }  // namespace
