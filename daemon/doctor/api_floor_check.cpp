@@ -56,10 +56,7 @@ CheckResult CheckApiFloor(const Result<docker::DockerVersionInfo>& version,
 }
 
 std::vector<CheckResult> ApiFloorChecks(const DoctorContext& context) {
-  docker::ClientOptions options;
-  options.socket_path = context.docker_socket;
-  options.request_timeout = std::chrono::milliseconds(2000);
-  return {CheckApiFloor(docker::ReadVersionNow(options), context.docker_socket)};
+  return {CheckApiFloor(DockerdVersion(context), context.docker_socket)};
 }
 
 }  // namespace dind::doctor

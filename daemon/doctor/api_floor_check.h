@@ -22,7 +22,8 @@ inline constexpr const char* kApiFloorCheckId = "api-floor";
 CheckResult CheckApiFloor(const Result<docker::DockerVersionInfo>& version,
                           const std::string& socket);
 
-// The group doctor runs: asks context.docker_socket (2 s), then CheckApiFloor.
+// The group doctor runs: DockerdVersion(context) (GET /version, 2 s, asked once), then
+// CheckApiFloor.
 std::vector<CheckResult> ApiFloorChecks(const DoctorContext& context);
 
 }  // namespace dind::doctor

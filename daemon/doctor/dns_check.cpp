@@ -11,7 +11,6 @@
 #include "common/strings.h"
 #include "daemon/docker/docker_version.h"
 #include "netcfg/daemon_json/atomic_file.h"
-#include "netcfg/dockerd/go_buildinfo.h"
 
 namespace dind::doctor {
 namespace {
@@ -245,23 +244,15 @@ DnsFacts ReadDnsFacts(const DoctorContext& context) {
   }
 
   // The running dockerd's word first: the binary on disk need not be the one serving.
-  docker::ClientOptions options;
-  options.socket_path = context.docker_socket;
-  options.request_timeout = std::chrono::milliseconds(2000);
-  const auto served = docker::ReadVersionNow(options);
+  const auto& served = DockerdVersion(context);
   if (served) {
     facts.dockerd = netcfg::ParseDockerVersion(served->version);
     facts.dockerd_source = docker::VersionSource(context.docker_socket);
   }
   if (!facts.dockerd) {
-    const char* path = std::getenv("PATH");
-    const auto binary = netcfg::FindProgram("dockerd", path == nullptr ? "" : path);
-    if (binary) {
-      const auto built = netcfg::ReadDockerdBuildVersion(*binary);
-      if (built) {
-        facts.dockerd = netcfg::ParseDockerVersion(*built);
-        facts.dockerd_source = "Go build info of " + *binary;
-      }
+    if (auto binary = DockerdBinaryVersion()) {
+      facts.dockerd = binary->first;
+      facts.dockerd_source = binary->second;
     }
   }
   if (!facts.dockerd) {

@@ -6,7 +6,10 @@
 #include <cerrno>
 #include <memory>
 
+#include "common/check.h"
 #include "common/files.h"
+#include "daemon/docker/docker_client.h"
+#include "netcfg/dockerd/go_buildinfo.h"
 
 namespace dind::doctor {
 
@@ -37,6 +40,42 @@ Result<std::vector<std::string>> HostFiles::List(std::string_view absolute) cons
   }
   if (errno != 0) return Error::FromErrno("listing " + path);
   return names;
+}
+
+const Result<std::string>& DockerdInfoBody(const DoctorContext& context) {
+  auto& body = context.dockerd_answers.info_body;
+  if (body) return *body;
+  boost::asio::io_context io;
+  docker::ClientOptions options;
+  options.socket_path = context.docker_socket;
+  options.request_timeout = std::chrono::seconds(5);
+  docker::DockerClient client(io, std::move(options));
+  client.Get("/info", [&body](Result<std::string> answer) { body.emplace(std::move(answer)); });
+  io.run();  // ends with the request, at the latest at its deadline
+  DIND_CHECK(body.has_value(), "Get returned without calling back");
+  return *body;
+}
+
+const Result<docker::DockerVersionInfo>& DockerdVersion(const DoctorContext& context) {
+  auto& version = context.dockerd_answers.version;
+  if (!version) {
+    docker::ClientOptions options;
+    options.socket_path = context.docker_socket;
+    options.request_timeout = std::chrono::milliseconds(2000);
+    version.emplace(docker::ReadVersionNow(std::move(options)));
+  }
+  return *version;
+}
+
+std::optional<std::pair<netcfg::DockerVersion, std::string>> DockerdBinaryVersion() {
+  const char* path_variable = std::getenv("PATH");
+  const auto path = netcfg::FindProgram("dockerd", path_variable != nullptr ? path_variable : "");
+  if (!path) return std::nullopt;
+  auto built = netcfg::ReadDockerdBuildVersion(*path);
+  if (!built) return std::nullopt;
+  auto version = netcfg::ParseDockerVersion(*built);
+  if (!version) return std::nullopt;
+  return std::make_pair(*version, "Go build info of " + *path);
 }
 
 }  // namespace dind::doctor

@@ -2,17 +2,22 @@
 // What the checks of `doctor` read, and the seam they read it through. Files under /proc, /sys,
 // /dev and /lib are read through HostFiles, whose root is "" in the pod and a temp dir in tests
 // (a test writes /proc/sys/... into the dir, so the checks run on values it chose). Checks that
-// ask dockerd (/info, /version) take the socket path from DoctorContext and build their client.
+// ask dockerd read its answers through DockerdInfoBody/DockerdVersion, which ask each endpoint once
+// per run whichever check asks first.
 #pragma once
 
 #include <sys/stat.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
+#include "daemon/docker/docker_version.h"
 #include "daemon/doctor/check.h"
+#include "netcfg/dockerd/dockerd_version.h"
 
 namespace dind::doctor {
 
@@ -40,7 +45,23 @@ struct DoctorContext {
   std::string daemon_json = "/etc/docker/daemon.json";  // --daemon-json
   std::string docker_socket = "/var/run/docker.sock";   // --docker-socket
   bool for_kind = false;                                // --for kind
+  // dockerd's answers, asked at the first need and kept for the run: storage and iptables-raw
+  // both read /info, api-floor and the DNS checks /version (each up to its timeout when
+  // dockerd hangs). Filled by DockerdInfoBody and DockerdVersion only.
+  struct DockerdAnswers {
+    std::optional<Result<std::string>> info_body;
+    std::optional<Result<docker::DockerVersionInfo>> version;
+  };
+  mutable DockerdAnswers dockerd_answers = {};
 };
+
+// The body of GET /info of context.docker_socket (5 s at most), asked once per context.
+const Result<std::string>& DockerdInfoBody(const DoctorContext& context);
+// GET /version of context.docker_socket (2 s at most), asked once per context.
+const Result<docker::DockerVersionInfo>& DockerdVersion(const DoctorContext& context);
+// dockerd's version as its binary on PATH states it (Go build information) and where that was
+// read, for when dockerd does not answer; nullopt when there is no dockerd or it does not say.
+std::optional<std::pair<netcfg::DockerVersion, std::string>> DockerdBinaryVersion();
 
 // A group of checks: reads what it needs (through context.files or the socket) and returns one
 // CheckResult per check id, in a stable order. Never throws; what it could not read is a

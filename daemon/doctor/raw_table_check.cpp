@@ -174,7 +174,7 @@ std::vector<CheckResult> RawTableChecks(const DoctorContext& context) {
       (system.kernel_config ? ", " + system.kernel_config_source : std::string()) + " (pid " +
       std::to_string(::getpid()) + ")";
   facts.info_source = InfoSource(context.docker_socket);
-  if (auto body = ReadInfoBodyNow(context.docker_socket)) {
+  if (const auto& body = DockerdInfoBody(context)) {
     if (auto info = docker::ParseInfo(*body, facts.info_source)) {
       facts.info_answered = true;
       facts.firewall_driver = info->firewall_driver;

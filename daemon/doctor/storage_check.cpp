@@ -5,7 +5,6 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#include <boost/asio/io_context.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -16,8 +15,6 @@
 
 #include "common/check.h"
 #include "common/files.h"
-#include "daemon/docker/docker_client.h"
-#include "netcfg/dockerd/go_buildinfo.h"
 
 namespace dind::doctor {
 namespace {
@@ -381,30 +378,6 @@ std::string InfoSource(std::string_view socket) {
   return "GET /info of unix://" + std::string(socket);
 }
 
-Result<std::string> ReadInfoBodyNow(const std::string& socket) {
-  boost::asio::io_context io;
-  docker::ClientOptions options;
-  options.socket_path = socket;
-  options.request_timeout = std::chrono::seconds(5);
-  docker::DockerClient client(io, std::move(options));
-  std::optional<Result<std::string>> answer;
-  client.Get("/info", [&answer](Result<std::string> body) { answer.emplace(std::move(body)); });
-  io.run();  // ends with the request, at the latest at its deadline
-  DIND_CHECK(answer.has_value(), "Get returned without calling back");
-  return std::move(*answer);
-}
-
-std::optional<std::pair<netcfg::DockerVersion, std::string>> DockerdBinaryVersion() {
-  const char* path_variable = std::getenv("PATH");
-  const auto path = netcfg::FindProgram("dockerd", path_variable != nullptr ? path_variable : "");
-  if (!path) return std::nullopt;
-  auto built = netcfg::ReadDockerdBuildVersion(*path);
-  if (!built) return std::nullopt;
-  auto version = netcfg::ParseDockerVersion(*built);
-  if (!version) return std::nullopt;
-  return std::make_pair(*version, "Go build info of " + *path);
-}
-
 std::vector<CheckResult> StorageChecksWith(const DoctorContext& context, FsStatReader& reader) {
   std::optional<std::string> daemon_json;
   if (auto text = ReadFile(context.daemon_json)) {
@@ -412,7 +385,7 @@ std::vector<CheckResult> StorageChecksWith(const DoctorContext& context, FsStatR
   }
   const std::string info_source = InfoSource(context.docker_socket);
   Result<StorageInfo> info = Error::Environment("not asked");
-  if (auto body = ReadInfoBodyNow(context.docker_socket)) {
+  if (const auto& body = DockerdInfoBody(context)) {
     info = ParseStorageInfo(*body, info_source);
   } else {
     info = body.error();

@@ -123,13 +123,8 @@ CheckResult CheckStorageSpace(const Result<DataRoot>& data_root, const Result<Fs
 // of overlayfs -> fail; dockerd not answering -> unknown.
 CheckResult CheckStorageDriver(const Result<StorageInfo>& info, std::string_view info_source);
 
-// The body of GET /info from the dockerd at `socket` (a few seconds at most).
-Result<std::string> ReadInfoBodyNow(const std::string& socket);
 // "GET /info of unix:///var/run/docker.sock"
 std::string InfoSource(std::string_view socket);
-// dockerd's version as its binary on PATH states it (Go build information), for when dockerd
-// does not answer; nullopt when there is no dockerd or it does not say.
-std::optional<std::pair<netcfg::DockerVersion, std::string>> DockerdBinaryVersion();
 
 // The group: storage-fs, storage-space, storage-driver.
 std::vector<CheckResult> StorageChecks(const DoctorContext& context);
