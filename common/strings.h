@@ -18,4 +18,10 @@ inline std::string Join(const std::vector<std::string>& items, std::string_view 
   return joined;
 }
 
+// `text` without its trailing newlines and spaces: a one-line /proc or pidfile value.
+inline std::string_view TrimmedLine(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  return text;
+}
+
 }  // namespace dind

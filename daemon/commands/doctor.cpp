@@ -18,6 +18,7 @@ struct DoctorFlags {
   std::string daemon_json = "/etc/docker/daemon.json";
   std::string docker_socket{docker::kDefaultSocketPath};
   std::string for_what;  // "" or "kind"
+  std::string pid = "auto";
 };
 
 int DoctorCommand(const DoctorFlags& flags) {
@@ -26,6 +27,9 @@ int DoctorCommand(const DoctorFlags& flags) {
   context.daemon_json = flags.daemon_json;
   context.docker_socket = flags.docker_socket;
   context.for_kind = flags.for_what == "kind";
+  auto process = doctor::ChooseFactsProcess(files, flags.pid, flags.docker_socket);
+  if (!process) return ReportFailure(process.error().Wrap("doctor"));
+  context.process = std::move(process).value();
   const auto results = doctor::RunAllChecks(context);
   if (flags.json) {
     std::cout << doctor::RenderJson(results, DIND_NETCFG_VERSION).dump(2) << "\n";
@@ -54,6 +58,12 @@ Runner AddDoctorCommand(CLI::App& app) {
   AddOption(*command, "--for", "kind", flags->for_what,
             "also check what a KIND cluster nested in this pod needs")
       ->check(CLI::IsMember({"kind"}));
+  AddOption(*command, "--pid", "auto|self|PID", flags->pid,
+            "whose container the user namespace, cgroups, data-root and resolv.conf are read in: "
+            "auto is the dockerd serving --docker-socket when this process namespace shows it "
+            "(doctor in the dind container, or beside it with shareProcessNamespace), else "
+            "doctor's own")
+      ->default_str(flags->pid);
   return [flags]() { return DoctorCommand(*flags); };
 }
 

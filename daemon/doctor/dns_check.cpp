@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/doctor/dns_check.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -83,8 +81,7 @@ std::string FallbackFix(const DnsFacts& facts) {
 }  // namespace
 
 std::vector<CheckResult> CheckDns(const DnsFacts& facts) {
-  std::string source = std::string(netcfg::kEtcResolvConf) + " (read by doctor, pid " +
-                       std::to_string(getpid()) + ")";
+  std::string source = std::string(netcfg::kEtcResolvConf) + " (of " + facts.pod_reader + ")";
   if (facts.unreadable) {
     std::vector<CheckResult> results;
     for (const char* id : {kDnsResolvConfCheckId, kDnsFallbackCheckId, kDnsNdotsCheckId}) {
@@ -206,9 +203,12 @@ std::vector<CheckResult> CheckDns(const DnsFacts& facts) {
 
 DnsFacts ReadDnsFacts(const DoctorContext& context) {
   DnsFacts facts;
+  facts.pod_reader = context.process.Describe();
+  if (context.process.pid != 0) facts.pod_reader += " (" + context.process.chosen_by + ")";
   for (const auto& [path, into] : {std::pair{netcfg::kEtcResolvConf, &facts.pod.etc},
                                    std::pair{netcfg::kSystemdResolvConf, &facts.pod.systemd}}) {
-    auto text = context.files.Read(path);
+    // dockerd copies the resolv.conf of its own container (FactsProcess).
+    auto text = context.files.Read(context.process.RootPath(path));
     if (text) {
       *into = std::move(text).value();
     } else if (text.error().errnum != ENOENT) {

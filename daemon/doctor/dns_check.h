@@ -26,6 +26,8 @@ inline constexpr const char* kDnsNdotsCheckId = "dns-ndots";
 
 struct DnsFacts {
   netcfg::PodResolvConf pod;
+  // Whose resolv.conf it is: "doctor pid 4321", "dockerd pid 77 (the only dockerd visible)".
+  std::string pod_reader = FactsProcess{}.Describe();
   // Why /etc/resolv.conf (or the systemd file) could not be read, other than being absent.
   std::optional<std::string> unreadable;
   // The dockerd version the model runs for, and how it was learnt ("GET /version of ...",

@@ -39,12 +39,37 @@ class HostFiles {
   std::string root_;
 };
 
+// The process whose container the container's facts are read in: its user namespace
+// (/proc/PID/uid_map), cgroup (/proc/PID/cgroup) and, through /proc/PID/root, its
+// /sys/fs/cgroup, /dev/kmsg, /lib/modules, resolv.conf and data-root. That is dockerd's when doctor
+// sees it (in the dind container, or beside it with shareProcessNamespace), since those are facts
+// about dockerd's container; doctor's own otherwise. Each check's source names the process.
+struct FactsProcess {
+  int pid = 0;                  // 0: doctor itself (/proc/self, its own root)
+  std::string name = "doctor";  // what runs there: "doctor", "dockerd"
+  std::string chosen_by;        // why this one: "--pid self", "the only dockerd visible", ...
+  // "/proc/self/uid_map" or "/proc/PID/uid_map" for file "uid_map".
+  std::string ProcPath(std::string_view file) const;
+  // `absolute` as this process sees it: unchanged for doctor, "/proc/PID/root" + absolute else.
+  std::string RootPath(std::string_view absolute) const;
+  // "dockerd pid 77" / "doctor pid 4321": the words a check's source ends with.
+  std::string Describe() const;
+};
+
+// --pid: "self" (doctor), a pid, or "auto": the dockerd serving `docker_socket` among the
+// processes /proc shows (the only dockerd, or the one whose -H/--host names the socket), doctor
+// itself when none is or its root cannot be read. Reads /proc through `files`. An Error (exit 2)
+// only for a request that is neither, or a pid that is not there.
+Result<FactsProcess> ChooseFactsProcess(const HostFiles& files, std::string_view request,
+                                        std::string_view docker_socket);
+
 // What `doctor` was asked, handed to every group of checks.
 struct DoctorContext {
   const HostFiles& files;
   std::string daemon_json = "/etc/docker/daemon.json";  // --daemon-json
   std::string docker_socket = "/var/run/docker.sock";   // --docker-socket
   bool for_kind = false;                                // --for kind
+  FactsProcess process = {};                            // --pid (doctor itself by default)
   // dockerd's answers, asked at the first need and kept for the run: storage and iptables-raw
   // both read /info, api-floor and the DNS checks /version (each up to its timeout when
   // dockerd hangs). Filled by DockerdInfoBody and DockerdVersion only.

@@ -455,24 +455,40 @@ CheckResult CheckKindCgroupDelegation(const FileText& uid_map, const FileText& c
 
 std::vector<CheckResult> FileChecks(const DoctorContext& context) {
   const HostFiles& files = context.files;
-  const FileText uid_map = files.Read(kUidMap);
-  const FileText controllers = files.Read(kCgroupControllers);
+  // Facts of a container are read in it: the user namespace, cgroups, netfilter tables, devices
+  // and modules of dockerd's process when doctor sees it (FactsProcess). The sysctls are the
+  // kernel's (conntrack, inotify): any process reads the same.
+  const FactsProcess& process = context.process;
+  const auto proc = [&process](std::string_view absolute) {
+    if (absolute.starts_with("/proc/self/")) return process.ProcPath(absolute.substr(11));
+    if (absolute.starts_with("/proc/net/")) return process.ProcPath(absolute.substr(6));
+    return process.RootPath(absolute);
+  };
+  const FileText uid_map = files.Read(proc(kUidMap));
+  const FileText controllers = files.Read(proc(kCgroupControllers));
   std::vector<CheckResult> results;
   results.push_back(CheckConntrack(files.Read(kConntrackCount), files.Read(kConntrackMax),
                                    files.Read(kConntrackStat)));
-  results.push_back(CheckUserns(uid_map, controllers, files.Read(kIpTablesNames)));
+  results.push_back(CheckUserns(uid_map, controllers, files.Read(proc(kIpTablesNames))));
   if (context.for_kind) {
     results.push_back(CheckKindInotify(files.Read(kInotifyWatches), files.Read(kInotifyInstances)));
-    results.push_back(CheckKindKmsg(files.Stat(kKmsg)));
+    results.push_back(CheckKindKmsg(files.Stat(proc(kKmsg))));
     utsname uts{};
     const std::string release = ::uname(&uts) == 0 ? uts.release : "";
-    results.push_back(CheckKindModules(files.List(kLibModules), release));
-    results.push_back(CheckKindCgroupns(controllers, files.Read(kSelfCgroup)));
+    results.push_back(CheckKindModules(files.List(proc(kLibModules)), release));
+    results.push_back(CheckKindCgroupns(controllers, files.Read(proc(kSelfCgroup))));
     results.push_back(CheckKindCgroupDelegation(uid_map, controllers));
   }
-  // /proc/self and the netns files are this process's: say which process read them.
-  const std::string reader = " (read by pid " + std::to_string(::getpid()) + ")";
-  for (auto& result : results) result.source += reader;
+  // The checks name the paths as the process sees them; say which process that is.
+  const std::string doctor = " (read by " + FactsProcess{}.Describe() + ")";
+  const std::string reader = process.pid == 0
+                                 ? doctor
+                                 : " (as " + process.Describe() + " sees them, through /proc/" +
+                                       std::to_string(process.pid) + "; " + process.chosen_by + ")";
+  for (auto& result : results) {
+    const bool kernel_wide = result.id == "conntrack" || result.id == "kind-inotify";
+    result.source += kernel_wide ? doctor : reader;
+  }
   return results;
 }
 

@@ -396,11 +396,12 @@ std::vector<CheckResult> StorageChecksWith(const DoctorContext& context, FsStatR
   Result<FsStats> stats = Error::Environment("no data-root to look at");
   bool prior_graphdriver = false;
   if (data_root) {
-    stats = reader.Stat(data_root->path);
+    // The data-root's file system as dockerd's mount namespace has it (FactsProcess).
+    stats = reader.Stat(context.process.RootPath(data_root->path));
     // graphdriver.HasPriorDriver: a directory of a graphdriver in the data-root.
     for (const char* driver : {"overlay2", "fuse-overlayfs", "btrfs", "zfs", "vfs"}) {
       struct stat status {};
-      const std::string dir = data_root->path + "/" + driver;
+      const std::string dir = context.process.RootPath(data_root->path) + "/" + driver;
       if (::stat(dir.c_str(), &status) == 0 && S_ISDIR(status.st_mode)) prior_graphdriver = true;
     }
   }
@@ -410,8 +411,18 @@ std::vector<CheckResult> StorageChecksWith(const DoctorContext& context, FsStatR
     if (auto binary = DockerdBinaryVersion()) version = binary->first;
   }
   const StoreGuess store = GuessImageStore(answered, version, daemon_json, prior_graphdriver);
-  return {CheckStorageFs(data_root, stats, store), CheckStorageSpace(data_root, stats),
-          CheckStorageDriver(info, info_source)};
+  std::vector<CheckResult> results = {CheckStorageFs(data_root, stats, store),
+                                      CheckStorageSpace(data_root, stats),
+                                      CheckStorageDriver(info, info_source)};
+  if (context.process.pid != 0) {
+    for (auto& result : results) {
+      if (result.id != "storage-driver") {
+        result.source += "; the data-root as " + context.process.Describe() + " sees it (" +
+                         context.process.chosen_by + ")";
+      }
+    }
+  }
+  return results;
 }
 
 std::vector<CheckResult> StorageChecks(const DoctorContext& context) {

@@ -8,6 +8,7 @@
 
 #include "common/files.h"
 #include "common/log.h"
+#include "common/strings.h"
 
 namespace dind::entrypoint {
 namespace {
@@ -37,11 +38,6 @@ std::optional<std::string> FlagValue(const std::vector<std::string>& argv,
 std::optional<std::string> JsonString(const nlohmann::json& json, const char* key) {
   if (!json.is_object() || !json.contains(key) || !json[key].is_string()) return std::nullopt;
   return json[key].get<std::string>();
-}
-
-std::string_view TrimmedLine(std::string_view text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
-  return text;
 }
 
 std::optional<std::string> ProgramOf(pid_t pid) {

@@ -253,7 +253,7 @@ TEST(FileChecksTest, ReadsInotifyAndConntrackFromTheFilesATestWrites) {
   EXPECT_THAT(Ids(results), ElementsAre("conntrack", "userns"));
   EXPECT_EQ(Find(results, "conntrack").status, CheckStatus::kWarn);
   EXPECT_EQ(Find(results, "conntrack").observed["count"], 800);
-  EXPECT_THAT(Find(results, "conntrack").source, HasSubstr("read by pid"));
+  EXPECT_THAT(Find(results, "conntrack").source, HasSubstr("read by doctor pid"));
   EXPECT_EQ(Find(results, "userns").status, CheckStatus::kWarn);
 
   DoctorContext kind{files};
@@ -279,6 +279,102 @@ TEST(FileChecksTest, AnEmptyRootIsUnknownOrMissingNeverOk) {
     EXPECT_NE(result.status, CheckStatus::kOk) << result.id << ": " << result.summary;
     EXPECT_FALSE(result.fix.empty()) << result.id;
   }
+}
+
+// /proc as a pod with two dockerds would show it (a dind container and a second one beside).
+void WriteDockerd(const FakeRoot& root, int pid, const std::string& cmdline) {
+  const std::string proc = "/proc/" + std::to_string(pid);
+  root.Write(proc + "/comm", "dockerd\n");
+  root.Write(proc + "/cmdline", cmdline);
+  root.MakeDir(proc + "/root");
+}
+
+TEST(FactsProcessTest, AutoFindsTheDockerdServingTheSocket) {
+  FakeRoot root;
+  root.Write("/proc/5/comm", "bash\n");
+  root.Write("/proc/5/cmdline", std::string("bash\0", 5));
+  WriteDockerd(root, 77, std::string("dockerd\0-H\0unix:///run/a.sock\0", 30));
+  const HostFiles files(root.path());
+
+  // One dockerd: it, whatever its socket.
+  auto only = ChooseFactsProcess(files, "auto", "/var/run/docker.sock");
+  ASSERT_TRUE(only.ok()) << only.error().Message();
+  EXPECT_EQ(only->pid, 77);
+  EXPECT_EQ(only->name, "dockerd");
+  EXPECT_EQ(only->chosen_by, "the only dockerd visible");
+  EXPECT_EQ(only->ProcPath("uid_map"), "/proc/77/uid_map");
+  EXPECT_EQ(only->RootPath("/etc/resolv.conf"), "/proc/77/root/etc/resolv.conf");
+  EXPECT_EQ(only->Describe(), "dockerd pid 77");
+
+  // Two: the one whose -H/--host names the socket; dockerd's default socket without -H.
+  WriteDockerd(root, 78, std::string("dockerd\0--host=unix:///run/b.sock\0", 34));
+  WriteDockerd(root, 79, std::string("dockerd\0--debug\0", 16));
+  EXPECT_EQ(ChooseFactsProcess(files, "auto", "/run/a.sock")->pid, 77);
+  EXPECT_EQ(ChooseFactsProcess(files, "auto", "/run/b.sock")->pid, 78);
+  EXPECT_EQ(ChooseFactsProcess(files, "auto", "/var/run/docker.sock")->pid, 79);
+  const auto none = ChooseFactsProcess(files, "auto", "/run/c.sock");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->pid, 0);
+  EXPECT_THAT(none->chosen_by, HasSubstr("3 dockerds visible, none alone serving /run/c.sock"));
+}
+
+TEST(FactsProcessTest, SelfAPidOrAClearError) {
+  FakeRoot root;
+  WriteDockerd(root, 77, std::string("dockerd\0", 8));
+  const HostFiles files(root.path());
+  const auto self = ChooseFactsProcess(files, "self", "/var/run/docker.sock");
+  ASSERT_TRUE(self.ok());
+  EXPECT_EQ(self->pid, 0);
+  EXPECT_EQ(self->ProcPath("cgroup"), "/proc/self/cgroup");
+  EXPECT_EQ(self->RootPath("/dev/kmsg"), "/dev/kmsg");
+  EXPECT_THAT(self->Describe(), HasSubstr("doctor pid "));
+  EXPECT_EQ(ChooseFactsProcess(files, "77", "")->name, "dockerd");
+  for (const char* bad : {"x", "77x", "0", "-3", "99"}) {
+    const auto chosen = ChooseFactsProcess(files, bad, "/var/run/docker.sock");
+    ASSERT_FALSE(chosen.ok()) << bad;
+    EXPECT_EQ(chosen.error().ExitCode(), 2) << bad;
+    EXPECT_THAT(chosen.error().Message(), HasSubstr(std::string("--pid ") + bad)) << bad;
+  }
+}
+
+TEST(FactsProcessTest, ADockerdWhoseRootCannotBeReadLeavesDoctorsOwn) {
+  FakeRoot root;
+  root.Write("/proc/77/comm", "dockerd\n");
+  root.Write("/proc/77/cmdline", std::string("dockerd\0", 8));
+  const HostFiles files(root.path());
+  const auto chosen = ChooseFactsProcess(files, "auto", "/var/run/docker.sock");
+  ASSERT_TRUE(chosen.ok());
+  EXPECT_EQ(chosen->pid, 0);
+  EXPECT_THAT(chosen->chosen_by, HasSubstr("dockerd pid 77 visible but its root unreadable"));
+}
+
+TEST(FileChecksTest, ContainerFactsAreDockerdsWhenDoctorRunsBesideIt) {
+  FakeRoot root;
+  // Doctor's own container: a user namespace, no cgroup controllers, no /dev/kmsg.
+  root.Write("/proc/self/uid_map", "0 100000 65536\n");
+  root.Write("/sys/fs/cgroup/cgroup.controllers", "\n");
+  // dockerd's (pid 77): privileged, every controller, /dev/kmsg.
+  WriteDockerd(root, 77, std::string("dockerd\0", 8));
+  root.Write("/proc/77/uid_map", "0 0 4294967295\n");
+  root.Write("/proc/77/net/ip_tables_names", "filter\nnat\nraw\n");
+  root.Write("/proc/77/cgroup", "0::/\n");
+  root.Write("/proc/77/root/sys/fs/cgroup/cgroup.controllers", "cpu io memory pids\n");
+  root.Write("/proc/77/root/dev/kmsg", "a regular file, not the device\n");
+  const HostFiles files(root.path());
+  DoctorContext context{files};
+  context.for_kind = true;
+  context.process = ChooseFactsProcess(files, "auto", "/var/run/docker.sock").value();
+  const auto results = FileChecks(context);
+  const CheckResult& userns = Find(results, "userns");
+  EXPECT_EQ(userns.status, CheckStatus::kOk) << userns.summary;
+  EXPECT_THAT(userns.source, HasSubstr("as dockerd pid 77 sees them, through /proc/77"));
+  EXPECT_EQ(Find(results, "kind-cgroup-delegation").status, CheckStatus::kOk);
+  // Read through dockerd's root: present but not a character device, so fail (absent: warn).
+  EXPECT_EQ(Find(results, "kind-kmsg").status, CheckStatus::kFail);
+  EXPECT_THAT(Find(results, "conntrack").source, HasSubstr("read by doctor pid"));
+
+  context.process = ChooseFactsProcess(files, "self", "").value();
+  EXPECT_EQ(Find(FileChecks(context), "userns").status, CheckStatus::kWarn);
 }
 
 TEST(RunAllChecksTest, RunsTheFileChecks) {
