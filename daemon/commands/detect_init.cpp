@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // `detect` and `init`: the one-shot jobs of an init container.
 #include <algorithm>
-#include <chrono>
 #include <iostream>
 #include <memory>
 
@@ -12,7 +11,7 @@
 #include "daemon/commands/detection_flags.h"
 #include "daemon/commands/flags.h"
 #include "daemon/commands/rules_command.h"
-#include "daemon/docker/docker_client.h"
+#include "daemon/docker/docker_api.h"
 #include "daemon/pod/configure_here.h"
 #include "daemon/pod/docker_networks.h"
 #include "daemon/pod/docker_report.h"
@@ -38,25 +37,6 @@ std::string DescribeChange(const netcfg::KeyChange& change) {
     return value ? value->dump() : std::string("(absent)");
   };
   return change.key + ": " + show(change.before) + " -> " + show(change.after);
-}
-
-// What dockerd's API says about its networks, when it answers on `socket`; detect reads, so a
-// socket that is missing or silent is a finding, not a failure.
-pod::DockerState ReadDockerHere(const std::string& socket, Mtu safe_mtu) {
-  pod::DockerState docker;
-  docker.socket = socket;
-  docker::ClientOptions options;
-  options.socket_path = socket;
-  options.request_timeout = std::chrono::milliseconds(2000);
-  auto networks = docker::ListNetworksNow(options);
-  if (!networks) {
-    docker.error = networks.error().Message();
-    return docker;
-  }
-  docker.api_up = true;
-  docker.networks = std::move(*networks);
-  docker.mtu_too_high = pod::NetworksAboveMtu(docker.networks, safe_mtu);
-  return docker;
 }
 
 std::string DockerToText(const pod::DockerState& docker, Mtu safe_mtu) {
@@ -115,7 +95,7 @@ Runner AddDetectCommand(CLI::App& app) {
     // Read-only here: the census only reads, the proof runs in throwaway namespaces.
     auto decision = DescribeBackendDecision(report->kernel, *requested);
     if (!decision) return ReportFailure(decision.error().Wrap("detect"));
-    const auto docker = ReadDockerHere(*docker_socket, report->mtu.docker);
+    const auto docker = pod::ReadDockerHere(*docker_socket, report->mtu.docker);
     if (*json) {
       auto output = netcfg::ReportToJson(*report);
       output["backend"] = decision->json;

@@ -4,6 +4,7 @@
 #include <array>
 
 #include "daemon/doctor/api_floor_check.h"
+#include "daemon/doctor/detection_checks.h"
 #include "daemon/doctor/dns_check.h"
 #include "daemon/doctor/doctor_facts.h"
 #include "daemon/doctor/file_checks.h"
@@ -19,6 +20,8 @@ constexpr std::array kCheckGroups = {
     &StorageChecks,   // storage-fs, storage-space, storage-driver (storage_check.h)
     &RawTableChecks,  // iptables-raw (raw_table_check.h)
     &DnsChecks,       // dns-resolv-conf, dns-fallback, dns-ndots (dns_check.h)
+    // network-mtu, network-overlay, iptables-backend, cgroups, address-pools, dockerd-version
+    &DetectionChecks,  // (detection_checks.h)
 };
 
 }  // namespace

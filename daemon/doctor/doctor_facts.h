@@ -63,6 +63,8 @@ struct FactsProcess {
 Result<FactsProcess> ChooseFactsProcess(const HostFiles& files, std::string_view request,
                                         std::string_view docker_socket);
 
+struct DetectionOutcome;  // detection_checks.h
+
 // What `doctor` was asked, handed to every group of checks.
 struct DoctorContext {
   const HostFiles& files;
@@ -78,6 +80,9 @@ struct DoctorContext {
     std::optional<Result<docker::DockerVersionInfo>> version;
   };
   mutable DockerdAnswers dockerd_answers = {};
+  // What `detect` finds here (detection_checks.h), made by the command, since detection belongs
+  // to netcfg/ and daemon/pod/; an Error when it failed. Null: not detected, no such checks.
+  const Result<DetectionOutcome>* detection = nullptr;
 };
 
 // The body of GET /info of context.docker_socket (5 s at most), asked once per context.

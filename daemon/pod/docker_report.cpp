@@ -2,6 +2,9 @@
 #include "daemon/pod/docker_report.h"
 
 #include <algorithm>
+#include <chrono>
+
+#include "daemon/docker/docker_client.h"
 
 namespace dind::pod {
 namespace {
@@ -49,6 +52,23 @@ Json DockerStateToJson(const DockerState& docker) {
           {"error", docker.error},   {"networks_from", docker.networks_from},
           {"networks", networks},    {"mtu_too_high", too_high},
           {"kind_network", kind},    {"firewall", firewall}};
+}
+
+DockerState ReadDockerHere(const std::string& socket, Mtu safe_mtu) {
+  DockerState docker;
+  docker.socket = socket;
+  docker::ClientOptions options;
+  options.socket_path = socket;
+  options.request_timeout = std::chrono::milliseconds(2000);
+  auto networks = docker::ListNetworksNow(options);
+  if (!networks) {
+    docker.error = networks.error().Message();
+    return docker;
+  }
+  docker.api_up = true;
+  docker.networks = std::move(*networks);
+  docker.mtu_too_high = NetworksAboveMtu(docker.networks, safe_mtu);
+  return docker;
 }
 
 }  // namespace dind::pod

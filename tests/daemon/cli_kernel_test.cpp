@@ -6,12 +6,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/cidr.h"
 #include "common/mtu.h"
+#include "tests/daemon/docker/fake_dockerd.h"
 #include "tests/daemon/run_cli.h"
 #include "tests/mocks/temp_dir.h"
 #include "tests/support/netns.h"
@@ -418,6 +421,94 @@ TEST_F(CliKernelTest, InitForDockerd20WritesNoKeyItWouldRefuse) {
   EXPECT_EQ(report["dockerd"]["supports_default_network_opts"], false);
   EXPECT_THAT(Strings(report["warnings"]),
               Contains(HasSubstr("com.docker.network.driver.mtu=1410")));
+}
+
+// A dockerd stand-in that answers by path, as doctor asks several: /version says 28.5.2,
+// /networks lists the default bridge at 1450, KIND's `kind` network without an MTU option
+// (dockerd's 1500) and ci-net over the pod's own 10.77.0.0/24; anything else is a 404.
+docker::testing::Script DockerdByPath() {
+  return [](std::shared_ptr<docker::testing::FakeConnection> connection) {
+    connection->ReadRequest([connection](const docker::testing::FakeConnection::Request& request) {
+      const std::string target(request.target());
+      std::string body;
+      if (target.ends_with("/version")) {
+        body = R"({"Version":"28.5.2","ApiVersion":"1.51","MinAPIVersion":"1.24","Os":"linux"})";
+      } else if (target.find("/networks") != std::string::npos) {
+        body = R"([
+  {"Name":"bridge","Id":"aaaaaaaaaaaaaaaa","Driver":"bridge","IPAM":{"Config":[{"Subnet":"172.17.0.0/16"}]},
+   "Options":{"com.docker.network.bridge.name":"docker0","com.docker.network.driver.mtu":"1450"}},
+  {"Name":"kind","Id":"0123456789abcdef","Driver":"bridge","IPAM":{"Config":[{"Subnet":"172.18.0.0/16"}]},"Options":{}},
+  {"Name":"ci-net","Id":"fedcba9876543210","Driver":"bridge","IPAM":{"Config":[{"Subnet":"10.77.0.0/16"}]},"Options":{}}])";
+      }
+      connection->Write(body.empty() ? docker::testing::HttpResponse(404, "Not Found", "{}")
+                                     : docker::testing::HttpResponse(200, "OK", body),
+                        [connection] { connection->Close(); });
+    });
+  };
+}
+
+// doctor makes the detection `detect` makes (its flags included: --reserve) and reports it as
+// checks of its one report: the MTU against docker's networks, the overlay, the proven backend,
+// cgroups, the pools against the networks and where dockerd's version came from.
+TEST_F(CliKernelTest, DoctorReportsWhatDetectReports) {
+  const SandboxPod sandbox(1500);
+  boost::asio::io_context io;
+  docker::testing::FakeDockerd fake(io, {DockerdByPath()});
+  std::thread server([&io] { io.run(); });
+  const std::vector<std::string> args{
+      "doctor", "--docker-socket", fake.path(), "--daemon-json", sandbox.daemon_json(), "--reserve",
+      "50"};
+  std::vector<std::string> json_args = args;
+  json_args.emplace_back("--json");
+  const ProcessResult json_result = sandbox.Run(json_args);
+  const ProcessResult text_result = sandbox.Run(args);
+  io.stop();
+  server.join();
+
+  // ci-net over the pod's range fails address-pools.
+  EXPECT_EQ(json_result.exit_code, 1) << Describe(json_result);
+  const Json document = Json::parse(json_result.out, nullptr, false);
+  ASSERT_TRUE(document.is_object()) << Describe(json_result);
+  std::map<std::string, Json> checks;
+  for (const Json& check : document["checks"]) checks[check["id"].get<std::string>()] = check;
+  for (const char* id : {"network-mtu", "network-overlay", "iptables-backend", "cgroups",
+                         "address-pools", "dockerd-version"}) {
+    ASSERT_EQ(checks.count(id), 1U) << id << "\n" << Describe(json_result);
+  }
+  const Json& mtu = checks["network-mtu"];
+  EXPECT_EQ(mtu["status"], "warn") << mtu.dump(2);
+  EXPECT_EQ(mtu["observed"]["docker_mtu"], 1450) << mtu.dump(2);
+  ASSERT_EQ(mtu["observed"]["networks_above"].size(), 2U) << mtu.dump(2);
+  EXPECT_EQ(mtu["observed"]["networks_above"][0]["network"], "kind") << mtu.dump(2);
+  EXPECT_THAT(mtu["fix"].get<std::string>(), HasSubstr("com.docker.network.driver.mtu=1450"));
+  EXPECT_THAT(mtu["source"].get<std::string>(),
+              HasSubstr("GET /networks of unix://" + fake.path()));
+
+  EXPECT_EQ(checks["network-overlay"]["status"], "ok") << checks["network-overlay"].dump(2);
+  EXPECT_EQ(checks["network-overlay"]["observed"]["evidence"], "none");
+
+  const Json& backend = checks["iptables-backend"];
+  EXPECT_NE(backend["status"], "unknown") << backend.dump(2);
+  EXPECT_THAT(backend["source"].get<std::string>(), HasSubstr("traffic proof"));
+
+  EXPECT_THAT(checks["cgroups"]["source"].get<std::string>(), HasSubstr("dind-netcfg doctor"));
+
+  const Json& pools = checks["address-pools"];
+  EXPECT_EQ(pools["status"], "fail") << pools.dump(2);
+  EXPECT_THAT(pools["summary"].get<std::string>(),
+              HasSubstr("network ci-net 10.77.0.0/16 overlaps 10.77.0.0/24 (address on eth0)"));
+
+  const Json& version = checks["dockerd-version"];
+  EXPECT_EQ(version["status"], "ok") << version.dump(2);
+  EXPECT_EQ(version["observed"]["version"], "28.5.2");
+  EXPECT_EQ(version["observed"]["running"], true);
+  EXPECT_EQ(version["source"], "GET /version of unix://" + fake.path());
+
+  // The text report prints the same lines.
+  EXPECT_EQ(text_result.exit_code, 1) << Describe(text_result);
+  EXPECT_THAT(text_result.out, HasSubstr("warn     network-mtu"));
+  EXPECT_THAT(text_result.out, HasSubstr("fail     address-pools"));
+  EXPECT_THAT(text_result.out, HasSubstr("ok       dockerd-version   dockerd 28.5.2, the running"));
 }
 
 }  // namespace
