@@ -12,6 +12,7 @@
 #include "daemon/commands/flags.h"
 #include "daemon/commands/rules_command.h"
 #include "daemon/docker/docker_api.h"
+#include "daemon/doctor/preflight.h"
 #include "daemon/pod/configure_here.h"
 #include "daemon/pod/docker_networks.h"
 #include "daemon/pod/docker_report.h"
@@ -172,6 +173,11 @@ Runner AddInitCommand(CLI::App& app) {
     if (auto status = configured->status(); !status) {
       return ReportFailure(status.error().Wrap("init"));
     }
+    // doctor's checks that concern a dockerd not yet running, on the daemon.json just written:
+    // each fail and warn logged once, with its fix (stderr; the report below is unchanged).
+    doctor::PreflightLog(doctor::PreflightFor::kInit)
+        .Record(doctor::RunPreflight(doctor::PreflightFor::kInit, path,
+                                     std::string(docker::kDefaultSocketPath)));
     const netcfg::DaemonJsonUpdate& update = configured->daemon_json;
     const bool write = update.written;
     std::optional<RulesOutput> rules;

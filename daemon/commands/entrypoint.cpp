@@ -12,6 +12,7 @@
 #include "daemon/commands/commands.h"
 #include "daemon/commands/flags.h"
 #include "daemon/commands/sidecar_flags.h"
+#include "daemon/doctor/preflight.h"
 #include "daemon/pod/configure_here.h"
 #include "daemon/session/pod_session.h"
 
@@ -67,6 +68,11 @@ Result<entrypoint::EntrypointOptions> ParseOptions(const EntrypointFlags& flags,
   options.load_modules = !flags.no_modprobe;
   options.wait_egress = !flags.no_wait_egress;
   options.command = flags.command;
+  // The sidecar starts once dockerd answers: its first round judges the running dockerd, logs
+  // each fail and warn once and serves them in /status and /metrics.
+  options.sidecar.preflight =
+      sidecar::PreflightOf(doctor::PreflightFor::kEntrypoint, flags.pod.daemon_json,
+                           options.sidecar.docker->socket_path);
   return options;
 }
 

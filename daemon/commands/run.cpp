@@ -12,6 +12,7 @@
 #include "daemon/commands/commands.h"
 #include "daemon/commands/flags.h"
 #include "daemon/commands/sidecar_flags.h"
+#include "daemon/doctor/preflight.h"
 #include "daemon/egress/probe_target.h"
 #include "daemon/pod/configure_here.h"
 #include "daemon/privileges/process_capabilities.h"
@@ -71,6 +72,9 @@ int RunCommand(const PodFlags& flags) {
   if (auto valid = pod::CheckExistingDaemonJson(flags.daemon_json); !valid) {
     return Fail(valid.error());
   }
+  // doctor's checks beside the loop: logged once each, served in /status and /metrics.
+  parsed->sidecar.preflight = sidecar::PreflightOf(doctor::PreflightFor::kRun, flags.daemon_json,
+                                                   flags.sidecar.docker_socket);
 
   if (auto kept = KeepNeededCapabilities(flags, parsed->sidecar); !kept) {
     return Fail(kept.error());

@@ -85,6 +85,8 @@ class Reconciler {
   Status RemoveRules();
 
   const SidecarState& state() const { return state_; }
+  // The last preflight round (the sidecar runs it off the loop); nothing else depends on it.
+  void OnPreflight(PreflightState preflight) { state_.preflight = std::move(preflight); }
 
  private:
   // Records in state_ what writing daemon.json for `report` did (`update`).

@@ -74,6 +74,10 @@ struct Sidecar::Loop {
   void ListDockerNetworks();
   void ReadDockerInfo();
   void SchedulePoll();
+  void StartPreflight();
+  // Readiness does not read the preflight: a warn (or a fail the pod can run with, such as
+  // tmpfs storage) is not a reason for the kubelet to take the pod out of service; the
+  // preflight is served in /status and /metrics for alerts instead.
   http::Readiness Readiness() const {
     const pod::DockerState& docker = reconciler.state().docker;
     if (options.docker_api_required && !docker.api_up) {
@@ -111,6 +115,9 @@ struct Sidecar::Loop {
 
   std::unique_ptr<ReadableWatch> rules_watch;
   asio::steady_timer poll_timer;
+
+  std::unique_ptr<PreflightRounds> preflight;
+  bool docker_subscribed_before = false;
 
   // Declared last: destroyed first, so the probe detaches (its veth leaves the bridge) while
   // the attachment it stands on still exists.
@@ -247,6 +254,11 @@ void Sidecar::Loop::WatchDocker() {
   callbacks.on_subscribed = [this] {
     ListDockerNetworks();
     ReadDockerInfo();  // dockerd may have restarted with another firewall backend
+    // dockerd answers (again): judge what depends on it now rather than at the next interval.
+    // The entrypoint starts the sidecar once dockerd answers, so its first round saw it already.
+    const bool seen_at_start = !docker_subscribed_before && options.docker_api_required;
+    docker_subscribed_before = true;
+    if (preflight && !seen_at_start) preflight->RunSoon();
   };
   callbacks.on_event = [this](const docker::NetworkEvent& event) {
     if (event.action == docker::NetworkAction::kCreate ||
@@ -261,6 +273,17 @@ void Sidecar::Loop::WatchDocker() {
     });
   };
   ports.docker->Watch(std::move(callbacks));
+}
+
+void Sidecar::Loop::StartPreflight() {
+  if (!options.preflight) return;
+  PreflightState enabled;
+  enabled.enabled = true;  // and nothing run yet
+  reconciler.OnPreflight(std::move(enabled));
+  preflight = std::make_unique<PreflightRounds>(
+      io, *options.preflight,
+      [this](PreflightState state) { reconciler.OnPreflight(std::move(state)); });
+  preflight->Start();
 }
 
 void Sidecar::Loop::StartEgressProbes() {
@@ -295,6 +318,7 @@ Status Sidecar::Start() {
   if (loop.ports.network_changes) loop.WatchNetwork();
   loop.WatchRules();
   loop.StartEgressProbes();
+  loop.StartPreflight();
   loop.WatchDocker();
   // Anything that changed while the feeds were being set up is caught by one check now.
   loop.Handle([&loop] { loop.reconciler.CheckRules(); });
@@ -305,6 +329,7 @@ void Sidecar::Loop::StopFollowing() {
   if (stopping) return;
   stopping = true;
   if (prober) prober->Stop();
+  if (preflight) preflight->Stop();
   if (ports.docker) ports.docker->Stop();
   if (server) server->Stop();
   if (network_watch) network_watch->Stop();

@@ -8,6 +8,7 @@
 //   poll timer (legacy backend, --poll-interval) ────> Reconciler::CheckRules
 //   Docker API network events ──> list networks ─────> Reconciler::OnDockerNetworks
 //   Prober rounds (probe namespace on docker0) ──────> readiness, metrics
+//   preflight rounds (doctor's checks, on a thread) ─> /status, metrics, the log (not readiness)
 //   SIGTERM/SIGINT ──> stop everything, optionally remove the rules, exit 0
 //
 // Nothing blocks the loop for long: the kernel calls are single netlink exchanges, the Docker
@@ -29,6 +30,7 @@
 #include "daemon/http/health_routes.h"
 #include "daemon/http/listen_address.h"
 #include "daemon/http/responder.h"
+#include "daemon/sidecar/preflight_rounds.h"
 #include "daemon/sidecar/reconciler.h"
 #include "daemon/sidecar/sidecar_ports.h"
 
@@ -60,6 +62,9 @@ struct SidecarOptions {
   // Not ready while dockerd's API does not answer: the entrypoint runs dockerd itself, so a
   // dockerd that is not up is its failure, not a neighbour's.
   bool docker_api_required = false;
+  // doctor's checks at start, whenever dockerd's API is (re)subscribed and every interval;
+  // nullopt: none (the unit tests).
+  std::optional<PreflightOptions> preflight;
 };
 
 // The event wiring of `run` on one io_context. It reaches the world only through `ports`, so

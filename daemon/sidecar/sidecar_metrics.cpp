@@ -2,6 +2,7 @@
 #include "daemon/sidecar/sidecar_metrics.h"
 
 #include "common/mtu.h"
+#include "daemon/doctor/check.h"
 
 namespace dind::sidecar {
 namespace {
@@ -84,6 +85,15 @@ Result<SidecarMetrics> SidecarMetrics::Create(metrics::Registry& registry) {
   m.probe_latency_ = *histogram;
   DIND_RETURN_IF_ERROR(gauge(m.last_reconcile_, "dind_netcfg_last_reconcile_timestamp_seconds",
                              "Unix time of the last reconcile"));
+  // kube-state-metrics style: every check has a series per status, 1 for the one it is in and 0
+  // for the others, so alerts compare with == 1 and no series vanishes when a status changes.
+  DIND_RETURN_IF_ERROR(gauge(m.preflight_, "dind_netcfg_preflight",
+                             "1 for the status (ok, warn, fail, unknown) of each preflight check "
+                             "(`dind-netcfg doctor`'s checks) in the last round, 0 for the others",
+                             {"check", "status"}));
+  DIND_RETURN_IF_ERROR(gauge(m.preflight_last_run_,
+                             "dind_netcfg_preflight_last_run_timestamp_seconds",
+                             "Unix time the last preflight round ended"));
   return m;
 }
 
@@ -153,6 +163,32 @@ void SidecarMetrics::Refresh(const SidecarState& state, const egress::ProberStat
   if (state.last_reconcile_at) {
     last_reconcile_->Set(
         std::chrono::duration<double>(state.last_reconcile_at->time_since_epoch()).count());
+  }
+  RefreshPreflight(state.preflight);
+}
+
+void SidecarMetrics::RefreshPreflight(const PreflightState& preflight) {
+  static constexpr doctor::CheckStatus kStatuses[] = {
+      doctor::CheckStatus::kOk, doctor::CheckStatus::kWarn, doctor::CheckStatus::kFail,
+      doctor::CheckStatus::kUnknown};
+  std::set<std::string> checks;
+  for (const auto& check : preflight.checks) {
+    for (const auto status : kStatuses) {
+      preflight_->Set({check.id, std::string(doctor::CheckStatusName(status))},
+                      check.status == status ? 1 : 0);
+    }
+    checks.insert(check.id);
+  }
+  for (const auto& gone : preflight_checks_) {
+    if (checks.contains(gone)) continue;
+    for (const auto status : kStatuses) {
+      preflight_->Remove({gone, std::string(doctor::CheckStatusName(status))});
+    }
+  }
+  preflight_checks_ = std::move(checks);
+  if (preflight.ran_at) {
+    preflight_last_run_->Set(
+        std::chrono::duration<double>(preflight.ran_at->time_since_epoch()).count());
   }
 }
 

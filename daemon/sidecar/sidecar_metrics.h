@@ -29,6 +29,7 @@ class SidecarMetrics {
 
  private:
   SidecarMetrics() = default;
+  void RefreshPreflight(const PreflightState& preflight);
 
   metrics::Gauge* ready_ = nullptr;
   metrics::Gauge* uplink_mtu_ = nullptr;
@@ -53,6 +54,9 @@ class SidecarMetrics {
   metrics::Gauge* path_mtu_ = nullptr;
   metrics::Histogram* probe_latency_ = nullptr;
   metrics::Gauge* last_reconcile_ = nullptr;
+  metrics::Gauge* preflight_ = nullptr;
+  metrics::Gauge* preflight_last_run_ = nullptr;
+  std::set<std::string> preflight_checks_;         // the checks exported, to forget those gone
   std::set<metrics::LabelValues> network_series_;  // to forget networks that are gone
   std::set<metrics::LabelValues> clamp_series_;    // to forget clamps taken away
   std::optional<std::string> firewall_series_;     // the driver exported, replaced when it changes

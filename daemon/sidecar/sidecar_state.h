@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/mtu.h"
+#include "daemon/doctor/check.h"
 #include "daemon/pod/docker_networks.h"
 #include "daemon/pod/docker_report.h"
 #include "daemon/sidecar/mss_clamp.h"
@@ -53,6 +54,17 @@ struct ClampState {
   sidecar::ClampPlan plan;
 };
 
+// The preflight (daemon/doctor/preflight.h): doctor's checks, run off the loop at start, when
+// dockerd first answers and every --preflight-interval. Not part of readiness: a warn is not a
+// reason to take the pod out of service.
+struct PreflightState {
+  bool enabled = false;
+  std::vector<doctor::CheckResult> checks;  // the last round's
+  std::optional<Clock::time_point> ran_at;  // when the last round finished
+  std::chrono::milliseconds took{0};        // how long it took
+  std::uint64_t rounds = 0;
+};
+
 struct SidecarState {
   std::optional<netcfg::DetectionReport> report;
   DaemonJsonState daemon_json;
@@ -60,6 +72,7 @@ struct SidecarState {
   pod::DockerState docker;
   ClampState clamp;
   std::optional<Clock::time_point> last_reconcile_at;
+  PreflightState preflight;
 };
 
 }  // namespace dind::sidecar

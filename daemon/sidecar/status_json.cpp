@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/sidecar/status_json.h"
 
+#include "daemon/doctor/preflight.h"
+#include "daemon/doctor/report.h"
 #include "daemon/pod/docker_report.h"
 #include "netcfg/detect/detection_report.h"
 
@@ -72,6 +74,22 @@ Json EgressToJson(const egress::ProberStatus* egress) {
           {"results", results}};
 }
 
+// Before the first round ends: rounds 0, ran_at null, no checks (none is claimed to be ok).
+Json PreflightToJson(const PreflightState& preflight) {
+  if (!preflight.enabled) return {{"enabled", false}};
+  const doctor::StatusCounts counts = doctor::CountStatuses(preflight.checks);
+  return {{"enabled", true},
+          {"rounds", preflight.rounds},
+          {"ran_at", TimeOrNull(preflight.ran_at)},
+          {"took_ms", preflight.took.count()},
+          {"summary",
+           {{"ok", counts.ok},
+            {"warn", counts.warn},
+            {"fail", counts.fail},
+            {"unknown", counts.unknown}}},
+          {"checks", doctor::PreflightChecksToJson(preflight.checks)}};
+}
+
 }  // namespace
 
 Json StatusToJson(const SidecarState& state, const egress::ProberStatus* egress,
@@ -123,6 +141,7 @@ Json StatusToJson(const SidecarState& state, const egress::ProberStatus* egress,
                    {"avoiding_docker_mtu", optional_number(clamp.plan.avoiding_docker_mtu)}};
   json["docker"] = pod::DockerStateToJson(state.docker);
   json["egress"] = EgressToJson(egress);
+  json["preflight"] = PreflightToJson(state.preflight);
   return json;
 }
 

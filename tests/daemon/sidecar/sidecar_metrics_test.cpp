@@ -56,5 +56,38 @@ TEST(SidecarMetricsTest, RendersTheStateAndCountsOnlyWhatIsNew) {
   EXPECT_THAT(text, HasSubstr("dind_netcfg_dockerd_firewall_warnings 2\n"));
 }
 
+TEST(SidecarMetricsTest, PreflightHasASeriesPerStatusAndForgetsChecksThatAreGone) {
+  metrics::Registry registry;
+  auto created = SidecarMetrics::Create(registry);
+  ASSERT_TRUE(created.ok());
+  SidecarState state = ReadyState();
+  created->Refresh(state, nullptr, {true, ""});
+  std::string text = registry.Render();
+  EXPECT_THAT(text, HasSubstr("# TYPE dind_netcfg_preflight gauge\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("dind_netcfg_preflight{")))
+      << "no series before a round";
+
+  state.preflight.enabled = true;
+  state.preflight.checks = {{.id = "storage-fs", .status = doctor::CheckStatus::kFail},
+                            {.id = "api-floor", .status = doctor::CheckStatus::kUnknown}};
+  state.preflight.ran_at = Clock::time_point(std::chrono::seconds(1700000000));
+  created->Refresh(state, nullptr, {true, ""});
+  text = registry.Render();
+  EXPECT_THAT(text, HasSubstr("dind_netcfg_preflight{check=\"storage-fs\",status=\"fail\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("dind_netcfg_preflight{check=\"storage-fs\",status=\"ok\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("dind_netcfg_preflight{check=\"storage-fs\",status=\"warn\"} 0\n"));
+  EXPECT_THAT(text,
+              HasSubstr("dind_netcfg_preflight{check=\"storage-fs\",status=\"unknown\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("dind_netcfg_preflight{check=\"api-floor\",status=\"unknown\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("dind_netcfg_preflight_last_run_timestamp_seconds 1700000000\n"));
+
+  state.preflight.checks = {{.id = "storage-fs", .status = doctor::CheckStatus::kOk}};
+  created->Refresh(state, nullptr, {true, ""});
+  text = registry.Render();
+  EXPECT_THAT(text, HasSubstr("dind_netcfg_preflight{check=\"storage-fs\",status=\"fail\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("dind_netcfg_preflight{check=\"storage-fs\",status=\"ok\"} 1\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("check=\"api-floor\""))) << "a check no longer run";
+}
+
 }  // namespace
 }  // namespace dind::sidecar

@@ -7,8 +7,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
+#include <future>
+#include <memory>
 
 #include "daemon/sidecar/status_json.h"
 #include "tests/mocks/docker_networks.h"
@@ -407,6 +410,80 @@ TEST_F(SidecarTest, WhenTheDockerApiFailsBridgesComeFromNetlinkUntilItAnswers) {
   ASSERT_TRUE(RunUntil([&] { return reconciler_.state().docker.api_up; }));
   EXPECT_EQ(reconciler_.state().docker.networks_from, "docker API /run/fake-docker.sock");
   EXPECT_THAT(Clamps(backend_), IsEmpty());
+}
+
+// The preflight's checks: a fake run that counts its calls and, when told, blocks until
+// released, as a round waiting on a hanging dockerd does. Shared, so a thread left running
+// after a test outlives nothing it uses.
+struct FakePreflight {
+  std::shared_ptr<std::atomic<int>> calls = std::make_shared<std::atomic<int>>(0);
+  std::shared_ptr<std::promise<void>> release = std::make_shared<std::promise<void>>();
+  PreflightOptions Options(bool block) {
+    std::shared_future<void> released = release->get_future().share();
+    PreflightOptions options;
+    options.interval = std::chrono::minutes(10);
+    options.run = [calls = calls, released, block] {
+      ++*calls;
+      if (block) released.wait();
+      doctor::CheckResult fail{.id = "storage-fs", .status = doctor::CheckStatus::kFail};
+      fail.summary = "data-root /var/lib/docker is on overlayfs";
+      fail.fix = "an emptyDir volume at the data-root";
+      return std::vector<doctor::CheckResult>{fail};
+    };
+    return options;
+  }
+};
+
+TEST_F(SidecarTest, PreflightRunsOffTheLoopAgainWhenDockerdAnswersAndNeverDecidesReadiness) {
+  FakePreflight preflight;
+  options_.preflight = preflight.Options(/*block=*/true);
+  // Start waits for the first probe round on the loop while the round blocks on its thread.
+  Start();
+  ASSERT_TRUE(RunUntil([&] { return *preflight.calls == 1; }));
+  EXPECT_TRUE(reconciler_.state().preflight.enabled);
+  EXPECT_EQ(reconciler_.state().preflight.rounds, 0u) << "nothing claimed before a round ends";
+  network_->Notify();  // the loop still handles events
+  ASSERT_TRUE(RunUntil([&] { return reconciler_.state().last_reconcile_at.has_value(); }));
+  docker_->Subscribe();  // dockerd answers while the round runs: another round follows it
+  RunFor(milliseconds(20));
+  EXPECT_EQ(*preflight.calls, 1);
+  preflight.release->set_value();
+  ASSERT_TRUE(RunUntil([&] { return reconciler_.state().preflight.rounds == 2; }));
+  EXPECT_EQ(*preflight.calls, 2);
+  const PreflightState& state = reconciler_.state().preflight;
+  ASSERT_EQ(state.checks.size(), 1u);
+  EXPECT_EQ(state.checks[0].status, doctor::CheckStatus::kFail);
+  EXPECT_TRUE(state.ran_at.has_value());
+  EXPECT_TRUE(sidecar_->Readiness().ready) << "a failing check does not take the pod out";
+  const auto json = StatusToJson(reconciler_.state(), sidecar_->Egress(), sidecar_->Readiness());
+  EXPECT_EQ(json["preflight"]["checks"][0]["id"], "storage-fs");
+  EXPECT_EQ(json["preflight"]["summary"]["fail"], 1);
+}
+
+TEST_F(SidecarTest, TheEntrypointsPreflightSawDockerdAtStartAndRunsAgainWhenItComesBack) {
+  options_.docker_api_required = true;  // the entrypoint: dockerd answered before the sidecar
+  FakePreflight preflight;
+  options_.preflight = preflight.Options(/*block=*/false);
+  Start();
+  ASSERT_TRUE(RunUntil([&] { return reconciler_.state().preflight.rounds == 1; }));
+  docker_->Subscribe();
+  RunFor(milliseconds(30));
+  EXPECT_EQ(*preflight.calls, 1) << "the first subscription is the dockerd it already saw";
+  docker_->Disconnect("dockerd restarted");
+  docker_->Subscribe();
+  ASSERT_TRUE(RunUntil([&] { return reconciler_.state().preflight.rounds == 2; }));
+}
+
+TEST_F(SidecarTest, AfterStopARoundStillRunningHandsNothingOver) {
+  FakePreflight preflight;
+  options_.preflight = preflight.Options(/*block=*/true);
+  Start();
+  ASSERT_TRUE(RunUntil([&] { return *preflight.calls == 1; }));
+  EXPECT_EQ(sidecar_->Stop(), 0);
+  preflight.release->set_value();
+  RunFor(milliseconds(30));
+  EXPECT_EQ(reconciler_.state().preflight.rounds, 0u);
+  sidecar_.reset();  // the round's thread has ended or ends on its own
 }
 
 }  // namespace

@@ -28,6 +28,33 @@ TEST(StatusTest, HasEverySection) {
   EXPECT_EQ(json["egress"]["results"][0]["latency_ms"], 1.5);
   EXPECT_EQ(json["detection"], nullptr);
   EXPECT_EQ(StatusToJson(state, nullptr, {true, ""})["egress"]["enabled"], false);
+  EXPECT_EQ(json["preflight"]["enabled"], false);
+}
+
+TEST(StatusTest, PreflightListsTheLastRoundsChecksAndWhenItRan) {
+  SidecarState state = ReadyState();
+  state.preflight.enabled = true;
+  auto json = StatusToJson(state, nullptr, {true, ""});
+  EXPECT_EQ(json["preflight"]["rounds"], 0);
+  EXPECT_EQ(json["preflight"]["ran_at"], nullptr) << "no round has ended: nothing claimed";
+  EXPECT_TRUE(json["preflight"]["checks"].empty());
+
+  doctor::CheckResult check{.id = "api-floor", .status = doctor::CheckStatus::kUnknown};
+  check.summary = "dockerd did not answer GET /version";
+  check.source = "GET /version of unix:///var/run/docker.sock";
+  check.fix = "start dockerd";
+  state.preflight.checks = {check};
+  state.preflight.rounds = 3;
+  state.preflight.ran_at = Clock::time_point(std::chrono::seconds(1700000000));
+  state.preflight.took = std::chrono::milliseconds(12);
+  json = StatusToJson(state, nullptr, {true, ""});
+  EXPECT_EQ(json["preflight"]["rounds"], 3);
+  EXPECT_EQ(json["preflight"]["ran_at"], 1700000000.0);
+  EXPECT_EQ(json["preflight"]["took_ms"], 12);
+  EXPECT_EQ(json["preflight"]["summary"]["unknown"], 1);
+  EXPECT_EQ(json["preflight"]["checks"][0]["status"], "unknown");
+  EXPECT_EQ(json["preflight"]["checks"][0]["fix"], "start dockerd");
+  EXPECT_TRUE(json["preflight"]["checks"][0]["observed"].is_object());
 }
 
 }  // namespace

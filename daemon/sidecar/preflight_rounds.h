@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+// The preflight rounds of `run` and `entrypoint` (daemon/doctor/preflight.h). doctor's checks
+// read files, statfs and dockerd's binary, and ask dockerd's API with timeouts of up to 5 s, so a
+// round runs on a thread of its own and its results come back to the event loop as a posted
+// handler: /healthz and the reconciler never wait on it. One round at a time; a round asked for
+// while one runs follows it, and the next one is due `interval` after the last ended.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "daemon/doctor/check.h"
+#include "daemon/doctor/preflight.h"
+#include "daemon/sidecar/sidecar_state.h"
+
+namespace dind::sidecar {
+
+struct PreflightOptions {
+  // Runs the checks (doctor::RunPreflight): blocking, called on the round's own thread, so it
+  // must own what it reads (no references into the loop's objects).
+  std::function<std::vector<doctor::CheckResult>()> run;
+  std::chrono::milliseconds interval{std::chrono::seconds(60)};
+  doctor::PreflightFor command = doctor::PreflightFor::kRun;  // for the log
+};
+
+// doctor::RunPreflight for `command` on this daemon.json and dockerd socket ("" when dockerd's
+// API is not followed: what asks it is unknown), every 60 s.
+PreflightOptions PreflightOf(doctor::PreflightFor command, std::string daemon_json,
+                             std::string docker_socket);
+
+class PreflightRounds {
+ public:
+  // Called on the loop with each finished round; its fails and warns are logged already.
+  using Done = std::function<void(PreflightState)>;
+  // `io` outlives the rounds.
+  PreflightRounds(boost::asio::io_context& io, PreflightOptions options, Done done,
+                  doctor::PreflightLog::Sink log_sink = &log::Write);
+  // Stops. A round still running (dockerd hanging) is left to end on its own: its thread is
+  // detached and hands nothing over.
+  ~PreflightRounds();
+  PreflightRounds(const PreflightRounds&) = delete;
+  PreflightRounds& operator=(const PreflightRounds&) = delete;
+
+  // A round now, then one `interval` after each ends.
+  void Start() { RunSoon(); }
+  // A round now, or right after the one running (dockerd answers: judge what depends on it).
+  void RunSoon();
+  // Call on the loop's thread. No round starts and no result is handed over afterwards.
+  void Stop();
+  bool running() const { return running_; }
+
+ private:
+  struct Shared;
+  void Finish(std::vector<doctor::CheckResult> checks, std::chrono::steady_clock::time_point began);
+  void ScheduleNext();
+
+  boost::asio::io_context& io_;
+  PreflightOptions options_;
+  Done done_;
+  doctor::PreflightLog log_;
+  boost::asio::steady_timer timer_;
+  std::shared_ptr<Shared> shared_;
+  std::thread thread_;
+  bool running_ = false;
+  bool again_ = false;
+  bool stopped_ = false;
+  std::uint64_t rounds_ = 0;
+};
+
+}  // namespace dind::sidecar
