@@ -214,6 +214,8 @@ check(
         "DindNetcfgDockerdRestartRequired",
         "DindNetcfgDockerNetworksMtuTooHigh",
         "DindNetcfgSidecarNotScraped",
+        "DindNetcfgPreflightFailing",
+        "DindNetcfgPreflightWarning",
     }
     <= alerts,
     f"the rules alert on egress, black holes, repairs, restarts, network MTUs, scraping ({sorted(alerts)})",
@@ -289,8 +291,40 @@ for wanted in (
     "dind_netcfg_probe_latency_seconds_bucket",
     "dind_netcfg_rule_repairs_total",
     "dind_netcfg_masquerade_backend_info",
+    "dind_netcfg_preflight",
 ):
     check(wanted in metrics_shown, f"dashboard shows {wanted}")
+
+# dind_netcfg_preflight{check,status}: the scrape (a round has run) has, for every check, a
+# series per status, exactly one of them 1; the statuses the rules and the dashboard match are
+# ones it exports.
+preflight = re.findall(
+    r'^dind_netcfg_preflight\{check="([^"]+)",status="([^"]+)"\} (\S+)$', scrape, re.M
+)
+statuses = {status for _, status, _ in preflight}
+check(
+    statuses == {"ok", "warn", "fail", "unknown"},
+    f"the scrape's dind_netcfg_preflight has every status per check ({sorted(statuses)})",
+)
+per_check = {}
+for check_id, status, value in preflight:
+    per_check.setdefault(check_id, []).append((status, float(value)))
+check(
+    len(per_check) >= 5
+    and all(
+        len(series) == 4 and sorted(v for _, v in series) == [0, 0, 0, 1]
+        for series in per_check.values()
+    ),
+    f"each of the {len(per_check)} preflight checks is 1 in one status and 0 in the others",
+)
+matched = set()
+for text in [rules_file.read_text(), json.dumps([e[1] for e in exprs])]:
+    for values in re.findall(r'\bstatus\s*(?:=~|!~|!=|=)\s*\\?"([^"\\]*)', text):
+        matched |= set(values.split("|"))
+check(
+    matched and matched <= statuses,
+    f"the statuses the rules and the dashboard match {sorted(matched)} are ones the scrape has",
+)
 
 # PromQL syntax: promtool parses each expression as a recording rule's.
 substituted = [

@@ -42,8 +42,10 @@ echo "nameserver 10.200.0.10" >"$work/resolv.conf"
   --dockerd-version 24.0 --listen "127.0.0.1:$port" --resolv-conf "$work/resolv.conf" \
   --cni-config "$work/no-cni" --calico-mtu-file "$work/no-calico" >"$work/run.log" 2>&1 &
 pid=$!
+# Until the first preflight round is in it (about 10 ms after the start).
 for _ in $(seq 100); do
-  curl -sf --max-time 2 "http://127.0.0.1:$port/metrics" >"$work/metrics" && break
+  curl -sf --max-time 2 "http://127.0.0.1:$port/metrics" >"$work/metrics" &&
+    grep -q "^dind_netcfg_preflight{" "$work/metrics" && break
   sleep 0.05
 done
 kill -TERM "$pid"
