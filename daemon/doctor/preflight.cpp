@@ -56,6 +56,11 @@ std::vector<CheckResult> RunPreflight(PreflightFor command, const std::string& d
   DoctorContext context{files};
   context.daemon_json = daemon_json;
   context.docker_socket = docker_socket;
+  // run is a sidecar beside dockerd: the container facts are its container's (FactsProcess);
+  // init sees no dockerd and reads its own, entrypoint finds its child.
+  if (auto process = ChooseFactsProcess(files, "auto", docker_socket)) {
+    context.process = std::move(process).value();
+  }
   return SelectPreflight(command, RunAllChecks(context));
 }
 
