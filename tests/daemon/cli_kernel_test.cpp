@@ -30,6 +30,7 @@ using ::testing::Contains;
 using testing::Describe;
 using testing::Environment;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::ProcessResult;
 using Json = nlohmann::ordered_json;
 
@@ -509,6 +510,47 @@ TEST_F(CliKernelTest, DoctorReportsWhatDetectReports) {
   EXPECT_THAT(text_result.out, HasSubstr("warn     network-mtu"));
   EXPECT_THAT(text_result.out, HasSubstr("fail     address-pools"));
   EXPECT_THAT(text_result.out, HasSubstr("ok       dockerd-version   dockerd 28.5.2, the running"));
+}
+
+// kind-config prints the config on stdout as before and logs on stderr, once each, the kind-*
+// checks `doctor --for kind` finds warning or failing here (which ones depends on the machine:
+// doctor's answer in the same sandbox is the expectation), and none of those that pass.
+TEST_F(CliKernelTest, KindConfigLogsEachKindCheckThatIsNotOkOnce) {
+  const SandboxPod sandbox(1500);
+  const std::vector<std::string> common{"--docker-socket", sandbox.daemon_json() + ".absent",
+                                        "--dockerd-version", "24.0.0"};
+  std::vector<std::string> doctor_args{"doctor", "--json", "--for", "kind"};
+  doctor_args.insert(doctor_args.end(), common.begin(), common.end());
+  const ProcessResult doctor = sandbox.Run(doctor_args);
+  std::vector<std::string> kind_args{"kind-config"};
+  kind_args.insert(kind_args.end(), common.begin(), common.end());
+  const ProcessResult kind = sandbox.Run(kind_args);
+
+  ASSERT_EQ(kind.exit_code, 0) << Describe(kind);
+  EXPECT_THAT(kind.out, HasSubstr("kind: Cluster"));
+  EXPECT_THAT(kind.out, Not(HasSubstr("kind-config:")));
+  const Json document = Json::parse(doctor.out, nullptr, false);
+  ASSERT_TRUE(document.is_object()) << Describe(doctor);
+  int kind_checks = 0;
+  for (const Json& check : document["checks"]) {
+    const std::string id = check["id"].get<std::string>();
+    if (!id.starts_with("kind-")) continue;
+    ++kind_checks;
+    const std::string status = check["status"].get<std::string>();
+    const std::string line = "kind-config: " + id + " " + status + ":";
+    std::size_t count = 0;
+    for (std::size_t at = kind.err.find(line); at != std::string::npos;
+         at = kind.err.find(line, at + 1)) {
+      ++count;
+    }
+    const bool logged = status == "warn" || status == "fail";
+    EXPECT_EQ(count, logged ? 1U : 0U) << id << " " << status << "\n" << Describe(kind);
+    // The log quotes a value with spaces as a JSON string.
+    if (logged) {
+      EXPECT_THAT(kind.err, HasSubstr("fix=" + check["fix"].dump())) << id;
+    }
+  }
+  EXPECT_EQ(kind_checks, 5) << Describe(doctor);
 }
 
 }  // namespace
