@@ -124,6 +124,13 @@ else
 fi
 assert_eq "" "$(cat "$dind_dir/zombies")" "zombies left in the PID namespace (the orphan was reaped)"
 grep -q 'nested egress verified' "$E2E_TMP/entrypoint-job.log" || e2e_fail "the job started before egress was verified"
+# Its preflight ran once dockerd answered: what asks dockerd was judged, not left unknown.
+grep -q 'preflight checks command=entrypoint' "$E2E_TMP/entrypoint-job.log" ||
+  e2e_fail "the entrypoint logged no preflight: $(grep -i preflight "$E2E_TMP/entrypoint-job.log" | tail -n 3)"
+if grep -q 'preflight: api-floor could not be checked' "$E2E_TMP/entrypoint-job.log"; then
+  e2e_fail "the entrypoint's preflight did not reach the dockerd it runs: $(grep 'preflight: api-floor' "$E2E_TMP/entrypoint-job.log")"
+fi
+e2e_pass "the entrypoint logged its preflight, judged against the dockerd it runs"
 backend=$(grep -o "dockerd's iptables: [a-z]*" "$E2E_TMP/entrypoint-job.log" | awk '{ print $3 }')
 [[ -n "$backend" ]] || e2e_fail "the log does not say which iptables dockerd got"
 assert_eq "$backend" "$(readlink "$dind_dir/state/iptables/iptables" | grep -o 'legacy\|nft')" "dockerd's iptables link is the chosen backend"

@@ -115,6 +115,17 @@ assert_eq 1 "$(sed -n "s/^dind_netcfg_probe_success{target=\"tcp $SERVER_IP:$POR
   "$E2E_TMP/metrics.txt")" "dind_netcfg_probe_success{target=\"tcp $SERVER_IP:$PORT\"}"
 assert_eq 1500 "$(sed -n 's/^dind_netcfg_docker_network_mtu_bytes{network="kind",bridge="br-[0-9a-f]*"} //p' \
   "$E2E_TMP/metrics.txt")" "dind_netcfg_docker_network_mtu_bytes of the kind network"
+# The preflight: run started before dockerd, so its first round could not judge api-floor; the
+# round run when dockerd's API was subscribed did, from dockerd 20.10's live answer.
+assert_eq ok "$(http_body /status | jq -r '.preflight.checks[] | select(.id == "api-floor") | .status')" \
+  "/status .preflight: api-floor, judged once dockerd answered"
+assert_eq "0 1 0 0" "$(for status in fail ok unknown warn; do
+  sed -n "s/^dind_netcfg_preflight{check=\"api-floor\",status=\"$status\"} //p" "$E2E_TMP/metrics.txt"
+done | xargs)" "dind_netcfg_preflight{check=\"api-floor\"} for fail ok unknown warn"
+grep -q 'preflight: api-floor ok .*was=unknown' "$E2E_TMP/run.log" ||
+  e2e_fail "run's log does not say api-floor went from unknown to ok: $(grep preflight "$E2E_TMP/run.log")"
+assert_eq "" "$(grep -o 'preflight: [a-z-]* [a-z ]*check=' "$E2E_TMP/run.log" | sort | uniq -d)" \
+  "preflight log lines said twice"
 
 e2e_step "dockerd restarts: docker0 goes and comes back; readiness recovers by itself"
 stop_dockerd pod
