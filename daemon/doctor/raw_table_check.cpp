@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 
 #include "common/files.h"
+#include "common/strings.h"
 #include "daemon/docker/docker_api.h"
 #include "daemon/doctor/storage_check.h"
 #include "rules/choice/backend_choice.h"
@@ -21,7 +23,114 @@ const char kRawFix[] =
     "or daemon.json \"firewall-backend\": \"nftables\"), which does not need it, or, insecure, "
     "set DOCKER_INSECURE_NO_IPTABLES_RAW=1 in dockerd's environment (28.0.2 and later)";
 
+const char kWithheldFix[] =
+    "remove iptable_raw from module_blacklist= on the node's kernel command line (then reboot) "
+    "and any `install iptable_raw` line from the node's modprobe.d, and load it (modprobe "
+    "iptable_raw); or run dockerd with the nftables backend (dind-netcfg --backend nft, or "
+    "daemon.json \"firewall-backend\": \"nftables\"), which does not need it; or, insecure, set "
+    "DOCKER_INSECURE_NO_IPTABLES_RAW=1 in dockerd's environment (28.0.2 and later)";
+
+// modprobe treats '-' and '_' in module names alike.
+std::string ModprobeName(std::string_view name) {
+  std::string normal(name);
+  std::replace(normal.begin(), normal.end(), '-', '_');
+  return normal;
+}
+
+std::vector<std::string_view> Words(std::string_view text) {
+  std::vector<std::string_view> words;
+  std::size_t at = 0;
+  while (true) {
+    at = text.find_first_not_of(" \t\n", at);
+    if (at == std::string_view::npos) break;
+    const std::size_t end = std::min(text.find_first_of(" \t\n", at), text.size());
+    words.push_back(text.substr(at, end - at));
+    at = end;
+  }
+  return words;
+}
+
+std::vector<std::string_view> Split(std::string_view text, char separator) {
+  std::vector<std::string_view> parts;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t end = std::min(text.find(separator, start), text.size());
+    parts.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
 }  // namespace
+
+void AddCmdlinePolicy(std::string_view cmdline, std::string_view module, ModuleLoadPolicy& policy) {
+  for (const std::string_view word : Words(cmdline)) {
+    // module_blacklist= is the kernel's own: it compares names exactly and refuses the module.
+    // modprobe.blacklist= is kmod's, read as `blacklist` lines.
+    for (const bool kernel : {true, false}) {
+      const std::string_view key = kernel ? "module_blacklist=" : "modprobe.blacklist=";
+      if (!word.starts_with(key)) continue;
+      for (const std::string_view name : Split(word.substr(key.size()), ',')) {
+        const bool same = kernel ? name == module : ModprobeName(name) == ModprobeName(module);
+        if (!same) continue;
+        (kernel ? policy.withheld_by : policy.blacklisted_by)
+            .push_back(std::string(word) + " on /proc/cmdline");
+      }
+    }
+  }
+}
+
+void AddModprobeConfPolicy(std::string_view text, std::string_view path, std::string_view module,
+                           ModuleLoadPolicy& policy) {
+  // Lines ending in a backslash continue on the next; '#' starts a comment line.
+  std::string joined;
+  for (const std::string_view raw_line : Split(text, '\n')) {
+    std::string_view line = raw_line;
+    if (line.ends_with('\\')) {
+      joined += std::string(line.substr(0, line.size() - 1)) + " ";
+      continue;
+    }
+    joined += std::string(line);
+    const std::vector<std::string_view> words = Words(joined);
+    if (words.size() >= 2 && !words[0].starts_with('#') &&
+        ModprobeName(words[1]) == ModprobeName(module)) {
+      if (words[0] == "blacklist") {
+        policy.blacklisted_by.push_back("blacklist " + std::string(words[1]) + " in " +
+                                        std::string(path));
+      } else if (words[0] == "install") {
+        std::string command;
+        for (std::size_t i = 2; i < words.size(); ++i) {
+          command += (i == 2 ? "" : " ") + std::string(words[i]);
+        }
+        // A command that runs modprobe or insmod still loads it (with something around it).
+        if (command.find("modprobe") == std::string::npos &&
+            command.find("insmod") == std::string::npos) {
+          policy.withheld_by.push_back("install " + std::string(words[1]) + " " + command + " in " +
+                                       std::string(path));
+        }
+      }
+    }
+    joined.clear();
+  }
+}
+
+ModuleLoadPolicy ReadModuleLoadPolicy(const HostFiles& files, std::string_view module) {
+  ModuleLoadPolicy policy;
+  if (auto cmdline = files.Read("/proc/cmdline")) AddCmdlinePolicy(*cmdline, module, policy);
+  std::set<std::string> seen;
+  for (const char* dir : {"/etc/modprobe.d", "/run/modprobe.d", "/usr/local/lib/modprobe.d",
+                          "/usr/lib/modprobe.d", "/lib/modprobe.d"}) {
+    auto names = files.List(dir);
+    if (!names) continue;
+    std::sort(names->begin(), names->end());
+    for (const std::string& name : *names) {
+      if (!name.ends_with(".conf") || !seen.insert(name).second) continue;
+      const std::string path = std::string(dir) + "/" + name;
+      if (auto text = files.Read(path)) AddModprobeConfPolicy(*text, path, module, policy);
+    }
+  }
+  return policy;
+}
 
 IptablesFlavor GuessIptablesFlavor(const RawTableFacts& facts) {
   using netcfg::Availability;
@@ -45,6 +154,9 @@ CheckResult CheckRawTable(const RawTableFacts& facts) {
   result.observed["iptable_raw"] = std::string(netcfg::AvailabilityName(raw.available));
   result.observed["iptable_raw_loaded"] = raw.loaded;
   result.observed["iptable_raw_evidence"] = raw.evidence;
+  const ModuleLoadPolicy& policy = facts.raw_policy;
+  result.observed["iptable_raw_withheld_by"] = policy.withheld_by;
+  result.observed["iptable_raw_blacklisted_by"] = policy.blacklisted_by;
   std::string source = facts.kernel_source;
   if (facts.dockerd_version) {
     result.observed["dockerd_version"] = facts.dockerd_version->ToString();
@@ -117,6 +229,14 @@ CheckResult CheckRawTable(const RawTableFacts& facts) {
             "`raw'\")"
           : "dockerd starts, but every container with a published port (-p) fails to start "
             "(its raw rules cannot be added)";
+  if (!policy.withheld_by.empty()) {
+    result.status = CheckStatus::kFail;
+    result.summary = dockerd + " needs the legacy raw table; it is not loaded (" + raw.evidence +
+                     ") and the node withholds iptable_raw from loading (" +
+                     Join(policy.withheld_by, ", ") + "): " + breaks;
+    result.fix = kWithheldFix;
+    return result;
+  }
   if (raw.available == netcfg::Availability::kYes) {
     // CONFIG_IP_NF_RAW=m, not loaded: legacy iptables asks the kernel for the table's module on
     // first use, which loads it when the node has the module file.
@@ -125,6 +245,11 @@ CheckResult CheckRawTable(const RawTableFacts& facts) {
                      "): the kernel loads it on first use if the node has the module file, "
                      "otherwise " +
                      breaks;
+    if (!policy.blacklisted_by.empty()) {
+      result.summary += "; " + Join(policy.blacklisted_by, ", ") +
+                        " does not stop that load (a blacklist ignores the module's aliases "
+                        "only; the kernel asks modprobe for it by name)";
+    }
     result.fix = kRawFix;
     return result;
   }
@@ -169,8 +294,10 @@ std::vector<CheckResult> RawTableChecks(const DoctorContext& context) {
   facts.kernel = netcfg::DetectKernel(system);
   facts.legacy_tables_in_use = system.ip_tables_names && system.ip_tables_names->find_first_not_of(
                                                              " \n") != std::string::npos;
+  facts.raw_policy = ReadModuleLoadPolicy(context.files, "iptable_raw");
   facts.kernel_source =
-      "/proc/net/ip_tables_names, /sys/module, /proc/modules, modules.builtin" +
+      "/proc/net/ip_tables_names, /sys/module, /proc/modules, modules.builtin, /proc/cmdline, "
+      "modprobe.d" +
       (system.kernel_config ? ", " + system.kernel_config_source : std::string()) + " (pid " +
       std::to_string(::getpid()) + ")";
   facts.info_source = InfoSource(context.docker_socket);

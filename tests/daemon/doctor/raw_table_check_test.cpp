@@ -134,6 +134,88 @@ TEST(RawTableCheckTest, AModuleNotYetLoadedWarns) {
   EXPECT_THAT(result.summary, HasSubstr("loads it on first use"));
 }
 
+// A module not loaded that the node withholds: the kernel's load on first use cannot happen.
+TEST(RawTableCheckTest, AModuleWithheldByModuleBlacklistOrInstallFails) {
+  netcfg::SystemFacts system = LegacyKernelWithoutRaw();
+  system.kernel_config = "CONFIG_NF_TABLES=m\nCONFIG_IP_NF_IPTABLES=m\nCONFIG_IP_NF_RAW=m\n";
+  RawTableFacts facts = Facts(system, k285);
+  AddCmdlinePolicy("BOOT_IMAGE=/vmlinuz root=/dev/vda1 module_blacklist=nf_tables,iptable_raw",
+                   "iptable_raw", facts.raw_policy);
+  CheckResult result = CheckRawTable(facts);
+  EXPECT_EQ(result.status, CheckStatus::kFail);
+  EXPECT_THAT(result.summary,
+              HasSubstr("withholds iptable_raw from loading (module_blacklist=nf_tables,"
+                        "iptable_raw on /proc/cmdline)"));
+  EXPECT_THAT(result.summary, HasSubstr("DIRECT ACCESS FILTERING"));
+  EXPECT_THAT(result.fix, HasSubstr("module_blacklist="));
+  EXPECT_THAT(result.fix, HasSubstr("DOCKER_INSECURE_NO_IPTABLES_RAW=1"));
+  EXPECT_EQ(result.observed["iptable_raw_withheld_by"].size(), 1U);
+
+  RawTableFacts installed = Facts(system, k29);
+  AddModprobeConfPolicy("# keep the raw table out\ninstall iptable-raw /bin/false\n",
+                        "/etc/modprobe.d/no-raw.conf", "iptable_raw", installed.raw_policy);
+  result = CheckRawTable(installed);
+  EXPECT_EQ(result.status, CheckStatus::kFail);
+  EXPECT_THAT(result.summary,
+              HasSubstr("install iptable-raw /bin/false in /etc/modprobe.d/no-raw.conf"));
+
+  // Before 28.0 dockerd does not need it, withheld or not.
+  RawTableFacts old = Facts(system, k27);
+  old.raw_policy = installed.raw_policy;
+  EXPECT_EQ(CheckRawTable(old).status, CheckStatus::kOk);
+}
+
+// `blacklist` ignores aliases only; the kernel asks for the module by name, so it still loads.
+TEST(RawTableCheckTest, ABlacklistStillWarnsAndSaysWhyItDoesNotStopTheLoad) {
+  netcfg::SystemFacts system = LegacyKernelWithoutRaw();
+  system.kernel_config = "CONFIG_NF_TABLES=m\nCONFIG_IP_NF_IPTABLES=m\nCONFIG_IP_NF_RAW=m\n";
+  RawTableFacts facts = Facts(system, k285);
+  AddModprobeConfPolicy("blacklist iptable_raw\n", "/etc/modprobe.d/bl.conf", "iptable_raw",
+                        facts.raw_policy);
+  AddCmdlinePolicy("quiet modprobe.blacklist=iptable-raw", "iptable_raw", facts.raw_policy);
+  const CheckResult result = CheckRawTable(facts);
+  EXPECT_EQ(result.status, CheckStatus::kWarn);
+  EXPECT_THAT(result.summary, HasSubstr("blacklist iptable_raw in /etc/modprobe.d/bl.conf, "
+                                        "modprobe.blacklist=iptable-raw on /proc/cmdline does "
+                                        "not stop that load"));
+  EXPECT_TRUE(facts.raw_policy.withheld_by.empty());
+}
+
+TEST(RawTableCheckTest, ModuleLoadPolicyParsing) {
+  ModuleLoadPolicy policy;
+  // The kernel compares module_blacklist= names exactly; other modules and keys do not count.
+  AddCmdlinePolicy("module_blacklist=iptable-raw,iptable_rawx foo.module_blacklist=iptable_raw",
+                   "iptable_raw", policy);
+  EXPECT_TRUE(policy.withheld_by.empty());
+  // An install command that still runs modprobe loads it; a continued line is one line.
+  AddModprobeConfPolicy(
+      "install iptable_raw /sbin/modprobe --ignore-install iptable_raw && echo loaded\n"
+      "install iptable_raw \\\n  /bin/true\n#install iptable_raw /bin/false\n"
+      "install iptable_nat /bin/false\n",
+      "/lib/modprobe.d/x.conf", "iptable_raw", policy);
+  EXPECT_EQ(policy.withheld_by,
+            std::vector<std::string>{"install iptable_raw /bin/true in /lib/modprobe.d/x.conf"});
+}
+
+TEST(RawTableCheckTest, ReadsTheLoadPolicyFromCmdlineAndModprobeDirs) {
+  testing::TempDir dir;
+  for (const char* sub : {"proc", "etc", "etc/modprobe.d", "lib", "lib/modprobe.d"}) {
+    ASSERT_EQ(::mkdir((dir / sub).c_str(), 0755), 0) << sub;
+  }
+  testing::WriteTestFile(dir / "proc/cmdline", "root=/dev/vda1 module_blacklist=iptable_raw\n",
+                         0444);
+  testing::WriteTestFile(dir / "etc/modprobe.d/raw.conf", "blacklist iptable_raw\n", 0644);
+  // The same name in /etc hides /lib's; a file not named *.conf is not read.
+  testing::WriteTestFile(dir / "lib/modprobe.d/raw.conf", "install iptable_raw /bin/false\n", 0644);
+  testing::WriteTestFile(dir / "lib/modprobe.d/raw.conf.bak", "install iptable_raw /bin/false\n",
+                         0644);
+  const ModuleLoadPolicy policy = ReadModuleLoadPolicy(HostFiles(dir.path()), "iptable_raw");
+  EXPECT_EQ(policy.withheld_by,
+            std::vector<std::string>{"module_blacklist=iptable_raw on /proc/cmdline"});
+  EXPECT_EQ(policy.blacklisted_by,
+            std::vector<std::string>{"blacklist iptable_raw in /etc/modprobe.d/raw.conf"});
+}
+
 TEST(RawTableCheckTest, TheNftablesBackendDoesNotNeedIt) {
   RawTableFacts facts = Facts(LegacyKernelWithoutRaw(), k29);
   facts.firewall_driver = "nftables";
