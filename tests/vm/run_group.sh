@@ -4,6 +4,12 @@
 # with a group of scenarios as its init, and returns what they found.
 #
 #   tests/vm/run_group.sh GROUP_DIR [--append "KERNEL ARGS"] [--timeout SECONDS]
+#                         [--release DIR]
+#
+# --release DIR puts another Docker release (tests/releases/fetch_release.sh unpacked it into
+# DIR) on the payload disk, not the cached root: its dockerd, docker-proxy, containerd, shim and
+# client in /vm/release/bin, its versions in /vm/release/versions. The guest's PATH does not
+# have them: the root's Debian 12 docker.io stays the default; runc is the root's.
 #
 # Environment:
 #   DIND_NETCFG_BIN  the binary to test (default build/bin/dind-netcfg)
@@ -31,7 +37,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 usage() {
-  echo "usage: $0 GROUP_DIR [--append \"KERNEL ARGS\"] [--timeout SECONDS]" >&2
+  echo "usage: $0 GROUP_DIR [--append \"KERNEL ARGS\"] [--timeout SECONDS] [--release DIR]" >&2
   exit 2
 }
 [[ $# -ge 1 ]] || usage
@@ -39,10 +45,12 @@ group_dir=$(cd "$1" && pwd) || usage
 shift
 append=""
 timeout_s=1200
+release=""
 while [[ $# -gt 0 ]]; do
   case $1 in
   --append) append=${2:?--append needs a value}; shift 2 ;;
   --timeout) timeout_s=${2:?--timeout needs seconds}; shift 2 ;;
+  --release) release=${2:?--release needs a directory}; shift 2 ;;
   *) usage ;;
   esac
 done
@@ -50,6 +58,17 @@ done
 group=$(basename "$group_dir")
 binary=${DIND_NETCFG_BIN:-build/bin/dind-netcfg}
 [[ -x $binary ]] || { echo "run_group.sh: no dind-netcfg binary at $binary (set DIND_NETCFG_BIN or build it)" >&2; exit 2; }
+# The release's programs, and where the guest finds each (fetch_release.sh's layout).
+release_bins=(usr/sbin/dockerd usr/sbin/docker-proxy usr/bin/containerd
+  usr/bin/containerd-shim-runc-v2 usr/bin/docker)
+if [[ -n $release ]]; then
+  for bin in "${release_bins[@]}"; do
+    [[ -x $release/$bin ]] || {
+      echo "run_group.sh: --release $release has no $bin; fetch it first (ctest -R release_fetch_, or tests/releases/fetch_release.sh SUITE $release)" >&2
+      exit 2
+    }
+  done
+fi
 for tool in qemu-system-x86_64 qemu-img mkfs.ext4 debugfs timeout setpriv; do
   command -v "$tool" >/dev/null || { echo "run_group.sh: '$tool' is missing; run scripts/install-deps.sh" >&2; exit 2; }
 done
@@ -82,6 +101,13 @@ cp "$binary" "$stage/bin/dind-netcfg"
 cp "$here/guest/init.sh" "$here/guest/lib.sh" "$stage/"
 cp -r "$group_dir/." "$stage/group/"
 printf '%s\n' "$group" >"$stage/group-name"
+if [[ -n $release ]]; then
+  mkdir -p "$stage/release/bin"
+  for bin in "${release_bins[@]}"; do cp "$release/$bin" "$stage/release/bin/"; done
+  cp "$release/.versions" "$stage/release/versions" 2>/dev/null ||
+    echo "(versions not recorded in $release/.versions)" >"$stage/release/versions"
+  echo "vm $group: release from $release on the payload disk: $(paste -sd ' ' "$stage/release/versions")"
+fi
 payload_mb=$(($(du -sm "$stage" | cut -f1) + 256))
 rm -f "$out/payload.img"
 mkfs.ext4 -q -F -O ^has_journal -L dind-payload -d "$stage" "$out/payload.img" "${payload_mb}M" >/dev/null

@@ -10,8 +10,15 @@
 #     2. only nft: that modprobe.d line removed: `init --backend auto` chooses nft by the traffic
 #        proof, `entrypoint` gives dockerd iptables-nft, a nested container downloads 1 MiB
 #        from the server through the pod's masquerade;
-#   nf_tables withheld:
-#     3. only legacy: the same with legacy.
+#   nf_tables withheld, and iptable_raw/ip6table_raw too:
+#     3. only legacy: the same with legacy (dockerd 20.10 and dind-netcfg's rules need no raw
+#        table: nat, mangle and filter only);
+#     4. raw withheld under dockerd >= 28 (issue 29; the release run_group.sh --release put in
+#        /vm/release/bin), legacy iptables first on its PATH as docker:dind's legacy choice,
+#        two dockerds side by side: without the opt-out `doctor` says iptables-raw fail with
+#        the fix, and a nested `docker run` on the default bridge does fail on the raw table
+#        with the words doctor quotes; with DOCKER_INSECURE_NO_IPTABLES_RAW=1 doctor warns and
+#        the container starts.
 # x_tables itself stays loadable: iptables-nft needs nft_compat and the xt_* matches.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../guest/lib.sh
@@ -210,6 +217,163 @@ scenario_only() { # BACKEND OTHER OTHER_PROOF
   entrypoint_runs "only-$want" "$want"
 }
 
+readonly RELEASE=/vm/release
+
+# Starts the release's dockerd NAME in NETNS with `iptables` meaning legacy (PATH=$RAW_PATH) and
+# ENV... added to its environment; does not wait (raw_dockerd_wait). daemon.json has only
+# "ip6tables": false: the raw rule that fails is IPv4's (--iptables stays at its default, true),
+# and ip6tables makes 58 of the 140 iptables calls of a start, each an exec under TCG. Its
+# directories and log are vm_dockerd_start's, so vm_docker and vm_dockerd_stop serve it. Each
+# has an xtables lock of its own: the tables are per netns, the default lock (/run/xtables.lock)
+# would make two dockerds starting side by side take turns at their ~100 iptables calls.
+raw_dockerd_launch() { # NAME NETNS [ENV...]
+  local name=$1 ns=$2 dir
+  shift 2
+  dir=$(vm_docker_dir "$name")
+  mkdir -p "$dir" "/var/lib/vm-docker-$name"
+  echo '{"ip6tables": false}' >"$dir/daemon.json"
+  setsid env PATH="$RAW_PATH" XTABLES_LOCKFILE="$dir/xtables.lock" "$@" nsenter --net="/run/netns/$ns" -- dockerd \
+    --data-root "/var/lib/vm-docker-$name" --exec-root "$dir/exec" -H "unix://$dir/docker.sock" \
+    --pidfile "$dir/dockerd.pid" --config-file "$dir/daemon.json" \
+    </dev/null >>"$(vm_log "dockerd-$name")" 2>&1 &
+  VM_DOCKERD_PID[$name]=$!
+}
+# Waits for dockerd's "API listen on" (it makes the socket early and serves it only then), by
+# reading its log: a client every 0.2 s would take CPU from dockerd (TCG: two slow vCPUs).
+raw_dockerd_wait() { # NAME
+  local pid=${VM_DOCKERD_PID[$1]} log
+  log=$(vm_log "dockerd-$1")
+  if ! vm_wait 180 "grep -q 'API listen on' '$log' || ! kill -0 $pid 2>/dev/null" ||
+    ! kill -0 "$pid" 2>/dev/null; then
+    vm_fail "dockerd-$1" "not serving its API within 180 s, or it ended: $(tail -n 3 "$log")"
+    return 1
+  fi
+}
+
+# doctor --json in NETNS against dockerd NAME: its whole report goes to logs/NAME-doctor.json,
+# its iptables-raw check, with doctor's exit status added as "exit", to /run/raw-NAME.check.
+doctor_raw() { # NAME NETNS
+  local out rc=0
+  out=$VM_RESULTS/logs/$1-doctor.json
+  vm_in "$2" env PATH="$RAW_PATH" dind-netcfg doctor --json --docker-socket "$(vm_docker_sock "$1")" \
+    --daemon-json "$(vm_docker_dir "$1")/daemon.json" >"$out" 2>"$(vm_log "$1-doctor")" || rc=$?
+  jq -c --arg rc "$rc" '(.checks[] | select(.id == "iptables-raw")) + {exit: $rc}' "$out" \
+    >"/run/raw-$1.check" 2>/dev/null || echo '{}' >"/run/raw-$1.check"
+}
+
+# The busybox image into dockerd NAME (its tar exists since scenario 3), then a nested `docker
+# run` on the default bridge: its output and then its exit status go to /run/raw-NAME.run and
+# .rc (the status of the import when that failed).
+raw_nested() { # NAME
+  local rc=0
+  if ! PATH=$RAW_PATH vm_busybox_image "$1" >"/run/raw-$1.run" 2>&1; then
+    echo "import failed" >"/run/raw-$1.rc"
+    return
+  fi
+  PATH=$RAW_PATH vm_docker "$1" run --rm "$VM_IMAGE" sh -c 'echo started' >"/run/raw-$1.run" 2>&1 || rc=$?
+  echo "$rc" >"/run/raw-$1.rc"
+}
+
+# The fields of a doctor_raw check the scenario judges, one per line: status, exit, fix, backend
+# (without its source), summary.
+raw_fields() { # NAME
+  jq -r '.status, .exit, .fix, (.observed.backend // "none" | sub(" \\(GET /info.*"; "")),
+    .summary' "/run/raw-$1.check" 2>/dev/null
+}
+
+# dockerd >= 28 of the release with the legacy raw table withheld: what doctor predicts and what
+# a nested container on the default bridge then does, without the opt-out (dockerd raw28, netns
+# rawns) and with DOCKER_INSECURE_NO_IPTABLES_RAW=1 (raw28i, rawins). Both dockerds run side by
+# side: each takes ~30 s to start under TCG.
+scenario_raw() {
+  local legacy=/run/raw-legacy-bin start phase rc err pair ns
+  echo "==> 4. iptable_raw withheld: dockerd of $(paste -sd ' ' "$RELEASE/versions" 2>/dev/null)"
+  if [[ ! -x $RELEASE/bin/dockerd ]]; then
+    vm_fail raw-release "no $RELEASE/bin/dockerd: boot this group with run_group.sh --release DIR (ctest: dind_add_vm_group RELEASE)"
+    return 0
+  fi
+  withheld raw-withheld iptable_raw || return 0
+  withheld raw6-withheld ip6table_raw || true
+  check_eq raw-not-registered absent \
+    "$(vm_in pod grep -qx raw /proc/net/ip_tables_names && echo present || echo absent)" \
+    "raw in the pod's /proc/net/ip_tables_names after scenario 3 ($(vm_in pod paste -sd ' ' /proc/net/ip_tables_names))"
+  for ns in rawns rawins; do
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+  done
+  # iptables-legacy first on dockerd's PATH (the VM's alternatives say nft), as docker:dind's
+  # legacy choice does; then the release.
+  mkdir -p "$legacy"
+  for pair in iptables:iptables-legacy iptables-save:iptables-legacy-save \
+    iptables-restore:iptables-legacy-restore ip6tables:ip6tables-legacy \
+    ip6tables-save:ip6tables-legacy-save ip6tables-restore:ip6tables-legacy-restore; do
+    ln -sf "/usr/sbin/${pair#*:}" "$legacy/${pair%%:*}"
+  done
+  RAW_PATH=$legacy:$RELEASE/bin:$PATH
+
+  start=$(vm_now_ms)
+  raw_dockerd_launch raw28 rawns
+  raw_dockerd_launch raw28i rawins DOCKER_INSECURE_NO_IPTABLES_RAW=1
+  raw_dockerd_wait raw28 || return 0
+  raw_dockerd_wait raw28i || return 0
+  vm_info "both dockerds serve their API after $(ms_since "$start") ms"
+  # Side by side: doctor against each, and the image into each followed by a nested run.
+  phase=$(vm_now_ms)
+  local pids=() status doc_exit fix backend summary
+  doctor_raw raw28 rawns &
+  pids+=($!)
+  doctor_raw raw28i rawins &
+  pids+=($!)
+  raw_nested raw28 &
+  pids+=($!)
+  raw_nested raw28i &
+  pids+=($!)
+  wait "${pids[@]}" || true # not a bare wait: the dockerds are children too; results are in files
+  vm_info "doctor, image import and nested run against both in $(ms_since "$phase") ms"
+
+  echo "==> 4a. without the opt-out: doctor's prediction, then what dockerd did"
+  vm_info "doctor: $(cat /run/raw-raw28.check)"
+  { read -r status && read -r doc_exit && read -r fix && read -r backend && read -r summary; } \
+    < <(raw_fields raw28) || true
+  check_eq raw-doctor-fail fail "$status" "doctor's iptables-raw ($summary)"
+  check_eq raw-doctor-exit 1 "$doc_exit" "doctor's exit status (a check failed)"
+  check_eq raw-doctor-backend "firewall backend iptables" "$backend" \
+    "the backend doctor read from dockerd's /info FirewallBackend.Driver"
+  if [[ $fix == *"load iptable_raw"* && $fix == *"DOCKER_INSECURE_NO_IPTABLES_RAW=1"* ]]; then
+    vm_ok raw-doctor-fix "$fix"
+  else
+    vm_fail raw-doctor-fix "the fix does not name iptable_raw and the opt-out: $fix"
+  fi
+  rc=$(cat /run/raw-raw28.rc)
+  err=$(tr '\n' ' ' </run/raw-raw28.run)
+  if [[ $rc =~ ^[1-9][0-9]*$ ]]; then
+    vm_ok raw-run-fails "nested docker run on the default bridge exits $rc"
+  else
+    vm_fail raw-run-fails "nested docker run on the default bridge: '$rc' (doctor said it would fail): $err"
+  fi
+  # The phrase doctor's summary quotes must be dockerd's own.
+  if [[ $err == *"Unable to enable DIRECT ACCESS FILTERING - DROP rule"* &&
+    $err == *"can't initialize iptables table \`raw'"* ]]; then
+    vm_ok raw-run-error "dockerd says what doctor predicted: $err"
+  else
+    vm_fail raw-run-error "dockerd's error does not match doctor's prediction: $err"
+  fi
+
+  echo "==> 4b. with DOCKER_INSECURE_NO_IPTABLES_RAW=1 in dockerd's environment"
+  vm_info "doctor: $(cat /run/raw-raw28i.check)"
+  { read -r status && read -r doc_exit && read -r fix && read -r backend && read -r summary; } \
+    < <(raw_fields raw28i) || true
+  check_eq raw-insecure-doctor-warn warn "$status" "doctor's iptables-raw ($summary)"
+  check_eq raw-insecure-run "0 started" "$(cat /run/raw-raw28i.rc) $(tr -d '\n' </run/raw-raw28i.run)" \
+    "nested docker run's exit status and output with the opt-out"
+  check_eq raw-insecure-still-absent absent \
+    "$(vm_in rawins grep -qx raw /proc/net/ip_tables_names && echo present || echo absent)" \
+    "raw in rawins's /proc/net/ip_tables_names ($(vm_in rawins paste -sd ' ' /proc/net/ip_tables_names))"
+  kill -TERM "${VM_DOCKERD_PID[raw28]}" "${VM_DOCKERD_PID[raw28i]}" 2>/dev/null || true # both at once
+  vm_dockerd_stop raw28
+  vm_dockerd_stop raw28i
+}
+
 boot_start=$(vm_uptime)
 case " $cmdline " in
 *" module_blacklist="*ip_tables*)
@@ -238,6 +402,11 @@ case " $cmdline " in
   start=$(vm_now_ms)
   scenario_only legacy nft failed
   vm_info "only legacy: $(ms_since "$start") ms"
+  if [[ " $cmdline " == *" module_blacklist="*iptable_raw* ]]; then
+    start=$(vm_now_ms)
+    scenario_raw
+    vm_info "raw withheld under dockerd >= 28: $(ms_since "$start") ms"
+  fi
   ;;
 *)
   vm_fail backends-boot "no module_blacklist= naming ip_tables or nf_tables in /proc/cmdline: $cmdline"
