@@ -20,8 +20,8 @@ Result<netcfg::DetectionReport> DetectHere(netcfg::NetlinkReader& netlink,
     client.socket_path = sources.docker_socket;
     client.request_timeout = std::chrono::milliseconds(2000);
     if (auto answer = docker::ReadVersionNow(client)) {
-      live =
-          netcfg::DockerdVersionText{answer->version, docker::VersionSource(sources.docker_socket)};
+      live = netcfg::DockerdVersionText{
+          answer->version, docker::VersionSource(sources.docker_socket), answer->api_version};
       sources.read_dockerd_version = false;
     } else {
       log::Debug("dockerd's API did not say its version; reading its binary",

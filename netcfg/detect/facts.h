@@ -16,6 +16,9 @@ namespace dind::netcfg {
 struct DockerdVersionText {
   std::string text;       // "20.10.24+dfsg1", or "Docker version 20.10.24+dfsg1, build 5d6db84"
   std::string read_from;  // "Go build info of /usr/sbin/dockerd", "/usr/sbin/dockerd --version"
+  // GET /version's ApiVersion ("1.51"), the highest API version the running dockerd serves;
+  // "" when the version was read from the binary, which does not say.
+  std::string max_api_version;
 };
 
 // Text of the files detection reads; nullopt when a file is absent or unreadable.

@@ -137,8 +137,31 @@ Result<DockerdDecision> DecideDockerd(const std::string& requested,
                                  "' is below 1.24, the lowest floor dockerd accepts",
                              "give 1.24 or higher, e.g. --min-api-version 1.24");
     }
+    // Above the newest API the dockerd serves, dockerd refuses the floor at start ("invalid
+    // minimum API version (%s): must be between %s and %s", daemon/server/middleware/version.go
+    // @ docker-v29.0.0).
+    // Only the running dockerd says its newest (GET /version ApiVersion); a binary does not.
+    const auto newest = decision.source == "dockerd" && stated
+                            ? ParseApiVersion(stated->max_api_version)
+                            : std::nullopt;
+    if (newest && *min_api_version > *newest) {
+      return Error::BadInput(
+          "--min-api-version '" + min_api_version->ToString() + "' is above " + newest->ToString() +
+              ", the newest API version dockerd " + decision.version.ToString() + " serves (" +
+              decision.read_from + " ApiVersion): dockerd refuses a floor above it",
+          "give a floor from 1.24 up to " + newest->ToString() + ", e.g. --min-api-version 1.24");
+    }
     decision.min_api_version = min_api_version;
     decision.min_api_version_reason = ApiFloorReason(decision, *min_api_version);
+    if (!newest) {
+      decision.min_api_version_reason +=
+          "; whether " + min_api_version->ToString() +
+          " is within the API versions dockerd serves cannot be checked here: only a running "
+          "dockerd's GET /version (ApiVersion) says its newest, and " +
+          (decision.source == "dockerd" ? "the version was read from " + decision.read_from
+           : decision.source == "flag"  ? std::string("--dockerd-version was given instead")
+                                        : std::string("no dockerd answered"));
+    }
   }
   if (decision.source == "assumed") {
     decision.reason =

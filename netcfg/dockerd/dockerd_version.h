@@ -66,7 +66,9 @@ struct DockerdDecision {
 
 // `requested` is the --dockerd-version value ("auto" or a version); `stated` what dockerd's
 // binary (or its running API) says of its version, when it could be read; `min_api_version` the
-// --min-api-version value. kBadInput for an unparsable flag value.
+// --min-api-version value. kBadInput for an unparsable flag value, and for a --min-api-version
+// above the newest API version the running dockerd serves (stated->max_api_version, known only
+// from its GET /version; otherwise min_api_version_reason says it could not be checked).
 Result<DockerdDecision> DecideDockerd(const std::string& requested,
                                       const std::optional<DockerdVersionText>& stated,
                                       std::optional<ApiVersion> min_api_version = std::nullopt);

@@ -74,6 +74,42 @@ TEST(PlanDaemonJsonTest, MinApiVersionWrittenOnlyForDockerd29On) {
   }
 }
 
+// dockerd refuses a floor above the newest API it serves ("invalid minimum API version (%s): must
+// be between %s and %s", fatal at start: moby daemon/server/middleware/version.go @
+// docker-v29.0.0). Only the running dockerd's GET /version says that newest (ApiVersion); its
+// binary does not.
+TEST(PlanDaemonJsonTest, MinApiVersionAboveWhatTheRunningDockerdServesIsBadInput) {
+  SystemFacts facts = testing::PodFacts(1450);
+  facts.dockerd_version =
+      DockerdVersionText{"29.0.1", "GET /version of unix:///var/run/docker.sock", "1.52"};
+  auto refused = Detect(facts, {.dockerd_version = "auto", .min_api_version = ApiVersion{1, 53}});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().ExitCode(), 2);
+  EXPECT_NE(refused.error().Message().find("--min-api-version '1.53' is above 1.52, the newest "
+                                           "API version dockerd 29.0.1 serves (GET /version of "
+                                           "unix:///var/run/docker.sock ApiVersion)"),
+            std::string::npos)
+      << refused.error().Message();
+
+  auto newest = Detect(facts, {.dockerd_version = "auto", .min_api_version = ApiVersion{1, 52}});
+  ASSERT_TRUE(newest.ok()) << newest.error().Message();
+  EXPECT_EQ(FindUpdate(PlanDaemonJson(*newest), "min-api-version")->value, OrderedJson("1.52"));
+  EXPECT_EQ(newest->dockerd.min_api_version_reason.find("cannot be checked"), std::string::npos);
+
+  // From the binary (or --dockerd-version) the bound is unknown: written, and said so.
+  facts.dockerd_version = DockerdVersionText{"29.0.1", "Go build info of /usr/bin/dockerd", ""};
+  for (const char* requested : {"auto", "29.0.1"}) {
+    SCOPED_TRACE(requested);
+    auto unchecked =
+        Detect(facts, {.dockerd_version = requested, .min_api_version = ApiVersion{1, 53}});
+    ASSERT_TRUE(unchecked.ok()) << unchecked.error().Message();
+    EXPECT_NE(unchecked->dockerd.min_api_version_reason.find(
+                  "whether 1.53 is within the API versions dockerd serves cannot be checked"),
+              std::string::npos)
+        << unchecked->dockerd.min_api_version_reason;
+  }
+}
+
 TEST(PlanDaemonJsonTest, MinApiVersionAboveTheDefaultFloorOn28NamesTheEnvVariable) {
   auto report = Detect(testing::PodFacts(1450),
                        {.dockerd_version = "28.5.2", .min_api_version = ApiVersion{1, 40}});
