@@ -12,6 +12,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <stdexcept>
 
 #include "daemon/sidecar/status_json.h"
 #include "tests/mocks/docker_networks.h"
@@ -484,6 +485,36 @@ TEST_F(SidecarTest, AfterStopARoundStillRunningHandsNothingOver) {
   RunFor(milliseconds(30));
   EXPECT_EQ(reconciler_.state().preflight.rounds, 0u);
   sidecar_.reset();  // the round's thread has ended or ends on its own
+}
+
+// PreflightRounds alone: a round every interval after the last ended, a run that throws is a
+// check that could not run (never ok), and the log says an unchanged round only once.
+TEST(PreflightRoundsTest, RoundsFollowTheIntervalAndAThrowingRunIsUnknown) {
+  asio::io_context io;
+  int lines = 0;
+  std::vector<PreflightState> done;
+  PreflightOptions options;
+  options.interval = milliseconds(5);
+  options.run = []() -> std::vector<doctor::CheckResult> {
+    throw std::runtime_error("statfs exploded");
+  };
+  PreflightRounds rounds(
+      io, options, [&](PreflightState state) { done.push_back(std::move(state)); },
+      [&](log::Level, std::string_view, const log::Fields&) { ++lines; });
+  rounds.Start();
+  const auto until = std::chrono::steady_clock::now() + milliseconds(5000);
+  while (done.size() < 3 && std::chrono::steady_clock::now() < until) {
+    io.restart();
+    io.run_for(milliseconds(2));
+  }
+  rounds.Stop();
+  ASSERT_GE(done.size(), 3u);
+  EXPECT_EQ(done[2].rounds, 3u);
+  ASSERT_EQ(done[0].checks.size(), 1u);
+  EXPECT_EQ(done[0].checks[0].id, "preflight");
+  EXPECT_EQ(done[0].checks[0].status, doctor::CheckStatus::kUnknown);
+  EXPECT_THAT(done[0].checks[0].summary, HasSubstr("statfs exploded"));
+  EXPECT_EQ(lines, 2) << "the unknown and the count line, once for all rounds";
 }
 
 }  // namespace
