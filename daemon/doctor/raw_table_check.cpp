@@ -24,11 +24,12 @@ const char kRawFix[] =
     "set DOCKER_INSECURE_NO_IPTABLES_RAW=1 in dockerd's environment (28.0.2 and later)";
 
 const char kWithheldFix[] =
-    "remove iptable_raw from module_blacklist= on the node's kernel command line (then reboot) "
-    "and any `install iptable_raw` line from the node's modprobe.d, and load it (modprobe "
-    "iptable_raw); or run dockerd with the nftables backend (dind-netcfg --backend nft, or "
-    "daemon.json \"firewall-backend\": \"nftables\"), which does not need it; or, insecure, set "
-    "DOCKER_INSECURE_NO_IPTABLES_RAW=1 in dockerd's environment (28.0.2 and later)";
+    "take iptable_raw out of module_blacklist= on the node's kernel command line (then reboot) "
+    "and any `install iptable_raw` line out of the node's modprobe.d, then load iptable_raw on "
+    "the node (modprobe iptable_raw); or run dockerd with the nftables backend (dind-netcfg "
+    "--backend nft, or daemon.json \"firewall-backend\": \"nftables\"), which does not need it; "
+    "or, insecure, set DOCKER_INSECURE_NO_IPTABLES_RAW=1 in dockerd's environment (28.0.2 and "
+    "later)";
 
 // modprobe treats '-' and '_' in module names alike.
 std::string ModprobeName(std::string_view name) {

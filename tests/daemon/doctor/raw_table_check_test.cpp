@@ -148,6 +148,7 @@ TEST(RawTableCheckTest, AModuleWithheldByModuleBlacklistOrInstallFails) {
                         "iptable_raw on /proc/cmdline)"));
   EXPECT_THAT(result.summary, HasSubstr("DIRECT ACCESS FILTERING"));
   EXPECT_THAT(result.fix, HasSubstr("module_blacklist="));
+  EXPECT_THAT(result.fix, HasSubstr("load iptable_raw"));
   EXPECT_THAT(result.fix, HasSubstr("DOCKER_INSECURE_NO_IPTABLES_RAW=1"));
   EXPECT_EQ(result.observed["iptable_raw_withheld_by"].size(), 1U);
 
