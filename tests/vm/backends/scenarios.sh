@@ -339,11 +339,15 @@ scenario_raw() {
   check_eq raw-doctor-exit 1 "$doc_exit" "doctor's exit status (a check failed)"
   check_eq raw-doctor-backend "firewall backend iptables" "$backend" \
     "the backend doctor read from dockerd's /info FirewallBackend.Driver"
-  if [[ $fix == *"load iptable_raw"* && $fix == *"DOCKER_INSECURE_NO_IPTABLES_RAW=1"* ]]; then
+  # The three ways out: the module, the nftables backend, the insecure opt-out.
+  if [[ $fix == *"modprobe iptable_raw"* && $fix == *"firewall-backend"* &&
+    $fix == *"DOCKER_INSECURE_NO_IPTABLES_RAW=1"* ]]; then
     vm_ok raw-doctor-fix "$fix"
   else
-    vm_fail raw-doctor-fix "the fix does not name iptable_raw and the opt-out: $fix"
+    vm_fail raw-doctor-fix "the fix does not name modprobe iptable_raw, firewall-backend and DOCKER_INSECURE_NO_IPTABLES_RAW=1: $fix"
   fi
+  check_eq raw-doctor-cause yes "$([[ $summary == *"module_blacklist="*iptable_raw* ]] && echo yes || echo no)" \
+    "doctor names what withholds the module (module_blacklist= on /proc/cmdline) in its summary"
   rc=$(cat /run/raw-raw28.rc)
   err=$(tr '\n' ' ' </run/raw-raw28.run)
   if [[ $rc =~ ^[1-9][0-9]*$ ]]; then
