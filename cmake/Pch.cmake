@@ -1,22 +1,26 @@
 # SPDX-License-Identifier: Apache-2.0
-# Precompiled headers, for the cold builds of scripts/test.sh: its sanitizer build (clang, -O0)
-# spends much of its time parsing headers. Two are built, once each, and reused (REUSE_FROM) by
+# Precompiled headers, for the cold builds of scripts/test.sh, which spend much of their time
+# parsing the same headers in every file. Two are built, once each, and reused (REUSE_FROM) by
 # every target whose flags match:
 #   dind_pch_std   the standard headers nearly every file includes; the project's libraries and
 #                  executables (dind_precompile_headers(), called once all targets exist);
-#   dind_pch_test  those and googletest/googlemock; the tests of dind_add_test, whose flags
-#                  (dind_test_code) differ from the libraries'.
-# A precompiled header is part of every file of its targets, so it holds only what nearly every
-# file includes: nlohmann/json, Boost.Asio and CLI11 cost the files that do not include them more
-# than they save the others. Clang refuses a precompiled header built with other options or with
-# a definition its user lacks, so the owners below have the users' flags and no definition of
-# their own; a user's extra definitions (BOOST_ASIO_NO_DEPRECATED, DIND_NETCFG_BINARY, ...) are
-# fine, as none of these headers reads them.
-# Clang only: GCC 12 saves little (its -O3 time is optimisation, not parsing), and with a
-# precompiled header its late -O3 warnings (-Warray-bounds) inside libstdc++ are no longer
-# silenced as system-header ones, which DIND_WERROR turns into errors.
-option(DIND_PCH "Precompile the standard and googletest headers (clang builds)" ON)
-if(NOT DIND_PCH OR NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+#                  clang builds only (below);
+#   dind_pch_test  those, googletest/googlemock and nlohmann/json; the tests of dind_add_test,
+#                  whose flags (dind_test_code) differ from the libraries'.
+# A precompiled header is part of every file of its targets. The libraries' holds only what
+# nearly every file includes: nlohmann/json, Boost.Asio and CLI11 cost the files that do not
+# include them more than they save the others. The tests' has nlohmann/json too: 4 tests in 10
+# include it, and all of them spend their time in googletest's headers anyway.
+# Clang refuses a precompiled header built with other options or with a definition its user
+# lacks (GCC: another -O level), so the owners below have the users' flags and no definition
+# of their own; a user's extra definitions (BOOST_ASIO_NO_DEPRECATED, DIND_NETCFG_BINARY, ...)
+# are fine, as none of these headers reads them. -Winvalid-pch (CMake's) with DIND_WERROR makes
+# a header the compiler would not use an error rather than a silent slow build.
+# GCC builds precompile the tests' header only: the libraries' -O3 time is optimisation, not
+# parsing, and with a precompiled header GCC 12's late -O3 warnings (-Warray-bounds) inside
+# libstdc++ are no longer silenced as system-header ones, which DIND_WERROR turns into errors.
+option(DIND_PCH "Precompile the standard, googletest and nlohmann/json headers" ON)
+if(NOT DIND_PCH OR NOT CMAKE_CXX_COMPILER_ID MATCHES "^(Clang|GNU)$")
   function(dind_precompile_headers)
   endfunction()
   return()
@@ -29,14 +33,20 @@ set(DIND_PCH_STD_HEADERS <algorithm> <array> <chrono> <cstdint> <functional> <ma
 file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/pch_owner.cpp
      CONTENT "// the owner of a precompiled header\n")
 
-add_library(dind_pch_std OBJECT ${CMAKE_BINARY_DIR}/pch_owner.cpp)
-target_precompile_headers(dind_pch_std PRIVATE ${DIND_PCH_STD_HEADERS})
-
 add_library(dind_pch_test OBJECT ${CMAKE_BINARY_DIR}/pch_owner.cpp)
-target_link_libraries(dind_pch_test PRIVATE GTest::gmock)
+target_link_libraries(dind_pch_test PRIVATE GTest::gmock nlohmann_json::nlohmann_json)
 dind_test_code(dind_pch_test)
 target_precompile_headers(dind_pch_test PRIVATE ${DIND_PCH_STD_HEADERS} <gtest/gtest.h>
-                                                <gmock/gmock.h>)
+                          <gmock/gmock.h> <nlohmann/json.hpp>)
+
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  function(dind_precompile_headers)
+  endfunction()
+  return()
+endif()
+
+add_library(dind_pch_std OBJECT ${CMAKE_BINARY_DIR}/pch_owner.cpp)
+target_precompile_headers(dind_pch_std PRIVATE ${DIND_PCH_STD_HEADERS})
 
 # Without the source files' times in the precompiled headers ccache can cache their users.
 foreach(owner dind_pch_std dind_pch_test)
