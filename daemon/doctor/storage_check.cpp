@@ -398,6 +398,12 @@ std::vector<CheckResult> StorageChecksWith(const DoctorContext& context, FsStatR
   if (data_root) {
     // The data-root's file system as dockerd's mount namespace has it (FactsProcess).
     stats = reader.Stat(context.process.RootPath(data_root->path));
+    // Said as dockerd's paths: the source adds whose root they were read through.
+    const std::string prefix = context.process.RootPath("");
+    if (stats && !prefix.empty() && stats->statted_path.starts_with(prefix)) {
+      std::string inside = stats->statted_path.substr(prefix.size());
+      stats->statted_path = inside.empty() ? std::string(1, '/') : std::move(inside);
+    }
     // graphdriver.HasPriorDriver: a directory of a graphdriver in the data-root.
     for (const char* driver : {"overlay2", "fuse-overlayfs", "btrfs", "zfs", "vfs"}) {
       struct stat status {};
@@ -415,10 +421,11 @@ std::vector<CheckResult> StorageChecksWith(const DoctorContext& context, FsStatR
                                       CheckStorageSpace(data_root, stats),
                                       CheckStorageDriver(info, info_source)};
   if (context.process.pid != 0) {
+    const std::string prefix_of_root = context.process.RootPath("");
     for (auto& result : results) {
       if (result.id != "storage-driver") {
-        result.source += "; the data-root as " + context.process.Describe() + " sees it (" +
-                         context.process.chosen_by + ")";
+        result.source += "; the data-root as " + context.process.Describe() + " sees it, through " +
+                         prefix_of_root + " (" + context.process.chosen_by + ")";
       }
     }
   }

@@ -284,6 +284,24 @@ TEST(StorageCheckTest, GroupReadsDaemonJsonAndStatsItsDataRoot) {
   EXPECT_THAT(results[2].source, HasSubstr("no-dockerd.sock"));
 }
 
+// Beside dockerd (FactsProcess), its data-root is statted through /proc/PID/root and said as
+// dockerd's path, not "not there yet".
+TEST(StorageCheckTest, GroupStatsDockerdsDataRootThroughItsRoot) {
+  testing::TempDir dir;
+  testing::WriteTestFile(dir / "daemon.json", R"({"data-root": "/srv/docker-data"})", 0644);
+  const HostFiles files(dir.path());
+  DoctorContext context{
+      .files = files, .daemon_json = dir / "daemon.json", .docker_socket = dir / "no-dockerd.sock"};
+  context.process = FactsProcess{.pid = 77, .name = "dockerd", .chosen_by = "--pid 77"};
+  RecordingReader reader;
+  const auto results = StorageChecksWith(context, reader);
+  EXPECT_EQ(reader.asked, std::vector<std::string>{"/proc/77/root/srv/docker-data"});
+  EXPECT_THAT(results[0].summary, HasSubstr("data-root /srv/docker-data is on overlayfs"));
+  EXPECT_THAT(results[0].summary, Not(HasSubstr("not there yet")));
+  EXPECT_THAT(results[0].source,
+              HasSubstr("as dockerd pid 77 sees it, through /proc/77/root (--pid 77)"));
+}
+
 // The real reader walks up to the nearest existing ancestor.
 TEST(StorageCheckTest, SystemReaderStatsTheNearestExistingAncestor) {
   testing::TempDir dir;
