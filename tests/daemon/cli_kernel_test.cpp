@@ -5,16 +5,21 @@
 // namespace is deleted when its test ends, also on failure.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/cidr.h"
 #include "common/mtu.h"
-#include "tests/daemon/docker/fake_dockerd.h"
 #include "tests/daemon/run_cli.h"
 #include "tests/mocks/temp_dir.h"
 #include "tests/support/netns.h"
@@ -424,47 +429,99 @@ TEST_F(CliKernelTest, InitForDockerd20WritesNoKeyItWouldRefuse) {
               Contains(HasSubstr("com.docker.network.driver.mtu=1410")));
 }
 
-// A dockerd stand-in that answers by path, as doctor asks several: /version says 28.5.2,
-// /networks lists the default bridge at 1450, KIND's `kind` network without an MTU option
-// (dockerd's 1500) and ci-net over the pod's own 10.77.0.0/24; anything else is a 404.
-docker::testing::Script DockerdByPath() {
-  return [](std::shared_ptr<docker::testing::FakeConnection> connection) {
-    connection->ReadRequest([connection](const docker::testing::FakeConnection::Request& request) {
-      const std::string target(request.target());
-      std::string body;
-      if (target.ends_with("/version")) {
-        body = R"({"Version":"28.5.2","ApiVersion":"1.51","MinAPIVersion":"1.24","Os":"linux"})";
-      } else if (target.find("/networks") != std::string::npos) {
-        body = R"([
+// A dockerd stand-in on a unix socket that answers by path, one request per connection, as
+// doctor asks several: /version says 28.5.2, /networks lists the default bridge at 1450, KIND's
+// `kind` network without an MTU option (dockerd's 1500) and ci-net over the pod's own
+// 10.77.0.0/24; anything else is a 404. Plain sockets: no HTTP library to compile here.
+class DockerdByPath {
+ public:
+  explicit DockerdByPath(std::string path)
+      : path_(std::move(path)), listener_(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    path_.copy(address.sun_path, sizeof(address.sun_path) - 1);
+    if (listener_ < 0 ||
+        ::bind(listener_, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0 ||
+        ::listen(listener_, 8) != 0) {
+      ADD_FAILURE() << "listening on " << path_ << ": " << std::strerror(errno);
+    }
+    server_ = std::thread([this] { Serve(); });
+  }
+  ~DockerdByPath() {
+    ::shutdown(listener_, SHUT_RDWR);  // accept() returns: the server ends
+    server_.join();
+    ::close(listener_);
+    ::unlink(path_.c_str());
+  }
+  DockerdByPath(const DockerdByPath&) = delete;
+  DockerdByPath& operator=(const DockerdByPath&) = delete;
+
+ private:
+  static std::string Answer(const std::string& target) {
+    if (target.ends_with("/version")) {
+      return R"({"Version":"28.5.2","ApiVersion":"1.51","MinAPIVersion":"1.24","Os":"linux"})";
+    }
+    if (target.find("/networks") != std::string::npos) {
+      return R"([
   {"Name":"bridge","Id":"aaaaaaaaaaaaaaaa","Driver":"bridge","IPAM":{"Config":[{"Subnet":"172.17.0.0/16"}]},
    "Options":{"com.docker.network.bridge.name":"docker0","com.docker.network.driver.mtu":"1450"}},
   {"Name":"kind","Id":"0123456789abcdef","Driver":"bridge","IPAM":{"Config":[{"Subnet":"172.18.0.0/16"}]},"Options":{}},
   {"Name":"ci-net","Id":"fedcba9876543210","Driver":"bridge","IPAM":{"Config":[{"Subnet":"10.77.0.0/16"}]},"Options":{}}])";
+    }
+    return "";
+  }
+
+  void Serve() const {
+    for (int connection;
+         (connection = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC)) >= 0;) {
+      std::string request;
+      char buffer[4096];
+      ssize_t got = 0;
+      while (request.find("\r\n\r\n") == std::string::npos &&
+             (got = ::read(connection, buffer, sizeof(buffer))) > 0) {
+        request.append(buffer, static_cast<std::size_t>(got));
       }
-      connection->Write(body.empty() ? docker::testing::HttpResponse(404, "Not Found", "{}")
-                                     : docker::testing::HttpResponse(200, "OK", body),
-                        [connection] { connection->Close(); });
-    });
-  };
-}
+      const std::size_t start = request.find(' ') + 1;
+      const std::string body = Answer(request.substr(start, request.find(' ', start) - start));
+      const std::string response =
+          std::string(body.empty() ? "HTTP/1.1 404 Not Found" : "HTTP/1.1 200 OK") +
+          "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+          std::to_string(body.empty() ? 2 : body.size()) + "\r\n\r\n" +
+          (body.empty() ? "{}" : body);
+      for (std::size_t sent = 0; sent < response.size();) {
+        const ssize_t wrote = ::write(connection, response.data() + sent, response.size() - sent);
+        if (wrote <= 0) break;
+        sent += static_cast<std::size_t>(wrote);
+      }
+      ::close(connection);
+    }
+  }
+
+  std::string path_;
+  int listener_;
+  std::thread server_;
+};
 
 // doctor makes the detection `detect` makes (its flags included: --reserve) and reports it as
 // checks of its one report: the MTU against docker's networks, the overlay, the proven backend,
 // cgroups, the pools against the networks and where dockerd's version came from.
 TEST_F(CliKernelTest, DoctorReportsWhatDetectReports) {
   const SandboxPod sandbox(1500);
-  boost::asio::io_context io;
-  docker::testing::FakeDockerd fake(io, {DockerdByPath()});
-  std::thread server([&io] { io.run(); });
-  const std::vector<std::string> args{
-      "doctor", "--docker-socket", fake.path(), "--daemon-json", sandbox.daemon_json(), "--reserve",
-      "50"};
+  const TempDir dir;
+  const std::string docker_socket = dir / "docker.sock";
+  std::optional<DockerdByPath> fake(std::in_place, docker_socket);
+  const std::vector<std::string> args{"doctor",
+                                      "--docker-socket",
+                                      docker_socket,
+                                      "--daemon-json",
+                                      sandbox.daemon_json(),
+                                      "--reserve",
+                                      "50"};
   std::vector<std::string> json_args = args;
   json_args.emplace_back("--json");
   const ProcessResult json_result = sandbox.Run(json_args);
   const ProcessResult text_result = sandbox.Run(args);
-  io.stop();
-  server.join();
+  fake.reset();
 
   // ci-net over the pod's range fails address-pools.
   EXPECT_EQ(json_result.exit_code, 1) << Describe(json_result);
@@ -483,7 +540,7 @@ TEST_F(CliKernelTest, DoctorReportsWhatDetectReports) {
   EXPECT_EQ(mtu["observed"]["networks_above"][0]["network"], "kind") << mtu.dump(2);
   EXPECT_THAT(mtu["fix"].get<std::string>(), HasSubstr("com.docker.network.driver.mtu=1450"));
   EXPECT_THAT(mtu["source"].get<std::string>(),
-              HasSubstr("GET /networks of unix://" + fake.path()));
+              HasSubstr("GET /networks of unix://" + docker_socket));
 
   EXPECT_EQ(checks["network-overlay"]["status"], "ok") << checks["network-overlay"].dump(2);
   EXPECT_EQ(checks["network-overlay"]["observed"]["evidence"], "none");
@@ -503,7 +560,7 @@ TEST_F(CliKernelTest, DoctorReportsWhatDetectReports) {
   EXPECT_EQ(version["status"], "ok") << version.dump(2);
   EXPECT_EQ(version["observed"]["version"], "28.5.2");
   EXPECT_EQ(version["observed"]["running"], true);
-  EXPECT_EQ(version["source"], "GET /version of unix://" + fake.path());
+  EXPECT_EQ(version["source"], "GET /version of unix://" + docker_socket);
 
   // The text report prints the same lines.
   EXPECT_EQ(text_result.exit_code, 1) << Describe(text_result);
