@@ -177,7 +177,8 @@ Runner AddInitCommand(CLI::App& app) {
     // each fail and warn logged once, with its fix (stderr; the report below is unchanged).
     doctor::PreflightLog(doctor::PreflightFor::kInit)
         .Record(doctor::RunPreflight(doctor::PreflightFor::kInit, path,
-                                     std::string(docker::kDefaultSocketPath)));
+                                     std::string(docker::kDefaultSocketPath),
+                                     ToldDockerdVersion(flags->detection)));
     const netcfg::DaemonJsonUpdate& update = configured->daemon_json;
     const bool write = update.written;
     std::optional<RulesOutput> rules;

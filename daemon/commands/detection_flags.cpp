@@ -49,6 +49,11 @@ void AddDetectionFlags(CLI::App& command, DetectionFlags& flags) {
       ->default_str("off");
 }
 
+std::optional<netcfg::DockerVersion> ToldDockerdVersion(const DetectionFlags& flags) {
+  if (flags.dockerd_version == "auto") return std::nullopt;
+  return netcfg::ParseDockerVersion(flags.dockerd_version);
+}
+
 Result<netcfg::DetectOptions> ParseDetectionFlags(const DetectionFlags& flags) {
   netcfg::DetectOptions options;
   auto mtu = ParseAutoOrNumber("--mtu", flags.mtu);

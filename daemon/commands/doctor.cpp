@@ -73,6 +73,7 @@ int DoctorCommand(const DoctorFlags& flags) {
   context.daemon_json = flags.daemon_json;
   context.docker_socket = flags.docker_socket;
   context.for_kind = flags.for_what == "kind";
+  context.told_dockerd = ToldDockerdVersion(flags.detection);
   auto process = doctor::ChooseFactsProcess(files, flags.pid, flags.docker_socket);
   if (!process) return ReportFailure(process.error().Wrap("doctor"));
   context.process = std::move(process).value();

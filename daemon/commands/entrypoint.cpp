@@ -70,9 +70,9 @@ Result<entrypoint::EntrypointOptions> ParseOptions(const EntrypointFlags& flags,
   options.command = flags.command;
   // The sidecar starts once dockerd answers: its first round judges the running dockerd, logs
   // each fail and warn once and serves them in /status and /metrics.
-  options.sidecar.preflight =
-      sidecar::PreflightOf(doctor::PreflightFor::kEntrypoint, flags.pod.daemon_json,
-                           options.sidecar.docker->socket_path);
+  options.sidecar.preflight = sidecar::PreflightOf(
+      doctor::PreflightFor::kEntrypoint, flags.pod.daemon_json, options.sidecar.docker->socket_path,
+      ToldDockerdVersion(flags.pod.detection));
   return options;
 }
 

@@ -73,8 +73,9 @@ int RunCommand(const PodFlags& flags) {
     return Fail(valid.error());
   }
   // doctor's checks beside the loop: logged once each, served in /status and /metrics.
-  parsed->sidecar.preflight = sidecar::PreflightOf(doctor::PreflightFor::kRun, flags.daemon_json,
-                                                   flags.sidecar.docker_socket);
+  parsed->sidecar.preflight =
+      sidecar::PreflightOf(doctor::PreflightFor::kRun, flags.daemon_json,
+                           flags.sidecar.docker_socket, ToldDockerdVersion(flags.detection));
 
   if (auto kept = KeepNeededCapabilities(flags, parsed->sidecar); !kept) {
     return Fail(kept.error());

@@ -250,9 +250,9 @@ DnsFacts ReadDnsFacts(const DoctorContext& context) {
     facts.dockerd_source = docker::VersionSource(context.docker_socket);
   }
   if (!facts.dockerd) {
-    if (auto binary = DockerdBinaryVersion()) {
-      facts.dockerd = binary->first;
-      facts.dockerd_source = binary->second;
+    if (auto offline = DockerdVersionNotServed(context)) {
+      facts.dockerd = offline->first;
+      facts.dockerd_source = offline->second;
     }
   }
   if (!facts.dockerd) {

@@ -184,7 +184,9 @@ const Result<docker::DockerVersionInfo>& DockerdVersion(const DoctorContext& con
   return *version;
 }
 
-std::optional<std::pair<netcfg::DockerVersion, std::string>> DockerdBinaryVersion() {
+std::optional<std::pair<netcfg::DockerVersion, std::string>> DockerdVersionNotServed(
+    const DoctorContext& context) {
+  if (context.told_dockerd) return std::make_pair(*context.told_dockerd, "--dockerd-version");
   const char* path_variable = std::getenv("PATH");
   const auto path = netcfg::FindProgram("dockerd", path_variable != nullptr ? path_variable : "");
   if (!path) return std::nullopt;

@@ -72,6 +72,9 @@ struct DoctorContext {
   std::string docker_socket = "/var/run/docker.sock";   // --docker-socket
   bool for_kind = false;                                // --for kind
   FactsProcess process = {};                            // --pid (doctor itself by default)
+  // --dockerd-version when given (not auto): the release an init container configures for,
+  // where no dockerd runs yet and none may be on its PATH.
+  std::optional<netcfg::DockerVersion> told_dockerd;
   // dockerd's answers, asked at the first need and kept for the run: storage and iptables-raw
   // both read /info, api-floor and the DNS checks /version (each up to its timeout when
   // dockerd hangs). Filled by DockerdInfoBody and DockerdVersion only.
@@ -89,9 +92,11 @@ struct DoctorContext {
 const Result<std::string>& DockerdInfoBody(const DoctorContext& context);
 // GET /version of context.docker_socket (2 s at most), asked once per context.
 const Result<docker::DockerVersionInfo>& DockerdVersion(const DoctorContext& context);
-// dockerd's version as its binary on PATH states it (Go build information) and where that was
-// read, for when dockerd does not answer; nullopt when there is no dockerd or it does not say.
-std::optional<std::pair<netcfg::DockerVersion, std::string>> DockerdBinaryVersion();
+// dockerd's version for when the running dockerd does not answer, and where it was learnt:
+// context.told_dockerd ("--dockerd-version"), else its binary on PATH (Go build information);
+// nullopt when neither says.
+std::optional<std::pair<netcfg::DockerVersion, std::string>> DockerdVersionNotServed(
+    const DoctorContext& context);
 
 // A group of checks: reads what it needs (through context.files or the socket) and returns one
 // CheckResult per check id, in a stable order. Never throws; what it could not read is a

@@ -9,12 +9,14 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/log.h"
 #include "daemon/doctor/check.h"
+#include "netcfg/dockerd/dockerd_version.h"
 
 namespace dind::doctor {
 
@@ -43,8 +45,10 @@ std::vector<CheckResult> SelectPreflight(PreflightFor command, std::vector<Check
 // concern it. Blocking: files under /proc and /sys, statfs, dockerd's binary and, when
 // `docker_socket` is not empty, GET /info (5 s at most) and GET /version (2 s at most). The
 // sidecar calls it on a thread of its own, never on its event loop.
+// `told_dockerd` (--dockerd-version) is the version to judge by when dockerd does not answer.
 std::vector<CheckResult> RunPreflight(PreflightFor command, const std::string& daemon_json,
-                                      const std::string& docker_socket);
+                                      const std::string& docker_socket,
+                                      std::optional<netcfg::DockerVersion> told_dockerd = {});
 
 // Logs preflight rounds: each fail (error), warn (warn) and unknown (info: the check could not
 // run, and why) once, with the check, status, summary, source and fix as fields; a check is

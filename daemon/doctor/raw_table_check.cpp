@@ -176,7 +176,9 @@ CheckResult CheckRawTable(const RawTableFacts& facts) {
                      "; dockerd's version is unknown, so whether it needs the table "
                      "(28.0 and later) is too";
     result.source = source;
-    result.fix = "run doctor where dockerd runs or its binary is on PATH, or pass --docker-socket";
+    result.fix =
+        "run doctor where dockerd runs or its binary is on PATH, or pass --docker-socket or "
+        "--dockerd-version";
     return result;
   }
   const netcfg::DockerVersion& version = *facts.dockerd_version;
@@ -315,9 +317,10 @@ std::vector<CheckResult> RawTableChecks(const DoctorContext& context) {
     }
   }
   if (!facts.info_answered) {
-    if (auto binary = DockerdBinaryVersion()) {
-      facts.dockerd_version = binary->first;
-      facts.version_source = binary->second + " (dockerd did not answer " + facts.info_source + ")";
+    if (auto offline = DockerdVersionNotServed(context)) {
+      facts.dockerd_version = offline->first;
+      facts.version_source =
+          offline->second + " (dockerd did not answer " + facts.info_source + ")";
     }
   }
   return {CheckRawTable(facts)};

@@ -414,7 +414,7 @@ std::vector<CheckResult> StorageChecksWith(const DoctorContext& context, FsStatR
   std::optional<netcfg::DockerVersion> version;
   if (answered) version = netcfg::ParseDockerVersion(answered->server_version);
   if (!version && !answered) {
-    if (auto binary = DockerdBinaryVersion()) version = binary->first;
+    if (auto offline = DockerdVersionNotServed(context)) version = offline->first;
   }
   const StoreGuess store = GuessImageStore(answered, version, daemon_json, prior_graphdriver);
   std::vector<CheckResult> results = {CheckStorageFs(data_root, stats, store),

@@ -22,12 +22,13 @@ struct PreflightRounds::Shared {
 };
 
 PreflightOptions PreflightOf(doctor::PreflightFor command, std::string daemon_json,
-                             std::string docker_socket) {
+                             std::string docker_socket,
+                             std::optional<netcfg::DockerVersion> told_dockerd) {
   PreflightOptions options;
   options.command = command;
   options.run = [command, daemon_json = std::move(daemon_json),
-                 docker_socket = std::move(docker_socket)] {
-    return doctor::RunPreflight(command, daemon_json, docker_socket);
+                 docker_socket = std::move(docker_socket), told_dockerd] {
+    return doctor::RunPreflight(command, daemon_json, docker_socket, told_dockerd);
   };
   return options;
 }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -32,7 +33,8 @@ struct PreflightOptions {
 // doctor::RunPreflight for `command` on this daemon.json and dockerd socket ("" when dockerd's
 // API is not followed: what asks it is unknown), every 60 s.
 PreflightOptions PreflightOf(doctor::PreflightFor command, std::string daemon_json,
-                             std::string docker_socket);
+                             std::string docker_socket,
+                             std::optional<netcfg::DockerVersion> told_dockerd = {});
 
 class PreflightRounds {
  public:

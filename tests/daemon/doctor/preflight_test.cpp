@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -156,6 +157,21 @@ TEST(PreflightRunTest, AnUnansweredSocketIsUnknownNeverOk) {
   const auto init = RunPreflight(PreflightFor::kInit, "/nonexistent/daemon.json", socket);
   for (const auto& result : init) EXPECT_NE(result.id, "api-floor");
   EXPECT_FALSE(init.empty());
+}
+
+// An init container has no dockerd running and often none on its PATH: --dockerd-version is
+// the release its checks judge by.
+TEST(PreflightRunTest, InitJudgesByTheToldDockerdVersion) {
+  const std::string socket = ::testing::TempDir() + "/preflight-no-dockerd.sock";
+  const auto told = netcfg::ParseDockerVersion("28.5.2");
+  ASSERT_TRUE(told.has_value());
+  const auto init = RunPreflight(PreflightFor::kInit, "/nonexistent/daemon.json", socket, told);
+  const auto raw = std::find_if(init.begin(), init.end(), [](const CheckResult& result) {
+    return result.id == "iptables-raw";
+  });
+  ASSERT_NE(raw, init.end());
+  EXPECT_THAT(raw->source, ::testing::HasSubstr("--dockerd-version"));
+  EXPECT_NE(raw->status, CheckStatus::kUnknown) << raw->summary;
 }
 
 }  // namespace
