@@ -74,13 +74,24 @@ std::vector<pid_t> PidsIn(const std::string& cgroup) {
 }
 
 // A `sleep` started in `cgroup` (it moves itself before exec).
+// Returns once the sleeper has joined `cgroup` and exec'd: its end of a close-on-exec pipe
+// closes only then. Returning earlier let a loaded machine run the sleeper's own write after the
+// test had moved it, putting it back where the test had just emptied.
 pid_t SleepIn(const std::string& cgroup) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return -1;
   const pid_t pid = ::fork();
   if (pid == 0) {
+    ::close(fds[0]);
     if (!WriteText(cgroup + "/cgroup.procs", std::to_string(::getpid()))) ::_exit(126);
     ::execlp("sleep", "sleep", "60", static_cast<char*>(nullptr));
     ::_exit(127);
   }
+  ::close(fds[1]);
+  char byte;
+  while (::read(fds[0], &byte, 1) < 0 && errno == EINTR) {
+  }
+  ::close(fds[0]);
   return pid;
 }
 
