@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <string_view>
 
 #include "common/strings.h"
 #include "daemon/docker/docker_version.h"
@@ -21,9 +22,49 @@ using netcfg::DnsNetworkKind;
 constexpr netcfg::DockerVersion kAssumedDockerd{29, 0, 0};
 
 constexpr const char* kVerifyFallback =
-    "verify from the docker bridge: run the sidecar (`dind-netcfg run`/`entrypoint`) with "
-    "--probe-target 8.8.8.8:53 and read its /status, or `docker run --rm busybox nslookup "
-    "example.com 8.8.8.8`";
+    "verify from the docker bridge: the sidecar (`dind-netcfg run`/`entrypoint`, without "
+    "--no-probes) asks them itself and reports this check in its /status, or `docker run --rm "
+    "busybox nslookup example.com 8.8.8.8`";
+
+// Where a verdict on the fallback comes from, in the check's source.
+constexpr const char* kProberSource =
+    "the sidecar's egress prober from the docker bridge (a DNS query over UDP to each)";
+
+bool IsFallbackServer(std::string_view address) {
+  const auto in = [address](const auto& list) {
+    return std::find(std::begin(list), std::end(list), address) != std::end(list);
+  };
+  return in(netcfg::kFallbackIpv4) || in(netcfg::kFallbackIpv6);
+}
+
+// The fallback servers the model put in the default bridge's file or behind 127.0.0.11, each
+// once, in that order.
+std::vector<std::string> FallbackServers(const ContainerDns& bridge, const ContainerDns& user) {
+  std::vector<std::string> servers;
+  const auto add = [&servers](const std::string& address) {
+    if (IsFallbackServer(address) &&
+        std::find(servers.begin(), servers.end(), address) == servers.end()) {
+      servers.push_back(address);
+    }
+  };
+  if (bridge.public_fallback) {
+    for (const auto& nameserver : bridge.file.nameservers) add(nameserver);
+  }
+  if (user.public_fallback) {
+    for (const auto& upstream : user.upstreams) add(upstream.address);
+    for (const auto& nameserver : user.file.nameservers) add(nameserver);  // 20.10's IPv6 ones
+  }
+  return servers;
+}
+
+// "8.8.8.8 answered, 8.8.4.4 did not": what the prober found, per server.
+std::string Probed(const std::vector<FallbackProbe>& probes) {
+  std::vector<std::string> said;
+  for (const auto& probe : probes) {
+    said.push_back(probe.server + (probe.answered ? " answered" : " did not"));
+  }
+  return Join(said, ", ");
+}
 
 std::string Lines(const netcfg::ResolvConfLines& file) {
   std::string text = "nameserver " + (file.nameservers.empty() ? std::string("(none)")
@@ -126,6 +167,7 @@ std::vector<CheckResult> CheckDns(const DnsFacts& facts) {
     results.back().observed = observed;
   }
   {
+    const std::vector<std::string> servers = FallbackServers(bridge, user);
     std::vector<std::string> where;
     if (bridge.public_fallback) where.push_back("the default bridge");
     if (user.public_fallback) where.push_back("user-defined networks (behind 127.0.0.11)");
@@ -139,12 +181,11 @@ std::vector<CheckResult> CheckDns(const DnsFacts& facts) {
                source);
     } else {
       const std::string happened = "dockerd " + version.ToString() +
-                                   " falls back to public resolvers " +
-                                   Join(std::vector<std::string>(std::begin(netcfg::kFallbackIpv4),
-                                                                 std::end(netcfg::kFallbackIpv4)),
-                                        ", ") +
+                                   " falls back to public resolvers " + Join(servers, ", ") +
                                    " on " + Join(where, " and ") + ": no nameserver of the pod's " +
                                    bridge.source + " is usable there (all loopback, or none)";
+      const std::string probed =
+          facts.fallback_probes.empty() ? "" : " (" + Probed(facts.fallback_probes) + ")";
       if (!facts.fallback_reachable) {
         result = Make(kDnsFallbackCheckId, CheckStatus::kWarn,
                       happened +
@@ -155,21 +196,28 @@ std::vector<CheckResult> CheckDns(const DnsFacts& facts) {
         result = Make(kDnsFallbackCheckId, CheckStatus::kFail,
                       happened +
                           ", and the egress prober found them unreachable from the docker "
-                          "bridge: every external lookup of a nested container fails",
-                      source + ", egress prober", FallbackFix(facts));
+                          "bridge" +
+                          probed + ": every external lookup of a nested container fails",
+                      source + ", " + kProberSource, FallbackFix(facts));
       } else {
         result = Make(kDnsFallbackCheckId, CheckStatus::kWarn,
-                      happened +
-                          "; they answer from the docker bridge, but cluster names do not "
-                          "resolve there",
-                      source + ", egress prober", FallbackFix(facts));
+                      happened + "; they answer from the docker bridge" + probed +
+                          ", but cluster names do not resolve there",
+                      source + ", " + kProberSource, FallbackFix(facts));
       }
+    }
+    nlohmann::ordered_json probes = nlohmann::ordered_json::array();
+    for (const auto& probe : facts.fallback_probes) {
+      probes.push_back(
+          {{"server", probe.server}, {"answered", probe.answered}, {"detail", probe.detail}});
     }
     result.observed = {
         {"default_bridge", bridge.public_fallback},
         {"user_defined", user.public_fallback},
         {"reachable", facts.fallback_reachable ? nlohmann::ordered_json(*facts.fallback_reachable)
-                                               : nlohmann::ordered_json(nullptr)}};
+                                               : nlohmann::ordered_json(nullptr)},
+        {"servers", servers},
+        {"probed", std::move(probes)}};
     results.push_back(std::move(result));
   }
   {
@@ -201,8 +249,29 @@ std::vector<CheckResult> CheckDns(const DnsFacts& facts) {
   return results;
 }
 
+std::optional<bool> FallbackReachable(const std::vector<FallbackProbe>& probes) {
+  if (probes.empty()) return std::nullopt;
+  return std::any_of(probes.begin(), probes.end(),
+                     [](const FallbackProbe& probe) { return probe.answered; });
+}
+
+std::vector<std::string> DnsFallbackServers(const std::vector<CheckResult>& results) {
+  std::vector<std::string> servers;
+  for (const auto& result : results) {
+    if (result.id != kDnsFallbackCheckId || !result.observed.is_object()) continue;
+    const auto found = result.observed.find("servers");
+    if (found == result.observed.end() || !found->is_array()) continue;
+    for (const auto& server : *found) {
+      if (server.is_string()) servers.push_back(server.get<std::string>());
+    }
+  }
+  return servers;
+}
+
 DnsFacts ReadDnsFacts(const DoctorContext& context) {
   DnsFacts facts;
+  facts.fallback_probes = context.dns_fallback_probes;
+  facts.fallback_reachable = FallbackReachable(facts.fallback_probes);
   facts.pod_reader = context.process.Describe();
   if (context.process.pid != 0) facts.pod_reader += " (" + context.process.chosen_by + ")";
   for (const auto& [path, into] : {std::pair{netcfg::kEtcResolvConf, &facts.pod.etc},

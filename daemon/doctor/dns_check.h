@@ -5,8 +5,9 @@
 //                    user-defined network (127.0.0.11 and where it forwards); fail for dockerd
 //                    >= 28 when user networks have no upstream at all (no fallback there)
 //   dns-fallback     dockerd's public fallback (8.8.8.8, 8.8.4.4): warn when it happens, fail
-//                    when the egress prober found it unreachable from the docker bridge; doctor
-//                    alone cannot probe, so it says "not verified" and how to verify
+//                    when the sidecar's egress prober found it unreachable from the docker
+//                    bridge (run/entrypoint probe the servers this check names in observed
+//                    "servers"); doctor alone cannot probe, so it says "not verified" and how
 //   dns-ndots        search x ndots as queries per external name through the masquerade
 #pragma once
 
@@ -41,13 +42,25 @@ struct DnsFacts {
   // Whether the fallback servers answered from the docker bridge, when the egress prober ran a
   // DNS probe against them; nullopt: not probed.
   std::optional<bool> fallback_reachable;
+  // The probes it was judged from (FallbackReachable), for the summary and observed "probed".
+  std::vector<FallbackProbe> fallback_probes;
 };
+
+// True when any fallback server answered, false when every one probed failed, nullopt when
+// none was probed.
+std::optional<bool> FallbackReachable(const std::vector<FallbackProbe>& probes);
+
+// The public fallback servers dns-fallback found dockerd will use (its observed "servers":
+// those in the default bridge's file or behind 127.0.0.11), from a round's results; empty when
+// there is no fallback, or no dns-fallback result.
+std::vector<std::string> DnsFallbackServers(const std::vector<CheckResult>& results);
 
 // Pure: the three results, in the order of the header.
 std::vector<CheckResult> CheckDns(const DnsFacts& facts);
 
 // Reads the facts: the files through context.files, daemon.json at context.daemon_json, the
-// version from GET /version of context.docker_socket, else dockerd's binary on PATH.
+// version from GET /version of context.docker_socket, else dockerd's binary on PATH; whether the
+// fallback answers from context.dns_fallback_probes.
 DnsFacts ReadDnsFacts(const DoctorContext& context);
 
 // The group doctor runs: ReadDnsFacts, then CheckDns.

@@ -65,6 +65,16 @@ Result<FactsProcess> ChooseFactsProcess(const HostFiles& files, std::string_view
 
 struct DetectionOutcome;  // detection_checks.h
 
+// The egress prober's latest DNS query (over UDP, from the docker bridge: where nested
+// containers stand) to one of dockerd's public fallback servers. Only the sidecar probes
+// (`run`, `entrypoint`); doctor itself sends nothing, so its context has none.
+struct FallbackProbe {
+  std::string server;  // "8.8.8.8"
+  bool answered = false;
+  std::string detail;  // the prober's one line
+  bool operator==(const FallbackProbe&) const = default;
+};
+
 // What `doctor` was asked, handed to every group of checks.
 struct DoctorContext {
   const HostFiles& files;
@@ -86,6 +96,9 @@ struct DoctorContext {
   // What `detect` finds here (detection_checks.h), made by the command, since detection belongs
   // to netcfg/ and daemon/pod/; an Error when it failed. Null: not detected, no such checks.
   const Result<DetectionOutcome>* detection = nullptr;
+  // The sidecar's egress prober on dockerd's public fallback servers (dns-fallback); empty:
+  // not probed (doctor, init, or no round of it yet).
+  std::vector<FallbackProbe> dns_fallback_probes = {};
 };
 
 // The body of GET /info of context.docker_socket (5 s at most), asked once per context.

@@ -52,12 +52,14 @@ std::vector<CheckResult> SelectPreflight(PreflightFor command, std::vector<Check
 
 std::vector<CheckResult> RunPreflight(PreflightFor command, const std::string& daemon_json,
                                       const std::string& docker_socket,
-                                      std::optional<netcfg::DockerVersion> told_dockerd) {
+                                      std::optional<netcfg::DockerVersion> told_dockerd,
+                                      PreflightFeed feed) {
   const HostFiles files;
   DoctorContext context{files};
   context.daemon_json = daemon_json;
   context.docker_socket = docker_socket;
   context.told_dockerd = told_dockerd;
+  context.dns_fallback_probes = std::move(feed.dns_fallback);
   // run is a sidecar beside dockerd: the container facts are its container's (FactsProcess);
   // init sees no dockerd and reads its own, entrypoint finds its child.
   if (auto process = ChooseFactsProcess(files, "auto", docker_socket)) {

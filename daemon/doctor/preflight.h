@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "daemon/doctor/check.h"
+#include "daemon/doctor/doctor_facts.h"
 #include "netcfg/dockerd/dockerd_version.h"
 
 namespace dind::doctor {
@@ -41,6 +42,14 @@ bool PreflightConcerns(PreflightFor command, std::string_view id);
 // The results that concern `command`, in their order.
 std::vector<CheckResult> SelectPreflight(PreflightFor command, std::vector<CheckResult> results);
 
+// What the sidecar has measured that the checks cannot read themselves, copied on its loop
+// and handed to a round by value.
+struct PreflightFeed {
+  // The egress prober's latest results for dockerd's public fallback servers (dns-fallback);
+  // empty: not probed yet.
+  std::vector<FallbackProbe> dns_fallback;
+};
+
 // Runs doctor's checks (RunAllChecks, without --for kind) for `command` and keeps those that
 // concern it. Blocking: files under /proc and /sys, statfs, dockerd's binary and, when
 // `docker_socket` is not empty, GET /info (5 s at most) and GET /version (2 s at most). The
@@ -48,7 +57,8 @@ std::vector<CheckResult> SelectPreflight(PreflightFor command, std::vector<Check
 // `told_dockerd` (--dockerd-version) is the version to judge by when dockerd does not answer.
 std::vector<CheckResult> RunPreflight(PreflightFor command, const std::string& daemon_json,
                                       const std::string& docker_socket,
-                                      std::optional<netcfg::DockerVersion> told_dockerd = {});
+                                      std::optional<netcfg::DockerVersion> told_dockerd = {},
+                                      PreflightFeed feed = {});
 
 // Logs preflight rounds: each fail (error), warn (warn) and unknown (info: the check could not
 // run, and why) once, with the check, status, summary, source and fix as fields; a check is

@@ -27,10 +27,31 @@ PreflightOptions PreflightOf(doctor::PreflightFor command, std::string daemon_js
   PreflightOptions options;
   options.command = command;
   options.run = [command, daemon_json = std::move(daemon_json),
-                 docker_socket = std::move(docker_socket), told_dockerd] {
-    return doctor::RunPreflight(command, daemon_json, docker_socket, told_dockerd);
+                 docker_socket = std::move(docker_socket),
+                 told_dockerd](doctor::PreflightFeed feed) {
+    return doctor::RunPreflight(command, daemon_json, docker_socket, told_dockerd, std::move(feed));
   };
   return options;
+}
+
+std::vector<egress::ProbeTarget> FallbackTargets(const std::vector<std::string>& servers) {
+  std::vector<egress::ProbeTarget> targets;
+  for (const auto& server : servers) {
+    egress::ProbeTarget target{egress::ProbeKind::kDnsUdp, server, 53, "dns-fallback"};
+    target.skip_without_family = target.family() == Family::kIPv6;
+    targets.push_back(std::move(target));
+  }
+  return targets;
+}
+
+std::vector<doctor::FallbackProbe> FallbackProbesOf(const egress::ProberStatus& status) {
+  std::vector<doctor::FallbackProbe> probes;
+  for (const auto& result : status.results) {
+    if (result.outcome == egress::Outcome::kInconclusive) continue;
+    probes.push_back(
+        {result.target.host, result.outcome == egress::Outcome::kPassed, result.detail});
+  }
+  return probes;
 }
 
 PreflightRounds::PreflightRounds(asio::io_context& io, PreflightOptions options, Done done,
@@ -63,10 +84,13 @@ void PreflightRounds::RunSoon() {
   timer_.cancel();
   // The last round's thread posted its result and ended (Finish joined it).
   const SteadyClock::time_point began = SteadyClock::now();
-  thread_ = std::thread([shared = shared_, run = options_.run, &io = io_, this, began] {
+  // Copied here, on the loop: the round's thread touches nothing of the loop's.
+  doctor::PreflightFeed handed = feed_ ? feed_() : doctor::PreflightFeed{};
+  thread_ = std::thread([shared = shared_, run = options_.run, &io = io_, this, began,
+                         feed = std::move(handed)]() mutable {
     std::vector<doctor::CheckResult> checks;
     try {
-      checks = run();
+      checks = run(std::move(feed));
     } catch (const std::exception& error) {  // never let a thread take the daemon down
       doctor::CheckResult failed{.id = "preflight"};
       failed.summary = std::string("the checks could not run: ") + error.what();

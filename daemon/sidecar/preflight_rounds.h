@@ -4,6 +4,11 @@
 // round runs on a thread of its own and its results come back to the event loop as a posted
 // handler: /healthz and the reconciler never wait on it. One round at a time; a round asked for
 // while one runs follows it, and the next one is due `interval` after the last ended.
+//
+// What only the sidecar measures reaches a round as a doctor::PreflightFeed, copied on the loop
+// when the round starts: the egress prober's results for dockerd's public DNS fallback servers
+// (FallbackTargets, FallbackProbesOf; sidecar.cpp probes them only while dns-fallback says
+// dockerd falls back to them).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -13,19 +18,21 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "daemon/doctor/check.h"
 #include "daemon/doctor/preflight.h"
+#include "daemon/egress/prober.h"
 #include "daemon/sidecar/sidecar_state.h"
 
 namespace dind::sidecar {
 
 struct PreflightOptions {
-  // Runs the checks (doctor::RunPreflight): blocking, called on the round's own thread, so it
-  // must own what it reads (no references into the loop's objects).
-  std::function<std::vector<doctor::CheckResult>()> run;
+  // Runs the checks (doctor::RunPreflight) with the feed of the round: blocking, called on the
+  // round's own thread, so it must own what it reads (no references into the loop's objects).
+  std::function<std::vector<doctor::CheckResult>(doctor::PreflightFeed)> run;
   std::chrono::milliseconds interval{std::chrono::seconds(60)};
   doctor::PreflightFor command = doctor::PreflightFor::kRun;  // for the log
 };
@@ -36,8 +43,19 @@ PreflightOptions PreflightOf(doctor::PreflightFor command, std::string daemon_js
                              std::string docker_socket,
                              std::optional<netcfg::DockerVersion> told_dockerd = {});
 
+// The DNS probes (over UDP, port 53) of dockerd's public fallback `servers` (dns-fallback's
+// observed "servers"), as the egress prober runs them from the docker bridge. An IPv6 server is
+// inconclusive, not failed, on a bridge without IPv6 (dockerd lists the IPv6 ones only for
+// containers with IPv6).
+std::vector<egress::ProbeTarget> FallbackTargets(const std::vector<std::string>& servers);
+// What dns-fallback judges by, from the status of the prober of FallbackTargets: each server
+// that passed answered, each that failed did not; inconclusive ones were not probed.
+std::vector<doctor::FallbackProbe> FallbackProbesOf(const egress::ProberStatus& status);
+
 class PreflightRounds {
  public:
+  // Called on the loop when a round starts: what it is handed (by value) for its thread.
+  using Feed = std::function<doctor::PreflightFeed()>;
   // Called on the loop with each finished round; its fails and warns are logged already.
   using Done = std::function<void(PreflightState)>;
   // `io` outlives the rounds.
@@ -49,6 +67,8 @@ class PreflightRounds {
   PreflightRounds(const PreflightRounds&) = delete;
   PreflightRounds& operator=(const PreflightRounds&) = delete;
 
+  // Set before Start; without one a round gets an empty feed.
+  void set_feed(Feed feed) { feed_ = std::move(feed); }
   // A round now, then one `interval` after each ends.
   void Start() { RunSoon(); }
   // A round now, or right after the one running (dockerd answers: judge what depends on it).
@@ -65,6 +85,7 @@ class PreflightRounds {
   boost::asio::io_context& io_;
   PreflightOptions options_;
   Done done_;
+  Feed feed_;
   doctor::PreflightLog log_;
   boost::asio::steady_timer timer_;
   std::shared_ptr<Shared> shared_;

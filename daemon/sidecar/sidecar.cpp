@@ -9,6 +9,8 @@
 #include <functional>
 
 #include "common/log.h"
+#include "common/strings.h"
+#include "daemon/doctor/dns_check.h"
 #include "daemon/http/health_routes.h"
 #include "daemon/http/health_server.h"
 #include "daemon/metrics/registry.h"
@@ -75,6 +77,11 @@ struct Sidecar::Loop {
   void ReadDockerInfo();
   void SchedulePoll();
   void StartPreflight();
+  void OnPreflightRound(PreflightState state);
+  // Probes `servers` (dns-fallback's public fallback) from the docker bridge, or stops when
+  // there are none.
+  void FollowDnsFallback(const std::vector<std::string>& servers);
+  doctor::PreflightFeed PreflightFeedNow();
   // Readiness does not read the preflight: a warn (or a fail the pod can run with, such as
   // tmpfs storage) is not a reason for the kubelet to take the pod out of service; the
   // preflight is served in /status and /metrics for alerts instead.
@@ -118,6 +125,17 @@ struct Sidecar::Loop {
 
   std::unique_ptr<PreflightRounds> preflight;
   bool docker_subscribed_before = false;
+
+  // dockerd's public DNS fallback, probed from the docker bridge only while the preflight says
+  // nested containers will use it. A Prober of its own rather than targets of `prober`: the
+  // results feed dns-fallback alone, never readiness (a pod whose cluster DNS works must not be
+  // pulled because 8.8.8.8 is blocked), /status egress or dind_netcfg_probe_success (whose
+  // alerts would page for it). It shares the attachment and the factory, and asks once per
+  // preflight interval.
+  std::unique_ptr<egress::Prober> fallback_prober;
+  std::vector<std::string> fallback_servers;
+  // The last round was handed a verdict on the fallback: no need to run one early for it.
+  bool fallback_fed = false;
 
   // Declared last: destroyed first, so the probe detaches (its veth leaves the bridge) while
   // the attachment it stands on still exists.
@@ -177,6 +195,10 @@ void Sidecar::Loop::HandleNetworkChange() {
     reconciler.OnNetworkChanged();
     // The bridge may have appeared, gone or changed its address: probe from where it is now.
     if (prober) prober->ProbeSoon();
+    // The fallback only until it has an answer: not a query to 8.8.8.8 per nested container.
+    if (fallback_prober && fallback_prober->status().results.empty()) {
+      fallback_prober->ProbeSoon();
+    }
   });
 }
 
@@ -281,9 +303,45 @@ void Sidecar::Loop::StartPreflight() {
   enabled.enabled = true;  // and nothing run yet
   reconciler.OnPreflight(std::move(enabled));
   preflight = std::make_unique<PreflightRounds>(
-      io, *options.preflight,
-      [this](PreflightState state) { reconciler.OnPreflight(std::move(state)); });
+      io, *options.preflight, [this](PreflightState state) { OnPreflightRound(std::move(state)); });
+  preflight->set_feed([this] { return PreflightFeedNow(); });
   preflight->Start();
+}
+
+void Sidecar::Loop::OnPreflightRound(PreflightState state) {
+  const std::vector<std::string> servers = doctor::DnsFallbackServers(state.checks);
+  reconciler.OnPreflight(std::move(state));
+  FollowDnsFallback(servers);
+}
+
+doctor::PreflightFeed Sidecar::Loop::PreflightFeedNow() {
+  doctor::PreflightFeed feed;
+  if (fallback_prober) feed.dns_fallback = FallbackProbesOf(fallback_prober->status());
+  fallback_fed = !feed.dns_fallback.empty();
+  return feed;
+}
+
+void Sidecar::Loop::FollowDnsFallback(const std::vector<std::string>& servers) {
+  if (stopping || !ports.probe_attachment || !ports.probe_factory || !options.egress) return;
+  if (servers == fallback_servers) return;
+  fallback_servers = servers;
+  fallback_prober.reset();  // its results were for other servers
+  fallback_fed = false;
+  if (servers.empty()) return;
+  log::Info("probing dockerd's public DNS fallback from the docker bridge for the preflight",
+            {{"servers", Join(servers, ",")}});
+  egress::ProberConfig config = options.egress->prober;
+  config.interval = options.preflight->interval;
+  fallback_prober = std::make_unique<egress::Prober>(
+      io, config, FallbackTargets(servers), *ports.probe_attachment, *ports.probe_factory,
+      [this](const egress::ProberStatus& status) {
+        // The first verdict is worth a round now rather than an interval later.
+        if (preflight && !fallback_fed && !FallbackProbesOf(status).empty()) {
+          fallback_fed = true;  // the round asked for takes it
+          preflight->RunSoon();
+        }
+      });
+  fallback_prober->Start();
 }
 
 void Sidecar::Loop::StartEgressProbes() {
@@ -329,6 +387,7 @@ void Sidecar::Loop::StopFollowing() {
   if (stopping) return;
   stopping = true;
   if (prober) prober->Stop();
+  if (fallback_prober) fallback_prober->Stop();
   if (preflight) preflight->Stop();
   if (ports.docker) ports.docker->Stop();
   if (server) server->Stop();

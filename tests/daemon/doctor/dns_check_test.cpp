@@ -17,6 +17,7 @@ using ::dind::testing::TempDir;
 using ::dind::testing::WriteTestFile;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using Json = nlohmann::ordered_json;
 
 constexpr const char* kKubelet =
     "search ci.svc.cluster.local svc.cluster.local cluster.local\n"
@@ -73,12 +74,16 @@ TEST(DnsCheckTest, FallbackIsAWarningUntilTheProberSaysItIsUnreachable) {
   EXPECT_EQ(fallback.status, CheckStatus::kWarn);
   EXPECT_THAT(fallback.summary, HasSubstr("8.8.8.8, 8.8.4.4 on the default bridge"));
   EXPECT_THAT(fallback.summary, HasSubstr("not verified"));
-  EXPECT_THAT(fallback.fix, HasSubstr("--probe-target 8.8.8.8:53"));
+  EXPECT_THAT(fallback.fix, HasSubstr("the sidecar"));
+  EXPECT_THAT(fallback.fix, HasSubstr("asks them itself"));
   EXPECT_THAT(fallback.fix, HasSubstr("--dns auto"));
+  EXPECT_EQ(fallback.observed["servers"], Json::parse(R"(["8.8.8.8", "8.8.4.4"])"));
+  EXPECT_TRUE(fallback.observed["reachable"].is_null());
   facts.fallback_reachable = false;
   fallback = Find(CheckDns(facts), kDnsFallbackCheckId);
   EXPECT_EQ(fallback.status, CheckStatus::kFail);
-  EXPECT_THAT(fallback.fix, Not(HasSubstr("--probe-target")));
+  EXPECT_THAT(fallback.fix, Not(HasSubstr("asks them itself")));
+  EXPECT_THAT(fallback.source, HasSubstr("egress prober from the docker bridge"));
   facts.fallback_reachable = true;
   EXPECT_EQ(Find(CheckDns(facts), kDnsFallbackCheckId).status, CheckStatus::kWarn);
   // A nameserver in daemon.json: no fallback.
@@ -86,6 +91,63 @@ TEST(DnsCheckTest, FallbackIsAWarningUntilTheProberSaysItIsUnreachable) {
   fallback = Find(CheckDns(facts), kDnsFallbackCheckId);
   EXPECT_EQ(fallback.status, CheckStatus::kOk);
   EXPECT_THAT(fallback.summary, HasSubstr("daemon.json"));
+}
+
+TEST(DnsCheckTest, FallbackReachableIsAnyAnswerNoneWhenAllFailedUnknownUnprobed) {
+  EXPECT_EQ(FallbackReachable({}), std::nullopt);
+  EXPECT_EQ(FallbackReachable({{"8.8.8.8", false, "timed out"}, {"8.8.4.4", false, "timed out"}}),
+            false);
+  EXPECT_EQ(FallbackReachable({{"8.8.8.8", false, "timed out"}, {"8.8.4.4", true, "answered"}}),
+            true);
+}
+
+// The sidecar hands the prober's results in through the context (the preflight's feed):
+// dns-fallback judges by them and names them, from a root a test writes.
+TEST(DnsCheckTest, TheProbesFedInDecideTheFallback) {
+  TempDir root;
+  std::filesystem::create_directories(root / "etc");
+  WriteTestFile(root / "etc/resolv.conf", "nameserver 127.0.0.1\n", 0644);
+  const HostFiles files(root.path());
+  DoctorContext context{files, root / "daemon.json", root / "no.sock", false};
+  context.told_dockerd = netcfg::DockerVersion{28, 5, 2};
+
+  auto fallback = Find(DnsChecks(context), kDnsFallbackCheckId);
+  EXPECT_EQ(fallback.status, CheckStatus::kWarn);
+  EXPECT_THAT(fallback.summary, HasSubstr("not verified"));
+  EXPECT_EQ(fallback.observed["probed"], Json::array());
+
+  const std::string timeout =
+      "DNS query to 8.8.8.8:53 from the docker bridge (probe 172.17.255.254) timed out after 2s";
+  context.dns_fallback_probes = {{"8.8.8.8", false, timeout}, {"8.8.4.4", false, "timed out"}};
+  fallback = Find(DnsChecks(context), kDnsFallbackCheckId);
+  EXPECT_EQ(fallback.status, CheckStatus::kFail);
+  EXPECT_THAT(fallback.summary, HasSubstr("unreachable from the docker bridge (8.8.8.8 did not, "
+                                          "8.8.4.4 did not)"));
+  EXPECT_THAT(fallback.source, HasSubstr("the sidecar's egress prober from the docker bridge"));
+  EXPECT_EQ(fallback.observed["reachable"], false);
+  ASSERT_EQ(fallback.observed["probed"].size(), 2u);
+  EXPECT_EQ(fallback.observed["probed"][0]["server"], "8.8.8.8");
+  EXPECT_EQ(fallback.observed["probed"][0]["answered"], false);
+  EXPECT_EQ(fallback.observed["probed"][0]["detail"], timeout);
+
+  context.dns_fallback_probes[1].answered = true;
+  fallback = Find(DnsChecks(context), kDnsFallbackCheckId);
+  EXPECT_EQ(fallback.status, CheckStatus::kWarn);
+  EXPECT_THAT(fallback.summary, HasSubstr("they answer from the docker bridge (8.8.8.8 did not, "
+                                          "8.8.4.4 answered), but cluster names do not resolve"));
+  EXPECT_EQ(fallback.observed["reachable"], true);
+
+  // The servers the sidecar probes are the ones the check names; IPv6 ones with daemon.json ipv6.
+  EXPECT_EQ(DnsFallbackServers(DnsChecks(context)),
+            (std::vector<std::string>{"8.8.8.8", "8.8.4.4"}));
+  WriteTestFile(root / "daemon.json", R"({"ipv6": true})", 0644);
+  EXPECT_EQ(DnsFallbackServers(DnsChecks(context)),
+            (std::vector<std::string>{"8.8.8.8", "8.8.4.4", "2001:4860:4860::8888",
+                                      "2001:4860:4860::8844"}));
+  // No fallback: nothing to probe.
+  WriteTestFile(root / "etc/resolv.conf", kKubelet, 0644);
+  EXPECT_TRUE(DnsFallbackServers(DnsChecks(context)).empty());
+  EXPECT_TRUE(DnsFallbackServers({}).empty());
 }
 
 TEST(DnsCheckTest, NoNameserverFailsUserNetworksFrom28) {

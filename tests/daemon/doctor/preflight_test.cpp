@@ -174,5 +174,23 @@ TEST(PreflightRunTest, InitJudgesByTheToldDockerdVersion) {
   EXPECT_NE(raw->status, CheckStatus::kUnknown) << raw->summary;
 }
 
+// The sidecar's feed reaches dns-fallback: what the egress prober found of the fallback servers
+// is what the check is judged by and lists (whatever this machine's resolv.conf makes of it).
+TEST(PreflightRunTest, TheFeedReachesDnsFallback) {
+  const std::string socket = ::testing::TempDir() + "/preflight-no-dockerd.sock";
+  PreflightFeed feed;
+  feed.dns_fallback = {{"8.8.8.8", false, "DNS query to 8.8.8.8:53 timed out after 2s"}};
+  const auto run = RunPreflight(PreflightFor::kRun, "/nonexistent/daemon.json", socket,
+                                netcfg::DockerVersion{28, 5, 2}, feed);
+  const auto fallback = std::find_if(run.begin(), run.end(), [](const CheckResult& result) {
+    return result.id == "dns-fallback";
+  });
+  ASSERT_NE(fallback, run.end());
+  ASSERT_NE(fallback->status, CheckStatus::kUnknown) << fallback->summary;
+  EXPECT_EQ(fallback->observed.at("reachable"), false);
+  ASSERT_EQ(fallback->observed.at("probed").size(), 1u);
+  EXPECT_EQ(fallback->observed.at("probed").at(0).at("server"), "8.8.8.8");
+}
+
 }  // namespace
 }  // namespace dind::doctor

@@ -18,7 +18,11 @@
 #   6. the probe target goes away: /readyz 503 naming the target;
 #   7. SIGTERM: exit 0 within a second; the rules stay; with --cleanup-on-exit they go;
 #      systemd's notify socket gets STATUS= with the reason, READY=1, WATCHDOG=1, STOPPING=1;
-#   8. legacy: a flushed chain is back within the poll interval.
+#   8. legacy: a flushed chain is back within the poll interval;
+#   9. a pod resolv.conf of loopback only (bound over /etc/resolv.conf in run's own mount and PID
+#      namespaces): the preflight's dns-fallback is judged by DNS queries from docker0 to
+#      8.8.8.8 and 8.8.4.4, addresses the outside namespace owns (nothing leaves the machine),
+#      and they never count for readiness.
 #
 # Usage: run_sidecar_test.sh /path/to/dind-netcfg   (root; needs curl, jq, nc, nft, iptables)
 
@@ -216,5 +220,50 @@ e2e_in pod iptables-legacy -w -t nat -F DIND-NETCFG-POSTROUTING
 wait_until 2 "the legacy chain is refilled" '[[ $(legacy_rules) == "$before" ]]'
 assert_eq 1 "$(metric dind_netcfg_rule_repairs_total)" "legacy repair counted"
 stop_run legacy
+
+e2e_step "dockerd's public DNS fallback is probed from docker0 for the preflight, not readiness"
+# Both fallback servers are the outside namespace's own addresses, so the queries end there:
+# 8.8.8.8 answers (NXDOMAIN to anything), nothing listens on 8.8.4.4.
+e2e_in outside ip addr add 8.8.8.8/32 dev lo
+e2e_in outside ip addr add 8.8.4.4/32 dev lo
+cat >"$E2E_TMP/dns.py" <<'PY'
+import socket, sys
+server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+server.bind((sys.argv[1], 53))
+while True:
+    query, peer = server.recvfrom(512)
+    end = 12
+    while query[end]:
+        end += query[end] + 1
+    server.sendto(query[:2] + b"\x81\x83\x00\x01" + bytes(6) + query[12:end + 5], peer)
+PY
+e2e_bg_start dns outside python3 "$E2E_TMP/dns.py" 8.8.8.8
+wait_until 5 "the DNS responder listens on 8.8.8.8:53" \
+  'e2e_in outside ss -Hlun "sport = :53" | grep -q 8.8.8.8'
+printf 'nameserver 127.0.0.1\n' >"$E2E_TMP/resolv.conf"
+# Its own PID namespace: no dockerd of a test running beside this one is visible, so the
+# preflight reads run's own (bound) /etc/resolv.conf.
+e2e_bg_start fallback pod unshare --mount --pid --fork --kill-child --mount-proc \
+  sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$E2E_TMP/resolv.conf" \
+  "$BINARY" run --daemon-json "$E2E_TMP/daemon.json" --dockerd-version 24.0.7 --listen $LISTEN \
+  --docker-socket "$E2E_TMP/no-dockerd.sock" --backend legacy \
+  --probe-target $SERVER:$PORT --probe-interval 1s --probe-timeout 1s
+wait_until 10 "run (fallback) answers /healthz" '[[ $(http_code /healthz) == 200 ]]'
+fallback_check() { http_body /status | jq -c '.preflight.checks[] | select(.id == "dns-fallback")'; }
+wait_until 10 "dns-fallback is judged by the prober" \
+  '[[ $(fallback_check | jq -r .observed.reachable) != null ]]'
+check=$(fallback_check)
+assert_eq warn "$(jq -r .status <<<"$check")" "dns-fallback status (one server answers)"
+[[ "$(jq -r .summary <<<"$check")" == *"(8.8.8.8 answered, 8.8.4.4 did not)"* ]] ||
+  e2e_fail "dns-fallback does not say which server answered: $(jq -r .summary <<<"$check")"
+[[ "$(jq -r .source <<<"$check")" == *"egress prober from the docker bridge"* ]] ||
+  e2e_fail "dns-fallback's source does not name the prober: $(jq -r .source <<<"$check")"
+e2e_pass "dns-fallback: $(jq -r .summary <<<"$check")"
+wait_ready 10
+assert_eq "[]" "$(http_body /status | jq -c '[.egress.results[] | select(.target | test("8[.]8[.]"))]')" \
+  "the fallback's probes among the egress results"
+assert_eq 0 "$(http_body /metrics | grep -c '8[.]8[.]' || true)" "series naming the fallback"
+e2e_bg_stop fallback
+e2e_bg_stop dns
 
 e2e_step "done"

@@ -11,9 +11,14 @@
 #include <chrono>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
+#include "daemon/doctor/dns_check.h"
 #include "daemon/sidecar/status_json.h"
 #include "tests/mocks/docker_networks.h"
 #include "tests/mocks/fake_backend.h"
@@ -79,7 +84,10 @@ class SidecarTest : public ::testing::Test {
     }
     ports.probe_attachment = std::make_unique<FakeAttachment>();
     attachment_ = static_cast<FakeAttachment*>(ports.probe_attachment.get());
-    ports.probe_factory = std::make_unique<FakeFactory>(io_);
+    auto factory = std::make_unique<FakeFactory>(io_);
+    factory->behaviours = behaviours_;
+    factory_ = factory.get();
+    ports.probe_factory = std::move(factory);
     sidecar_.emplace(io_, reconciler_, options_, std::move(ports),
                      [this](const http::Readiness& readiness) { published_.push_back(readiness); });
     ASSERT_TRUE(sidecar_->Start().ok());
@@ -123,6 +131,8 @@ class SidecarTest : public ::testing::Test {
   FakeChangeFeed* rule_changes_ = nullptr;
   FakeDockerFeed* docker_ = nullptr;
   FakeAttachment* attachment_ = nullptr;
+  FakeFactory* factory_ = nullptr;
+  std::map<std::string, testing::Behaviour> behaviours_;  // the factory's, by target key
 };
 
 TEST_F(SidecarTest, StartsReadyWhenTheRulesAreInPlaceAndTheProbesPass) {
@@ -423,7 +433,7 @@ struct FakePreflight {
     std::shared_future<void> released = release->get_future().share();
     PreflightOptions options;
     options.interval = std::chrono::minutes(10);
-    options.run = [calls = calls, released, block] {
+    options.run = [calls = calls, released, block](doctor::PreflightFeed) {
       ++*calls;
       if (block) released.wait();
       doctor::CheckResult fail{.id = "storage-fs", .status = doctor::CheckStatus::kFail};
@@ -487,6 +497,132 @@ TEST_F(SidecarTest, AfterStopARoundStillRunningHandsNothingOver) {
   sidecar_.reset();  // the round's thread has ended or ends on its own
 }
 
+// The preflight's dns-fallback as the real check judges it, for a pod whose resolv.conf (a
+// test sets it) decides whether dockerd falls back to 8.8.8.8/8.8.4.4; every feed it was handed
+// is kept. Shared with the rounds' threads, under a mutex.
+struct DnsFallbackPreflight {
+  struct Shared {
+    std::mutex mutex;
+    std::string resolv_conf = "nameserver 127.0.0.1\n";  // loopback only: the fallback
+    std::vector<doctor::PreflightFeed> feeds;
+  };
+  std::shared_ptr<Shared> shared = std::make_shared<Shared>();
+  PreflightOptions Options() {
+    PreflightOptions options;
+    options.interval = std::chrono::minutes(10);
+    options.run = [shared = shared](doctor::PreflightFeed feed) {
+      const std::lock_guard lock(shared->mutex);
+      doctor::DnsFacts facts;
+      facts.pod.etc = shared->resolv_conf;
+      facts.dockerd = netcfg::DockerVersion{28, 5, 2};
+      facts.fallback_probes = feed.dns_fallback;
+      facts.fallback_reachable = doctor::FallbackReachable(feed.dns_fallback);
+      shared->feeds.push_back(std::move(feed));
+      return doctor::CheckDns(facts);
+    };
+    return options;
+  }
+};
+
+const doctor::CheckResult* FindCheck(const SidecarState& state, const std::string& id) {
+  for (const auto& check : state.preflight.checks) {
+    if (check.id == id) return &check;
+  }
+  return nullptr;
+}
+
+// Where dockerd falls back to the public resolvers, the sidecar asks them from the docker bridge
+// and the preflight's next round says whether they answered; their failure never takes the pod
+// out of service nor shows among the egress probes (readiness, /status egress, the probe
+// metrics and their alerts). Without a fallback they are asked no more.
+TEST_F(SidecarTest, TheDnsFallbackIsProbedForThePreflightOnlyAndNeverDecidesReadiness) {
+  DnsFallbackPreflight preflight;
+  options_.preflight = preflight.Options();
+  behaviours_["dns 8.8.8.8:53"].outcome = egress::Outcome::kFailed;
+  behaviours_["dns 8.8.4.4:53"].outcome = egress::Outcome::kFailed;
+  Start();
+  // Round 1 finds the fallback; the fallback's first answers ask for round 2 at once.
+  ASSERT_TRUE(RunUntil([&] { return reconciler_.state().preflight.rounds == 2; }));
+  const auto* fallback = FindCheck(reconciler_.state(), doctor::kDnsFallbackCheckId);
+  ASSERT_NE(fallback, nullptr);
+  EXPECT_EQ(fallback->status, doctor::CheckStatus::kFail) << fallback->summary;
+  EXPECT_THAT(fallback->summary, HasSubstr("unreachable from the docker bridge"));
+  EXPECT_THAT(fallback->source, HasSubstr("egress prober from the docker bridge"));
+  {
+    const std::lock_guard lock(preflight.shared->mutex);
+    ASSERT_EQ(preflight.shared->feeds.size(), 2u);
+    EXPECT_THAT(preflight.shared->feeds[0].dns_fallback, IsEmpty()) << "not probed yet";
+    const auto& fed = preflight.shared->feeds[1].dns_fallback;
+    ASSERT_EQ(fed.size(), 2u);
+    EXPECT_EQ(fed[0].server, "8.8.8.8");
+    EXPECT_FALSE(fed[0].answered);
+    EXPECT_EQ(fed[1].server, "8.8.4.4");
+    EXPECT_FALSE(fed[1].answered);
+  }
+  EXPECT_TRUE(sidecar_->Readiness().ready) << sidecar_->Readiness().reason;
+  for (const auto& result : sidecar_->Egress()->results) {
+    EXPECT_EQ(result.target.origin, "test") << result.target.Key() << " among the egress probes";
+  }
+  const auto json = StatusToJson(reconciler_.state(), sidecar_->Egress(), sidecar_->Readiness());
+  EXPECT_EQ(json["egress"]["results"].size(), 1u);
+
+  // The pod gets a nameserver (dnsConfig fixed): the next round finds no fallback, and the
+  // fallback's prober stops: a network change probes the egress target only.
+  {
+    const std::lock_guard lock(preflight.shared->mutex);
+    preflight.shared->resolv_conf = "nameserver 10.96.0.10\n";
+  }
+  docker_->Subscribe();  // dockerd answers: a round now
+  ASSERT_TRUE(RunUntil([&] { return reconciler_.state().preflight.rounds == 3; }));
+  EXPECT_EQ(FindCheck(reconciler_.state(), doctor::kDnsFallbackCheckId)->status,
+            doctor::CheckStatus::kOk);
+  RunFor(milliseconds(20));
+  const int made = factory_->counters.made;
+  const std::uint64_t rounds = Rounds();
+  network_->Notify();
+  ASSERT_TRUE(RunUntil([&] { return Rounds() > rounds; }));
+  RunFor(milliseconds(20));
+  EXPECT_EQ(factory_->counters.made, made + 1) << "the egress target, not 8.8.8.8 or 8.8.4.4";
+}
+
+TEST_F(SidecarTest, OneAnsweringFallbackServerIsAWarnThatNamesIt) {
+  DnsFallbackPreflight preflight;
+  options_.preflight = preflight.Options();
+  behaviours_["dns 8.8.4.4:53"].outcome = egress::Outcome::kFailed;  // 8.8.8.8 answers
+  Start();
+  ASSERT_TRUE(RunUntil([&] { return reconciler_.state().preflight.rounds == 2; }));
+  const auto* fallback = FindCheck(reconciler_.state(), doctor::kDnsFallbackCheckId);
+  ASSERT_NE(fallback, nullptr);
+  EXPECT_EQ(fallback->status, doctor::CheckStatus::kWarn);
+  EXPECT_THAT(fallback->summary, HasSubstr("8.8.8.8 answered, 8.8.4.4 did not"));
+}
+
+TEST(DnsFallbackFeedTest, TargetsAreDnsOverUdpAndOnlyProbedResultsAreFed) {
+  const auto targets = FallbackTargets({"8.8.8.8", "2001:4860:4860::8888"});
+  ASSERT_EQ(targets.size(), 2u);
+  EXPECT_EQ(targets[0].Key(), "dns 8.8.8.8:53");
+  EXPECT_EQ(targets[0].origin, "dns-fallback");
+  EXPECT_FALSE(targets[0].skip_without_family);
+  EXPECT_EQ(targets[1].Key(), "dns [2001:4860:4860::8888]:53");
+  EXPECT_TRUE(targets[1].skip_without_family) << "a bridge without IPv6: inconclusive";
+
+  egress::ProberStatus status;
+  for (const auto& target : targets) {
+    egress::TargetResult result;
+    result.target = target;
+    result.outcome = target.family() == Family::kIPv4 ? egress::Outcome::kPassed
+                                                      : egress::Outcome::kInconclusive;
+    result.detail = result.outcome == egress::Outcome::kPassed ? "answered" : "no IPv6 on docker0";
+    status.results.push_back(result);
+  }
+  const auto probes = FallbackProbesOf(status);
+  ASSERT_EQ(probes.size(), 1u);
+  EXPECT_EQ(probes[0], (doctor::FallbackProbe{"8.8.8.8", true, "answered"}));
+  status.results[0].outcome = egress::Outcome::kFailed;
+  EXPECT_FALSE(FallbackProbesOf(status)[0].answered);
+  EXPECT_THAT(FallbackProbesOf(egress::ProberStatus{}), IsEmpty());
+}
+
 // PreflightRounds alone: a round every interval after the last ended, a run that throws is a
 // check that could not run (never ok), and the log says an unchanged round only once.
 TEST(PreflightRoundsTest, RoundsFollowTheIntervalAndAThrowingRunIsUnknown) {
@@ -495,7 +631,7 @@ TEST(PreflightRoundsTest, RoundsFollowTheIntervalAndAThrowingRunIsUnknown) {
   std::vector<PreflightState> done;
   PreflightOptions options;
   options.interval = milliseconds(5);
-  options.run = []() -> std::vector<doctor::CheckResult> {
+  options.run = [](doctor::PreflightFeed) -> std::vector<doctor::CheckResult> {
     throw std::runtime_error("statfs exploded");
   };
   PreflightRounds rounds(
