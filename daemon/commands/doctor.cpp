@@ -41,10 +41,15 @@ Result<Result<doctor::DetectionOutcome>> Detect(const DoctorFlags& flags,
   if (!requested) return requested.error();
   requested->proof_cache.reset();
   DetectionFlags detection = flags.detection;
-  // dockerd's version from its API first, as detect asks it; when /version did not answer
-  // (asked once per run), detection goes straight to the binary instead of waiting again.
+  // dockerd's version from its API first, as detect asks it: the answer doctor already has
+  // (/version is asked once per run); when it did not answer, detection goes straight to the
+  // binary instead of waiting again.
   const auto& version = doctor::DockerdVersion(context);
-  detection.sources.docker_socket = version ? context.docker_socket : std::string();
+  detection.sources.docker_socket.clear();
+  if (version) {
+    detection.sources.served_dockerd = netcfg::DockerdVersionText{
+        version->version, docker::VersionSource(context.docker_socket), version->api_version};
+  }
   netcfg::RtnlReader netlink;
   auto report = RunDetection(detection, netlink);
   if (!report) {

@@ -15,7 +15,10 @@ Result<netcfg::DetectionReport> DetectHere(netcfg::NetlinkReader& netlink,
   // The dockerd that serves decides, not whichever binary is on this PATH: in a sidecar the two
   // differ (a sidecar image's dockerd 20.10 beside a dind container's 28.5).
   std::optional<netcfg::DockerdVersionText> live;
-  if (sources.read_dockerd_version && !sources.docker_socket.empty()) {
+  if (sources.read_dockerd_version && sources.served_dockerd) {
+    live = sources.served_dockerd;
+    sources.read_dockerd_version = false;
+  } else if (sources.read_dockerd_version && !sources.docker_socket.empty()) {
     docker::ClientOptions client;
     client.socket_path = sources.docker_socket;
     client.request_timeout = std::chrono::milliseconds(2000);

@@ -4,6 +4,7 @@
 // failing netlink dump is.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "netcfg/detect/facts.h"
@@ -23,6 +24,9 @@ struct FactSources {
   // then reads the binary only when it does not answer: the binary on disk need not be the one
   // serving. "" asks no socket. GatherFacts itself does no API I/O.
   std::string docker_socket;
+  // The running dockerd's version when the caller has already asked docker_socket (doctor asks
+  // it once per run): DetectHere takes it instead of asking again.
+  std::optional<DockerdVersionText> served_dockerd;
   // systemd-resolved's upstream file, read for --dns auto (netcfg/dns/dns_flag.h).
   std::string systemd_resolv_conf = "/run/systemd/resolve/resolv.conf";
 };
